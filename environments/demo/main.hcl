@@ -1,0 +1,54 @@
+# The demo environment: one service over three regions, one per role.
+
+service "shop" {
+  rto  = "15m"
+  rpo  = "5m"
+  tags = { team = "platform", cost-center = "demo" }
+}
+
+variable "ami" {
+  type        = string
+  default     = "ami-12c6146b"
+  description = "machine image for the web cluster"
+}
+
+locals {
+  web_port = 443
+}
+
+region "us-east-1" {
+  role  = "primary"
+  cidr  = "10.0.0.0/16"
+  zones = ["us-east-1a", "us-east-1b"]
+}
+
+region "us-west-2" {
+  role     = "warm-standby"
+  cidr     = "10.1.0.0/16"
+  capacity = 0.5
+}
+
+region "eu-west-1" {
+  role = "cold-standby"
+  cidr = "10.2.0.0/16"
+}
+
+cluster "web" {
+  instance_type = "t3.micro"
+  size          = 4
+  image         = var.ami
+  port          = local.web_port
+}
+
+module "workers" {
+  source = "../../modules/worker-tier"
+  image  = var.ami
+  size   = 2
+}
+
+bucket "receipts" {
+  cold_storage_class = "GLACIER"
+}
+
+output "primary_region" { value = "us-east-1" }
+output "web_port" { value = local.web_port }

@@ -1,0 +1,231 @@
+//! Apply: executes a plan's actions over its dependency graph with bounded concurrency.
+//!
+//! Invariant: only the plan's actions run; the state is saved after every completed action
+//! (completions that arrive together are saved together), so an interruption at any point
+//! leaves a state that loads. On a failure or a cancel nothing new starts, what is in flight
+//! finishes, and the state is saved before returning.
+
+mod event;
+
+pub use event::{ApplyEvent, ApplyReport, Failure};
+
+use crate::address::Address;
+use crate::graph::{apply_graph, Phase, StepNode};
+use crate::plan::{Action, Plan};
+use crate::provider::{ApplyContext, Observed, Provider};
+use crate::state::{State, StateStore};
+use anyhow::Result;
+use petgraph::visit::EdgeRef;
+use petgraph::Direction;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+pub struct ApplyOptions {
+    pub parallelism: usize,
+    /// Becomes true when the user asks to stop (Ctrl-C): nothing new is scheduled.
+    pub cancel: watch::Receiver<bool>,
+    pub events: mpsc::UnboundedSender<ApplyEvent>,
+}
+
+/// The state as actions see it while the apply runs.
+struct SharedState(RwLock<State>);
+
+impl ApplyContext for SharedState {
+    fn get(&self, address: &Address) -> Option<Observed> {
+        self.0.read().ok()?.get(address).cloned()
+    }
+}
+
+enum Outcome {
+    Converged(Observed),
+    Deleted,
+}
+
+/// Runs `plan` against `provider`, recording every completed action in `store`.
+pub async fn apply(
+    plan: &Plan,
+    provider: Arc<dyn Provider>,
+    store: &mut StateStore,
+    opts: ApplyOptions,
+) -> Result<ApplyReport> {
+    let started = Instant::now();
+    {
+        // The refreshed view becomes the state: adopted resources are recorded and vanished
+        // ones dropped before anything changes.
+        let state = store.state_mut();
+        state.set_resources(plan.prior.clone());
+        state.roles = plan.roles.clone();
+        state.outputs = plan.outputs.clone();
+    }
+    store.save()?;
+
+    let graph = apply_graph(&plan.actions)?;
+    let shared = Arc::new(SharedState(RwLock::new(store.state().clone())));
+    let mut waiting: Vec<usize> = graph
+        .node_indices()
+        .map(|n| graph.edges_directed(n, Direction::Incoming).count())
+        .collect();
+    let mut ready: Vec<petgraph::graph::NodeIndex> = graph
+        .node_indices()
+        .filter(|n| waiting[n.index()] == 0)
+        .collect();
+    let parallelism = opts.parallelism.max(1);
+    let mut running: JoinSet<(petgraph::graph::NodeIndex, Duration, Result<Outcome>)> =
+        JoinSet::new();
+    let mut report = ApplyReport {
+        total: graph.node_count(),
+        ..Default::default()
+    };
+    let mut stop = false;
+
+    loop {
+        if *opts.cancel.borrow() && !report.cancelled {
+            report.cancelled = true;
+            stop = true;
+        }
+        if !stop {
+            while running.len() < parallelism {
+                let Some(node) = ready.pop() else { break };
+                let step = graph[node];
+                let action = plan.actions[step.action].clone();
+                let _ = opts.events.send(ApplyEvent::Started {
+                    address: action.address().clone(),
+                    verb: step_verb(&action, step),
+                });
+                let provider = provider.clone();
+                let shared = shared.clone();
+                running.spawn(async move {
+                    let t = Instant::now();
+                    let result = run_step(&*provider, &action, step, &*shared).await;
+                    (node, t.elapsed(), result)
+                });
+            }
+        }
+        if running.is_empty() {
+            break;
+        }
+        let mut cancel = opts.cancel.clone();
+        let cancelled = async move {
+            // A closed channel means nobody can cancel any more: wait on the actions alone.
+            if cancel.changed().await.is_err() {
+                std::future::pending::<()>().await
+            }
+        };
+        let joined = tokio::select! {
+            j = running.join_next() => j,
+            _ = cancelled => continue,
+        };
+        let Some(joined) = joined else { break };
+        let mut batch = vec![joined];
+        while let Some(more) = running.try_join_next() {
+            batch.push(more);
+        }
+        for joined in batch {
+            let (node, elapsed, result) = joined?;
+            let step = graph[node];
+            let action = &plan.actions[step.action];
+            let address = action.address().clone();
+            match result {
+                Ok(outcome) => {
+                    let mut state = shared
+                        .0
+                        .write()
+                        .expect("no thread panics while holding the state");
+                    match outcome {
+                        Outcome::Converged(mut o) => {
+                            if let Action::Create { desired }
+                            | Action::Update { desired, .. }
+                            | Action::Replace { desired, .. } = action
+                            {
+                                o.depends_on = desired.dependencies().cloned().collect();
+                            }
+                            state.upsert(o);
+                        }
+                        Outcome::Deleted => {
+                            state.remove(&address);
+                        }
+                    }
+                    report.completed += 1;
+                    let _ = opts.events.send(ApplyEvent::Finished {
+                        address,
+                        verb: step_verb(action, step),
+                        elapsed,
+                    });
+                    for e in graph.edges_directed(node, Direction::Outgoing) {
+                        let next = e.target();
+                        waiting[next.index()] -= 1;
+                        if waiting[next.index()] == 0 {
+                            ready.push(next);
+                        }
+                    }
+                }
+                Err(error) => {
+                    stop = true;
+                    let message = format!("{error:#}");
+                    let _ = opts.events.send(ApplyEvent::Failed {
+                        address: address.clone(),
+                        verb: step_verb(action, step),
+                        error: message.clone(),
+                    });
+                    report.failures.push(Failure {
+                        address,
+                        region: action.region().map(str::to_string),
+                        error: message,
+                    });
+                }
+            }
+        }
+        *store.state_mut() = shared
+            .0
+            .read()
+            .expect("no thread panics while holding the state")
+            .clone();
+        store.save()?;
+        let _ = opts.events.send(ApplyEvent::StateSaved {
+            serial: store.state().serial,
+        });
+    }
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn step_verb(action: &Action, step: StepNode) -> &'static str {
+    match (action, step.phase) {
+        (Action::Replace { .. }, Phase::Delete) => "delete (replace)",
+        (Action::Replace { .. }, Phase::Converge) => "create (replace)",
+        _ => action.verb(),
+    }
+}
+
+async fn run_step(
+    provider: &dyn Provider,
+    action: &Action,
+    step: StepNode,
+    ctx: &dyn ApplyContext,
+) -> Result<Outcome> {
+    match (action, step.phase) {
+        (Action::Create { desired } | Action::Replace { desired, .. }, Phase::Converge) => {
+            provider.create(desired, ctx).await.map(Outcome::Converged)
+        }
+        (
+            Action::Update {
+                desired, current, ..
+            },
+            _,
+        ) => provider
+            .update(desired, current, ctx)
+            .await
+            .map(Outcome::Converged),
+        (Action::Delete { current, .. } | Action::Replace { current, .. }, Phase::Delete) => {
+            provider
+                .delete(current, ctx)
+                .await
+                .map(|()| Outcome::Deleted)
+        }
+        (Action::Create { .. }, Phase::Delete) | (Action::Delete { .. }, Phase::Converge) => {
+            unreachable!("apply_graph gives creates no delete step and deletes no converge step")
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! `standby graph [ENV]`: the resource dependency graph as DOT, from the spec alone.
+
+use super::{EnvArg, GlobalArgs, Outcome};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+}
+
+pub fn run(args: GraphArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
+    let env = g.load(&args.env.env)?;
+    let state = env.read_state()?;
+    let desired = env.desired(&env.roles(state.as_ref()))?;
+    print!("{}", crate::graph::to_dot(&desired)?);
+    Ok(Outcome::Success)
+}

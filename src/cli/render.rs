@@ -1,0 +1,267 @@
+//! Rendering of plans, diagnostics and reports as text a person reads.
+//!
+//! Invariant: rendering is pure: it returns strings, so snapshots test exactly what a user
+//! sees (colours are off when NO_COLOR is set or the stream is not a terminal).
+
+use crate::apply::ApplyReport;
+use crate::config::Diagnostics;
+use crate::plan::{Action, Change, Plan};
+use console::{style, Style};
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt::Write;
+
+pub fn error_prefix() -> String {
+    style("error:").red().bold().for_stderr().to_string()
+}
+
+pub fn diagnostics(d: &Diagnostics) -> String {
+    d.to_string()
+}
+
+fn action_style(a: &Action) -> Style {
+    let s = Style::new().for_stderr();
+    match a {
+        Action::Create { .. } => s.green(),
+        Action::Update { .. } => s.yellow(),
+        Action::Replace { .. } => s.magenta(),
+        Action::Delete { .. } => s.red(),
+    }
+}
+
+/// The whole plan: notes, every action with its attribute changes, and the summary line.
+pub fn plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    for note in &plan.notes {
+        let _ = writeln!(out, "note: {note}");
+    }
+    if !plan.notes.is_empty() {
+        out.push('\n');
+    }
+    if plan.actions.is_empty() {
+        let _ = writeln!(
+            out,
+            "No changes. Environment {} matches the spec.",
+            plan.environment
+        );
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "standby will perform these actions in environment {}:\n",
+        plan.environment
+    );
+    for a in &plan.actions {
+        action(&mut out, a);
+        out.push('\n');
+    }
+    out.push_str(&summary_line(plan));
+    out.push('\n');
+    out
+}
+
+pub fn summary_line(plan: &Plan) -> String {
+    let s = plan.summary();
+    format!(
+        "Plan: {} to add, {} to change, {} to replace, {} to destroy.",
+        s.create, s.update, s.replace, s.delete
+    )
+}
+
+fn action(out: &mut String, a: &Action) {
+    let st = action_style(a);
+    let head = format!("{:>3} {}", a.symbol(), a.address());
+    let _ = match a {
+        Action::Replace { reason, .. } => {
+            writeln!(out, "{} (replace: {reason})", st.apply_to(head))
+        }
+        Action::Delete { reason, .. } => writeln!(out, "{} ({reason})", st.apply_to(head)),
+        _ => writeln!(out, "{}", st.apply_to(head)),
+    };
+    match a {
+        Action::Create { desired } => {
+            let width = desired
+                .attrs
+                .keys()
+                .map(String::len)
+                .max()
+                .unwrap_or(0)
+                .max(2);
+            for (k, v) in &desired.attrs {
+                let _ = writeln!(out, "      {k:width$} = {}", value(v));
+            }
+            let _ = writeln!(out, "      {:width$} = (known after apply)", "id");
+        }
+        Action::Update { changes, .. } => changes_block(out, changes, None),
+        Action::Replace {
+            changes, current, ..
+        } => changes_block(out, changes, Some(&current.id)),
+        Action::Delete { current, .. } => {
+            let _ = writeln!(
+                out,
+                "      id = {}",
+                value(&Value::String(current.id.clone()))
+            );
+        }
+    }
+}
+
+fn changes_block(out: &mut String, changes: &[Change], replaced_id: Option<&str>) {
+    let width = changes
+        .iter()
+        .map(|c| c.key.len())
+        .max()
+        .unwrap_or(0)
+        .max(if replaced_id.is_some() { 2 } else { 0 });
+    for c in changes {
+        match (&c.before, &c.after) {
+            (Value::String(b), Value::String(a)) if b.contains('\n') || a.contains('\n') => {
+                let _ = writeln!(out, "    ~ {}:", c.key);
+                let diff = similar::TextDiff::from_lines(b.as_str(), a.as_str());
+                for line in diff.unified_diff().context_radius(2).to_string().lines() {
+                    let _ = writeln!(out, "        {line}");
+                }
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "    ~ {:width$} = {} -> {}",
+                    c.key,
+                    value(&c.before),
+                    value(&c.after)
+                );
+            }
+        }
+    }
+    if let Some(id) = replaced_id {
+        let _ = writeln!(
+            out,
+            "      {:width$} = {} -> (known after apply)",
+            "id",
+            value(&Value::String(id.into()))
+        );
+    }
+}
+
+/// A value as HCL would write it.
+fn value(v: &Value) -> String {
+    match v {
+        Value::Null => "(none)".into(),
+        Value::Array(items) if items.iter().all(|i| !i.is_object()) => {
+            format!(
+                "[{}]",
+                items.iter().map(value).collect::<Vec<_>>().join(", ")
+            )
+        }
+        Value::Array(_) | Value::Object(_) => v.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `plan --json`: a documented, versioned view of the plan (see README, "Plan JSON").
+#[derive(Serialize)]
+pub struct PlanJson<'a> {
+    pub format_version: u32,
+    pub environment: &'a str,
+    pub state_lineage: Option<&'a str>,
+    pub state_serial: u64,
+    pub summary: crate::plan::Summary,
+    pub notes: &'a [String],
+    pub roles: &'a std::collections::BTreeMap<String, crate::config::Role>,
+    pub actions: Vec<ActionJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct ActionJson<'a> {
+    pub address: &'a str,
+    pub action: &'static str,
+    pub kind: crate::topology::Kind,
+    pub region: Option<&'a str>,
+    pub reason: Option<&'a str>,
+    pub changes: Vec<Change>,
+}
+
+pub fn plan_json(plan: &Plan) -> String {
+    let actions = plan
+        .actions
+        .iter()
+        .map(|a| ActionJson {
+            address: a.address().as_str(),
+            action: a.verb(),
+            kind: a.kind(),
+            region: a.region(),
+            reason: match a {
+                Action::Replace { reason, .. } | Action::Delete { reason, .. } => {
+                    Some(reason.as_str())
+                }
+                _ => None,
+            },
+            changes: match a {
+                Action::Create { desired } => desired
+                    .attrs
+                    .iter()
+                    .map(|(k, v)| Change {
+                        key: k.clone(),
+                        before: Value::Null,
+                        after: v.clone(),
+                    })
+                    .collect(),
+                Action::Update { changes, .. } | Action::Replace { changes, .. } => changes.clone(),
+                Action::Delete { .. } => Vec::new(),
+            },
+        })
+        .collect();
+    let view = PlanJson {
+        format_version: crate::plan::PLAN_FORMAT_VERSION,
+        environment: &plan.environment,
+        state_lineage: plan.state_lineage.as_deref(),
+        state_serial: plan.state_serial,
+        summary: plan.summary(),
+        notes: &plan.notes,
+        roles: &plan.roles,
+        actions,
+    };
+    serde_json::to_string_pretty(&view).unwrap_or_default()
+}
+
+/// The end of an apply: what completed, every failure in full, and where the state is.
+pub fn apply_report(r: &ApplyReport, verb: &str) -> String {
+    let mut out = String::new();
+    if r.succeeded() {
+        let _ = writeln!(
+            out,
+            "{} {} steps in {:.1}s.",
+            style(format!("{verb} complete:"))
+                .green()
+                .bold()
+                .for_stderr(),
+            r.completed,
+            r.elapsed.as_secs_f64()
+        );
+        return out;
+    }
+    for f in &r.failures {
+        let _ = writeln!(
+            out,
+            "{} {} ({}): {}",
+            error_prefix(),
+            f.address,
+            f.region.as_deref().unwrap_or("global"),
+            f.error
+        );
+    }
+    if r.cancelled {
+        let _ = writeln!(
+            out,
+            "{verb} interrupted: in-flight actions finished and the state was saved."
+        );
+    }
+    let _ = writeln!(
+        out,
+        "{verb} stopped after {} of {} steps ({} failed); the state holds what completed: run the command again to converge.",
+        r.completed,
+        r.total,
+        r.failures.len()
+    );
+    out
+}

@@ -1,0 +1,202 @@
+//! The evaluated spec: plain typed values, no HCL left in them.
+//!
+//! Invariant: a `Spec` is only ever built by the config loader after every diagnostic
+//! passed, so the rest of the engine can trust it (one primary, valid CIDRs, durations).
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The role a region plays. `Failed` only ever comes from state (after a promote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Primary,
+    WarmStandby,
+    ColdStandby,
+    Failed,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Primary => "primary",
+            Role::WarmStandby => "warm-standby",
+            Role::ColdStandby => "cold-standby",
+            Role::Failed => "failed",
+        }
+    }
+
+    /// Parses a role a user may write in a spec or on the command line.
+    pub fn parse_declared(s: &str) -> Option<Role> {
+        match s {
+            "primary" => Some(Role::Primary),
+            "warm-standby" => Some(Role::WarmStandby),
+            "cold-standby" => Some(Role::ColdStandby),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The environment's name: the directory's base name.
+    pub environment: String,
+    pub env_dir: PathBuf,
+    pub service: Service,
+    /// In declaration order; exactly one has `Role::Primary`.
+    pub regions: Vec<Region>,
+    pub clusters: Vec<Component<ClusterSettings>>,
+    pub databases: Vec<Component<DatabaseSettings>>,
+    pub buckets: Vec<Component<BucketSettings>>,
+    pub dns: Vec<Component<DnsSettings>>,
+    pub outputs: BTreeMap<String, serde_json::Value>,
+    pub backend: Option<Backend>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub name: String,
+    pub rto: Duration,
+    pub rpo: Duration,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Region {
+    pub name: String,
+    pub role: Role,
+    pub cidr: Ipv4Net,
+    /// Never empty: defaults to `<region>a` and `<region>b`.
+    pub zones: Vec<String>,
+    /// Share of each cluster kept running in a warm standby; default 0.5.
+    pub capacity: f64,
+}
+
+/// A component with its settings and the per-region overrides merged over them.
+#[derive(Debug, Clone)]
+pub struct Component<S> {
+    /// `web`, or `module.x.web` style path for module components: see `ComponentName`.
+    pub name: ComponentName,
+    pub settings: S,
+    /// Region name to the settings with that region's override merged in.
+    pub per_region: BTreeMap<String, S>,
+}
+
+impl<S> Component<S> {
+    pub fn settings_in(&self, region: &str) -> &S {
+        self.per_region.get(region).unwrap_or(&self.settings)
+    }
+}
+
+/// A component's name with the modules it was instantiated through.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ComponentName {
+    /// Module instance names from the root down: `["x"]` for `module.x.cluster.web`.
+    pub modules: Vec<String>,
+    pub name: String,
+}
+
+impl ComponentName {
+    pub fn root(name: impl Into<String>) -> Self {
+        ComponentName {
+            modules: Vec::new(),
+            name: name.into(),
+        }
+    }
+
+    /// `module.x.cluster.web` for kind `cluster`.
+    pub fn path(&self, kind: &str) -> String {
+        let mut s = String::new();
+        for m in &self.modules {
+            s.push_str("module.");
+            s.push_str(m);
+            s.push('.');
+        }
+        s.push_str(kind);
+        s.push('.');
+        s.push_str(&self.name);
+        s
+    }
+
+    /// A flat name for AWS resource names: `x-web`.
+    pub fn slug(&self) -> String {
+        let mut parts = self.modules.clone();
+        parts.push(self.name.clone());
+        parts.join("-")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSettings {
+    pub instance_type: String,
+    pub size: u32,
+    pub image: String,
+    pub port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseSettings {
+    pub engine: String,
+    pub engine_version: String,
+    pub instance_class: String,
+    pub storage_gb: u32,
+    /// Defaults to true for databases.
+    pub prevent_destroy: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketSettings {
+    /// Storage class of replicas in cold-standby regions; default `GLACIER`.
+    pub cold_storage_class: String,
+    /// An existing IAM role for replication; the tool creates one when absent.
+    pub replication_role_arn: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DnsSettings {
+    pub zone: String,
+    pub name: String,
+    /// The cluster whose instances the records point at.
+    pub cluster: ComponentName,
+    pub ttl: u32,
+    pub health_check: Option<HealthCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    pub path: String,
+    pub port: u16,
+    /// `HTTP`, `HTTPS` or `TCP`.
+    pub protocol: String,
+}
+
+/// `standby { backend "s3" { ... } }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub kms_key_id: Option<String>,
+}
+
+impl Spec {
+    pub fn primary(&self) -> &Region {
+        self.regions
+            .iter()
+            .find(|r| r.role == Role::Primary)
+            .expect("the loader guarantees exactly one primary")
+    }
+
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+}

@@ -1,0 +1,208 @@
+//! An environment: a loaded spec, where its state lives, and the plans made for it.
+//!
+//! Invariant: planning reads AWS (one batched refresh) and the state, and writes neither.
+
+use crate::address::Address;
+use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
+use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
+use crate::provider::{KnownResource, Observed, Provider, Scope};
+use crate::state::{State, StateStore};
+use crate::topology::{self, Desired};
+use anyhow::{bail, Result};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+pub struct Environment {
+    pub spec: Spec,
+    pub state_path: PathBuf,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// Read live AWS first (the default); with false the state is taken as the truth.
+    pub refresh: bool,
+    pub targets: Vec<Address>,
+    /// Plan to delete everything (`standby destroy`).
+    pub destroy: bool,
+}
+
+impl Environment {
+    /// Loads the spec in `env_dir`; spec problems come back as diagnostics.
+    pub fn load(env_dir: &Path, vars: &VarInputs) -> Result<Environment, Diagnostics> {
+        let spec = config::load(env_dir, vars)?;
+        let state_path = StateStore::path_for(&spec.env_dir, &spec.environment);
+        Ok(Environment { spec, state_path })
+    }
+
+    pub fn read_state(&self) -> Result<Option<State>> {
+        StateStore::read(&self.state_path)
+    }
+
+    pub fn open_state(&self, operation: &str) -> Result<StateStore> {
+        StateStore::open(&self.state_path, &self.spec.environment, operation)
+    }
+
+    /// Every region's role, the state's taking precedence over the spec's.
+    pub fn roles(&self, state: Option<&State>) -> BTreeMap<String, Role> {
+        let empty = BTreeMap::new();
+        topology::effective_roles(&self.spec, state.map(|s| &s.roles).unwrap_or(&empty))
+    }
+
+    pub fn desired(&self, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired>> {
+        topology::expand(&self.spec, roles)
+    }
+
+    /// The refresh scope: the spec's and the state's regions, and every known name.
+    pub fn scope(&self, state: Option<&State>, desired: &[Desired]) -> Scope {
+        let mut regions: BTreeSet<String> =
+            self.spec.regions.iter().map(|r| r.name.clone()).collect();
+        let mut known: Vec<KnownResource> = desired
+            .iter()
+            .map(|d| KnownResource {
+                address: d.address.clone(),
+                kind: d.kind,
+                region: d.region.clone(),
+                name: d.name.clone(),
+            })
+            .collect();
+        if let Some(state) = state {
+            for r in &state.resources {
+                if let Some(region) = &r.region {
+                    regions.insert(region.clone());
+                }
+                known.push(KnownResource {
+                    address: r.address.clone(),
+                    kind: r.kind,
+                    region: r.region.clone(),
+                    name: r.id.clone(),
+                });
+            }
+        }
+        Scope {
+            service: self.spec.service.name.clone(),
+            environment: self.spec.environment.clone(),
+            regions,
+            global: true,
+            known,
+        }
+    }
+
+    /// Reads live AWS, keeping what only the state knows (dependencies) for what it finds.
+    pub async fn refresh(
+        &self,
+        provider: &dyn Provider,
+        state: Option<&State>,
+        desired: &[Desired],
+    ) -> Result<Vec<Observed>> {
+        let mut live = provider.refresh(&self.scope(state, desired)).await?;
+        if let Some(state) = state {
+            for o in &mut live {
+                if let Some(known) = state.get(&o.address) {
+                    o.depends_on = known.depends_on.clone();
+                }
+            }
+        }
+        live.sort_by(|a, b| a.address.cmp(&b.address));
+        Ok(live)
+    }
+
+    /// Makes the plan that converges AWS to the spec (or, with `destroy`, empties it).
+    pub async fn plan(
+        &self,
+        provider: &dyn Provider,
+        state: Option<&State>,
+        opts: &PlanOptions,
+    ) -> Result<Plan> {
+        let roles = self.roles(state);
+        let desired = self.desired(&roles)?;
+        let prior = if opts.refresh {
+            self.refresh(provider, state, &desired).await?
+        } else {
+            state.map(|s| s.resources.clone()).unwrap_or_default()
+        };
+        self.plan_against(state, roles, &desired, prior, opts)
+    }
+
+    /// The diff part of `plan`, without any AWS call.
+    pub fn plan_against(
+        &self,
+        state: Option<&State>,
+        roles: BTreeMap<String, Role>,
+        desired: &[Desired],
+        prior: Vec<Observed>,
+        opts: &PlanOptions,
+    ) -> Result<Plan> {
+        for t in &opts.targets {
+            let known = desired
+                .iter()
+                .map(|d| &d.address)
+                .chain(prior.iter().map(|o| &o.address));
+            if !known.into_iter().any(|a| t.contains(a)) {
+                bail!("--target {t} matches no resource: `standby state list` shows the addresses");
+            }
+        }
+        let frozen = roles
+            .iter()
+            .filter(|(_, r)| **r == Role::Failed)
+            .map(|(n, _)| n.clone())
+            .collect();
+        let diff_opts = DiffOptions {
+            targets: opts.targets.clone(),
+            destroy: opts.destroy,
+            frozen_regions: frozen,
+        };
+        let actions: Vec<Action> = diff(desired, &prior, &diff_opts);
+        Ok(Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            environment: self.spec.environment.clone(),
+            env_dir: self.spec.env_dir.clone(),
+            state_lineage: state.map(|s| s.lineage.clone()),
+            state_serial: state.map(|s| s.serial).unwrap_or(0),
+            notes: self.role_notes(&roles),
+            roles,
+            prior,
+            actions,
+            outputs: self.spec.outputs.clone(),
+        })
+    }
+
+    /// Says plainly where the state's roles differ from the spec's.
+    fn role_notes(&self, roles: &BTreeMap<String, Role>) -> Vec<String> {
+        self.spec
+            .regions
+            .iter()
+            .filter_map(|r| {
+                let actual = roles.get(&r.name)?;
+                (*actual != r.role).then(|| {
+                    format!(
+                        "region {} is {} in the state but {} in the spec; the state's role is used (set by promote or rebuild)",
+                        r.name, actual, r.role
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+/// Refuses a saved plan once the state moved on since it was made.
+pub fn check_plan_is_current(plan: &Plan, state: &State, state_exists: bool) -> Result<()> {
+    let lineage_matches = match &plan.state_lineage {
+        Some(l) => state_exists && *l == state.lineage,
+        None => !state_exists,
+    };
+    if !lineage_matches {
+        bail!(
+            "the saved plan was made for another state (lineage {}, now {}): make a new plan with `standby plan --out`",
+            plan.state_lineage.as_deref().unwrap_or("none"),
+            if state_exists { state.lineage.as_str() } else { "none" }
+        );
+    }
+    if state_exists && plan.state_serial != state.serial {
+        bail!(
+            "the saved plan is stale: the state moved from serial {} to {} since it was made; make a new plan with `standby plan --out`",
+            plan.state_serial,
+            state.serial
+        );
+    }
+    Ok(())
+}

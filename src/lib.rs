@@ -1,0 +1,15 @@
+//! standby: Terraform-style provisioning for disaster recovery on AWS.
+//!
+//! The pipeline is config -> topology -> plan -> apply, with state and providers beside it;
+//! see README.md, "Architecture".
+
+pub mod address;
+pub mod apply;
+pub mod cli;
+pub mod config;
+pub mod environment;
+pub mod graph;
+pub mod plan;
+pub mod provider;
+pub mod state;
+pub mod topology;

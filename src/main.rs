@@ -1,0 +1,5 @@
+//! The `standby` binary: everything happens in `standby::cli`.
+
+fn main() -> std::process::ExitCode {
+    standby::cli::main()
+}

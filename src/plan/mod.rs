@@ -1,0 +1,154 @@
+//! Plans: the actions that take live AWS (as refreshed into `prior`) to the desired layout.
+//!
+//! Invariant: a plan is computed without mutating anything, and apply executes exactly its
+//! actions. A saved plan remembers the state's lineage and serial it was made against and
+//! is refused once the state moved on.
+
+mod diff;
+mod file;
+
+pub use diff::{diff, DiffOptions};
+pub use file::{load_plan, save_plan};
+
+use crate::address::Address;
+use crate::config::Role;
+use crate::provider::Observed;
+use crate::topology::{Desired, Kind};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Version of the plan format (files and `plan --json`).
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub environment: String,
+    /// The environment directory the plan was made from.
+    pub env_dir: PathBuf,
+    /// `None` when the environment had no state yet.
+    pub state_lineage: Option<String>,
+    pub state_serial: u64,
+    /// The roles the state holds once this plan is applied.
+    pub roles: BTreeMap<String, Role>,
+    /// Live resources as refreshed (or the state's, with `--refresh=false`).
+    pub prior: Vec<Observed>,
+    pub actions: Vec<Action>,
+    /// Things a person should know that are not actions (state roles differ from the spec ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    /// Outputs evaluated from the spec.
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Value>,
+}
+
+/// One attribute that changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub key: String,
+    /// `null` when the attribute is new.
+    pub before: Value,
+    pub after: Value,
+}
+
+/// What happens to one address. A closed set: apply handles each.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Create {
+        desired: Desired,
+    },
+    Update {
+        desired: Desired,
+        current: Observed,
+        changes: Vec<Change>,
+    },
+    Replace {
+        desired: Desired,
+        current: Observed,
+        changes: Vec<Change>,
+        reason: String,
+    },
+    Delete {
+        current: Observed,
+        reason: String,
+    },
+}
+
+impl Action {
+    pub fn address(&self) -> &Address {
+        match self {
+            Action::Create { desired }
+            | Action::Update { desired, .. }
+            | Action::Replace { desired, .. } => &desired.address,
+            Action::Delete { current, .. } => &current.address,
+        }
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self {
+            Action::Create { desired }
+            | Action::Update { desired, .. }
+            | Action::Replace { desired, .. } => desired.kind,
+            Action::Delete { current, .. } => current.kind,
+        }
+    }
+
+    pub fn region(&self) -> Option<&str> {
+        match self {
+            Action::Create { desired }
+            | Action::Update { desired, .. }
+            | Action::Replace { desired, .. } => desired.region.as_deref(),
+            Action::Delete { current, .. } => current.region.as_deref(),
+        }
+    }
+
+    /// `+`, `~`, `-/+` or `-`.
+    pub fn symbol(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "+",
+            Action::Update { .. } => "~",
+            Action::Replace { .. } => "-/+",
+            Action::Delete { .. } => "-",
+        }
+    }
+
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Action::Create { .. } => "create",
+            Action::Update { .. } => "update",
+            Action::Replace { .. } => "replace",
+            Action::Delete { .. } => "delete",
+        }
+    }
+}
+
+/// Counts per action type, for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for a in &self.actions {
+            match a {
+                Action::Create { .. } => s.create += 1,
+                Action::Update { .. } => s.update += 1,
+                Action::Replace { .. } => s.replace += 1,
+                Action::Delete { .. } => s.delete += 1,
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+}

@@ -1,0 +1,119 @@
+//! An in-memory provider for fast unit tests of the engine.
+//!
+//! Invariant: it behaves like a perfectly consistent cloud: what was created is read back
+//! exactly as desired, until something is changed behind the engine's back through `edit`.
+
+use super::{ApplyContext, Observed, Provider, Scope};
+use crate::address::Address;
+use crate::topology::Desired;
+use anyhow::{bail, Result};
+use async_trait::async_trait;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+#[derive(Default)]
+pub struct FakeProvider {
+    resources: Mutex<BTreeMap<Address, Observed>>,
+    failing: Mutex<BTreeSet<Address>>,
+    requests: AtomicU64,
+    next_id: AtomicU64,
+}
+
+impl FakeProvider {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Makes every action on `address` fail from now on.
+    pub fn fail_on(&self, address: &str) {
+        self.failing.lock().unwrap().insert(Address::new(address));
+    }
+
+    /// Changes or removes a resource out of band, as a person in the console would.
+    pub fn edit(&self, address: &str, f: impl FnOnce(&mut Option<Observed>)) {
+        let mut all = self.resources.lock().unwrap();
+        let key = Address::new(address);
+        let mut entry = all.remove(&key);
+        f(&mut entry);
+        if let Some(o) = entry {
+            all.insert(key, o);
+        }
+    }
+
+    pub fn all(&self) -> Vec<Observed> {
+        self.resources.lock().unwrap().values().cloned().collect()
+    }
+
+    fn check(&self, address: &Address, operation: &str) -> Result<()> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if self.failing.lock().unwrap().contains(address) {
+            bail!("{operation} failed for {address}: injected failure (request id fake-{address})");
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Provider for FakeProvider {
+    async fn refresh(&self, scope: &Scope) -> Result<Vec<Observed>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(self
+            .resources
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|o| match &o.region {
+                Some(r) => scope.regions.contains(r),
+                None => scope.global,
+            })
+            .cloned()
+            .collect())
+    }
+
+    async fn create(&self, desired: &Desired, ctx: &dyn ApplyContext) -> Result<Observed> {
+        self.check(&desired.address, "Create")?;
+        super::resolve_refs(desired, ctx)?;
+        let mut all = self.resources.lock().unwrap();
+        if let Some(existing) = all.get(&desired.address) {
+            return Ok(existing.clone());
+        }
+        let o = Observed {
+            address: desired.address.clone(),
+            kind: desired.kind,
+            region: desired.region.clone(),
+            id: format!("fake-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
+            attrs: desired.attrs.clone(),
+            computed: Default::default(),
+            depends_on: vec![],
+        };
+        all.insert(desired.address.clone(), o.clone());
+        Ok(o)
+    }
+
+    async fn update(
+        &self,
+        desired: &Desired,
+        current: &Observed,
+        _ctx: &dyn ApplyContext,
+    ) -> Result<Observed> {
+        self.check(&desired.address, "Update")?;
+        let mut o = current.clone();
+        o.attrs = desired.attrs.clone();
+        self.resources
+            .lock()
+            .unwrap()
+            .insert(desired.address.clone(), o.clone());
+        Ok(o)
+    }
+
+    async fn delete(&self, current: &Observed, _ctx: &dyn ApplyContext) -> Result<()> {
+        self.check(&current.address, "Delete")?;
+        self.resources.lock().unwrap().remove(&current.address);
+        Ok(())
+    }
+
+    fn request_count(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,121 @@
+//! The state lock: one writer per environment, naming its holder to everybody else.
+//!
+//! Invariant: the lock is an OS file lock on `<state>.lock`, so the kernel releases it when
+//! the holder exits in any way (kill -9 included); the file's content names the holder.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LockHolder {
+    pub id: String,
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+    pub operation: String,
+    /// RFC 3339.
+    pub since: String,
+}
+
+impl LockHolder {
+    pub fn current(operation: &str) -> Self {
+        LockHolder {
+            id: uuid::Uuid::new_v4().to_string(),
+            user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
+            host: hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown".into()),
+            pid: std::process::id(),
+            operation: operation.to_string(),
+            since: super::history::now_rfc3339(),
+        }
+    }
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}@{} (pid {}, {} since {}, lock id {})",
+            self.user, self.host, self.pid, self.operation, self.since, self.id
+        )
+    }
+}
+
+/// A held lock; released when dropped.
+#[derive(Debug)]
+pub struct StateLock {
+    file: File,
+    pub holder: LockHolder,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the state is locked by {holder}: wait for that operation to finish, or stop it")]
+pub struct Locked {
+    pub holder: String,
+}
+
+impl StateLock {
+    pub fn acquire(path: &Path, operation: &str) -> Result<StateLock> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut content = String::new();
+                let _ = file.read_to_string(&mut content);
+                let holder = serde_json::from_str::<LockHolder>(&content)
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|_| "another process".into());
+                return Err(Locked { holder }.into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()))
+            }
+        }
+        let holder = LockHolder::current(operation);
+        file.set_len(0)?;
+        file.seek(SeekFrom::Start(0))?;
+        file.write_all(serde_json::to_string_pretty(&holder)?.as_bytes())?;
+        file.sync_all()?;
+        Ok(StateLock {
+            file,
+            holder,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Clearing the content tells readers nobody holds it; the OS lock goes with the file.
+        let _ = self.file.set_len(0);
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.lock");
+        let first = StateLock::acquire(&p, "apply").unwrap();
+        let err = StateLock::acquire(&p, "apply").unwrap_err().to_string();
+        assert!(err.contains(&first.holder.id), "{err}");
+        assert!(err.contains("apply"), "{err}");
+        drop(first);
+        StateLock::acquire(&p, "plan").unwrap();
+    }
+}

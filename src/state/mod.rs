@@ -1,0 +1,119 @@
+//! State: what standby last saw of an environment, on disk as versioned JSON.
+//!
+//! Invariant: every write is atomic (temp file, fsync, rename), bumps `serial`, keeps the
+//! previous version as `.backup`, happens under the lock, and leaves a file of mode 0600
+//! that loads. Only observed resources and roles go in: never a secret.
+
+mod history;
+mod lock;
+mod store;
+
+pub use history::{now_rfc3339 as history_now, HistoryEntry, Step};
+pub use lock::{LockHolder, StateLock};
+pub use store::StateStore;
+
+use crate::address::Address;
+use crate::config::Role;
+use crate::provider::Observed;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The on-disk format version this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    pub format_version: u32,
+    /// Bumped on every write; a saved plan remembers it.
+    pub serial: u64,
+    /// Fixed when the state is first written; tells two environments' states apart.
+    pub lineage: String,
+    pub environment: String,
+    /// Region name to role: seeded from the spec, changed by promote and rebuild.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Role>,
+    /// Sorted by address.
+    #[serde(default)]
+    pub resources: Vec<Observed>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub history: Vec<HistoryEntry>,
+}
+
+impl State {
+    pub fn new(environment: &str) -> Self {
+        State {
+            format_version: FORMAT_VERSION,
+            serial: 0,
+            lineage: uuid::Uuid::new_v4().to_string(),
+            environment: environment.to_string(),
+            roles: BTreeMap::new(),
+            resources: Vec::new(),
+            outputs: BTreeMap::new(),
+            history: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, address: &Address) -> Option<&Observed> {
+        self.resources
+            .binary_search_by(|r| r.address.cmp(address))
+            .ok()
+            .map(|i| &self.resources[i])
+    }
+
+    /// Inserts or replaces the resource at its address, keeping the order.
+    pub fn upsert(&mut self, resource: Observed) {
+        match self
+            .resources
+            .binary_search_by(|r| r.address.cmp(&resource.address))
+        {
+            Ok(i) => self.resources[i] = resource,
+            Err(i) => self.resources.insert(i, resource),
+        }
+    }
+
+    pub fn remove(&mut self, address: &Address) -> Option<Observed> {
+        self.resources
+            .binary_search_by(|r| r.address.cmp(address))
+            .ok()
+            .map(|i| self.resources.remove(i))
+    }
+
+    /// Replaces all resources, sorting them by address.
+    pub fn set_resources(&mut self, mut resources: Vec<Observed>) {
+        resources.sort_by(|a, b| a.address.cmp(&b.address));
+        resources.dedup_by(|a, b| a.address == b.address);
+        self.resources = resources;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Kind;
+
+    fn obs(a: &str) -> Observed {
+        Observed {
+            address: Address::new(a),
+            kind: Kind::Vpc,
+            region: Some("us-east-1".into()),
+            id: format!("id-{a}"),
+            attrs: Default::default(),
+            computed: Default::default(),
+            depends_on: vec![],
+        }
+    }
+
+    #[test]
+    fn upsert_keeps_resources_sorted_and_unique() {
+        let mut s = State::new("demo");
+        s.upsert(obs("b"));
+        s.upsert(obs("a"));
+        s.upsert(obs("b"));
+        assert_eq!(s.resources.len(), 2);
+        assert_eq!(s.get(&"a".into()).unwrap().id, "id-a");
+        assert!(s.remove(&"a".into()).is_some());
+        assert!(s.get(&"a".into()).is_none());
+    }
+}

@@ -1,0 +1,357 @@
+//! Expansion of a spec into desired resources by role (DESIGN.md, "What each role gets").
+//!
+//! Invariant: the output is sorted by address and contains each address once; every ref
+//! and dependency names a resource in the same output.
+
+use super::{Desired, Kind, Naming};
+use crate::address::Address;
+use crate::config::{Component, Region, Role, Spec};
+use anyhow::{anyhow, Result};
+use ipnet::Ipv4Net;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Each region's role: the state's when it has one, else the spec's.
+pub fn effective_roles(
+    spec: &Spec,
+    state_roles: &BTreeMap<String, Role>,
+) -> BTreeMap<String, Role> {
+    spec.regions
+        .iter()
+        .map(|r| {
+            (
+                r.name.clone(),
+                state_roles.get(&r.name).copied().unwrap_or(r.role),
+            )
+        })
+        .collect()
+}
+
+/// Instances a cluster of `size` runs in a region of `role` with `capacity`.
+pub fn cluster_size(role: Role, size: u32, capacity: f64) -> u32 {
+    match role {
+        Role::Primary => size,
+        Role::WarmStandby => ((size as f64 * capacity).ceil() as u32).max(1),
+        Role::ColdStandby | Role::Failed => 0,
+    }
+}
+
+pub fn naming(spec: &Spec) -> Naming {
+    Naming {
+        service: spec.service.name.clone(),
+        environment: spec.environment.clone(),
+        service_tags: spec.service.tags.clone(),
+    }
+}
+
+/// Expands `spec` with the given roles into the desired resources.
+pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired>> {
+    let mut x = Expander {
+        naming: naming(spec),
+        out: Vec::new(),
+    };
+    for region in &spec.regions {
+        let role = roles.get(&region.name).copied().unwrap_or(region.role);
+        if role == Role::Failed {
+            // A failed region keeps what it has until `rebuild` gives it a role again.
+            continue;
+        }
+        x.network(region)?;
+        for cluster in &spec.clusters {
+            x.cluster(region, role, cluster);
+        }
+    }
+    for bucket in &spec.buckets {
+        x.bucket(spec, roles, bucket);
+    }
+    x.out.sort_by(|a, b| a.address.cmp(&b.address));
+    Ok(x.out)
+}
+
+struct Expander {
+    naming: Naming,
+    out: Vec<Desired>,
+}
+
+fn attrs(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+impl Expander {
+    fn push(
+        &mut self,
+        address: Address,
+        kind: Kind,
+        region: Option<&str>,
+        name: String,
+        attrs: Map<String, Value>,
+        refs: BTreeMap<String, Address>,
+        depends_on: Vec<Address>,
+    ) {
+        let tags = self.naming.tags(&name, &address);
+        self.out.push(Desired {
+            address,
+            kind,
+            region: region.map(str::to_string),
+            name,
+            attrs,
+            tags,
+            refs,
+            depends_on,
+        });
+    }
+
+    fn network(&mut self, region: &Region) -> Result<()> {
+        let r = region.name.as_str();
+        let vpc = Address::regional(r, "network.vpc");
+        self.push(
+            vpc.clone(),
+            Kind::Vpc,
+            Some(r),
+            self.naming.regional("vpc", r),
+            attrs(json!({ "cidr": region.cidr.to_string() })),
+            BTreeMap::new(),
+            vec![],
+        );
+        let igw = Address::regional(r, "network.internet_gateway");
+        self.push(
+            igw.clone(),
+            Kind::InternetGateway,
+            Some(r),
+            self.naming.regional("igw", r),
+            Map::new(),
+            BTreeMap::from([("vpc".into(), vpc.clone())]),
+            vec![],
+        );
+        for (zone, cidr) in region.zones.iter().zip(subnet_cidrs(region)?) {
+            self.push(
+                subnet_address(r, zone),
+                Kind::Subnet,
+                Some(r),
+                self.naming.regional(&format!("subnet-{zone}"), r),
+                attrs(json!({ "zone": zone, "cidr": cidr.to_string(), "map_public_ip": true })),
+                BTreeMap::from([("vpc".into(), vpc.clone())]),
+                vec![igw.clone()],
+            );
+        }
+        Ok(())
+    }
+
+    fn cluster(
+        &mut self,
+        region: &Region,
+        role: Role,
+        cluster: &Component<crate::config::ClusterSettings>,
+    ) {
+        let r = region.name.as_str();
+        let settings = cluster.settings_in(r);
+        let base = Address::regional(r, &cluster.name.path("cluster"));
+        let sg = base.child("security_group");
+        let group_name = self.naming.regional(&cluster.name.slug(), r);
+        self.push(
+            sg.clone(),
+            Kind::SecurityGroup,
+            Some(r),
+            group_name.clone(),
+            attrs(json!({ "group_name": group_name, "port": settings.port })),
+            BTreeMap::from([("vpc".into(), Address::regional(r, "network.vpc"))]),
+            vec![],
+        );
+        let count = cluster_size(role, settings.size, region.capacity);
+        for i in 0..count as usize {
+            let zone = &region.zones[i % region.zones.len()];
+            self.push(
+                base.child("instance").index(i),
+                Kind::Instance,
+                Some(r),
+                format!("{}-{}", self.naming.regional(&cluster.name.slug(), r), i),
+                attrs(json!({
+                    "instance_type": settings.instance_type,
+                    "image": settings.image,
+                    "zone": zone,
+                })),
+                BTreeMap::from([
+                    ("subnet".into(), subnet_address(r, zone)),
+                    ("security_group".into(), sg.clone()),
+                ]),
+                vec![],
+            );
+        }
+    }
+
+    fn bucket(
+        &mut self,
+        spec: &Spec,
+        roles: &BTreeMap<String, Role>,
+        bucket: &Component<crate::config::BucketSettings>,
+    ) {
+        let path = bucket.name.path("bucket");
+        let slug = bucket.name.slug();
+        let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
+        let live: Vec<&Region> = spec
+            .regions
+            .iter()
+            .filter(|r| role_of(r) != Role::Failed)
+            .collect();
+        for region in &live {
+            let r = region.name.as_str();
+            let name = self.naming.bucket(&slug, r);
+            self.push(
+                Address::regional(r, &path),
+                Kind::Bucket,
+                Some(r),
+                name.clone(),
+                attrs(json!({
+                    "bucket": name,
+                    "versioning": "Enabled",
+                    "encryption": "AES256",
+                    "public_access_blocked": true,
+                })),
+                BTreeMap::new(),
+                vec![],
+            );
+        }
+        let Some(primary) = live.iter().find(|r| role_of(r) == Role::Primary) else {
+            return;
+        };
+        let standbys: Vec<&&Region> = live
+            .iter()
+            .filter(|r| role_of(r) != Role::Primary)
+            .collect();
+        if standbys.is_empty() {
+            return;
+        }
+        let p = primary.name.as_str();
+        let source = Address::regional(p, &path);
+        let mut destinations: Vec<Value> = standbys
+            .iter()
+            .map(|r| {
+                let settings = bucket.settings_in(&r.name);
+                let class = if role_of(r) == Role::ColdStandby {
+                    settings.cold_storage_class.clone()
+                } else {
+                    "STANDARD".to_string()
+                };
+                json!({
+                    "bucket": self.naming.bucket(&slug, &r.name),
+                    "region": r.name,
+                    "storage_class": class,
+                })
+            })
+            .collect();
+        destinations.sort_by(|a, b| a["bucket"].as_str().cmp(&b["bucket"].as_str()));
+        let depends_on = standbys
+            .iter()
+            .map(|r| Address::regional(&r.name, &path))
+            .collect();
+        let mut refs = BTreeMap::from([("source".to_string(), source.clone())]);
+        let mut replication = json!({
+            "bucket": self.naming.bucket(&slug, p),
+            "destinations": destinations,
+        });
+        match &bucket.settings.replication_role_arn {
+            Some(arn) => {
+                replication["role_arn"] = json!(arn);
+            }
+            None => {
+                let role_address = Address::new(format!("{path}.replication_role"));
+                let role_name = self.naming.role(&slug);
+                self.push(
+                    role_address.clone(),
+                    Kind::ReplicationRole,
+                    None,
+                    role_name.clone(),
+                    attrs(json!({ "role_name": role_name })),
+                    BTreeMap::new(),
+                    vec![],
+                );
+                refs.insert("role".into(), role_address);
+            }
+        }
+        self.push(
+            source.child("replication"),
+            Kind::BucketReplication,
+            Some(p),
+            format!("{}-replication", self.naming.bucket(&slug, p)),
+            attrs(replication),
+            refs,
+            depends_on,
+        );
+    }
+}
+
+pub fn subnet_address(region: &str, zone: &str) -> Address {
+    Address::regional(region, &format!("network.subnet.{zone}"))
+}
+
+/// One subnet per zone: /24s out of a /16 (or the smallest split that fits the zones).
+fn subnet_cidrs(region: &Region) -> Result<Vec<Ipv4Net>> {
+    let prefix = region.cidr.prefix_len();
+    let needed = region.zones.len().max(1);
+    let zone_bits = (usize::BITS - (needed - 1).leading_zeros()) as u8;
+    let new_prefix = 24.max(prefix + zone_bits);
+    let subnets: Vec<Ipv4Net> = region
+        .cidr
+        .subnets(new_prefix)
+        .map_err(|e| {
+            anyhow!(
+                "region {}: cannot split {} into subnets: {e}",
+                region.name,
+                region.cidr
+            )
+        })?
+        .take(needed)
+        .collect();
+    if subnets.len() < needed {
+        return Err(anyhow!(
+            "region {}: {} is too small for {} subnets",
+            region.name,
+            region.cidr,
+            needed
+        ));
+    }
+    Ok(subnets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warm_standby_keeps_a_share_and_at_least_one() {
+        assert_eq!(cluster_size(Role::Primary, 6, 0.5), 6);
+        assert_eq!(cluster_size(Role::WarmStandby, 6, 0.5), 3);
+        assert_eq!(cluster_size(Role::WarmStandby, 5, 0.5), 3);
+        assert_eq!(cluster_size(Role::WarmStandby, 1, 0.1), 1);
+        assert_eq!(cluster_size(Role::ColdStandby, 6, 0.5), 0);
+    }
+
+    #[test]
+    fn subnets_are_slash_24s_of_a_slash_16() {
+        let region = Region {
+            name: "us-east-1".into(),
+            role: Role::Primary,
+            cidr: "10.0.0.0/16".parse().unwrap(),
+            zones: vec![
+                "us-east-1a".into(),
+                "us-east-1b".into(),
+                "us-east-1c".into(),
+            ],
+            capacity: 0.5,
+        };
+        let cidrs: Vec<String> = subnet_cidrs(&region)
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(cidrs, ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]);
+        let small = Region {
+            cidr: "10.0.0.0/28".parse().unwrap(),
+            ..region
+        };
+        assert_eq!(subnet_cidrs(&small).unwrap().len(), 3);
+    }
+}

@@ -1,0 +1,108 @@
+//! Deterministic AWS names and tags from service, environment, component and region.
+//!
+//! Invariant: a name depends only on those four, so a lost state finds its resources again;
+//! S3 names are lower-case and at most 63 characters.
+
+use crate::address::Address;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+pub const TAG_SERVICE: &str = "standby:service";
+pub const TAG_ENVIRONMENT: &str = "standby:environment";
+pub const TAG_ADDRESS: &str = "standby:address";
+
+#[derive(Debug, Clone)]
+pub struct Naming {
+    pub service: String,
+    pub environment: String,
+    pub service_tags: BTreeMap<String, String>,
+}
+
+impl Naming {
+    /// `checkout-prod-web-us-east-1` style names for regional resources.
+    pub fn regional(&self, component: &str, region: &str) -> String {
+        format!(
+            "{}-{}-{}-{}",
+            self.service, self.environment, component, region
+        )
+    }
+
+    /// A globally unique, lower-case S3 bucket name of at most 63 characters.
+    pub fn bucket(&self, component: &str, region: &str) -> String {
+        let full = sanitize_bucket(&self.regional(component, region));
+        if full.len() <= 63 {
+            return full;
+        }
+        let hash = short_hash(&full);
+        let keep = 63 - hash.len() - 1;
+        format!("{}-{}", full[..keep].trim_end_matches('-'), hash)
+    }
+
+    /// IAM role names: at most 64 characters.
+    pub fn role(&self, component: &str) -> String {
+        let full = format!(
+            "standby-{}-{}-{}-replication",
+            self.service, self.environment, component
+        );
+        if full.len() <= 64 {
+            return full;
+        }
+        let hash = short_hash(&full);
+        format!("{}-{}", &full[..64 - hash.len() - 1], hash)
+    }
+
+    /// `Name`, the `standby:*` tags and the service's own tags.
+    pub fn tags(&self, name: &str, address: &Address) -> BTreeMap<String, String> {
+        let mut tags = self.service_tags.clone();
+        tags.insert("Name".into(), name.into());
+        tags.insert(TAG_SERVICE.into(), self.service.clone());
+        tags.insert(TAG_ENVIRONMENT.into(), self.environment.clone());
+        tags.insert(TAG_ADDRESS.into(), address.to_string());
+        tags
+    }
+}
+
+fn sanitize_bucket(s: &str) -> String {
+    let lowered: String = s
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    lowered.trim_matches('-').to_string()
+}
+
+/// Eight hex digits of SHA-256: enough to keep truncated names apart.
+pub fn short_hash(s: &str) -> String {
+    hex::encode(&Sha256::digest(s.as_bytes())[..4])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naming() -> Naming {
+        Naming {
+            service: "checkout".into(),
+            environment: "prod".into(),
+            service_tags: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn bucket_names_are_short_and_lower_case() {
+        let n = naming();
+        assert_eq!(
+            n.bucket("Receipts", "us-east-1"),
+            "checkout-prod-receipts-us-east-1"
+        );
+        let long = n.bucket(&"a".repeat(80), "eu-west-1");
+        assert_eq!(long.len(), 63);
+        assert_ne!(long, n.bucket(&"a".repeat(81), "eu-west-1"));
+    }
+}

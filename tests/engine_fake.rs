@@ -1,0 +1,289 @@
+//! The engine (topology, plan, apply, state) against the in-memory provider: fast checks of
+//! ordering, convergence, failure handling and saved-plan staleness.
+
+use standby::address::Address;
+use standby::apply::{apply, ApplyOptions, ApplyReport};
+use standby::config::*;
+use standby::environment::{check_plan_is_current, Environment, PlanOptions};
+use standby::plan::Action;
+use standby::provider::fake::FakeProvider;
+use standby::provider::Provider;
+use standby::state::StateStore;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+fn spec(dir: &Path, web_size: u32) -> Spec {
+    let region = |name: &str, role, cidr: &str| Region {
+        name: name.into(),
+        role,
+        cidr: cidr.parse().unwrap(),
+        zones: vec![format!("{name}a"), format!("{name}b")],
+        capacity: 0.5,
+    };
+    Spec {
+        environment: "prod".into(),
+        env_dir: dir.join("environments/prod"),
+        service: Service {
+            name: "checkout".into(),
+            rto: Duration::from_secs(900),
+            rpo: Duration::from_secs(300),
+            tags: BTreeMap::from([("team".into(), "payments".into())]),
+        },
+        regions: vec![
+            region("us-east-1", Role::Primary, "10.0.0.0/16"),
+            region("us-west-2", Role::WarmStandby, "10.1.0.0/16"),
+            region("eu-west-1", Role::ColdStandby, "10.2.0.0/16"),
+        ],
+        clusters: vec![Component {
+            name: ComponentName::root("web"),
+            settings: ClusterSettings {
+                instance_type: "m6i.large".into(),
+                size: web_size,
+                image: "ami-1".into(),
+                port: 443,
+            },
+            per_region: BTreeMap::new(),
+        }],
+        databases: vec![],
+        buckets: vec![Component {
+            name: ComponentName::root("receipts"),
+            settings: BucketSettings {
+                cold_storage_class: "GLACIER".into(),
+                replication_role_arn: None,
+            },
+            per_region: BTreeMap::new(),
+        }],
+        dns: vec![],
+        outputs: BTreeMap::new(),
+        backend: None,
+    }
+}
+
+fn env(dir: &Path, web_size: u32) -> Environment {
+    let spec = spec(dir, web_size);
+    let state_path = StateStore::path_for(&spec.env_dir, &spec.environment);
+    Environment { spec, state_path }
+}
+
+async fn run(env: &Environment, provider: Arc<FakeProvider>, opts: PlanOptions) -> ApplyReport {
+    let mut store = env.open_state("apply").unwrap();
+    let state = store.exists().then(|| store.state().clone());
+    let plan = env.plan(&*provider, state.as_ref(), &opts).await.unwrap();
+    let (events, _rx) = mpsc::unbounded_channel();
+    let (_cancel_tx, cancel) = watch::channel(false);
+    let p: Arc<dyn Provider> = provider;
+    apply(
+        &plan,
+        p,
+        &mut store,
+        ApplyOptions {
+            parallelism: 4,
+            cancel,
+            events,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+fn refreshing() -> PlanOptions {
+    PlanOptions {
+        refresh: true,
+        ..Default::default()
+    }
+}
+
+fn count(provider: &FakeProvider, needle: &str) -> usize {
+    provider
+        .all()
+        .iter()
+        .filter(|o| o.address.as_str().contains(needle))
+        .count()
+}
+
+#[tokio::test]
+async fn converges_from_empty_by_role_and_then_plans_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(dir.path(), 6);
+    let provider = Arc::new(FakeProvider::new());
+    let report = run(&env, provider.clone(), refreshing()).await;
+    assert!(report.succeeded(), "{report:?}");
+    assert_eq!(count(&provider, "us-east-1.cluster.web.instance["), 6);
+    assert_eq!(count(&provider, "us-west-2.cluster.web.instance["), 3);
+    assert_eq!(count(&provider, "eu-west-1.cluster.web.instance["), 0);
+    assert_eq!(
+        count(&provider, "eu-west-1.network.vpc"),
+        1,
+        "cold standbys keep their network"
+    );
+    let replication = provider
+        .all()
+        .into_iter()
+        .find(|o| o.address.as_str() == "region.us-east-1.bucket.receipts.replication")
+        .expect("the primary's bucket replicates");
+    let classes: Vec<&str> = replication.attrs["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["storage_class"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        classes,
+        ["GLACIER", "STANDARD"],
+        "eu-west-1 sorts before us-west-2"
+    );
+
+    let state = env.read_state().unwrap().unwrap();
+    assert_eq!(state.resources.len(), provider.all().len());
+    let again = env
+        .plan(&*provider, Some(&state), &refreshing())
+        .await
+        .unwrap();
+    assert!(again.actions.is_empty(), "{:?}", again.actions);
+}
+
+#[tokio::test]
+async fn resizing_creates_and_deletes_instances_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let provider = Arc::new(FakeProvider::new());
+    run(&env(dir.path(), 2), provider.clone(), refreshing()).await;
+    let bigger = env(dir.path(), 4);
+    let state = bigger.read_state().unwrap().unwrap();
+    let plan = bigger
+        .plan(&*provider, Some(&state), &refreshing())
+        .await
+        .unwrap();
+    let addrs: Vec<(&str, &str)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.verb(), a.address().as_str()))
+        .collect();
+    assert_eq!(
+        addrs,
+        [
+            ("create", "region.us-east-1.cluster.web.instance[2]"),
+            ("create", "region.us-east-1.cluster.web.instance[3]"),
+            ("create", "region.us-west-2.cluster.web.instance[1]"),
+        ]
+    );
+    run(&bigger, provider.clone(), refreshing()).await;
+    run(&env(dir.path(), 1), provider.clone(), refreshing()).await;
+    assert_eq!(count(&provider, "cluster.web.instance["), 2);
+}
+
+#[tokio::test]
+async fn a_failure_stops_scheduling_saves_state_and_the_next_apply_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(dir.path(), 2);
+    let provider = Arc::new(FakeProvider::new());
+    provider.fail_on("region.us-east-1.network.vpc");
+    let report = run(&env, provider.clone(), refreshing()).await;
+    assert_eq!(report.failures.len(), 1);
+    assert!(
+        report.failures[0].error.contains("request id"),
+        "{}",
+        report.failures[0].error
+    );
+    assert_eq!(
+        count(&provider, "us-east-1.cluster.web.instance"),
+        0,
+        "nothing that needs the VPC ran"
+    );
+    let saved = env.read_state().unwrap().unwrap();
+    assert_eq!(
+        saved.resources.len(),
+        provider.all().len(),
+        "the state holds what completed"
+    );
+
+    let healthy = Arc::new(FakeProvider::new());
+    for o in provider.all() {
+        healthy.edit(o.address.as_str(), |slot| *slot = Some(o.clone()));
+    }
+    let report = run(&env, healthy.clone(), refreshing()).await;
+    assert!(report.succeeded());
+    assert_eq!(count(&healthy, "us-east-1.cluster.web.instance"), 2);
+}
+
+#[tokio::test]
+async fn refresh_notices_out_of_band_changes_and_adopts_what_the_state_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(dir.path(), 2);
+    let provider = Arc::new(FakeProvider::new());
+    run(&env, provider.clone(), refreshing()).await;
+    provider.edit("region.us-east-1.cluster.web.instance[0]", |o| {
+        o.as_mut()
+            .unwrap()
+            .attrs
+            .insert("image".into(), "ami-other".into());
+    });
+    provider.edit("region.us-east-1.cluster.web.instance[1]", |o| *o = None);
+    let mut state = env.read_state().unwrap().unwrap();
+    state.remove(&Address::new("region.us-west-2.cluster.web.instance[0]"));
+    let plan = env
+        .plan(&*provider, Some(&state), &refreshing())
+        .await
+        .unwrap();
+    let verbs: Vec<(&str, &str)> = plan
+        .actions
+        .iter()
+        .map(|a| (a.verb(), a.address().as_str()))
+        .collect();
+    assert_eq!(
+        verbs,
+        [
+            ("replace", "region.us-east-1.cluster.web.instance[0]"),
+            ("create", "region.us-east-1.cluster.web.instance[1]"),
+        ]
+    );
+    assert!(matches!(&plan.actions[0], Action::Replace { reason, .. } if reason.contains("image")));
+}
+
+#[tokio::test]
+async fn destroy_deletes_dependents_before_what_they_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(dir.path(), 2);
+    let provider = Arc::new(FakeProvider::new());
+    run(&env, provider.clone(), refreshing()).await;
+    let report = run(
+        &env,
+        provider.clone(),
+        PlanOptions {
+            refresh: true,
+            destroy: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(report.succeeded());
+    assert!(provider.all().is_empty());
+    assert!(env.read_state().unwrap().unwrap().resources.is_empty());
+}
+
+#[tokio::test]
+async fn a_saved_plan_is_refused_once_the_state_moved_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env(dir.path(), 2);
+    let provider = Arc::new(FakeProvider::new());
+    let plan = env.plan(&*provider, None, &refreshing()).await.unwrap();
+    run(&env, provider.clone(), refreshing()).await;
+    let state = env.read_state().unwrap().unwrap();
+    let err = check_plan_is_current(&plan, &state, true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("another state"), "{err}");
+    let current = env
+        .plan(&*provider, Some(&state), &refreshing())
+        .await
+        .unwrap();
+    check_plan_is_current(&current, &state, true).unwrap();
+    let mut moved = state.clone();
+    moved.serial += 1;
+    let err = check_plan_is_current(&current, &moved, true)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stale") && err.contains("serial"), "{err}");
+}

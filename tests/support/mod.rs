@@ -1,0 +1,166 @@
+//! Test support: `Emulator`, a private moto server per test on its own port.
+//!
+//! Invariant: nothing is set process-wide (tests run in parallel): each test reaches its own
+//! emulator through `endpoint()`, `env()` for child processes, or `sdk_config()`; the server
+//! is killed by its PID when the `Emulator` drops. A missing moto fails loudly, never skips.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const POLL: Duration = Duration::from_millis(50);
+const ATTEMPTS: u32 = 400; // 20 s at most: moto imports a lot on its first start.
+
+pub struct Emulator {
+    child: Child,
+    port: u16,
+    log: tempfile::NamedTempFile,
+}
+
+impl Emulator {
+    /// Starts `.venv/bin/moto_server` on 127.0.0.1 at a free port and waits until it
+    /// answers HTTP.
+    pub fn start() -> Emulator {
+        let bin = moto_server();
+        let mut last_error = String::new();
+        // A free port can be taken between probing and binding: try a few.
+        for _ in 0..3 {
+            let port = free_port();
+            let log = tempfile::NamedTempFile::new().expect("temporary log file");
+            let child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(log.reopen().expect("log file"))
+                .stderr(log.reopen().expect("log file"))
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+            let mut emulator = Emulator { child, port, log };
+            match emulator.wait_ready() {
+                Ok(()) => return emulator,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("moto did not start: {last_error}");
+    }
+
+    fn wait_ready(&mut self) -> Result<(), String> {
+        for _ in 0..ATTEMPTS {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "moto_server exited with {status}: {}",
+                    self.log_text()
+                ));
+            }
+            if answers_http(self.port) {
+                return Ok(());
+            }
+            std::thread::sleep(POLL);
+        }
+        Err(format!(
+            "no HTTP answer on port {} after {:?}: {}",
+            self.port,
+            POLL * ATTEMPTS,
+            self.log_text()
+        ))
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>`
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The environment a child process (the `standby` binary) needs to reach this emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint().as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// An SDK configuration for reading back through the SDK in `region`.
+    pub async fn sdk_config(&self, region: &str) -> aws_types::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .endpoint_url(self.endpoint())
+            .region(aws_types::region::Region::new(region.to_string()))
+            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            ))
+            .load()
+            .await
+    }
+
+    pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        aws_sdk_ec2::Client::new(&self.sdk_config(region).await)
+    }
+
+    /// S3 with path-style addressing, as the emulator needs.
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config(region).await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub async fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk_config("us-east-1").await)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        // `Child::kill` signals this process by its PID, nothing else.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn moto_server() -> PathBuf {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server");
+    if !bin.exists() {
+        panic!(
+            "moto is not installed: run scripts/test, or python3 -m venv .venv && \
+             .venv/bin/pip install 'moto[server]==5.2.5' (looked for {})",
+            bin.display()
+        );
+    }
+    bin
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+/// Whether `GET /moto-api/` answers with an HTTP status line.
+fn answers_http(port: u16) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), POLL) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
