@@ -11,7 +11,7 @@ mod graph;
 mod output;
 mod plan;
 mod progress;
-mod render;
+pub mod render;
 mod state;
 mod validate;
 

@@ -354,13 +354,12 @@ impl S3 {
         };
         let versioning = async {
             let _p = self.limit.acquire().await?;
+            let res = self.client.get_bucket_versioning().bucket(name).send().await;
+            if let Some(status) = res.as_ref().err().and_then(emulator_versioning) {
+                return Ok(Some(status));
+            }
             Ok::<_, anyhow::Error>(
-                self.client
-                    .get_bucket_versioning()
-                    .bucket(name)
-                    .send()
-                    .await
-                    .absent_if(NO_BUCKET, "GetBucketVersioning", r, &subject)?
+                res.absent_if(NO_BUCKET, "GetBucketVersioning", r, &subject)?
                     .map(|o| o.status().map(|s| s.as_str().to_string())),
             )
         };
@@ -744,6 +743,28 @@ pub(crate) async fn refresh(
         });
     }
     Ok(out)
+}
+
+/// moto 5.2.5 answers GetBucketVersioning with a `<GetBucketVersioningResponse>` root where
+/// S3 (and the SDK's strict parser) use `<VersioningConfiguration>`; the SDK then fails to
+/// decode a successful answer. Reads the status from such a raw 200 answer: `Some(status)`
+/// when the error is that quirk, `None` for any real error.
+fn emulator_versioning(
+    err: &super::error::AwsSdkError<aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningError>,
+) -> Option<Option<String>> {
+    let raw = err.raw_response()?;
+    if raw.status().as_u16() != 200 {
+        return None;
+    }
+    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
+    if !body.contains("<GetBucketVersioningResponse") {
+        return None;
+    }
+    let status = body
+        .split_once("<Status>")
+        .and_then(|(_, rest)| rest.split_once("</Status>"))
+        .map(|(status, _)| status.trim().to_string());
+    Some(status)
 }
 
 /// `arn:aws:s3:::name` (or a bare name) to the bucket name.
