@@ -69,7 +69,11 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
 }
 
 fn mixed_plan() -> Plan {
-    let vpc = desired("region.us-east-1.network.vpc", Kind::Vpc, json!({"cidr": "10.0.0.0/16"}));
+    let vpc = desired(
+        "region.us-east-1.network.vpc",
+        Kind::Vpc,
+        json!({"cidr": "10.0.0.0/16"}),
+    );
     let sg = desired(
         "region.us-east-1.cluster.web.security_group",
         Kind::SecurityGroup,
@@ -97,7 +101,11 @@ fn mixed_plan() -> Plan {
     );
     plan_of(
         &[vpc, sg, inst],
-        vec![observed(&old_sg, "sg-0a1"), observed(&old_inst, "i-0a1"), observed(&gone, "i-0b2")],
+        vec![
+            observed(&old_sg, "sg-0a1"),
+            observed(&old_inst, "i-0a1"),
+            observed(&gone, "i-0b2"),
+        ],
     )
 }
 
@@ -110,7 +118,10 @@ fn plan_with_every_kind_of_action() {
 fn plan_json_is_versioned_and_lists_changes() {
     let v: serde_json::Value = serde_json::from_str(&render::plan_json(&mixed_plan())).unwrap();
     assert_eq!(v["format_version"], 1);
-    assert_eq!(v["summary"], json!({"create": 1, "update": 1, "replace": 1, "delete": 1}));
+    assert_eq!(
+        v["summary"],
+        json!({"create": 1, "update": 1, "replace": 1, "delete": 1})
+    );
     insta::assert_json_snapshot!(v["actions"]);
 }
 

@@ -412,7 +412,7 @@ fn buckets_and_replication() -> Vec<Desired> {
         Kind::BucketReplication,
         Some("us-east-1"),
         "region.us-east-1.bucket.receipts.replication",
-        "checkout-test-receipts-us-east-1",
+        "checkout-test-receipts-us-east-1-replication",
         json!({
             "bucket": "checkout-test-receipts-us-east-1",
             "destinations": [
@@ -570,8 +570,12 @@ async fn buckets_roles_and_replication() {
 
     // Refresh with the state: a clean diff.
     let all = ["us-east-1", "us-west-2", "eu-west-1"];
+    let before = p.request_count();
     let observed = p.refresh(&scope(&all, true, known(&ds))).await.unwrap();
     assert_clean(&observed, &ds);
+    // Per region: 5 EC2 describes; S3: one listing, then 5 reads per bucket; IAM: one listing.
+    let requests = p.request_count() - before;
+    assert_eq!(requests, 3 * 5 + 1 + 3 * 5 + 1, "refresh requests");
 
     // Refresh with a lost state: buckets and role found by prefix and tags.
     let observed = p.refresh(&scope(&all, true, Vec::new())).await.unwrap();

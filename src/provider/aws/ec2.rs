@@ -684,54 +684,51 @@ impl Ec2 {
     }
 
     async fn find_raw(&self, d: &Desired, kind: Kind) -> anyhow::Result<Option<Raw>> {
+        // Filter values are wildcard patterns: `?` stands for the brackets of an indexed
+        // address (moto 5.2.5 does not match `subnet[0]` literally for subnets); the exact
+        // address is then checked here.
+        let pattern = d.address.as_str().replace(['[', ']'], "?");
+        let tag = |key: &str| d.tags.get(key).map(String::as_str).unwrap_or_default();
         let filters = vec![
-            tag_filter(TAG_ADDRESS, d.address.as_str()),
-            tag_filter(
-                TAG_SERVICE,
-                d.tags
-                    .get(TAG_SERVICE)
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-            ),
-            tag_filter(
-                TAG_ENVIRONMENT,
-                d.tags
-                    .get(TAG_ENVIRONMENT)
-                    .map(String::as_str)
-                    .unwrap_or_default(),
-            ),
+            tag_filter(TAG_ADDRESS, &pattern),
+            tag_filter(TAG_SERVICE, tag(TAG_SERVICE)),
+            tag_filter(TAG_ENVIRONMENT, tag(TAG_ENVIRONMENT)),
         ];
         let subject = d.address.to_string();
+        let ours = |tags: &[Tag]| {
+            tag_map(tags).get(TAG_ADDRESS).map(String::as_str) == Some(d.address.as_str())
+        };
         Ok(match kind {
             Kind::Vpc => self
                 .list_vpcs(filters, &subject)
                 .await?
                 .into_iter()
-                .next()
+                .find(|x| ours(x.tags()))
                 .map(Raw::Vpc),
             Kind::InternetGateway => self
                 .list_internet_gateways(filters, &subject)
                 .await?
                 .into_iter()
-                .next()
+                .find(|x| ours(x.tags()))
                 .map(Raw::Igw),
             Kind::Subnet => self
                 .list_subnets(filters, &subject)
                 .await?
                 .into_iter()
-                .next()
+                .find(|x| ours(x.tags()))
                 .map(Raw::Subnet),
             Kind::SecurityGroup => self
                 .list_security_groups(filters, &subject)
                 .await?
                 .into_iter()
-                .next()
+                .find(|x| ours(x.tags()))
                 .map(Raw::SecurityGroup),
             Kind::Instance => {
-                dedupe_instances(self.list_instances(live_filters(filters), &subject).await?)
+                let live = self.list_instances(live_filters(filters), &subject).await?;
+                dedupe_instances(live.into_iter().filter(|x| ours(x.tags())).collect())
                     .into_iter()
                     .next()
-                    .map(Raw::Instance)
+                    .map(|i| Raw::Instance(Box::new(i)))
             }
             other => bail!("kind {other:?} is not an EC2 resource"),
         })
@@ -973,7 +970,7 @@ enum Raw {
     Igw(InternetGateway),
     Subnet(Subnet),
     SecurityGroup(SecurityGroup),
-    Instance(Instance),
+    Instance(Box<Instance>),
 }
 
 /// One instance per address: the oldest by launch time. An interrupted apply on an API

@@ -354,7 +354,12 @@ impl S3 {
         };
         let versioning = async {
             let _p = self.limit.acquire().await?;
-            let res = self.client.get_bucket_versioning().bucket(name).send().await;
+            let res = self
+                .client
+                .get_bucket_versioning()
+                .bucket(name)
+                .send()
+                .await;
             if let Some(status) = res.as_ref().err().and_then(emulator_versioning) {
                 return Ok(Some(status));
             }
@@ -565,7 +570,18 @@ pub(crate) async fn refresh(
     };
     let home = s3_in(home);
     let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
-    let prefix = format!("{}-{}-", scope.service, scope.environment).to_ascii_lowercase();
+    // Bucket names are lower-case, with anything but letters, digits and '-' turned to '-'.
+    let prefix: String = format!("{}-{}-", scope.service, scope.environment)
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
 
     let mut candidates: BTreeMap<String, Candidate> = BTreeMap::new();
     // Regions of every bucket the caller knows, in scope or not (for destinations).
@@ -577,15 +593,19 @@ pub(crate) async fn refresh(
             region,
             address,
         } = k;
-        if !matches!(kind, Kind::Bucket | Kind::BucketReplication) {
-            continue;
-        }
+        // A replication is known by its source bucket: its deterministic name is
+        // `<bucket>-replication`, its id in the state the bucket name itself.
+        let bucket = match kind {
+            Kind::Bucket => name.as_str(),
+            Kind::BucketReplication => name.strip_suffix("-replication").unwrap_or(name),
+            _ => continue,
+        };
         if let Some(r) = region {
             known_regions
-                .entry(name.clone())
+                .entry(bucket.to_string())
                 .or_insert_with(|| r.clone());
         }
-        let c = candidates.entry(name.clone()).or_default();
+        let c = candidates.entry(bucket.to_string()).or_default();
         c.region = c.region.take().or_else(|| region.clone());
         match kind {
             Kind::Bucket => c.bucket_address = Some(address.clone()),
@@ -750,7 +770,9 @@ pub(crate) async fn refresh(
 /// decode a successful answer. Reads the status from such a raw 200 answer: `Some(status)`
 /// when the error is that quirk, `None` for any real error.
 fn emulator_versioning(
-    err: &super::error::AwsSdkError<aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningError>,
+    err: &super::error::AwsSdkError<
+        aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningError,
+    >,
 ) -> Option<Option<String>> {
     let raw = err.raw_response()?;
     if raw.status().as_u16() != 200 {
