@@ -38,6 +38,8 @@ fn desired(address: &str, kind: Kind, attrs: serde_json::Value) -> Desired {
         tags: BTreeMap::new(),
         refs: BTreeMap::new(),
         depends_on: vec![],
+        bindings: Default::default(),
+        prevent_destroy: false,
     }
 }
 

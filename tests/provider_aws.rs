@@ -65,6 +65,8 @@ fn desired(
             .map(|(k, a)| (k.to_string(), Address::new(*a)))
             .collect(),
         depends_on: Vec::new(),
+        bindings: Default::default(),
+        prevent_destroy: false,
     }
 }
 
@@ -587,6 +589,23 @@ async fn buckets_roles_and_replication() {
         .await
         .unwrap();
     assert_clean(&observed, &[ds[1].clone(), ds[2].clone()]);
+
+    // A role the spec brings (`role_arn`): updated in place, and refreshed to a clean diff.
+    let mut external = ds[4].clone();
+    external.attrs.insert(
+        "role_arn".into(),
+        json!("arn:aws:iam::123456789012:role/ops/replicator"),
+    );
+    external.refs.remove("role");
+    let updated = p.update(&external, &created[4], &ctx).await.unwrap();
+    assert_eq!(updated.attrs, external.attrs);
+    let observed = p.refresh(&scope(&all, true, known(&ds))).await.unwrap();
+    let replication = observed
+        .iter()
+        .find(|o| o.kind == Kind::BucketReplication)
+        .unwrap();
+    assert_eq!(replication.attrs, external.attrs);
+    p.update(&ds[4], &updated, &ctx).await.unwrap();
 
     // Creating again adopts.
     for (d, o) in ds.iter().zip(&created) {

@@ -209,6 +209,8 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), Address::new(*v)))
                 .collect(),
             depends_on: vec![],
+            bindings: Default::default(),
+            prevent_destroy: false,
         }
     }
 

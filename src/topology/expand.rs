@@ -90,7 +90,7 @@ impl Expander {
         attrs: Map<String, Value>,
         refs: BTreeMap<String, Address>,
         depends_on: Vec<Address>,
-    ) {
+    ) -> &mut Desired {
         let tags = self.naming.tags(&name, &address);
         self.out.push(Desired {
             address,
@@ -101,7 +101,10 @@ impl Expander {
             tags,
             refs,
             depends_on,
+            bindings: BTreeMap::new(),
+            prevent_destroy: false,
         });
+        self.out.last_mut().expect("just pushed")
     }
 
     fn network(&mut self, region: &Region) -> Result<()> {

@@ -32,17 +32,23 @@ pub enum Kind {
     /// bucket, and `role_arn` when the spec gives one. refs: `source`, `role` (unless
     /// `role_arn` is given).
     BucketReplication,
-    /// attrs: `name`, `subnets` (count). refs: `vpc`, `subnet[i]`...
+    /// A DB subnet group over the region's subnets. attrs: `name`. refs: `subnet.<zone>`...
     DbSubnetGroup,
-    /// attrs: `identifier`, `engine`, `engine_version`, `instance_class`, `storage_gb`,
-    /// `replica_of` (address of the source, for a read replica). refs: `subnet_group`.
+    /// An RDS instance. attrs: `identifier`, `engine`, `engine_version` ("" for the
+    /// engine's default), `instance_class`, `storage_gb`, `replica_of` (the source's address
+    /// for a read replica, `null` for a writable primary). refs: `subnet_group`, and
+    /// `source` for a replica (its computed `arn`). Master password: RDS-managed, never seen.
+    /// Computed: `arn`, `endpoint`, `status`.
     Database,
-    /// Global. attrs: `zone` (name). Adopted when a zone of that name exists.
+    /// Global. attrs: `zone` (the zone's name, without the final dot). Adopted when a zone of
+    /// that name exists. Computed: `zone_id`.
     HostedZone,
-    /// Global. attrs: `region`, `protocol`, `port`, `path`. refs: `target` (an instance).
+    /// Global. attrs: `region` (the region it watches), `protocol`, `port`, `path`, and
+    /// `ip_address` (bound: the first target instance's `public_ip`). Computed: `id`.
     HealthCheck,
-    /// Global. attrs: `name`, `failover` (PRIMARY | SECONDARY), `ttl`, `set_identifier`.
-    /// refs: `zone`, `health_check`, `instances[..]`.
+    /// Global: one failover A record. attrs: `name`, `failover` (PRIMARY | SECONDARY), `ttl`,
+    /// `set_identifier` (the region), `values` (bound: the instances' `public_ip`s, sorted).
+    /// refs: `zone`, `health_check`.
     Record,
 }
 
@@ -92,11 +98,67 @@ pub struct Desired {
     pub refs: BTreeMap<String, Address>,
     /// Further ordering-only dependencies.
     pub depends_on: Vec<Address>,
+    /// Attributes whose values are other resources' computed values (record values are
+    /// instance addresses): filled in by `bind` at plan time from what is known, and again at
+    /// apply time once the resources exist. Each source is also a dependency.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub bindings: BTreeMap<String, Binding>,
+    /// Refuse to delete or replace it (`prevent_destroy`, the default for databases).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub prevent_destroy: bool,
 }
+
+/// Where a bound attribute's value comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Binding {
+    /// The resources whose computed `field` make up the value, in order.
+    pub from: Vec<Address>,
+    pub field: String,
+    /// A sorted list of every source's value, or the first source's value alone.
+    pub list: bool,
+}
+
+/// How a value not known until apply shows in attrs (and in plans).
+pub const UNKNOWN: &str = "(known after apply)";
 
 impl Desired {
     /// Every address this resource must wait for.
     pub fn dependencies(&self) -> impl Iterator<Item = &Address> {
-        self.refs.values().chain(self.depends_on.iter())
+        self.refs
+            .values()
+            .chain(self.depends_on.iter())
+            .chain(self.bindings.values().flat_map(|b| b.from.iter()))
+    }
+
+    /// A copy with every binding filled in from the sources' `computed` values; a binding whose sources are not all
+    /// known becomes `UNKNOWN`.
+    pub fn bind(&self, computed: impl Fn(&Address) -> Option<Map<String, Value>>) -> Desired {
+        let mut bound = self.clone();
+        for (key, b) in &self.bindings {
+            let values: Option<Vec<Value>> = b
+                .from
+                .iter()
+                .map(|a| {
+                    computed(a)
+                        .and_then(|c| c.get(&b.field).cloned())
+                        .filter(|v| !v.is_null())
+                })
+                .collect();
+            let value = match values {
+                Some(mut vs) if b.list => {
+                    vs.sort_by_key(|v| v.to_string());
+                    Value::Array(vs)
+                }
+                Some(vs) => vs.into_iter().next().unwrap_or(Value::Null),
+                None => Value::String(UNKNOWN.into()),
+            };
+            bound.attrs.insert(key.clone(), value);
+        }
+        bound
+    }
+
+    /// Whether some attribute is still `UNKNOWN`.
+    pub fn has_unknowns(&self) -> bool {
+        self.attrs.values().any(|v| v.as_str() == Some(UNKNOWN))
     }
 }

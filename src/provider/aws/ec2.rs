@@ -509,8 +509,15 @@ impl Ec2 {
         group_id: &str,
     ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
-        if let Some(found) = self.find_by_address(d).await? {
-            return Ok(found);
+        // Adopt a live instance carrying the address (waiting for it if still pending).
+        if let Some(Raw::Instance(found)) = self.find_raw(d, Kind::Instance).await? {
+            let state = found.state().and_then(|s| s.name()).map(|n| n.as_str());
+            if state != Some("pending") {
+                return self
+                    .instance_observed(&found)
+                    .ok_or_else(|| self.empty("DescribeInstances", a));
+            }
+            return self.wait_running(d, *found).await;
         }
         let mut token = client_token(d);
         let mut instance = None;
@@ -552,6 +559,11 @@ impl Ec2 {
                 "{a}: RunInstances in {r} kept returning terminated instances for its client token"
             )
         })?;
+        self.wait_running(d, instance).await
+    }
+
+    async fn wait_running(&self, d: &Desired, instance: Instance) -> anyhow::Result<Observed> {
+        let (r, a) = (self.region.as_str(), &d.address);
         let id = instance.instance_id().unwrap_or_default().to_string();
         let ready = self
             .client
@@ -965,6 +977,8 @@ impl Ec2 {
     }
 }
 
+/// A resource as `describe_*` returned it; short-lived, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Raw {
     Vpc(Vpc),
     Igw(InternetGateway),

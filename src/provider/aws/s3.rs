@@ -754,15 +754,26 @@ pub(crate) async fn refresh(
             kind: Kind::BucketReplication,
             region: Some(region),
             id: name.clone(),
-            attrs: map([
-                ("bucket", json!(name)),
-                ("destinations", destinations_json(&dests)),
-            ]),
+            attrs: replication_attrs(&name, &dests, config.role()),
             computed: map([("role_arn", json!(config.role()))]),
             depends_on: vec![bucket_address],
         });
     }
     Ok(out)
+}
+
+/// `bucket`, `destinations`, and `role_arn` when the role is not one standby manages (not
+/// under the `/standby/` path): the spec gives `role_arn` exactly when it brings its own role,
+/// and a refresh cannot see the spec, so the role's path tells the two cases apart.
+fn replication_attrs(bucket: &str, dests: &[Dest], role_arn: &str) -> Map<String, Value> {
+    let mut attrs = map([
+        ("bucket", json!(bucket)),
+        ("destinations", destinations_json(dests)),
+    ]);
+    if !role_arn.contains(":role/standby/") {
+        attrs.insert("role_arn".into(), json!(role_arn));
+    }
+    attrs
 }
 
 /// moto 5.2.5 answers GetBucketVersioning with a `<GetBucketVersioningResponse>` root where
