@@ -66,6 +66,7 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         actions: diff(desired, &prior, &DiffOptions::default()),
         prior,
         notes: vec!["region us-west-2 is primary in the state but warm-standby in the spec".into()],
+        blocked: vec![],
         outputs: BTreeMap::new(),
     }
 }

@@ -47,7 +47,17 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
             },
             per_region: BTreeMap::new(),
         }],
-        databases: vec![],
+        databases: vec![Component {
+            name: ComponentName::root("orders"),
+            settings: DatabaseSettings {
+                engine: "postgres".into(),
+                engine_version: "16.3".into(),
+                instance_class: "db.r6g.large".into(),
+                storage_gb: 100,
+                prevent_destroy: false,
+            },
+            per_region: BTreeMap::new(),
+        }],
         buckets: vec![Component {
             name: ComponentName::root("receipts"),
             settings: BucketSettings {
@@ -56,7 +66,21 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
             },
             per_region: BTreeMap::new(),
         }],
-        dns: vec![],
+        dns: vec![Component {
+            name: ComponentName::root("api"),
+            settings: DnsSettings {
+                zone: "example.com".into(),
+                name: "api.example.com".into(),
+                cluster: ComponentName::root("web"),
+                ttl: 60,
+                health_check: Some(HealthCheck {
+                    path: "/health".into(),
+                    port: 443,
+                    protocol: "HTTPS".into(),
+                }),
+            },
+            per_region: BTreeMap::new(),
+        }],
         outputs: BTreeMap::new(),
         backend: None,
     }
@@ -164,6 +188,8 @@ async fn resizing_creates_and_deletes_instances_only() {
     assert_eq!(
         addrs,
         [
+            ("update", "dns.api.record.us-east-1"),
+            ("update", "dns.api.record.us-west-2"),
             ("create", "region.us-east-1.cluster.web.instance[2]"),
             ("create", "region.us-east-1.cluster.web.instance[3]"),
             ("create", "region.us-west-2.cluster.web.instance[1]"),
@@ -235,11 +261,13 @@ async fn refresh_notices_out_of_band_changes_and_adopts_what_the_state_lost() {
     assert_eq!(
         verbs,
         [
+            ("update", "dns.api.health_check.us-east-1"),
+            ("update", "dns.api.record.us-east-1"),
             ("replace", "region.us-east-1.cluster.web.instance[0]"),
             ("create", "region.us-east-1.cluster.web.instance[1]"),
         ]
     );
-    assert!(matches!(&plan.actions[0], Action::Replace { reason, .. } if reason.contains("image")));
+    assert!(matches!(&plan.actions[2], Action::Replace { reason, .. } if reason.contains("image")));
 }
 
 #[tokio::test]
@@ -286,4 +314,153 @@ async fn a_saved_plan_is_refused_once_the_state_moved_on() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("stale") && err.contains("serial"), "{err}");
+}
+
+fn find(provider: &FakeProvider, address: &str) -> standby::provider::Observed {
+    provider
+        .all()
+        .into_iter()
+        .find(|o| o.address.as_str() == address)
+        .unwrap_or_else(|| panic!("{address} exists"))
+}
+
+#[tokio::test]
+async fn databases_and_failover_records_follow_the_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = env(dir.path(), 4);
+    let provider = Arc::new(FakeProvider::new());
+    assert!(run(&small, provider.clone(), refreshing())
+        .await
+        .succeeded());
+
+    assert_eq!(
+        find(&provider, "region.us-east-1.database.orders").attrs["replica_of"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        find(&provider, "region.us-west-2.database.orders").attrs["replica_of"],
+        "region.us-east-1.database.orders"
+    );
+    assert_eq!(count(&provider, "region.eu-west-1.database"), 0);
+
+    let primary = find(&provider, "dns.api.record.us-east-1");
+    assert_eq!(primary.attrs["failover"], "PRIMARY");
+    assert_eq!(
+        primary.attrs["values"].as_array().unwrap().len(),
+        4,
+        "one value per primary instance"
+    );
+    let secondary = find(&provider, "dns.api.record.us-west-2");
+    assert_eq!(secondary.attrs["failover"], "SECONDARY");
+    assert_eq!(secondary.attrs["values"].as_array().unwrap().len(), 2);
+    assert_eq!(count(&provider, "dns.api.health_check."), 2);
+    assert_eq!(count(&provider, "dns.api.record.eu-west-1"), 0);
+
+    // Resizing the cluster changes the records' values, known only after apply.
+    let bigger = env(dir.path(), 6);
+    let state = bigger.read_state().unwrap().unwrap();
+    let plan = bigger
+        .plan(&*provider, Some(&state), &refreshing())
+        .await
+        .unwrap();
+    let record = plan
+        .actions
+        .iter()
+        .find(|a| a.address().as_str() == "dns.api.record.us-east-1")
+        .expect("record updated");
+    match record {
+        Action::Update { changes, .. } => {
+            assert_eq!(changes[0].key, "values");
+            assert_eq!(changes[0].after, standby::topology::UNKNOWN);
+        }
+        other => panic!("expected an update, got {other:?}"),
+    }
+    assert!(run(&bigger, provider.clone(), refreshing())
+        .await
+        .succeeded());
+    assert_eq!(
+        find(&provider, "dns.api.record.us-east-1").attrs["values"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+    let state = bigger.read_state().unwrap().unwrap();
+    assert!(bigger
+        .plan(&*provider, Some(&state), &refreshing())
+        .await
+        .unwrap()
+        .actions
+        .is_empty());
+}
+
+#[tokio::test]
+async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = env(dir.path(), 2);
+    env.spec.databases[0].settings.prevent_destroy = true;
+    let provider = Arc::new(FakeProvider::new());
+    assert!(run(&env, provider.clone(), refreshing()).await.succeeded());
+    let state = env.read_state().unwrap().unwrap();
+    let destroy = env
+        .plan(
+            &*provider,
+            Some(&state),
+            &PlanOptions {
+                refresh: true,
+                destroy: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(destroy.blocked.len(), 2, "{:?}", destroy.blocked);
+    assert!(
+        destroy.blocked[0].contains("region.us-east-1.database.orders has prevent_destroy = true")
+    );
+    let mut store = env.open_state("destroy").unwrap();
+    let (events, _rx) = mpsc::unbounded_channel();
+    let (_tx, cancel) = watch::channel(false);
+    let p: Arc<dyn Provider> = provider.clone();
+    let err = apply(
+        &destroy,
+        p,
+        &mut store,
+        ApplyOptions {
+            parallelism: 4,
+            cancel,
+            events,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("prevent_destroy"), "{err}");
+    drop(store);
+    assert_eq!(
+        count(&provider, ".database.orders"),
+        2,
+        "nothing was deleted"
+    );
+
+    env.spec.databases[0].settings.engine = "mysql".into();
+    let replace = env
+        .plan(&*provider, Some(&state), &refreshing())
+        .await
+        .unwrap();
+    let reasons: Vec<String> = replace
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Replace { reason, .. } => Some(format!("{}: {reason}", a.address())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "region.us-east-1.database.orders: `engine` cannot change in place",
+            "region.us-west-2.database.orders: `engine` cannot change in place"
+        ]
+    );
+    assert_eq!(replace.blocked.len(), 2);
 }

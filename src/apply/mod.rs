@@ -14,6 +14,7 @@ use crate::graph::{apply_graph, Phase, StepNode};
 use crate::plan::{Action, Plan};
 use crate::provider::{ApplyContext, Observed, Provider};
 use crate::state::{State, StateStore};
+use crate::topology::Desired;
 use anyhow::Result;
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
@@ -50,6 +51,9 @@ pub async fn apply(
     store: &mut StateStore,
     opts: ApplyOptions,
 ) -> Result<ApplyReport> {
+    if !plan.blocked.is_empty() {
+        anyhow::bail!("the plan cannot be applied: {}", plan.blocked.join("; "));
+    }
     let started = Instant::now();
     {
         // The refreshed view becomes the state: adopted resources are recorded and vanished
@@ -199,6 +203,18 @@ fn step_verb(action: &Action, step: StepNode) -> &'static str {
     }
 }
 
+/// The desired resource with its bound attributes taken from what the state holds now.
+fn bind(desired: &Desired, ctx: &dyn ApplyContext) -> Result<Desired> {
+    let bound = desired.bind(|a| ctx.get(a).map(|o| o.computed));
+    if bound.has_unknowns() {
+        anyhow::bail!(
+            "{}: a value it takes from another resource is still unknown (is that resource running?)",
+            desired.address
+        );
+    }
+    Ok(bound)
+}
+
 async fn run_step(
     provider: &dyn Provider,
     action: &Action,
@@ -206,16 +222,17 @@ async fn run_step(
     ctx: &dyn ApplyContext,
 ) -> Result<Outcome> {
     match (action, step.phase) {
-        (Action::Create { desired } | Action::Replace { desired, .. }, Phase::Converge) => {
-            provider.create(desired, ctx).await.map(Outcome::Converged)
-        }
+        (Action::Create { desired } | Action::Replace { desired, .. }, Phase::Converge) => provider
+            .create(&bind(desired, ctx)?, ctx)
+            .await
+            .map(Outcome::Converged),
         (
             Action::Update {
                 desired, current, ..
             },
             _,
         ) => provider
-            .update(desired, current, ctx)
+            .update(&bind(desired, ctx)?, current, ctx)
             .await
             .map(Outcome::Converged),
         (Action::Delete { current, .. } | Action::Replace { current, .. }, Phase::Delete) => {

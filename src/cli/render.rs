@@ -146,6 +146,7 @@ fn changes_block(out: &mut String, changes: &[Change], replaced_id: Option<&str>
 /// A value as HCL would write it.
 fn value(v: &Value) -> String {
     match v {
+        Value::String(s) if s == crate::topology::UNKNOWN => s.clone(),
         Value::Null => "(none)".into(),
         Value::Array(items) if items.iter().all(|i| !i.is_object()) => {
             format!(

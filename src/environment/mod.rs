@@ -151,14 +151,19 @@ impl Environment {
             destroy: opts.destroy,
             frozen_regions: frozen,
         };
-        let actions: Vec<Action> = diff(desired, &prior, &diff_opts);
+        let bound = bind_from_prior(desired, &prior);
+        let actions: Vec<Action> = diff(&bound, &prior, &diff_opts);
+        let blocked = protected_deletions(desired, &actions);
+        let mut notes = self.role_notes(&roles);
+        notes.extend(blocked.iter().cloned());
         Ok(Plan {
             format_version: PLAN_FORMAT_VERSION,
             environment: self.spec.environment.clone(),
             env_dir: self.spec.env_dir.clone(),
             state_lineage: state.map(|s| s.lineage.clone()),
             state_serial: state.map(|s| s.serial).unwrap_or(0),
-            notes: self.role_notes(&roles),
+            notes,
+            blocked,
             roles,
             prior,
             actions,
@@ -182,6 +187,49 @@ impl Environment {
             })
             .collect()
     }
+}
+
+/// Fills bound attributes (record values, health-check addresses) from the refreshed view;
+/// a source that does not exist yet or is about to change leaves the value unknown.
+fn bind_from_prior(desired: &[Desired], prior: &[Observed]) -> Vec<Desired> {
+    let prior_by: BTreeMap<&Address, &Observed> = prior.iter().map(|o| (&o.address, o)).collect();
+    let desired_by: BTreeMap<&Address, &Desired> =
+        desired.iter().map(|d| (&d.address, d)).collect();
+    desired
+        .iter()
+        .map(|d| {
+            if d.bindings.is_empty() {
+                return d.clone();
+            }
+            d.bind(|a| {
+                let (o, want) = (prior_by.get(a)?, desired_by.get(a)?);
+                let stable = want.attrs.iter().all(|(k, v)| o.attrs.get(k) == Some(v));
+                stable.then(|| o.computed.clone())
+            })
+        })
+        .collect()
+}
+
+/// Deletions and replacements of resources marked `prevent_destroy`, as messages that say
+/// how to allow them.
+fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Vec<String> {
+    let protected: BTreeSet<&Address> = desired
+        .iter()
+        .filter(|d| d.prevent_destroy)
+        .map(|d| &d.address)
+        .collect();
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Delete { .. } | Action::Replace { .. }))
+        .filter(|a| protected.contains(a.address()))
+        .map(|a| {
+            format!(
+                "{} has prevent_destroy = true, so it cannot be {}d: set prevent_destroy = false on it in the spec and apply that first",
+                a.address(),
+                a.verb()
+            )
+        })
+        .collect()
 }
 
 /// Refuses a saved plan once the state moved on since it was made.

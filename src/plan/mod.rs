@@ -39,6 +39,10 @@ pub struct Plan {
     /// Things a person should know that are not actions (state roles differ from the spec ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Why this plan must not be applied (a deletion of a `prevent_destroy` resource); apply
+    /// refuses a plan that has any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blocked: Vec<String>,
     /// Outputs evaluated from the spec.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,

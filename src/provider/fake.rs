@@ -78,13 +78,22 @@ impl Provider for FakeProvider {
         if let Some(existing) = all.get(&desired.address) {
             return Ok(existing.clone());
         }
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut computed = serde_json::Map::new();
+        computed.insert("arn".into(), format!("arn:fake:{}", desired.address).into());
+        if desired.kind == crate::topology::Kind::Instance {
+            computed.insert(
+                "public_ip".into(),
+                format!("198.51.{}.{}", n / 250, n % 250 + 1).into(),
+            );
+        }
         let o = Observed {
             address: desired.address.clone(),
             kind: desired.kind,
             region: desired.region.clone(),
-            id: format!("fake-{}", self.next_id.fetch_add(1, Ordering::Relaxed)),
+            id: format!("fake-{n}"),
             attrs: desired.attrs.clone(),
-            computed: Default::default(),
+            computed,
             depends_on: vec![],
         };
         all.insert(desired.address.clone(), o.clone());

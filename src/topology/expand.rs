@@ -3,6 +3,7 @@
 //! Invariant: the output is sorted by address and contains each address once; every ref
 //! and dependency names a resource in the same output.
 
+use super::resource::Binding;
 use super::{Desired, Kind, Naming};
 use crate::address::Address;
 use crate::config::{Component, Region, Role, Spec};
@@ -63,6 +64,10 @@ pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired
     }
     for bucket in &spec.buckets {
         x.bucket(spec, roles, bucket);
+    }
+    x.databases(spec, roles);
+    for dns in &spec.dns {
+        x.dns(spec, roles, dns);
     }
     x.out.sort_by(|a, b| a.address.cmp(&b.address));
     Ok(x.out)
@@ -284,6 +289,182 @@ impl Expander {
             depends_on,
         );
     }
+}
+
+impl Expander {
+    /// Writable primary, read replicas of it in warm standbys, nothing in cold standbys; one
+    /// DB subnet group per region that holds a database.
+    fn databases(&mut self, spec: &Spec, roles: &BTreeMap<String, Role>) {
+        if spec.databases.is_empty() {
+            return;
+        }
+        let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
+        let Some(primary) = spec.regions.iter().find(|r| role_of(r) == Role::Primary) else {
+            return;
+        };
+        for region in &spec.regions {
+            let role = role_of(region);
+            if !matches!(role, Role::Primary | Role::WarmStandby) {
+                continue;
+            }
+            let r = region.name.as_str();
+            let group = Address::regional(r, "network.db_subnet_group");
+            let group_name = db_identifier(&self.naming.regional("db", r));
+            let refs = region
+                .zones
+                .iter()
+                .map(|z| (format!("subnet.{z}"), subnet_address(r, z)))
+                .collect();
+            self.push(
+                group.clone(),
+                Kind::DbSubnetGroup,
+                Some(r),
+                group_name.clone(),
+                attrs(json!({ "name": group_name })),
+                refs,
+                vec![],
+            );
+            for db in &spec.databases {
+                let settings = db.settings_in(r);
+                let address = Address::regional(r, &db.name.path("database"));
+                let identifier = db_identifier(&self.naming.regional(&db.name.slug(), r));
+                let mut a = json!({
+                    "identifier": identifier,
+                    "engine": settings.engine,
+                    "instance_class": settings.instance_class,
+                    "storage_gb": settings.storage_gb,
+                    "replica_of": null,
+                });
+                if !settings.engine_version.is_empty() {
+                    a["engine_version"] = json!(settings.engine_version);
+                }
+                let mut refs = BTreeMap::from([("subnet_group".to_string(), group.clone())]);
+                if role == Role::WarmStandby {
+                    let source = Address::regional(&primary.name, &db.name.path("database"));
+                    a["replica_of"] = json!(source.to_string());
+                    refs.insert("source".into(), source);
+                }
+                let d = self.push(
+                    address,
+                    Kind::Database,
+                    Some(r),
+                    identifier,
+                    attrs(a),
+                    refs,
+                    vec![],
+                );
+                d.prevent_destroy = settings.prevent_destroy;
+            }
+        }
+    }
+
+    /// The zone, and for the primary and the first warm standby a health check and a
+    /// failover record (`PRIMARY`, `SECONDARY`) on the cluster's instances.
+    fn dns(
+        &mut self,
+        spec: &Spec,
+        roles: &BTreeMap<String, Role>,
+        dns: &Component<crate::config::DnsSettings>,
+    ) {
+        let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
+        let base = Address::new(dns.name.path("dns"));
+        let settings = &dns.settings;
+        let zone = base.child("zone");
+        let zone_name = settings.zone.trim_end_matches('.').to_string();
+        self.push(
+            zone.clone(),
+            Kind::HostedZone,
+            None,
+            zone_name.clone(),
+            attrs(json!({ "zone": zone_name })),
+            BTreeMap::new(),
+            vec![],
+        );
+        let primary = spec.regions.iter().find(|r| role_of(r) == Role::Primary);
+        let secondary = spec
+            .regions
+            .iter()
+            .find(|r| role_of(r) == Role::WarmStandby);
+        let Some(cluster) = spec.clusters.iter().find(|c| c.name == settings.cluster) else {
+            return;
+        };
+        for (region, failover) in [(primary, "PRIMARY"), (secondary, "SECONDARY")] {
+            let Some(region) = region else { continue };
+            let r = region.name.as_str();
+            let size = cluster_size(
+                role_of(region),
+                cluster.settings_in(r).size,
+                region.capacity,
+            );
+            let instances: Vec<Address> = (0..size as usize)
+                .map(|i| {
+                    Address::regional(r, &cluster.name.path("cluster"))
+                        .child("instance")
+                        .index(i)
+                })
+                .collect();
+            let record_name = settings.name.trim_end_matches('.').to_string();
+            let mut refs = BTreeMap::from([("zone".to_string(), zone.clone())]);
+            if let Some(hc) = &settings.health_check {
+                let address = base.child("health_check").child(r);
+                let d = self.push(
+                    address.clone(),
+                    Kind::HealthCheck,
+                    None,
+                    format!("{record_name}#{r}"),
+                    attrs(json!({ "region": r, "protocol": hc.protocol, "port": hc.port, "path": hc.path })),
+                    BTreeMap::new(),
+                    vec![],
+                );
+                d.bindings.insert(
+                    "ip_address".into(),
+                    Binding {
+                        from: instances.iter().take(1).cloned().collect(),
+                        field: "public_ip".into(),
+                        list: false,
+                    },
+                );
+                refs.insert("health_check".into(), address);
+            }
+            let d = self.push(
+                base.child("record").child(r),
+                Kind::Record,
+                None,
+                format!("{record_name}#{r}"),
+                attrs(json!({ "name": record_name, "failover": failover, "ttl": settings.ttl, "set_identifier": r })),
+                refs,
+                vec![],
+            );
+            d.bindings.insert(
+                "values".into(),
+                Binding {
+                    from: instances,
+                    field: "public_ip".into(),
+                    list: true,
+                },
+            );
+        }
+    }
+}
+
+/// RDS identifiers: lower-case letters, digits and single hyphens, a letter first, at most 63.
+fn db_identifier(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.to_ascii_lowercase().chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+            out.push(c);
+        }
+    }
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out.insert_str(0, "db-");
+    }
+    if out.len() > 63 {
+        let hash = super::naming::short_hash(&out);
+        out.truncate(63 - hash.len() - 1);
+        out = format!("{}-{hash}", out.trim_end_matches('-'));
+    }
+    out.trim_end_matches('-').to_string()
 }
 
 pub fn subnet_address(region: &str, zone: &str) -> Address {
