@@ -552,3 +552,42 @@ async fn plan_json_goes_to_stdout_and_targets_narrow_the_plan() {
     assert_eq!(bad.code, 1);
     assert!(bad.stderr.contains("matches no resource"), "{}", bad.stderr);
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_scheduling_saves_the_state_and_the_next_apply_finishes() {
+    let emulator = Emulator::start();
+    let ws = workspace(&emulator, 12, false);
+    let (mut child, mut err) = ws.spawn(&[
+        "apply",
+        "environments/prod",
+        "--auto-approve",
+        "--parallelism",
+        "1",
+    ]);
+    let mut done = 0;
+    read_until(&mut err, |l| {
+        done += l.contains(": create done") as usize;
+        done == 8
+    });
+    // SIGINT to this one child, by its PID, as Ctrl-C in a terminal would send.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let rest = read_until(&mut err, |_| false).concat();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{rest}");
+    assert!(rest.contains("apply interrupted"), "{rest}");
+    let state = ws.state("prod");
+    let saved = state["resources"].as_array().unwrap().len();
+    assert!(saved >= 8, "completed actions are in the state: {saved}");
+    assert_eq!(state["history"][0]["outcome"], "interrupted");
+
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    for (address, ids) in instances(&emulator, "us-east-1").await {
+        assert_eq!(ids.len(), 1, "{address} has one instance, not {ids:?}");
+    }
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+}

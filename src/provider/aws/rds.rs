@@ -1,0 +1,780 @@
+//! `Rds`: DB subnet groups and RDS instances (writable primaries and cross-region read
+//! replicas) in one region.
+//!
+//! Invariant: a database's master password is RDS-managed (`ManageMasterUserPassword`): no
+//! password is ever sent, stored, logged or reported. Instances carry all their desired tags
+//! from the creating call and are found again by identifier (deterministic) or by the
+//! `standby:address` tag; subnet groups by their deterministic name. Refresh is one paginated
+//! describe per type and region; a replica's `replica_of` is cross-checked against its
+//! source across every region read (moto keeps a promoted replica's source set).
+
+use super::ec2::{map, str_attr};
+use super::error::{self, AwsResultExt, AwsSdkError};
+use crate::address::Address;
+use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
+use crate::topology::{Desired, Kind};
+use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+use anyhow::{anyhow, bail, Context as _};
+use aws_sdk_rds::client::Waiters as _;
+use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
+use aws_sdk_rds::Client;
+use futures::future::try_join_all;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How long to wait for an instance to become available or to go away.
+const DB_WAIT: Duration = Duration::from_secs(40 * 60);
+/// The master user of every database; its password is RDS-managed (Secrets Manager).
+const MASTER_USERNAME: &str = "standby";
+/// Automated backups kept, in days (a source of read replicas needs them).
+const BACKUP_RETENTION_DAYS: i32 = 7;
+/// Set on an instance `promote_read_replica` promoted: moto (5.2.5) leaves the promoted
+/// instance's source set and its source still lists it, so this tag is what says "no longer
+/// a replica" there; real RDS clears the source as well.
+pub(crate) const TAG_PROMOTED: &str = "standby:promoted";
+const NO_INSTANCE: &[&str] = &["DBInstanceNotFound", "DBInstanceNotFoundFault"];
+const NO_SUBNET_GROUP: &[&str] = &["DBSubnetGroupNotFoundFault", "DBSubnetGroupNotFound"];
+
+/// The RDS API of one region.
+pub(crate) struct Rds {
+    pub(crate) client: Client,
+    pub(crate) region: String,
+    /// Bounds concurrent RDS reads (shared by every region's `Rds`).
+    pub(crate) limit: Arc<Semaphore>,
+}
+
+impl Rds {
+    pub(crate) async fn create(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let mut o = match d.kind {
+            Kind::DbSubnetGroup => self.put_subnet_group(d, ctx, true).await?,
+            Kind::Database => self.create_database(d, ctx).await?,
+            other => bail!("kind {other:?} is not an RDS resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn update(
+        &self,
+        d: &Desired,
+        current: &Observed,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let mut o = match d.kind {
+            Kind::DbSubnetGroup => self.put_subnet_group(d, ctx, false).await?,
+            Kind::Database => self.update_database(d, current).await?,
+            other => bail!("kind {other:?} is not an RDS resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        match current.kind {
+            Kind::DbSubnetGroup => {
+                self.client
+                    .delete_db_subnet_group()
+                    .db_subnet_group_name(&current.id)
+                    .send()
+                    .await
+                    .absent_if(
+                        NO_SUBNET_GROUP,
+                        "DeleteDBSubnetGroup",
+                        &self.region,
+                        &current.address,
+                    )?;
+                Ok(())
+            }
+            Kind::Database => self.delete_database(current).await,
+            other => bail!("kind {other:?} is not an RDS resource"),
+        }
+    }
+
+    /// Promotes the read replica `identifier` to a standalone, writable instance and waits
+    /// until it is available again. Promoting an instance that is no longer a replica
+    /// succeeds.
+    pub(crate) async fn promote_read_replica(
+        &self,
+        identifier: &str,
+        address: &Address,
+    ) -> anyhow::Result<()> {
+        let r = self.region.as_str();
+        let promoted = self
+            .client
+            .promote_read_replica()
+            .db_instance_identifier(identifier)
+            .backup_retention_period(BACKUP_RETENTION_DAYS)
+            .send()
+            .await;
+        match promoted {
+            Ok(_) => {}
+            Err(e)
+                if error::code(&e) == Some("InvalidDBInstanceState")
+                    && error::describe(&e).contains("not a read replica") =>
+            {
+                tracing::info!(%address, identifier, "already promoted");
+            }
+            Err(e) => return Err(error::failure("PromoteReadReplica", r, address, &e)),
+        }
+        self.wait_available(identifier, address).await?;
+        let instance = self
+            .describe_one(identifier, address)
+            .await?
+            .ok_or_else(|| anyhow!("{address}: {identifier} in {r} disappeared while promoted"))?;
+        let arn = instance
+            .db_instance_arn()
+            .ok_or_else(|| anyhow!("{address}: {identifier} in {r} has no ARN"))?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+        self.client
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .tags(Tag::builder().key(TAG_PROMOTED).value(now).build())
+            .send()
+            .await
+            .op("AddTagsToResource", r, address)?;
+        tracing::info!(%address, identifier, region = r, "read replica promoted");
+        Ok(())
+    }
+
+    // --- subnet groups -------------------------------------------------------------------
+
+    /// Creates (or, when `create` is false or the group exists, modifies) the subnet group
+    /// over every `subnet*` reference.
+    async fn put_subnet_group(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+        create: bool,
+    ) -> anyhow::Result<Observed> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        let name = str_attr(d, "name")?;
+        let refs = resolve_refs(d, ctx)?;
+        let subnets: Vec<String> = refs
+            .iter()
+            .filter(|(k, _)| k.starts_with("subnet"))
+            .map(|(_, o)| o.id.clone())
+            .collect();
+        if subnets.is_empty() {
+            bail!("{a}: a DB subnet group needs at least one `subnet` reference");
+        }
+        let description = format!("standby: {a}");
+        if create {
+            let created = self
+                .client
+                .create_db_subnet_group()
+                .db_subnet_group_name(name)
+                .db_subnet_group_description(&description)
+                .set_subnet_ids(Some(subnets.clone()))
+                .set_tags(Some(rds_tags(d)))
+                .send()
+                .await
+                .absent_if(
+                    &["DBSubnetGroupAlreadyExists", "DBSubnetGroupAlreadyExistsFault"],
+                    "CreateDBSubnetGroup",
+                    r,
+                    a,
+                )?;
+            if let Some(out) = created {
+                if let Some(g) = out.db_subnet_group() {
+                    return Ok(subnet_group_observed(g, a.clone(), r));
+                }
+            }
+            // Deterministic name: ours from an interrupted apply. Adopt it below.
+        }
+        {
+            let out = self
+                .client
+                .modify_db_subnet_group()
+                .db_subnet_group_name(name)
+                .db_subnet_group_description(&description)
+                .set_subnet_ids(Some(subnets))
+                .send()
+                .await
+                .op("ModifyDBSubnetGroup", r, a)?;
+            let group = out
+                .db_subnet_group()
+                .ok_or_else(|| anyhow!("ModifyDBSubnetGroup in {r} failed for {a}: no group in the answer"))?;
+            if let Some(arn) = group.db_subnet_group_arn() {
+                self.client
+                    .add_tags_to_resource()
+                    .resource_name(arn)
+                    .set_tags(Some(rds_tags(d)))
+                    .send()
+                    .await
+                    .op("AddTagsToResource", r, a)?;
+            }
+            Ok(subnet_group_observed(group, a.clone(), r))
+        }
+    }
+
+    // --- databases -----------------------------------------------------------------------
+
+    async fn create_database(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        let identifier = str_attr(d, "identifier")?;
+        if let Some(found) = self.describe_one(identifier, a).await? {
+            // Deterministic identifier: adopt it if it is ours, refuse otherwise.
+            let tags = tag_map(found.tag_list());
+            match tags.get(TAG_ADDRESS) {
+                Some(owner) if owner == a.as_str() => {}
+                owner => bail!(
+                    "{a}: an RDS instance named {identifier} already exists in {r} and belongs to {}; \
+                     rename the database or delete that instance",
+                    owner.map(String::as_str).unwrap_or("nothing standby manages")
+                ),
+            }
+        } else {
+            let refs = resolve_refs(d, ctx)?;
+            let subnet_group = refs
+                .get("subnet_group")
+                .map(|o| o.id.clone())
+                .ok_or_else(|| anyhow!("{a}: reference `subnet_group` is missing from the spec"))?;
+            let instance_class = str_attr(d, "instance_class")?;
+            match d.attrs.get("replica_of") {
+                None | Some(Value::Null) => {
+                    let engine = str_attr(d, "engine")?;
+                    let version = d
+                        .attrs
+                        .get("engine_version")
+                        .and_then(Value::as_str)
+                        .filter(|v| !v.is_empty());
+                    self.client
+                        .create_db_instance()
+                        .db_instance_identifier(identifier)
+                        .engine(engine)
+                        .set_engine_version(version.map(str::to_owned))
+                        .db_instance_class(instance_class)
+                        .allocated_storage(storage_gb(d)?)
+                        .db_subnet_group_name(subnet_group)
+                        .storage_encrypted(true)
+                        .backup_retention_period(BACKUP_RETENTION_DAYS)
+                        .master_username(MASTER_USERNAME)
+                        .manage_master_user_password(true)
+                        .set_tags(Some(rds_tags(d)))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .absent_if(
+                            &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"],
+                            "CreateDBInstance",
+                            r,
+                            a,
+                        )?
+                }
+                Some(Value::String(_)) => {
+                    let source = refs.get("source").ok_or_else(|| {
+                        anyhow!("{a}: a read replica needs a `source` reference")
+                    })?;
+                    let source_arn = source
+                        .computed
+                        .get("arn")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "{a}: the source database {} has no ARN in the state yet",
+                                source.address
+                            )
+                        })?;
+                    let cross_region = source.region.as_deref() != Some(r);
+                    // An encrypted source needs a KMS key of this region for a replica
+                    // elsewhere: RDS's own default key.
+                    let kms = cross_region.then(|| "alias/aws/rds".to_string());
+                    self.client
+                        .create_db_instance_read_replica()
+                        .db_instance_identifier(identifier)
+                        .source_db_instance_identifier(source_arn)
+                        .db_instance_class(instance_class)
+                        .db_subnet_group_name(subnet_group)
+                        .set_kms_key_id(kms)
+                        .set_tags(Some(rds_tags(d)))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .absent_if(
+                            &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"],
+                            "CreateDBInstanceReadReplica",
+                            r,
+                            a,
+                        )?
+                }
+                Some(other) => bail!(
+                    "{a}: attribute `replica_of` must be an address or null, not {other}"
+                ),
+            };
+        }
+        self.wait_available(identifier, a).await?;
+        let instance = self
+            .describe_one(identifier, a)
+            .await?
+            .ok_or_else(|| anyhow!("{a}: {identifier} in {r} disappeared while created"))?;
+        let mut o = instance_observed(&instance, a.clone(), r);
+        align_to_desired(&mut o, d);
+        Ok(o)
+    }
+
+    async fn update_database(&self, d: &Desired, current: &Observed) -> anyhow::Result<Observed> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        let identifier = str_attr(d, "identifier")?;
+        let live = self
+            .describe_one(identifier, a)
+            .await?
+            .ok_or_else(|| anyhow!("{a}: {identifier} no longer exists in {r}"))?;
+        let mut req = self
+            .client
+            .modify_db_instance()
+            .db_instance_identifier(identifier)
+            .apply_immediately(true);
+        let mut changed = false;
+        let class = str_attr(d, "instance_class")?;
+        if live.db_instance_class() != Some(class) {
+            req = req.db_instance_class(class);
+            changed = true;
+        }
+        let want = storage_gb(d)?;
+        let have = live.allocated_storage().unwrap_or_default();
+        if want < have {
+            bail!(
+                "{a}: storage cannot shrink in place ({have} GB allocated, {want} GB asked); \
+                 keep storage_gb at {have} or more"
+            );
+        }
+        if want > have {
+            req = req.allocated_storage(want);
+            changed = true;
+        }
+        let version = d
+            .attrs
+            .get("engine_version")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty());
+        if let Some(v) = version {
+            if live.engine_version() != Some(v) {
+                let major = |s: &str| s.split('.').next().unwrap_or_default().to_string();
+                if live.engine_version().map(major) != Some(major(v)) {
+                    tracing::info!(%a, from = ?live.engine_version(), to = v, "major engine version upgrade");
+                    req = req.allow_major_version_upgrade(true);
+                }
+                req = req.engine_version(v);
+                changed = true;
+            }
+        }
+        if changed {
+            req.send().await.op("ModifyDBInstance", r, a)?;
+        }
+        if let Some(arn) = live.db_instance_arn() {
+            self.client
+                .add_tags_to_resource()
+                .resource_name(arn)
+                .set_tags(Some(rds_tags(d)))
+                .send()
+                .await
+                .op("AddTagsToResource", r, a)?;
+        }
+        self.wait_available(identifier, a).await?;
+        let instance = self
+            .describe_one(identifier, a)
+            .await?
+            .ok_or_else(|| anyhow!("{a}: {identifier} in {r} disappeared while modified"))?;
+        let mut o = instance_observed(&instance, a.clone(), r);
+        // The source relation does not change in place; keep what the state knew.
+        if let Some(v) = current.attrs.get("replica_of") {
+            o.attrs.insert("replica_of".into(), v.clone());
+        }
+        align_to_desired(&mut o, d);
+        Ok(o)
+    }
+
+    /// A primary leaves a final snapshot `<identifier>-final-<unix seconds>`; a replica
+    /// cannot have one. Automated backups are kept.
+    async fn delete_database(&self, current: &Observed) -> anyhow::Result<()> {
+        let (r, a, id) = (self.region.as_str(), &current.address, current.id.as_str());
+        let Some(live) = self.describe_one(id, a).await? else {
+            return Ok(());
+        };
+        if live.db_instance_status() != Some("deleting") {
+            let live_replica = live.read_replica_source_db_instance_identifier().is_some()
+                && !tag_map(live.tag_list()).contains_key(TAG_PROMOTED);
+            let state_replica = !matches!(
+                current.attrs.get("replica_of"),
+                None | Some(Value::Null)
+            );
+            let mut req = self
+                .client
+                .delete_db_instance()
+                .db_instance_identifier(id)
+                .delete_automated_backups(false);
+            let mut snapshot = None;
+            if live_replica && state_replica {
+                req = req.skip_final_snapshot(true);
+            } else {
+                let secs = time::OffsetDateTime::now_utc().unix_timestamp();
+                let name = format!("{id}-final-{secs}");
+                req = req
+                    .skip_final_snapshot(false)
+                    .final_db_snapshot_identifier(&name);
+                snapshot = Some(name);
+            }
+            match req.send().await {
+                Ok(_) => {}
+                Err(e) if error::code(&e).is_some_and(|c| NO_INSTANCE.contains(&c)) => {
+                    return Ok(());
+                }
+                // moto answers HTTP 500 to deleting a cross-region replica, although the
+                // instance is gone: believe a following "not found".
+                Err(e) if server_error(&e) => {
+                    if self.describe_one(id, a).await?.is_none() {
+                        return Ok(());
+                    }
+                    return Err(error::failure("DeleteDBInstance", r, a, &e));
+                }
+                Err(e) => return Err(error::failure("DeleteDBInstance", r, a, &e)),
+            }
+            if let Some(name) = snapshot {
+                tracing::info!(address = %a, region = r, snapshot = %name, "final snapshot taken");
+            }
+        }
+        self.client
+            .wait_until_db_instance_deleted()
+            .db_instance_identifier(id)
+            .wait(DB_WAIT)
+            .await
+            .map_err(|e| error::wait_failure("deleted", r, a, &e))?;
+        Ok(())
+    }
+
+    async fn wait_available(&self, identifier: &str, address: &Address) -> anyhow::Result<()> {
+        self.client
+            .wait_until_db_instance_available()
+            .db_instance_identifier(identifier)
+            .wait(DB_WAIT)
+            .await
+            .map_err(|e| error::wait_failure("available", &self.region, address, &e))?;
+        Ok(())
+    }
+
+    async fn describe_one(
+        &self,
+        identifier: &str,
+        address: &Address,
+    ) -> anyhow::Result<Option<DbInstance>> {
+        Ok(self
+            .client
+            .describe_db_instances()
+            .db_instance_identifier(identifier)
+            .send()
+            .await
+            .absent_if(NO_INSTANCE, "DescribeDBInstances", &self.region, address)?
+            .and_then(|o| o.db_instances().first().cloned()))
+    }
+
+    // --- paginated describes -------------------------------------------------------------
+
+    async fn list_instances(&self, subject: &str) -> anyhow::Result<Vec<DbInstance>> {
+        let _permit = self.limit.acquire().await?;
+        let mut pages = self.client.describe_db_instances().into_paginator().send();
+        let mut all = Vec::new();
+        while let Some(page) = pages.next().await {
+            all.extend(
+                page.op("DescribeDBInstances", &self.region, &subject)?
+                    .db_instances()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(all)
+    }
+
+    async fn list_subnet_groups(&self, subject: &str) -> anyhow::Result<Vec<DbSubnetGroup>> {
+        let _permit = self.limit.acquire().await?;
+        let mut pages = self
+            .client
+            .describe_db_subnet_groups()
+            .into_paginator()
+            .send();
+        let mut all = Vec::new();
+        while let Some(page) = pages.next().await {
+            all.extend(
+                page.op("DescribeDBSubnetGroups", &self.region, &subject)?
+                    .db_subnet_groups()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(all)
+    }
+}
+
+/// Every subnet group the caller knows and every instance tagged for the scope, in every
+/// region of the scope: one paginated describe per type and region, regions concurrently.
+/// `replica_of` is decided once all regions are read (a source may live in another).
+pub(crate) async fn refresh(
+    scope: &Scope,
+    rds_in: &(dyn Fn(&str) -> Rds + Send + Sync),
+) -> anyhow::Result<Vec<Observed>> {
+    let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
+    let read = try_join_all(scope.regions.iter().map(|region| {
+        let rds = rds_in(region);
+        let subject = &subject;
+        async move {
+            let (groups, instances) =
+                tokio::try_join!(rds.list_subnet_groups(subject), rds.list_instances(subject))?;
+            Ok::<_, anyhow::Error>((region.clone(), groups, instances))
+        }
+    }))
+    .await?;
+
+    let known_groups: HashMap<(Option<&str>, &str), &Address> = scope
+        .known
+        .iter()
+        .filter(|k| k.kind == Kind::DbSubnetGroup)
+        .map(|k| ((k.region.as_deref(), k.name.as_str()), &k.address))
+        .collect();
+    let known_dbs: HashMap<(Option<&str>, &str), &Address> = scope
+        .known
+        .iter()
+        .filter(|k| k.kind == Kind::Database)
+        .map(|k| ((k.region.as_deref(), k.name.as_str()), &k.address))
+        .collect();
+    let known_db_any: HashMap<&str, &Address> = scope
+        .known
+        .iter()
+        .filter(|k| k.kind == Kind::Database)
+        .map(|k| (k.name.as_str(), &k.address))
+        .collect();
+
+    // Every instance read, by ARN and by (region, identifier), tagged or not.
+    let mut by_arn: HashMap<&str, (&str, &DbInstance)> = HashMap::new();
+    let mut by_id: HashMap<(&str, &str), &DbInstance> = HashMap::new();
+    for (region, _, instances) in &read {
+        for i in instances {
+            if let Some(arn) = i.db_instance_arn() {
+                by_arn.insert(arn, (region.as_str(), i));
+            }
+            if let Some(id) = i.db_instance_identifier() {
+                by_id.insert((region.as_str(), id), i);
+            }
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut group_address: HashMap<(&str, &str), Address> = HashMap::new();
+    for (region, groups, _) in &read {
+        for g in groups {
+            let Some(name) = g.db_subnet_group_name() else {
+                continue;
+            };
+            let address = known_groups
+                .get(&(Some(region.as_str()), name))
+                .or_else(|| known_groups.get(&(None, name)));
+            if let Some(address) = address {
+                group_address.insert((region.as_str(), name), (*address).clone());
+                out.push(subnet_group_observed(g, (*address).clone(), region));
+            }
+        }
+    }
+    for (region, _, instances) in &read {
+        for i in instances {
+            let tags = tag_map(i.tag_list());
+            if tags.get(TAG_SERVICE) != Some(&scope.service)
+                || tags.get(TAG_ENVIRONMENT) != Some(&scope.environment)
+            {
+                continue;
+            }
+            let id = i.db_instance_identifier().unwrap_or_default();
+            let address = match tags.get(TAG_ADDRESS) {
+                Some(a) => Address::new(a.clone()),
+                None => match known_dbs.get(&(Some(region.as_str()), id)) {
+                    Some(a) => (*a).clone(),
+                    None => continue,
+                },
+            };
+            let mut o = instance_observed(i, address, region);
+            let mut deps = Vec::new();
+            if let Some(g) = i
+                .db_subnet_group()
+                .and_then(|g| g.db_subnet_group_name())
+                .and_then(|n| group_address.get(&(region.as_str(), n)))
+            {
+                deps.push(g.clone());
+            }
+            let source = live_source(i, region, &tags, scope, &by_arn, &by_id, &known_db_any);
+            if let Some(s) = &source {
+                deps.push(s.clone());
+            }
+            o.attrs.insert(
+                "replica_of".into(),
+                source.map(|s| json!(s.as_str())).unwrap_or(Value::Null),
+            );
+            o.depends_on = deps;
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
+
+/// The address of a live replica's source, `None` for a standalone instance. A source in a
+/// region that was read must still list the replica; one outside the scope (a region
+/// assumed down) cannot be checked and is believed.
+fn live_source(
+    i: &DbInstance,
+    region: &str,
+    tags: &BTreeMap<String, String>,
+    scope: &Scope,
+    by_arn: &HashMap<&str, (&str, &DbInstance)>,
+    by_id: &HashMap<(&str, &str), &DbInstance>,
+    known: &HashMap<&str, &Address>,
+) -> Option<Address> {
+    let source = i.read_replica_source_db_instance_identifier()?;
+    if tags.contains_key(TAG_PROMOTED) {
+        return None;
+    }
+    let (source_region, source_id) = match source.strip_prefix("arn:") {
+        // arn:aws:rds:<region>:<account>:db:<identifier>
+        Some(_) => {
+            let parts: Vec<&str> = source.split(':').collect();
+            (*parts.get(3)?, *parts.last()?)
+        }
+        None => (region, source),
+    };
+    let found = by_arn
+        .get(source)
+        .map(|(_, s)| *s)
+        .or_else(|| by_id.get(&(source_region, source_id)).copied());
+    match found {
+        Some(s) => {
+            let me_id = i.db_instance_identifier().unwrap_or_default();
+            let me_arn = i.db_instance_arn().unwrap_or_default();
+            let listed = s
+                .read_replica_db_instance_identifiers()
+                .iter()
+                .any(|r| r == me_id || r == me_arn);
+            if !listed {
+                return None;
+            }
+            tag_map(s.tag_list())
+                .get(TAG_ADDRESS)
+                .map(|a| Address::new(a.clone()))
+                .or_else(|| known.get(source_id).map(|a| (*a).clone()))
+        }
+        None if !scope.regions.contains(source_region) => {
+            known.get(source_id).map(|a| (*a).clone())
+        }
+        None => None,
+    }
+}
+
+fn subnet_group_observed(g: &DbSubnetGroup, address: Address, region: &str) -> Observed {
+    let mut computed = Map::new();
+    if let Some(arn) = g.db_subnet_group_arn() {
+        computed.insert("arn".into(), json!(arn));
+    }
+    if let Some(vpc) = g.vpc_id() {
+        computed.insert("vpc_id".into(), json!(vpc));
+    }
+    Observed {
+        address,
+        kind: Kind::DbSubnetGroup,
+        region: Some(region.to_string()),
+        id: g.db_subnet_group_name().unwrap_or_default().to_string(),
+        attrs: map([("name", json!(g.db_subnet_group_name()))]),
+        computed,
+        depends_on: Vec::new(),
+    }
+}
+
+/// An instance as `Observed`; `replica_of` is `null` here (the caller decides it).
+fn instance_observed(i: &DbInstance, address: Address, region: &str) -> Observed {
+    let mut computed = Map::new();
+    if let Some(arn) = i.db_instance_arn() {
+        computed.insert("arn".into(), json!(arn));
+    }
+    if let Some(e) = i.endpoint() {
+        if let (Some(host), Some(port)) = (e.address(), e.port()) {
+            computed.insert("endpoint".into(), json!(format!("{host}:{port}")));
+        }
+    }
+    if let Some(s) = i.db_instance_status() {
+        computed.insert("status".into(), json!(s));
+    }
+    Observed {
+        address,
+        kind: Kind::Database,
+        region: Some(region.to_string()),
+        id: i.db_instance_identifier().unwrap_or_default().to_string(),
+        attrs: map([
+            ("identifier", json!(i.db_instance_identifier())),
+            ("engine", json!(i.engine())),
+            ("engine_version", json!(i.engine_version())),
+            ("instance_class", json!(i.db_instance_class())),
+            ("storage_gb", json!(i.allocated_storage())),
+            ("replica_of", Value::Null),
+        ]),
+        computed,
+        depends_on: Vec::new(),
+    }
+}
+
+/// After a create or update: `replica_of` as asked (the call succeeded), and
+/// `engine_version` left out or `""` when the desired leaves the version to the engine.
+fn align_to_desired(o: &mut Observed, d: &Desired) {
+    if let Some(v) = d.attrs.get("replica_of") {
+        o.attrs.insert("replica_of".into(), v.clone());
+    }
+    match d.attrs.get("engine_version") {
+        None => {
+            o.attrs.remove("engine_version");
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            o.attrs.insert("engine_version".into(), json!(""));
+        }
+        Some(_) => {}
+    }
+}
+
+fn storage_gb(d: &Desired) -> anyhow::Result<i32> {
+    d.attrs
+        .get("storage_gb")
+        .and_then(Value::as_i64)
+        .filter(|g| (1..=65536).contains(g))
+        .map(|g| g as i32)
+        .with_context(|| {
+            format!(
+                "{}: attribute `storage_gb` must be a number of GB from 1 to 65536",
+                d.address
+            )
+        })
+}
+
+fn server_error<E>(e: &AwsSdkError<E>) -> bool {
+    e.raw_response()
+        .is_some_and(|r| r.status().as_u16() >= 500)
+}
+
+fn rds_tags(d: &Desired) -> Vec<Tag> {
+    d.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
