@@ -53,11 +53,20 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
     if !plan.has_changes() {
         return Ok(Outcome::Success);
     }
+    refuse_blocked(&plan)?;
     if !confirm::approve("Apply these actions", args.auto_approve)? {
         eprintln!("Apply cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
     execute(&plan, provider, &mut store, args.parallelism, "apply").await
+}
+
+/// Stops before asking when the plan deletes something protected.
+pub(super) fn refuse_blocked(plan: &Plan) -> Result<()> {
+    if plan.blocked.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!("refusing to apply this plan: {}", plan.blocked.join("; "))
 }
 
 /// Plans against the locked state (a new environment has none yet).

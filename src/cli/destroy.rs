@@ -1,7 +1,7 @@
 //! `standby destroy [ENV]`: delete everything the environment manages, in reverse order.
 
 use super::{
-    apply::{execute, make_plan},
+    apply::{execute, make_plan, refuse_blocked},
     confirm, render, EnvArg, GlobalArgs, Outcome,
 };
 use crate::environment::PlanOptions;
@@ -42,6 +42,7 @@ pub async fn run(args: DestroyArgs, g: &GlobalArgs) -> Result<Outcome> {
     if !plan.has_changes() {
         return Ok(Outcome::Success);
     }
+    refuse_blocked(&plan)?;
     if !confirm::approve("Destroy everything listed", args.auto_approve)? {
         eprintln!("Destroy cancelled: nothing changed.");
         return Ok(Outcome::Success);

@@ -1,17 +1,21 @@
 //! The AWS provider, on the real SDK: `AwsProvider` dispatches each kind to its service file
-//! (`ec2.rs`, `s3.rs`, `iam.rs`) and runs the batched refresh across regions and services.
+//! (`ec2.rs`, `s3.rs`, `iam.rs`, `rds.rs`, `route53.rs`) and runs the batched refresh across
+//! regions and services.
 //!
 //! Invariant: one `SdkConfig` (credentials, endpoint) for everything; one client per
 //! (service, region), built on first use and cached, each carrying the request counter;
 //! every AWS failure is reported through `error.rs` with address, region, operation and
-//! request id. Kinds without an implementation yet fail with "kind X is not supported yet".
+//! request id. Every Route 53 call goes through one limiter (its quota is account-wide).
 
 mod counter;
 mod ec2;
 mod error;
 mod iam;
+mod rds;
+mod route53;
 mod s3;
 
+use crate::address::Address;
 use crate::provider::{ApplyContext, Observed, Provider, Scope};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
@@ -28,6 +32,11 @@ use tokio::sync::Semaphore;
 const EC2_READS: usize = 16;
 const S3_READS: usize = 16;
 const IAM_READS: usize = 4;
+const RDS_READS: usize = 8;
+/// Concurrent Route 53 calls of any kind: its quota (5 requests a second) is global.
+const ROUTE53_CALLS: usize = 2;
+/// Route 53 is global: signed for us-east-1.
+const ROUTE53_REGION: &str = "us-east-1";
 
 pub struct AwsProvider {
     sdk: SdkConfig,
@@ -37,9 +46,13 @@ pub struct AwsProvider {
     ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
+    rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
+    route53: Mutex<Option<aws_sdk_route53::Client>>,
     ec2_limit: Arc<Semaphore>,
     s3_limit: Arc<Semaphore>,
     iam_limit: Arc<Semaphore>,
+    rds_limit: Arc<Semaphore>,
+    route53_limit: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -88,9 +101,62 @@ impl AwsProvider {
             ec2: Mutex::default(),
             s3: Mutex::default(),
             iam: Mutex::default(),
+            rds: Mutex::default(),
+            route53: Mutex::default(),
             ec2_limit: Arc::new(Semaphore::new(EC2_READS)),
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
             iam_limit: Arc::new(Semaphore::new(IAM_READS)),
+            rds_limit: Arc::new(Semaphore::new(RDS_READS)),
+            route53_limit: Arc::new(Semaphore::new(ROUTE53_CALLS)),
+        }
+    }
+
+    /// Promotes the read replica `identifier` in `region` to a standalone, writable instance
+    /// and waits until it is available (for `promote`; not part of `Provider`). Promoting an
+    /// instance that is no longer a replica succeeds. The promoted instance is tagged
+    /// `standby:promoted`, so a refresh reports `replica_of: null` even where the emulator
+    /// keeps its source set.
+    pub async fn promote_read_replica(
+        &self,
+        region: &str,
+        identifier: &str,
+        address: &Address,
+    ) -> anyhow::Result<()> {
+        self.rds(region)
+            .promote_read_replica(identifier, address)
+            .await
+    }
+
+    fn rds(&self, region: &str) -> rds::Rds {
+        let client = cached(&self.rds, region, || {
+            let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build();
+            aws_sdk_rds::Client::from_conf(conf)
+        });
+        rds::Rds {
+            client,
+            region: region.to_string(),
+            limit: self.rds_limit.clone(),
+        }
+    }
+
+    /// Route 53 is global: one client, signed for us-east-1, one limiter for every call.
+    fn route53(&self) -> route53::Route53 {
+        let mut slot = self.route53.lock().unwrap_or_else(|e| e.into_inner());
+        let client = slot
+            .get_or_insert_with(|| {
+                let conf = aws_sdk_route53::config::Builder::from(&self.sdk)
+                    .region(Region::new(ROUTE53_REGION))
+                    .interceptor(self.counter.clone())
+                    .build();
+                aws_sdk_route53::Client::from_conf(conf)
+            })
+            .clone();
+        route53::Route53 {
+            client,
+            limit: self.route53_limit.clone(),
         }
     }
 
@@ -161,10 +227,6 @@ fn region_of<'a>(
     region.ok_or_else(|| anyhow!("{address}: a regional resource without a region"))
 }
 
-fn unsupported(kind: Kind) -> anyhow::Error {
-    anyhow!("kind {} is not supported yet", kind_name(kind))
-}
-
 fn kind_name(kind: Kind) -> String {
     serde_json::to_value(kind)
         .ok()
@@ -190,8 +252,24 @@ impl Provider for AwsProvider {
                 Ok(Vec::new())
             }
         };
-        let (ec2, s3, iam) = tokio::try_join!(ec2, s3, iam)?;
-        Ok(ec2.into_iter().flatten().chain(s3).chain(iam).collect())
+        let rds_in = |r: &str| self.rds(r);
+        let rds = rds::refresh(scope, &rds_in);
+        let route53 = async {
+            if scope.global {
+                self.route53().refresh(scope).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (ec2, s3, iam, rds, route53) = tokio::try_join!(ec2, s3, iam, rds, route53)?;
+        Ok(ec2
+            .into_iter()
+            .flatten()
+            .chain(s3)
+            .chain(iam)
+            .chain(rds)
+            .chain(route53)
+            .collect())
     }
 
     async fn create(&self, desired: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Observed> {
@@ -217,11 +295,14 @@ impl Provider for AwsProvider {
                     .await
             }
             Kind::ReplicationRole => self.iam().create_role(desired).await,
-            k @ (Kind::DbSubnetGroup
-            | Kind::Database
-            | Kind::HostedZone
-            | Kind::HealthCheck
-            | Kind::Record) => Err(unsupported(k)),
+            Kind::DbSubnetGroup | Kind::Database => {
+                self.rds(region_of(&desired.address, region)?)
+                    .create(desired, ctx)
+                    .await
+            }
+            Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
+                self.route53().create(desired, ctx).await
+            }
         }
     }
 
@@ -261,11 +342,14 @@ impl Provider for AwsProvider {
                     .await
             }
             Kind::ReplicationRole => self.iam().update_role(desired).await,
-            k @ (Kind::DbSubnetGroup
-            | Kind::Database
-            | Kind::HostedZone
-            | Kind::HealthCheck
-            | Kind::Record) => Err(unsupported(k)),
+            Kind::DbSubnetGroup | Kind::Database => {
+                self.rds(region_of(&desired.address, region)?)
+                    .update(desired, current, ctx)
+                    .await
+            }
+            Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
+                self.route53().update(desired, current, ctx).await
+            }
         }
     }
 
@@ -292,11 +376,14 @@ impl Provider for AwsProvider {
                     .await
             }
             Kind::ReplicationRole => self.iam().delete_role(current).await,
-            k @ (Kind::DbSubnetGroup
-            | Kind::Database
-            | Kind::HostedZone
-            | Kind::HealthCheck
-            | Kind::Record) => Err(unsupported(k)),
+            Kind::DbSubnetGroup | Kind::Database => {
+                self.rds(region_of(&current.address, region)?)
+                    .delete(current)
+                    .await
+            }
+            Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
+                self.route53().delete(current).await
+            }
         }
     }
 

@@ -176,7 +176,10 @@ impl Rds {
                 .send()
                 .await
                 .absent_if(
-                    &["DBSubnetGroupAlreadyExists", "DBSubnetGroupAlreadyExistsFault"],
+                    &[
+                        "DBSubnetGroupAlreadyExists",
+                        "DBSubnetGroupAlreadyExistsFault",
+                    ],
                     "CreateDBSubnetGroup",
                     r,
                     a,
@@ -198,9 +201,9 @@ impl Rds {
                 .send()
                 .await
                 .op("ModifyDBSubnetGroup", r, a)?;
-            let group = out
-                .db_subnet_group()
-                .ok_or_else(|| anyhow!("ModifyDBSubnetGroup in {r} failed for {a}: no group in the answer"))?;
+            let group = out.db_subnet_group().ok_or_else(|| {
+                anyhow!("ModifyDBSubnetGroup in {r} failed for {a}: no group in the answer")
+            })?;
             if let Some(arn) = group.db_subnet_group_arn() {
                 self.client
                     .add_tags_to_resource()
@@ -273,9 +276,9 @@ impl Rds {
                         )?
                 }
                 Some(Value::String(_)) => {
-                    let source = refs.get("source").ok_or_else(|| {
-                        anyhow!("{a}: a read replica needs a `source` reference")
-                    })?;
+                    let source = refs
+                        .get("source")
+                        .ok_or_else(|| anyhow!("{a}: a read replica needs a `source` reference"))?;
                     let source_arn = source
                         .computed
                         .get("arn")
@@ -308,9 +311,9 @@ impl Rds {
                             a,
                         )?
                 }
-                Some(other) => bail!(
-                    "{a}: attribute `replica_of` must be an address or null, not {other}"
-                ),
+                Some(other) => {
+                    bail!("{a}: attribute `replica_of` must be an address or null, not {other}")
+                }
             };
         }
         self.wait_available(identifier, a).await?;
@@ -405,10 +408,8 @@ impl Rds {
         if live.db_instance_status() != Some("deleting") {
             let live_replica = live.read_replica_source_db_instance_identifier().is_some()
                 && !tag_map(live.tag_list()).contains_key(TAG_PROMOTED);
-            let state_replica = !matches!(
-                current.attrs.get("replica_of"),
-                None | Some(Value::Null)
-            );
+            let state_replica =
+                !matches!(current.attrs.get("replica_of"), None | Some(Value::Null));
             let mut req = self
                 .client
                 .delete_db_instance()
@@ -757,8 +758,7 @@ fn storage_gb(d: &Desired) -> anyhow::Result<i32> {
 }
 
 fn server_error<E>(e: &AwsSdkError<E>) -> bool {
-    e.raw_response()
-        .is_some_and(|r| r.status().as_u16() >= 500)
+    e.raw_response().is_some_and(|r| r.status().as_u16() >= 500)
 }
 
 fn rds_tags(d: &Desired) -> Vec<Tag> {

@@ -1,0 +1,886 @@
+//! `Route53`: hosted zones, health checks and failover A records (global).
+//!
+//! Invariant: every Route 53 call, whatever its purpose, first takes a permit of the one
+//! limiter the provider shares (Route 53's quota is account-wide and small). Creations carry
+//! a `CallerReference` derived from the address and the desired attributes, and a create
+//! first looks for what an earlier attempt made, so a retry never makes a second one. Zones
+//! are found by name (a zone standby did not create is adopted and never deleted), health
+//! checks by their `standby:*` tags, records by `<name>#<set identifier>`.
+
+use super::ec2::{map, str_attr};
+use super::error::{self, AwsResultExt};
+use crate::address::Address;
+use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
+use crate::topology::{Desired, Kind, UNKNOWN};
+use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+use anyhow::{anyhow, bail, Context as _};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheck, HealthCheckConfig,
+    HealthCheckType, HostedZone, ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover,
+    RrType, Tag, TagResourceType,
+};
+use aws_sdk_route53::Client;
+use futures::future::try_join_all;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Route 53 is global; errors name it as the region.
+const REGION: &str = "global";
+/// The region a health check watches (not part of its configuration in Route 53).
+const TAG_WATCHES: &str = "standby:region";
+/// How long to wait for a record change to reach every Route 53 server.
+const CHANGE_WAIT: Duration = Duration::from_secs(300);
+/// Health-check settings standby does not expose.
+const REQUEST_INTERVAL: i32 = 30;
+const FAILURE_THRESHOLD: i32 = 3;
+const NO_ZONE: &[&str] = &["NoSuchHostedZone"];
+
+/// The Route 53 API (global, signed for us-east-1).
+pub(crate) struct Route53 {
+    pub(crate) client: Client,
+    /// The one limiter of every Route 53 call the provider makes.
+    pub(crate) limit: Arc<Semaphore>,
+}
+
+impl Route53 {
+    pub(crate) async fn create(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let mut o = match d.kind {
+            Kind::HostedZone => self.create_zone(d).await?,
+            Kind::HealthCheck => self.create_health_check(d).await?,
+            Kind::Record => self.upsert_record(d, ctx).await?,
+            other => bail!("kind {other:?} is not a Route 53 resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn update(
+        &self,
+        d: &Desired,
+        current: &Observed,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let mut o = match d.kind {
+            // The zone's one attribute is its name, which is replaced, not updated.
+            Kind::HostedZone => {
+                let mut o = current.clone();
+                o.attrs = map([("zone", json!(zone_attr(d)?))]);
+                o
+            }
+            Kind::HealthCheck => self.update_health_check(d, current).await?,
+            Kind::Record => self.upsert_record(d, ctx).await?,
+            other => bail!("kind {other:?} is not a Route 53 resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        match current.kind {
+            Kind::HostedZone => self.delete_zone(current).await,
+            Kind::HealthCheck => {
+                let _p = self.permit().await?;
+                self.client
+                    .delete_health_check()
+                    .health_check_id(&current.id)
+                    .send()
+                    .await
+                    .absent_if(
+                        &["NoSuchHealthCheck"],
+                        "DeleteHealthCheck",
+                        REGION,
+                        &current.address,
+                    )?;
+                Ok(())
+            }
+            Kind::Record => self.delete_record(current).await,
+            other => bail!("kind {other:?} is not a Route 53 resource"),
+        }
+    }
+
+    /// Zones the caller knows by name (one listing), health checks tagged for the scope (one
+    /// listing, then tags by batches of ten) and the known failover records of those zones
+    /// (one listing per zone).
+    pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
+        let known_zones: Vec<(&str, &Address)> = scope
+            .known
+            .iter()
+            .filter(|k| k.kind == Kind::HostedZone)
+            .map(|k| (k.name.as_str(), &k.address))
+            .collect();
+        let zones = async {
+            if known_zones.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.list_zones(&subject).await
+        };
+        let (zones, checks) = tokio::try_join!(zones, self.list_health_checks(scope, &subject))?;
+
+        let mut out = Vec::new();
+        // Zone id -> address of the zone, for the records' dependencies.
+        let mut zone_ids: BTreeMap<String, Address> = BTreeMap::new();
+        for (name, address) in &known_zones {
+            let candidates: Vec<&HostedZone> =
+                zones.iter().filter(|z| same_name(z.name(), name)).collect();
+            // Several zones of one name: prefer the one standby created.
+            let zone = candidates
+                .iter()
+                .find(|z| created_by_standby(z))
+                .or_else(|| candidates.first());
+            if let Some(z) = zone {
+                let o = zone_observed(z, (*address).clone());
+                zone_ids.insert(o.id.clone(), (*address).clone());
+                out.push(o);
+            }
+        }
+        let check_address: HashMap<String, Address> = checks
+            .iter()
+            .map(|o| (o.id.clone(), o.address.clone()))
+            .collect();
+        out.extend(checks);
+
+        let known_records: HashMap<String, &Address> = scope
+            .known
+            .iter()
+            .filter(|k| k.kind == Kind::Record)
+            .map(|k| (k.name.to_ascii_lowercase(), &k.address))
+            .collect();
+        if !known_records.is_empty() {
+            let listed = try_join_all(zone_ids.iter().map(|(zone_id, zone_address)| {
+                let subject = &subject;
+                async move {
+                    let sets = self.list_records(zone_id, None, subject).await?;
+                    Ok::<_, anyhow::Error>((zone_id, zone_address, sets))
+                }
+            }))
+            .await?;
+            for (zone_id, zone_address, sets) in listed {
+                for set in &sets {
+                    let Some(key) = record_key(set) else { continue };
+                    let Some(address) = known_records.get(&key) else {
+                        continue;
+                    };
+                    let mut o = record_observed(set, zone_id, (*address).clone());
+                    o.depends_on = std::iter::once(zone_address.clone())
+                        .chain(
+                            set.health_check_id()
+                                .and_then(|h| check_address.get(h).cloned()),
+                        )
+                        .collect();
+                    out.push(o);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn permit(&self) -> anyhow::Result<SemaphorePermit<'_>> {
+        Ok(self.limit.acquire().await?)
+    }
+
+    // --- hosted zones --------------------------------------------------------------------
+
+    /// Adopts a zone of that name, else creates one.
+    async fn create_zone(&self, d: &Desired) -> anyhow::Result<Observed> {
+        let a = &d.address;
+        let zone = zone_attr(d)?;
+        if let Some(z) = self.find_zone(zone, a).await? {
+            if !created_by_standby(&z) {
+                tracing::info!(address = %a, zone, "adopting an existing hosted zone; standby will not delete it");
+            }
+            return Ok(zone_observed(&z, a.clone()));
+        }
+        let reference = caller_reference(d, None);
+        let created = {
+            let _p = self.permit().await?;
+            self.client
+                .create_hosted_zone()
+                .name(zone)
+                .caller_reference(&reference)
+                .send()
+                .await
+        };
+        let z = match created {
+            Ok(out) => out.hosted_zone().cloned().ok_or_else(|| {
+                anyhow!("CreateHostedZone in {REGION} failed for {a}: no zone in the answer")
+            })?,
+            // The reference was used before: by a zone deleted since (Route 53 never reuses
+            // one), or by one that appeared meanwhile.
+            Err(e) if error::code(&e) == Some("HostedZoneAlreadyExists") => {
+                if let Some(z) = self.find_zone(zone, a).await? {
+                    return Ok(zone_observed(&z, a.clone()));
+                }
+                let _p = self.permit().await?;
+                self.client
+                    .create_hosted_zone()
+                    .name(zone)
+                    .caller_reference(caller_reference(d, Some(&now_nanos())))
+                    .send()
+                    .await
+                    .op("CreateHostedZone", REGION, a)?
+                    .hosted_zone()
+                    .cloned()
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "CreateHostedZone in {REGION} failed for {a}: no zone in the answer"
+                        )
+                    })?
+            }
+            Err(e) => return Err(error::failure("CreateHostedZone", REGION, a, &e)),
+        };
+        Ok(zone_observed(&z, a.clone()))
+    }
+
+    async fn find_zone(&self, zone: &str, a: &Address) -> anyhow::Result<Option<HostedZone>> {
+        let _p = self.permit().await?;
+        let out = self
+            .client
+            .list_hosted_zones_by_name()
+            .dns_name(zone)
+            .send()
+            .await
+            .op("ListHostedZonesByName", REGION, a)?;
+        let matching: Vec<&HostedZone> = out
+            .hosted_zones()
+            .iter()
+            .filter(|z| same_name(z.name(), zone))
+            .collect();
+        Ok(matching
+            .iter()
+            .find(|z| created_by_standby(z))
+            .or_else(|| matching.first())
+            .map(|z| (*z).clone()))
+    }
+
+    /// Deletes a zone standby created, once only its SOA and NS records remain; a zone
+    /// standby adopted is left alone.
+    async fn delete_zone(&self, current: &Observed) -> anyhow::Result<()> {
+        let a = &current.address;
+        let zone = {
+            let _p = self.permit().await?;
+            self.client
+                .get_hosted_zone()
+                .id(&current.id)
+                .send()
+                .await
+                .absent_if(NO_ZONE, "GetHostedZone", REGION, a)?
+        };
+        let Some(zone) = zone.and_then(|z| z.hosted_zone().cloned()) else {
+            return Ok(());
+        };
+        let adopted = current.computed.get("created") == Some(&Value::Bool(false));
+        if adopted || !created_by_standby(&zone) {
+            tracing::info!(address = %a, zone = zone.name(), "leaving the adopted hosted zone in place");
+            return Ok(());
+        }
+        let sets = self.list_records(&current.id, None, a).await?;
+        let left: Vec<String> = sets
+            .iter()
+            .filter(|s| {
+                !(matches!(s.r#type(), RrType::Soa | RrType::Ns)
+                    && same_name(s.name(), zone.name()))
+            })
+            .map(|s| {
+                let name = s.name().trim_end_matches('.');
+                match s.set_identifier() {
+                    Some(id) => format!("{name} {} ({id})", s.r#type().as_str()),
+                    None => format!("{name} {}", s.r#type().as_str()),
+                }
+            })
+            .collect();
+        if !left.is_empty() {
+            bail!(
+                "{a}: hosted zone {} still holds records standby does not delete: {}; \
+                 delete them (or move them elsewhere) first",
+                zone.name().trim_end_matches('.'),
+                left.join(", ")
+            );
+        }
+        let _p = self.permit().await?;
+        self.client
+            .delete_hosted_zone()
+            .id(&current.id)
+            .send()
+            .await
+            .absent_if(NO_ZONE, "DeleteHostedZone", REGION, a)?;
+        Ok(())
+    }
+
+    // --- health checks -------------------------------------------------------------------
+
+    async fn create_health_check(&self, d: &Desired) -> anyhow::Result<Observed> {
+        let a = &d.address;
+        let reference = caller_reference(d, None);
+        let existing = self.find_health_check(&reference, a).await?;
+        let check = match existing {
+            Some(c) => c,
+            None => {
+                let created = {
+                    let _p = self.permit().await?;
+                    self.client
+                        .create_health_check()
+                        .caller_reference(&reference)
+                        .health_check_config(health_check_config(d)?)
+                        .send()
+                        .await
+                };
+                match created {
+                    Ok(out) => out.health_check().cloned(),
+                    // The reference belonged to a health check deleted since: Route 53
+                    // never reuses one. A fresh reference makes a new check.
+                    Err(e) if error::code(&e) == Some("HealthCheckAlreadyExists") => {
+                        let _p = self.permit().await?;
+                        self.client
+                            .create_health_check()
+                            .caller_reference(caller_reference(d, Some(&now_nanos())))
+                            .health_check_config(health_check_config(d)?)
+                            .send()
+                            .await
+                            .op("CreateHealthCheck", REGION, a)?
+                            .health_check()
+                            .cloned()
+                    }
+                    Err(e) => return Err(error::failure("CreateHealthCheck", REGION, a, &e)),
+                }
+                .ok_or_else(|| {
+                    anyhow!("CreateHealthCheck in {REGION} failed for {a}: no health check in the answer")
+                })?
+            }
+        };
+        self.tag_health_check(d, check.id()).await?;
+        health_check_observed(&check, a.clone(), str_attr(d, "region").ok())
+    }
+
+    /// A live health check made with `reference` (by an earlier, interrupted attempt).
+    async fn find_health_check(
+        &self,
+        reference: &str,
+        a: &Address,
+    ) -> anyhow::Result<Option<HealthCheck>> {
+        Ok(self
+            .all_health_checks(a)
+            .await?
+            .into_iter()
+            .find(|c| c.caller_reference() == reference))
+    }
+
+    async fn update_health_check(
+        &self,
+        d: &Desired,
+        current: &Observed,
+    ) -> anyhow::Result<Observed> {
+        let a = &d.address;
+        let config = health_check_config(d)?;
+        let updated = {
+            let _p = self.permit().await?;
+            self.client
+                .update_health_check()
+                .health_check_id(&current.id)
+                .set_ip_address(config.ip_address().map(str::to_owned))
+                .set_port(config.port())
+                .set_resource_path(config.resource_path().map(str::to_owned))
+                .send()
+                .await
+                .op("UpdateHealthCheck", REGION, a)?
+        };
+        self.tag_health_check(d, &current.id).await?;
+        let check = updated.health_check().ok_or_else(|| {
+            anyhow!("UpdateHealthCheck in {REGION} failed for {a}: no health check in the answer")
+        })?;
+        health_check_observed(check, a.clone(), str_attr(d, "region").ok())
+    }
+
+    /// Every desired tag, and the region it watches (ten tags per call at most).
+    async fn tag_health_check(&self, d: &Desired, id: &str) -> anyhow::Result<()> {
+        let mut tags: Vec<Tag> = d
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        if let Ok(region) = str_attr(d, "region") {
+            tags.push(Tag::builder().key(TAG_WATCHES).value(region).build());
+        }
+        for chunk in tags.chunks(10) {
+            let _p = self.permit().await?;
+            self.client
+                .change_tags_for_resource()
+                .resource_type(TagResourceType::Healthcheck)
+                .resource_id(id)
+                .set_add_tags(Some(chunk.to_vec()))
+                .send()
+                .await
+                .op("ChangeTagsForResource", REGION, &d.address)?;
+        }
+        Ok(())
+    }
+
+    async fn all_health_checks(
+        &self,
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<Vec<HealthCheck>> {
+        let _p = self.permit().await?;
+        let mut pages = self.client.list_health_checks().into_paginator().send();
+        let mut all = Vec::new();
+        while let Some(page) = pages.next().await {
+            all.extend(
+                page.op("ListHealthChecks", REGION, subject)?
+                    .health_checks()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(all)
+    }
+
+    /// The scope's health checks: one listing, then their tags by batches of ten.
+    async fn list_health_checks(
+        &self,
+        scope: &Scope,
+        subject: &str,
+    ) -> anyhow::Result<Vec<Observed>> {
+        let checks = self.all_health_checks(&subject).await?;
+        let by_id: HashMap<&str, &HealthCheck> = checks.iter().map(|c| (c.id(), c)).collect();
+        let ids: Vec<String> = checks.iter().map(|c| c.id().to_string()).collect();
+        let tagged = try_join_all(ids.chunks(10).map(|chunk| async move {
+            let _p = self.permit().await?;
+            let out = self
+                .client
+                .list_tags_for_resources()
+                .resource_type(TagResourceType::Healthcheck)
+                .set_resource_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+                .op("ListTagsForResources", REGION, &subject)?;
+            Ok::<_, anyhow::Error>(out.resource_tag_sets().to_vec())
+        }))
+        .await?;
+        let mut out = Vec::new();
+        for set in tagged.into_iter().flatten() {
+            let tags: BTreeMap<&str, &str> = set
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
+                .collect();
+            if tags.get(TAG_SERVICE) != Some(&scope.service.as_str())
+                || tags.get(TAG_ENVIRONMENT) != Some(&scope.environment.as_str())
+            {
+                continue;
+            }
+            let (Some(address), Some(check)) = (
+                tags.get(TAG_ADDRESS),
+                set.resource_id().and_then(|id| by_id.get(id)),
+            ) else {
+                continue;
+            };
+            out.push(health_check_observed(
+                check,
+                Address::new(*address),
+                tags.get(TAG_WATCHES).copied(),
+            )?);
+        }
+        Ok(out)
+    }
+
+    // --- records -------------------------------------------------------------------------
+
+    async fn upsert_record(&self, d: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Observed> {
+        let a = &d.address;
+        let refs = resolve_refs(d, ctx)?;
+        let zone = refs
+            .get("zone")
+            .ok_or_else(|| anyhow!("{a}: reference `zone` is missing from the spec"))?;
+        let zone_id = zone
+            .computed
+            .get("zone_id")
+            .and_then(Value::as_str)
+            .unwrap_or(&zone.id)
+            .trim_start_matches("/hostedzone/")
+            .to_string();
+        let health_check = refs.get("health_check").map(|o| o.id.clone());
+        let set = record_set(d, health_check.clone())?;
+        self.change_records(&zone_id, ChangeAction::Upsert, set.clone(), a)
+            .await?;
+        let mut o = record_observed(&set, &zone_id, a.clone());
+        if let Some(h) = health_check {
+            o.computed.insert("health_check_id".into(), json!(h));
+        }
+        Ok(o)
+    }
+
+    /// Deletes the record with exactly its current values, read back first.
+    async fn delete_record(&self, current: &Observed) -> anyhow::Result<()> {
+        let a = &current.address;
+        let mut parts = current.id.splitn(3, '/');
+        let (Some(zone_id), Some(name), Some(set_id)) = (parts.next(), parts.next(), parts.next())
+        else {
+            bail!(
+                "{a}: record id `{}` is not <zone id>/<name>/<set identifier>",
+                current.id
+            );
+        };
+        let Some(sets) = self.list_records_or_none(zone_id, Some(name), a).await? else {
+            return Ok(());
+        };
+        let Some(set) = sets.into_iter().find(|s| {
+            same_name(s.name(), name)
+                && s.r#type() == &RrType::A
+                && s.set_identifier() == Some(set_id)
+        }) else {
+            return Ok(());
+        };
+        let deleted = {
+            let _p = self.permit().await?;
+            self.client
+                .change_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .change_batch(batch(ChangeAction::Delete, set)?)
+                .send()
+                .await
+        };
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if error::code(&e) == Some("NoSuchHostedZone") => Ok(()),
+            Err(e)
+                if error::code(&e) == Some("InvalidChangeBatch")
+                    && error::describe(&e).contains("not found") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(error::failure("ChangeResourceRecordSets", REGION, a, &e)),
+        }
+    }
+
+    async fn change_records(
+        &self,
+        zone_id: &str,
+        action: ChangeAction,
+        set: ResourceRecordSet,
+        a: &Address,
+    ) -> anyhow::Result<()> {
+        let out = {
+            let _p = self.permit().await?;
+            self.client
+                .change_resource_record_sets()
+                .hosted_zone_id(zone_id)
+                .change_batch(batch(action, set)?)
+                .send()
+                .await
+                .op("ChangeResourceRecordSets", REGION, a)?
+        };
+        let Some(info) = out.change_info() else {
+            return Ok(());
+        };
+        let mut status = info.status().clone();
+        let started = tokio::time::Instant::now();
+        while status == ChangeStatus::Pending {
+            if started.elapsed() > CHANGE_WAIT {
+                bail!(
+                    "{a}: record change {} still pending after {:?} in Route 53",
+                    info.id(),
+                    CHANGE_WAIT
+                );
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _p = self.permit().await?;
+            status = self
+                .client
+                .get_change()
+                .id(info.id())
+                .send()
+                .await
+                .op("GetChange", REGION, a)?
+                .change_info()
+                .map(|c| c.status().clone())
+                .unwrap_or(ChangeStatus::Insync);
+        }
+        Ok(())
+    }
+
+    async fn list_records_or_none(
+        &self,
+        zone_id: &str,
+        start: Option<&str>,
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<Option<Vec<ResourceRecordSet>>> {
+        match self.list_records(zone_id, start, subject).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if format!("{e}").contains("NoSuchHostedZone") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every record set of a zone (from `start` on, when given): one paginated listing.
+    async fn list_records(
+        &self,
+        zone_id: &str,
+        start: Option<&str>,
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<Vec<ResourceRecordSet>> {
+        let _p = self.permit().await?;
+        let mut all = Vec::new();
+        let mut next: Option<(String, Option<RrType>, Option<String>)> =
+            start.map(|s| (s.to_string(), Some(RrType::A), None));
+        loop {
+            let mut req = self
+                .client
+                .list_resource_record_sets()
+                .hosted_zone_id(zone_id);
+            if let Some((name, rtype, id)) = &next {
+                req = req
+                    .start_record_name(name)
+                    .set_start_record_type(rtype.clone())
+                    .set_start_record_identifier(id.clone());
+            }
+            let page = req
+                .send()
+                .await
+                .op("ListResourceRecordSets", REGION, subject)?;
+            all.extend(page.resource_record_sets().iter().cloned());
+            if !page.is_truncated() {
+                break;
+            }
+            let following = page.next_record_name().map(|n| {
+                (
+                    n.to_string(),
+                    page.next_record_type().cloned(),
+                    page.next_record_identifier().map(str::to_owned),
+                )
+            });
+            // A page that does not move on would loop forever: stop there.
+            if following.is_none() || following == next {
+                break;
+            }
+            next = following;
+        }
+        Ok(all)
+    }
+
+    async fn list_zones(&self, subject: &str) -> anyhow::Result<Vec<HostedZone>> {
+        let _p = self.permit().await?;
+        let mut pages = self.client.list_hosted_zones().into_paginator().send();
+        let mut all = Vec::new();
+        while let Some(page) = pages.next().await {
+            all.extend(
+                page.op("ListHostedZones", REGION, &subject)?
+                    .hosted_zones()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(all)
+    }
+}
+
+// --- normalisation -----------------------------------------------------------------------
+
+fn zone_observed(z: &HostedZone, address: Address) -> Observed {
+    let id = z.id().trim_start_matches("/hostedzone/").to_string();
+    Observed {
+        address,
+        kind: Kind::HostedZone,
+        region: None,
+        attrs: map([("zone", json!(z.name().trim_end_matches('.')))]),
+        computed: map([
+            ("zone_id", json!(id)),
+            ("created", json!(created_by_standby(z))),
+        ]),
+        id,
+        depends_on: Vec::new(),
+    }
+}
+
+fn health_check_observed(
+    c: &HealthCheck,
+    address: Address,
+    region: Option<&str>,
+) -> anyhow::Result<Observed> {
+    let config = c
+        .health_check_config()
+        .ok_or_else(|| anyhow!("{address}: health check {} has no configuration", c.id()))?;
+    Ok(Observed {
+        address,
+        kind: Kind::HealthCheck,
+        region: None,
+        id: c.id().to_string(),
+        attrs: map([
+            ("region", json!(region)),
+            ("protocol", json!(config.r#type().as_str())),
+            ("port", json!(config.port())),
+            ("path", json!(config.resource_path())),
+            ("ip_address", json!(config.ip_address())),
+        ]),
+        computed: map([("id", json!(c.id()))]),
+        depends_on: Vec::new(),
+    })
+}
+
+fn record_observed(s: &ResourceRecordSet, zone_id: &str, address: Address) -> Observed {
+    let name = s.name().trim_end_matches('.');
+    let set_id = s.set_identifier().unwrap_or_default();
+    let mut values: Vec<&str> = s.resource_records().iter().map(|r| r.value()).collect();
+    values.sort_unstable();
+    let mut computed = map([("zone_id", json!(zone_id))]);
+    if let Some(h) = s.health_check_id() {
+        computed.insert("health_check_id".into(), json!(h));
+    }
+    Observed {
+        address,
+        kind: Kind::Record,
+        region: None,
+        id: format!("{zone_id}/{name}/{set_id}"),
+        attrs: map([
+            ("name", json!(name)),
+            ("failover", json!(s.failover().map(|f| f.as_str()))),
+            ("ttl", json!(s.ttl())),
+            ("set_identifier", json!(set_id)),
+            ("values", json!(values)),
+        ]),
+        computed,
+        depends_on: Vec::new(),
+    }
+}
+
+/// `<name>#<set identifier>` (lower-case, no final dot) of a failover A record.
+fn record_key(s: &ResourceRecordSet) -> Option<String> {
+    if s.r#type() != &RrType::A || s.failover().is_none() {
+        return None;
+    }
+    Some(format!("{}#{}", s.name().trim_end_matches('.'), s.set_identifier()?).to_ascii_lowercase())
+}
+
+fn record_set(d: &Desired, health_check: Option<String>) -> anyhow::Result<ResourceRecordSet> {
+    let a = &d.address;
+    let values: Vec<&str> = match d.attrs.get("values") {
+        Some(Value::Array(vs)) => vs
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| anyhow!("{a}: attribute `values` must be a list of IP addresses"))?,
+        _ => bail!("{a}: attribute `values` must be a list of IP addresses"),
+    };
+    if values.is_empty() {
+        bail!(
+            "{a}: a record needs at least one instance address, and its cluster has none \
+             in this region; give the region's cluster at least one instance"
+        );
+    }
+    if values.contains(&UNKNOWN) {
+        bail!("{a}: the record's addresses are not known yet (an instance has no public IP)");
+    }
+    let mut values = values;
+    values.sort_unstable();
+    let ttl = d
+        .attrs
+        .get("ttl")
+        .and_then(Value::as_i64)
+        .filter(|t| *t >= 0)
+        .with_context(|| format!("{a}: attribute `ttl` must be a number of seconds"))?;
+    let failover = str_attr(d, "failover")?;
+    if !matches!(failover, "PRIMARY" | "SECONDARY") {
+        bail!("{a}: attribute `failover` must be PRIMARY or SECONDARY, not {failover}");
+    }
+    let records = values
+        .iter()
+        .map(|v| ResourceRecord::builder().value(*v).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ResourceRecordSet::builder()
+        .name(str_attr(d, "name")?)
+        .r#type(RrType::A)
+        .set_identifier(str_attr(d, "set_identifier")?)
+        .failover(ResourceRecordSetFailover::from(failover))
+        .ttl(ttl)
+        .set_resource_records(Some(records))
+        .set_health_check_id(health_check)
+        .build()?)
+}
+
+fn batch(action: ChangeAction, set: ResourceRecordSet) -> anyhow::Result<ChangeBatch> {
+    Ok(ChangeBatch::builder()
+        .changes(
+            Change::builder()
+                .action(action)
+                .resource_record_set(set)
+                .build()?,
+        )
+        .build()?)
+}
+
+fn health_check_config(d: &Desired) -> anyhow::Result<HealthCheckConfig> {
+    let a = &d.address;
+    let protocol = str_attr(d, "protocol")?;
+    let kind = match protocol {
+        "HTTP" => HealthCheckType::Http,
+        "HTTPS" => HealthCheckType::Https,
+        "TCP" => HealthCheckType::Tcp,
+        other => bail!("{a}: health check protocol must be HTTP, HTTPS or TCP, not {other}"),
+    };
+    let ip = str_attr(d, "ip_address")?;
+    if ip == UNKNOWN || ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("{a}: the health check's `ip_address` is not an IP address yet ({ip})");
+    }
+    let port = d
+        .attrs
+        .get("port")
+        .and_then(Value::as_i64)
+        .filter(|p| (1..=65535).contains(p))
+        .with_context(|| format!("{a}: attribute `port` must be a number from 1 to 65535"))?;
+    let path = match kind {
+        HealthCheckType::Tcp => None,
+        _ => d
+            .attrs
+            .get("path")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned),
+    };
+    Ok(HealthCheckConfig::builder()
+        .r#type(kind)
+        .ip_address(ip)
+        .port(port as i32)
+        .set_resource_path(path)
+        .request_interval(REQUEST_INTERVAL)
+        .failure_threshold(FAILURE_THRESHOLD)
+        .build()?)
+}
+
+fn zone_attr(d: &Desired) -> anyhow::Result<&str> {
+    Ok(str_attr(d, "zone")?.trim_end_matches('.'))
+}
+
+/// `standby-` and SHA-256 of the address and desired attributes: at most 64 characters
+/// (health checks' limit; zones allow 128). `salt` makes a fresh one.
+fn caller_reference(d: &Desired, salt: Option<&str>) -> String {
+    let attrs = serde_json::to_string(&d.attrs).unwrap_or_default();
+    let mut input = format!("{}|{attrs}", d.address);
+    if let Some(s) = salt {
+        input.push('|');
+        input.push_str(s);
+    }
+    let digest = hex::encode(Sha256::digest(input.as_bytes()));
+    format!("standby-{}", &digest[..56])
+}
+
+fn created_by_standby(z: &HostedZone) -> bool {
+    z.caller_reference().starts_with("standby-")
+}
+
+fn now_nanos() -> String {
+    time::OffsetDateTime::now_utc()
+        .unix_timestamp_nanos()
+        .to_string()
+}
+
+/// DNS names compare without the final dot and case-insensitively.
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
