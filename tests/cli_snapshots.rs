@@ -67,6 +67,8 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         prior,
         notes: vec!["region us-west-2 is primary in the state but warm-standby in the spec".into()],
         blocked: vec![],
+        stages: Default::default(),
+        best_effort: Default::default(),
         outputs: BTreeMap::new(),
     }
 }

@@ -302,7 +302,8 @@ async fn network_and_instances_round_trip() {
     let observed = p.refresh(&sc).await.unwrap();
     let with_two = p.request_count() - before;
     assert_clean(&observed, &ds);
-    assert!(with_two <= 5, "refresh took {with_two} requests");
+    // 5 EC2 describes and 2 RDS ones (subnet groups, instances).
+    assert!(with_two <= 7, "refresh took {with_two} requests");
     let inst0 = observed
         .iter()
         .find(|o| o.address == ds[4].address)
@@ -575,9 +576,14 @@ async fn buckets_roles_and_replication() {
     let before = p.request_count();
     let observed = p.refresh(&scope(&all, true, known(&ds))).await.unwrap();
     assert_clean(&observed, &ds);
-    // Per region: 5 EC2 describes; S3: one listing, then 5 reads per bucket; IAM: one listing.
+    // Per region: 5 EC2 describes and 2 RDS ones; S3: one listing, then 5 reads per bucket;
+    // IAM: one listing; Route 53: one health-check listing (no zone is known).
     let requests = p.request_count() - before;
-    assert_eq!(requests, 3 * 5 + 1 + 3 * 5 + 1, "refresh requests");
+    assert_eq!(
+        requests,
+        3 * 5 + 3 * 2 + 1 + 3 * 5 + 1 + 1,
+        "refresh requests"
+    );
 
     // Refresh with a lost state: buckets and role found by prefix and tags.
     let observed = p.refresh(&scope(&all, true, Vec::new())).await.unwrap();
@@ -650,7 +656,10 @@ async fn errors_name_operation_region_and_address() {
         &[],
     );
     let err = p.create(&db, &ctx).await.unwrap_err();
-    assert_eq!(err.to_string(), "kind database is not supported yet");
+    assert_eq!(
+        err.to_string(),
+        "region.us-east-1.database.orders: attribute `identifier` is missing or not a string"
+    );
 
     // A subnet outside its VPC's range: EC2 refuses it.
     let ds = network("ami-12c6146b", 0);

@@ -34,12 +34,26 @@ pub struct Failure {
     pub error: String,
 }
 
+/// When one step ran and how long it took (for the history and reports).
+#[derive(Debug, Clone)]
+pub struct StepTiming {
+    pub address: Address,
+    pub verb: &'static str,
+    /// RFC 3339.
+    pub started_at: String,
+    pub duration: Duration,
+    pub outcome: &'static str,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ApplyReport {
     /// Steps in the plan's graph (a replacement is two).
     pub total: usize,
     pub completed: usize,
     pub failures: Vec<Failure>,
+    /// Best-effort actions that failed: reported, not fatal.
+    pub not_made: Vec<Failure>,
+    pub steps: Vec<StepTiming>,
     pub cancelled: bool,
     pub elapsed: Duration,
 }

@@ -7,7 +7,7 @@
 
 mod event;
 
-pub use event::{ApplyEvent, ApplyReport, Failure};
+pub use event::{ApplyEvent, ApplyReport, Failure, StepTiming};
 
 use crate::address::Address;
 use crate::graph::{apply_graph, Phase, StepNode};
@@ -65,7 +65,7 @@ pub async fn apply(
     }
     store.save()?;
 
-    let graph = apply_graph(&plan.actions)?;
+    let graph = apply_graph(&plan.actions, &plan.stages)?;
     let shared = Arc::new(SharedState(RwLock::new(store.state().clone())));
     let mut waiting: Vec<usize> = graph
         .node_indices()
@@ -131,7 +131,15 @@ pub async fn apply(
             let step = graph[node];
             let action = &plan.actions[step.action];
             let address = action.address().clone();
-            match result {
+            let verb = step_verb(action, step);
+            report.steps.push(StepTiming {
+                address: address.clone(),
+                verb,
+                started_at: started_at(elapsed),
+                duration: elapsed,
+                outcome: if result.is_ok() { "done" } else { "failed" },
+            });
+            let release = match result {
                 Ok(outcome) => {
                     let mut state = shared
                         .0
@@ -154,30 +162,41 @@ pub async fn apply(
                     report.completed += 1;
                     let _ = opts.events.send(ApplyEvent::Finished {
                         address,
-                        verb: step_verb(action, step),
+                        verb,
                         elapsed,
                     });
-                    for e in graph.edges_directed(node, Direction::Outgoing) {
-                        let next = e.target();
-                        waiting[next.index()] -= 1;
-                        if waiting[next.index()] == 0 {
-                            ready.push(next);
-                        }
-                    }
+                    true
                 }
                 Err(error) => {
-                    stop = true;
                     let message = format!("{error:#}");
                     let _ = opts.events.send(ApplyEvent::Failed {
                         address: address.clone(),
-                        verb: step_verb(action, step),
+                        verb,
                         error: message.clone(),
                     });
-                    report.failures.push(Failure {
-                        address,
+                    let failure = Failure {
+                        address: address.clone(),
                         region: action.region().map(str::to_string),
                         error: message,
-                    });
+                    };
+                    if plan.best_effort.contains(&address) {
+                        // Reported, and what waits for it goes ahead: the data plane fails over by itself.
+                        report.not_made.push(failure);
+                        true
+                    } else {
+                        stop = true;
+                        report.failures.push(failure);
+                        false
+                    }
+                }
+            };
+            if release {
+                for e in graph.edges_directed(node, Direction::Outgoing) {
+                    let next = e.target();
+                    waiting[next.index()] -= 1;
+                    if waiting[next.index()] == 0 {
+                        ready.push(next);
+                    }
                 }
             }
         }
@@ -193,6 +212,14 @@ pub async fn apply(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// When a step that just finished after `elapsed` started, as RFC 3339.
+fn started_at(elapsed: Duration) -> String {
+    let start = time::OffsetDateTime::now_utc() - elapsed;
+    start
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn step_verb(action: &Action, step: StepNode) -> &'static str {

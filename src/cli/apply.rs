@@ -92,7 +92,7 @@ pub(super) async fn execute(
     let clock = Instant::now();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (cancel_tx, cancel_rx) = watch::channel(false);
-    let steps = crate::graph::apply_graph(&plan.actions)?.node_count();
+    let steps = crate::graph::apply_graph(&plan.actions, &plan.stages)?.node_count();
     let renderer = tokio::spawn(progress::render(steps, events_rx));
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {

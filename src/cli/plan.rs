@@ -39,7 +39,7 @@ pub async fn run(args: PlanArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
             .iter()
             .map(|t| Address::new(t.as_str()))
             .collect(),
-        destroy: false,
+        ..Default::default()
     };
     let plan = env.plan(&provider, state.as_ref(), &opts).await?;
     if args.json {

@@ -24,6 +24,11 @@ pub struct PlanOptions {
     pub targets: Vec<Address>,
     /// Plan to delete everything (`standby destroy`).
     pub destroy: bool,
+    /// Regions not to call at all (`--assume-down`): not refreshed, nothing changed there;
+    /// the state's last-known view of them stands in.
+    pub assume_down: BTreeSet<String>,
+    /// Roles to plan for instead of the state's (promote and rebuild set these).
+    pub roles: Option<BTreeMap<String, Role>>,
 }
 
 impl Environment {
@@ -141,7 +146,7 @@ impl Environment {
                 bail!("--target {t} matches no resource: `standby state list` shows the addresses");
             }
         }
-        let frozen = roles
+        let failed: BTreeSet<String> = roles
             .iter()
             .filter(|(_, r)| **r == Role::Failed)
             .map(|(n, _)| n.clone())
@@ -149,12 +154,16 @@ impl Environment {
         let diff_opts = DiffOptions {
             targets: opts.targets.clone(),
             destroy: opts.destroy,
-            frozen_regions: frozen,
+            frozen_regions: failed.union(&opts.assume_down).cloned().collect(),
+            fenced_regions: failed.difference(&opts.assume_down).cloned().collect(),
         };
         let bound = bind_from_prior(desired, &prior);
         let actions: Vec<Action> = diff(&bound, &prior, &diff_opts);
         let blocked = protected_deletions(desired, &actions);
         let mut notes = self.role_notes(&roles);
+        notes.extend(opts.assume_down.iter().map(|r| {
+            format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
+        }));
         notes.extend(blocked.iter().cloned());
         Ok(Plan {
             format_version: PLAN_FORMAT_VERSION,
@@ -164,6 +173,8 @@ impl Environment {
             state_serial: state.map(|s| s.serial).unwrap_or(0),
             notes,
             blocked,
+            stages: BTreeMap::new(),
+            best_effort: BTreeSet::new(),
             roles,
             prior,
             actions,
@@ -218,9 +229,18 @@ fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Vec<String> {
         .filter(|d| d.prevent_destroy)
         .map(|d| &d.address)
         .collect();
+    let replica = |attrs: &serde_json::Map<String, serde_json::Value>| {
+        attrs.get("replica_of").is_some_and(|v| !v.is_null())
+    };
     actions
         .iter()
-        .filter(|a| matches!(a, Action::Delete { .. } | Action::Replace { .. }))
+        .filter(|a| match a {
+            // A replica holds no data of its own; a rebuild turns a stale standalone database
+            // into a replica after its final snapshot.
+            Action::Replace { desired, current, .. } => !replica(&current.attrs) && !replica(&desired.attrs),
+            Action::Delete { current, .. } => !replica(&current.attrs),
+            _ => false,
+        })
         .filter(|a| protected.contains(a.address()))
         .map(|a| {
             format!(

@@ -28,7 +28,10 @@ pub struct StepNode {
 }
 
 /// The steps of a plan with an edge from each step to the steps that must wait for it.
-pub fn apply_graph(actions: &[Action]) -> Result<DiGraph<StepNode, ()>> {
+pub fn apply_graph(
+    actions: &[Action],
+    stages: &BTreeMap<Address, u32>,
+) -> Result<DiGraph<StepNode, ()>> {
     let mut g = DiGraph::new();
     let mut converge: BTreeMap<&Address, NodeIndex> = BTreeMap::new();
     let mut delete: BTreeMap<&Address, NodeIndex> = BTreeMap::new();
@@ -94,6 +97,25 @@ pub fn apply_graph(actions: &[Action]) -> Result<DiGraph<StepNode, ()>> {
             for dep in &current.depends_on {
                 if let Some(&after) = delete.get(dep) {
                     g.add_edge(node, after, ());
+                }
+            }
+        }
+    }
+    if !stages.is_empty() {
+        // Every step of a stage waits for every step of the stage before it.
+        let mut by_stage: BTreeMap<u32, Vec<NodeIndex>> = BTreeMap::new();
+        for n in g.node_indices() {
+            let stage = stages
+                .get(actions[g[n].action].address())
+                .copied()
+                .unwrap_or(0);
+            by_stage.entry(stage).or_default().push(n);
+        }
+        let levels: Vec<&Vec<NodeIndex>> = by_stage.values().collect();
+        for pair in levels.windows(2) {
+            for &a in pair[0] {
+                for &b in pair[1] {
+                    g.add_edge(a, b, ());
                 }
             }
         }

@@ -6,7 +6,7 @@
 use super::{Action, Change};
 use crate::address::Address;
 use crate::provider::Observed;
-use crate::topology::Desired;
+use crate::topology::{Desired, Kind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -19,6 +19,9 @@ pub struct DiffOptions {
     /// Regions whose resources are left alone (failed regions awaiting a rebuild, regions
     /// assumed down): nothing there is deleted.
     pub frozen_regions: BTreeSet<String>,
+    /// Frozen regions that are reachable (a failed primary that still answers): their
+    /// bucket replication is deleted, so the old primary stops replicating.
+    pub fenced_regions: BTreeSet<String>,
 }
 
 pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<Action> {
@@ -45,6 +48,22 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
             .as_ref()
             .is_some_and(|r| opts.frozen_regions.contains(r));
         if frozen {
+            let fenced = o
+                .region
+                .as_ref()
+                .is_some_and(|r| opts.fenced_regions.contains(r));
+            if fenced
+                && o.kind == Kind::BucketReplication
+                && !desired_addresses.contains(&o.address)
+            {
+                actions.insert(
+                    o.address.clone(),
+                    Action::Delete {
+                        current: o.clone(),
+                        reason: "fence: the failed primary's bucket stops replicating".into(),
+                    },
+                );
+            }
             continue;
         }
         if opts.destroy {
@@ -72,6 +91,12 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
     actions.into_values().collect()
 }
 
+/// A read replica that becomes standalone is promoted in place; every other change of
+/// `replica_of` needs a new database.
+fn is_promotion(kind: Kind, c: &Change) -> bool {
+    kind == Kind::Database && c.key == "replica_of" && c.after.is_null() && !c.before.is_null()
+}
+
 fn compare(d: &Desired, current: &Observed) -> Option<Action> {
     let changes: Vec<Change> = d
         .attrs
@@ -89,6 +114,7 @@ fn compare(d: &Desired, current: &Observed) -> Option<Action> {
     let forcing: Vec<&Change> = changes
         .iter()
         .filter(|c| d.kind.replace_keys().contains(&c.key.as_str()))
+        .filter(|c| !is_promotion(d.kind, c))
         .collect();
     if forcing.is_empty() {
         return Some(Action::Update {
@@ -193,7 +219,6 @@ fn restrict_to_targets(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::topology::Kind;
     use serde_json::json;
 
     fn desired(addr: &str, kind: Kind, attrs: Value, refs: &[(&str, &str)]) -> Desired {

@@ -43,6 +43,14 @@ pub struct Plan {
     /// refuses a plan that has any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<String>,
+    /// DR plans run in stages (fence, promote, scale, DNS, replication): an action starts only
+    /// after every action of an earlier stage finished. Absent: stage 0.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<Address, u32>,
+    /// Actions whose failure is reported but does not stop the plan (Route 53 changes during
+    /// a promote, when its control plane may be impaired).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub best_effort: std::collections::BTreeSet<Address>,
     /// Outputs evaluated from the spec.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
