@@ -7,6 +7,7 @@ pub mod address;
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod dr;
 pub mod environment;
 pub mod graph;
 pub mod plan;

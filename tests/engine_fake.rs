@@ -469,3 +469,182 @@ async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
     );
     assert_eq!(replace.blocked.len(), 1);
 }
+
+mod dr {
+    use super::*;
+    use standby::dr::{plan_promote, plan_rebuild, PromoteRequest, RebuildRequest};
+
+    async fn apply_plan(
+        env: &Environment,
+        provider: Arc<FakeProvider>,
+        plan: &standby::plan::Plan,
+    ) -> ApplyReport {
+        let mut store = env.open_state("dr").unwrap();
+        let (events, _rx) = mpsc::unbounded_channel();
+        let (_tx, cancel) = watch::channel(false);
+        let p: Arc<dyn Provider> = provider;
+        apply(
+            plan,
+            p,
+            &mut store,
+            ApplyOptions {
+                parallelism: 4,
+                cancel,
+                events,
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    fn promote(region: &str) -> PromoteRequest {
+        PromoteRequest {
+            region: region.into(),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn promote_refuses_beyond_the_rpo_unless_data_loss_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env(dir.path(), 4);
+        let provider = Arc::new(FakeProvider::new());
+        run(&env, provider.clone(), refreshing()).await;
+        provider.set_lag("checkout-prod-orders-us-west-2", Duration::from_secs(600));
+        let state = env.read_state().unwrap().unwrap();
+        let err = plan_promote(&env, &*provider, &state, &promote("us-west-2"))
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("replica lag 10m") && err.contains("rpo of 5m"),
+            "{err}"
+        );
+        let req = PromoteRequest {
+            accept_data_loss: true,
+            ..promote("us-west-2")
+        };
+        let p = plan_promote(&env, &*provider, &state, &req).await.unwrap();
+        assert!(p.gate.accepted_data_loss);
+    }
+
+    #[tokio::test]
+    async fn promote_with_the_primary_down_never_calls_it_and_moves_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = env(dir.path(), 4);
+        let provider = Arc::new(FakeProvider::new());
+        run(&env, provider.clone(), refreshing()).await;
+        let fresh = Arc::new(FakeProvider::new());
+        for o in provider.all() {
+            fresh.edit(o.address.as_str(), |slot| *slot = Some(o.clone()));
+        }
+        fresh.set_lag("checkout-prod-orders-us-west-2", Duration::from_secs(2));
+        let state = env.read_state().unwrap().unwrap();
+        let req = PromoteRequest {
+            assume_down: ["us-east-1".to_string()].into(),
+            ..promote("us-west-2")
+        };
+        let p = plan_promote(&env, &*fresh, &state, &req).await.unwrap();
+        eprintln!(
+            "called {:?} roles {:?} actions {}",
+            fresh.regions_called(),
+            p.plan.roles,
+            p.plan.actions.len()
+        );
+        assert!(p
+            .plan
+            .notes
+            .iter()
+            .any(|n| n.contains("us-east-1 is assumed down")));
+        let report = apply_plan(&env, fresh.clone(), &p.plan).await;
+        assert!(report.succeeded(), "{report:?}");
+        assert!(
+            !fresh.regions_called().contains("us-east-1"),
+            "{:?} {:?}",
+            fresh.regions_called(),
+            p.plan
+                .actions
+                .iter()
+                .map(|a| format!("{} {}", a.verb(), a.address()))
+                .collect::<Vec<_>>()
+        );
+
+        assert_eq!(
+            find(&fresh, "region.us-west-2.database.orders").attrs["replica_of"],
+            serde_json::Value::Null
+        );
+        assert_eq!(
+            count(&fresh, "region.us-west-2.cluster.web.instance["),
+            4,
+            "full size"
+        );
+        let record = find(&fresh, "dns.api.record.us-west-2");
+        assert_eq!(record.attrs["failover"], "PRIMARY");
+        assert_eq!(record.attrs["values"].as_array().unwrap().len(), 4);
+        let replication = find(&fresh, "region.us-west-2.bucket.receipts.replication");
+        let dests: Vec<&str> = replication.attrs["destinations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["region"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dests,
+            ["eu-west-1"],
+            "replicates to the remaining standby only"
+        );
+        let roles = env.read_state().unwrap().unwrap().roles;
+        assert_eq!(roles["us-west-2"], Role::Primary);
+        assert_eq!(roles["us-east-1"], Role::Failed);
+
+        // Failover then failback: rebuild the old primary, promote it back, rebuild again.
+        let state = env.read_state().unwrap().unwrap();
+        let req = RebuildRequest {
+            region: "us-east-1".into(),
+            role: Role::WarmStandby,
+            assume_down: Default::default(),
+        };
+        let plan = plan_rebuild(&env, &*fresh, &state, &req).await.unwrap();
+        assert!(plan.actions.iter().any(|a| matches!(a, Action::Replace { reason, .. } if a.address().as_str() == "region.us-east-1.database.orders" && reason.contains("replica_of"))));
+        assert!(apply_plan(&env, fresh.clone(), &plan).await.succeeded());
+        assert_eq!(
+            find(&fresh, "region.us-east-1.database.orders").attrs["replica_of"],
+            "region.us-west-2.database.orders"
+        );
+        let state = env.read_state().unwrap().unwrap();
+        let back = plan_promote(&env, &*fresh, &state, &promote("us-east-1"))
+            .await
+            .unwrap();
+        assert!(apply_plan(&env, fresh.clone(), &back.plan)
+            .await
+            .succeeded());
+        let state = env.read_state().unwrap().unwrap();
+        let req = RebuildRequest {
+            region: "us-west-2".into(),
+            role: Role::WarmStandby,
+            assume_down: Default::default(),
+        };
+        let plan = plan_rebuild(&env, &*fresh, &state, &req).await.unwrap();
+        assert!(apply_plan(&env, fresh.clone(), &plan).await.succeeded());
+        let state = env.read_state().unwrap().unwrap();
+        assert_eq!(
+            env.roles(Some(&state)),
+            env.roles(None),
+            "the original layout is back"
+        );
+        let clean = env
+            .plan(&*fresh, Some(&state), &refreshing())
+            .await
+            .unwrap();
+        assert!(
+            clean.actions.is_empty(),
+            "{:?}",
+            clean
+                .actions
+                .iter()
+                .map(|a| a.address())
+                .collect::<Vec<_>>()
+        );
+    }
+}

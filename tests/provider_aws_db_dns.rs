@@ -6,7 +6,7 @@
 
 mod support;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use standby::address::Address;
 use standby::provider::aws::AwsProvider;
 use standby::provider::{ApplyContext, KnownResource, Observed, Provider, Scope};
@@ -297,6 +297,13 @@ async fn primary_and_cross_region_replica_round_trip() {
         .read_replica_db_instance_identifiers()
         .iter()
         .any(|r| r == &replica.id || Some(r.as_str()) == r_live.db_instance_arn()));
+    assert_eq!(
+        r_live
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some("checkout-test-orders-us-west-2"),
+        "the replica lives in its own region's subnet group"
+    );
     let tags: BTreeMap<_, _> = r_live
         .tag_list()
         .iter()

@@ -309,3 +309,144 @@ fn standby_plan_goes_through_the_proxy_to_every_region_of_the_spec() {
     }
     assert!(seen.iter().all(|s| s.status == 200), "{seen:#?}");
 }
+
+/// Each protocol's injected errors have the shape the SDK expects: it reads their error
+/// codes, and its standard retry retries them. EC2 query, AWS query (RDS, IAM, CloudWatch),
+/// S3 and Route 53 (REST-XML).
+#[tokio::test]
+async fn every_protocol_parses_and_retries_injected_errors() {
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let regional = proxy.sdk_config("us-west-2").await;
+    let global = proxy.sdk_config("us-east-1").await;
+
+    /// One call of `service` with `attempts` attempts: `Err(error code)` when it failed.
+    async fn call(
+        service: &str,
+        attempts: u32,
+        regional: &aws_types::SdkConfig,
+        global: &aws_types::SdkConfig,
+    ) -> Result<(), Option<String>> {
+        macro_rules! client {
+            ($sdk:ident, $conf:expr) => {
+                $sdk::Client::from_conf(
+                    $sdk::config::Builder::from($conf)
+                        .retry_config(
+                            RetryConfig::standard()
+                                .with_max_attempts(attempts)
+                                .with_initial_backoff(Duration::from_millis(5)),
+                        )
+                        .force_path_style_if_s3()
+                        .build(),
+                )
+            };
+        }
+        trait PathStyle {
+            fn force_path_style_if_s3(self) -> Self;
+        }
+        macro_rules! not_s3 {
+            ($($sdk:ident),*) => {$(
+                impl PathStyle for $sdk::config::Builder {
+                    fn force_path_style_if_s3(self) -> Self {
+                        self
+                    }
+                }
+            )*};
+        }
+        not_s3!(
+            aws_sdk_ec2,
+            aws_sdk_rds,
+            aws_sdk_iam,
+            aws_sdk_cloudwatch,
+            aws_sdk_route53
+        );
+        impl PathStyle for aws_sdk_s3::config::Builder {
+            fn force_path_style_if_s3(self) -> Self {
+                self.force_path_style(true)
+            }
+        }
+        fn code<E: ProvideErrorMetadata>(e: E) -> Option<String> {
+            e.code().map(str::to_string)
+        }
+        match service {
+            "ec2" => client!(aws_sdk_ec2, regional)
+                .describe_vpcs()
+                .send()
+                .await
+                .map(drop)
+                .map_err(code),
+            "rds" => client!(aws_sdk_rds, regional)
+                .describe_db_instances()
+                .send()
+                .await
+                .map(drop)
+                .map_err(code),
+            "iam" => client!(aws_sdk_iam, global)
+                .list_roles()
+                .send()
+                .await
+                .map(drop)
+                .map_err(code),
+            "monitoring" => client!(aws_sdk_cloudwatch, regional)
+                .list_metrics()
+                .send()
+                .await
+                .map(drop)
+                .map_err(code),
+            "s3" => client!(aws_sdk_s3, regional)
+                .list_buckets()
+                .send()
+                .await
+                .map(drop)
+                .map_err(code),
+            "route53" => client!(aws_sdk_route53, global)
+                .list_hosted_zones()
+                .send()
+                .await
+                .map(drop)
+                .map_err(code),
+            other => unreachable!("{other}"),
+        }
+    }
+
+    // (service, [internal error: status, code], [throttling: status, code])
+    let cases = [
+        ("ec2", (500, "InternalError"), (400, "RequestLimitExceeded")),
+        ("rds", (500, "InternalFailure"), (400, "Throttling")),
+        ("iam", (500, "InternalFailure"), (400, "Throttling")),
+        ("monitoring", (500, "InternalFailure"), (400, "Throttling")),
+        ("s3", (500, "InternalError"), (503, "SlowDown")),
+        ("route53", (500, "InternalFailure"), (400, "Throttling")),
+    ];
+    for (service, internal, throttling) in cases {
+        // Without retries, the SDK reports the injected codes: the bodies parse.
+        proxy.clear();
+        proxy.inject_failures_for(service, 1.0, 0);
+        let first = call(service, 1, &regional, &global).await;
+        let second = call(service, 1, &regional, &global).await;
+        assert_eq!(first, Err(Some(internal.1.to_string())), "{service}");
+        assert_eq!(second, Err(Some(throttling.1.to_string())), "{service}");
+        let statuses: Vec<u16> = proxy.seen().iter().map(|s| s.status).collect();
+        assert_eq!(statuses, [internal.0, throttling.0], "{service}");
+
+        // With retries, every call succeeds in the end: both kinds are retryable.
+        proxy.clear();
+        proxy.inject_failures_for(service, 0.5, 3);
+        for _ in 0..6 {
+            call(service, 10, &regional, &global)
+                .await
+                .unwrap_or_else(|e| panic!("{service}: {e:?}\n{:#?}", proxy.seen()));
+        }
+        let seen = proxy.seen();
+        assert!(seen.iter().all(|s| s.service == service), "{seen:#?}");
+        assert_eq!(seen.iter().filter(|s| s.status == 200).count(), 6);
+        for status in [internal.0, throttling.0] {
+            assert!(
+                seen.iter().any(|s| s.status == status),
+                "{service} {status}: {seen:#?}"
+            );
+        }
+    }
+}

@@ -1,12 +1,13 @@
 //! `standby apply [ENV | PLAN_FILE]`: show the plan, ask, converge.
 
 use super::{confirm, progress, render, GlobalArgs, Outcome};
+use crate::apply::ApplyReport;
 use crate::apply::{apply, ApplyOptions};
 use crate::environment::{check_plan_is_current, Environment, PlanOptions};
 use crate::plan::{load_plan, Plan};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{HistoryEntry, StateStore};
+use crate::state::{HistoryEntry, StateStore, Step};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -35,7 +36,15 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
         let mut store = StateStore::open(&path, &plan.environment, "apply")?;
         check_plan_is_current(&plan, store.state(), store.exists())?;
         eprint!("{}", render::plan(&plan));
-        return execute(&plan, provider, &mut store, args.parallelism, "apply").await;
+        execute(
+            &plan,
+            provider,
+            &mut store,
+            args.parallelism,
+            Operation::named("apply"),
+        )
+        .await?;
+        return Ok(Outcome::Success);
     }
     let env = g.load(&args.target)?;
     let mut store = env.open_state("apply")?;
@@ -58,7 +67,15 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
         eprintln!("Apply cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    execute(&plan, provider, &mut store, args.parallelism, "apply").await
+    execute(
+        &plan,
+        provider,
+        &mut store,
+        args.parallelism,
+        Operation::named("apply"),
+    )
+    .await?;
+    Ok(Outcome::Success)
 }
 
 /// Stops before asking when the plan deletes something protected.
@@ -80,14 +97,34 @@ pub(super) async fn make_plan(
     env.plan(provider, state, &opts).await
 }
 
-/// Runs a plan with progress and Ctrl-C handling, records it in the history, reports.
+/// What a run records in the history besides the plan's own steps.
+pub(super) struct Operation {
+    /// `apply`, `destroy`, `promote us-west-2` ...
+    pub name: String,
+    pub details: serde_json::Value,
+    /// Steps taken before the plan ran (the RPO gate ...).
+    pub steps: Vec<Step>,
+}
+
+impl Operation {
+    pub fn named(name: &str) -> Operation {
+        Operation {
+            name: name.to_string(),
+            details: serde_json::Value::Null,
+            steps: Vec::new(),
+        }
+    }
+}
+
+/// Runs a plan with progress and Ctrl-C handling, records it in the history and prints the
+/// report; `Err` when it did not complete.
 pub(super) async fn execute(
     plan: &Plan,
     provider: Arc<dyn Provider>,
     store: &mut StateStore,
     parallelism: usize,
-    operation: &str,
-) -> Result<Outcome> {
+    op: Operation,
+) -> Result<ApplyReport> {
     let started_at = crate::state::history_now();
     let clock = Instant::now();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -100,44 +137,64 @@ pub(super) async fn execute(
             let _ = cancel_tx.send(true);
         }
     });
-    let result = apply(
-        plan,
-        provider,
-        store,
-        ApplyOptions {
-            parallelism,
-            cancel: cancel_rx,
-            events: events_tx,
-        },
-    )
-    .await;
+    let options = ApplyOptions {
+        parallelism,
+        cancel: cancel_rx,
+        events: events_tx,
+    };
+    let result = apply(plan, provider, store, options).await;
     interrupt.abort();
     let _ = renderer.await;
     let report = result?;
+    let mut details = op.details;
+    if let Some(obj) = details.as_object_mut() {
+        obj.insert("actions".into(), plan.actions.len().into());
+        obj.insert(
+            "not_made".into(),
+            report
+                .not_made
+                .iter()
+                .map(|f| f.address.to_string())
+                .collect(),
+        );
+    } else {
+        details = serde_json::json!({ "actions": plan.actions.len() });
+    }
+    let outcome = if report.succeeded() {
+        "succeeded"
+    } else if report.cancelled {
+        "interrupted"
+    } else {
+        "failed"
+    };
+    let steps = op
+        .steps
+        .into_iter()
+        .chain(report.steps.iter().map(|t| Step {
+            name: format!("{} {}", t.verb, t.address),
+            started_at: t.started_at.clone(),
+            duration_ms: t.duration.as_millis() as u64,
+            outcome: t.outcome.to_string(),
+        }))
+        .collect();
     let entry = HistoryEntry {
-        operation: operation.to_string(),
+        operation: op.name.clone(),
         user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
         host: hostname::get()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default(),
         started_at,
         duration_ms: clock.elapsed().as_millis() as u64,
-        outcome: if report.succeeded() {
-            "succeeded".into()
-        } else if report.cancelled {
-            "interrupted".into()
-        } else {
-            "failed".into()
-        },
-        steps: Vec::new(),
-        details: serde_json::json!({ "actions": plan.actions.len(), "failures": report.failures.len() }),
+        outcome: outcome.into(),
+        steps,
+        details,
     };
     store.state_mut().history.push(entry);
     store.save()?;
-    eprint!("{}", render::apply_report(&report, operation));
+    eprint!("{}", render::apply_report(&report, &op.name));
     if report.succeeded() {
-        Ok(Outcome::Success)
+        Ok(report)
     } else {
-        Err(super::Reported(format!("{operation} did not complete")).into())
+        Err(super::Reported(format!("{} did not complete", op.name)).into())
     }
 }

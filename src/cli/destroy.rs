@@ -1,7 +1,7 @@
 //! `standby destroy [ENV]`: delete everything the environment manages, in reverse order.
 
 use super::{
-    apply::{execute, make_plan, refuse_blocked},
+    apply::{execute, make_plan, refuse_blocked, Operation},
     confirm, render, EnvArg, GlobalArgs, Outcome,
 };
 use crate::environment::PlanOptions;
@@ -47,5 +47,13 @@ pub async fn run(args: DestroyArgs, g: &GlobalArgs) -> Result<Outcome> {
         eprintln!("Destroy cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    execute(&plan, provider, &mut store, args.parallelism, "destroy").await
+    execute(
+        &plan,
+        provider,
+        &mut store,
+        args.parallelism,
+        Operation::named("destroy"),
+    )
+    .await?;
+    Ok(Outcome::Success)
 }

@@ -98,14 +98,28 @@ impl Environment {
         provider: &dyn Provider,
         state: Option<&State>,
         desired: &[Desired],
+        assume_down: &BTreeSet<String>,
     ) -> Result<Vec<Observed>> {
-        let mut live = provider.refresh(&self.scope(state, desired)).await?;
+        let mut scope = self.scope(state, desired);
+        scope.regions.retain(|r| !assume_down.contains(r));
+        scope
+            .known
+            .retain(|k| k.region.as_ref().is_none_or(|r| !assume_down.contains(r)));
+        let mut live = provider.refresh(&scope).await?;
         if let Some(state) = state {
             for o in &mut live {
                 if let Some(known) = state.get(&o.address) {
                     o.depends_on = known.depends_on.clone();
                 }
             }
+            // Regions assumed down are not read: the state's view of them stands.
+            live.extend(
+                state
+                    .resources
+                    .iter()
+                    .filter(|r| r.region.as_ref().is_some_and(|r| assume_down.contains(r)))
+                    .cloned(),
+            );
         }
         live.sort_by(|a, b| a.address.cmp(&b.address));
         Ok(live)
@@ -118,10 +132,11 @@ impl Environment {
         state: Option<&State>,
         opts: &PlanOptions,
     ) -> Result<Plan> {
-        let roles = self.roles(state);
+        let roles = opts.roles.clone().unwrap_or_else(|| self.roles(state));
         let desired = self.desired(&roles)?;
         let prior = if opts.refresh {
-            self.refresh(provider, state, &desired).await?
+            self.refresh(provider, state, &desired, &opts.assume_down)
+                .await?
         } else {
             state.map(|s| s.resources.clone()).unwrap_or_default()
         };

@@ -18,6 +18,8 @@ pub struct FakeProvider {
     failing: Mutex<BTreeSet<Address>>,
     requests: AtomicU64,
     next_id: AtomicU64,
+    lags: Mutex<BTreeMap<String, std::time::Duration>>,
+    regions_called: Mutex<BTreeSet<String>>,
 }
 
 impl FakeProvider {
@@ -41,12 +43,33 @@ impl FakeProvider {
         }
     }
 
+    /// Sets the `ReplicaLag` CloudWatch would report for the database `identifier`.
+    pub fn set_lag(&self, identifier: &str, lag: std::time::Duration) {
+        self.lags
+            .lock()
+            .unwrap()
+            .insert(identifier.to_string(), lag);
+    }
+
+    /// Every region a call went to (refreshes, actions, CloudWatch); `global` for the rest.
+    pub fn regions_called(&self) -> BTreeSet<String> {
+        self.regions_called.lock().unwrap().clone()
+    }
+
+    fn called(&self, region: Option<&str>) {
+        self.regions_called
+            .lock()
+            .unwrap()
+            .insert(region.unwrap_or("global").to_string());
+    }
+
     pub fn all(&self) -> Vec<Observed> {
         self.resources.lock().unwrap().values().cloned().collect()
     }
 
     fn check(&self, address: &Address, operation: &str) -> Result<()> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.called(address.region());
         if self.failing.lock().unwrap().contains(address) {
             bail!("{operation} failed for {address}: injected failure (request id fake-{address})");
         }
@@ -58,6 +81,9 @@ impl FakeProvider {
 impl Provider for FakeProvider {
     async fn refresh(&self, scope: &Scope) -> Result<Vec<Observed>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        for r in &scope.regions {
+            self.called(Some(r));
+        }
         Ok(self
             .resources
             .lock()
@@ -120,6 +146,16 @@ impl Provider for FakeProvider {
         self.check(&current.address, "Delete")?;
         self.resources.lock().unwrap().remove(&current.address);
         Ok(())
+    }
+
+    async fn replica_lag(
+        &self,
+        region: &str,
+        identifier: &str,
+    ) -> Result<Option<std::time::Duration>> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.called(Some(region));
+        Ok(self.lags.lock().unwrap().get(identifier).copied())
     }
 
     fn request_count(&self) -> u64 {

@@ -91,6 +91,17 @@ pub trait Provider: Send + Sync {
     /// Deletes `current` and waits until it is gone. Deleting what is already gone succeeds.
     async fn delete(&self, current: &Observed, ctx: &dyn ApplyContext) -> anyhow::Result<()>;
 
+    /// The read replica's CloudWatch `ReplicaLag`, the maximum over the last five minutes;
+    /// `None` when CloudWatch has no datapoint.
+    async fn replica_lag(
+        &self,
+        region: &str,
+        identifier: &str,
+    ) -> anyhow::Result<Option<std::time::Duration>> {
+        let _ = (region, identifier);
+        Ok(None)
+    }
+
     /// Number of API requests sent so far (for benchmarks and tests).
     fn request_count(&self) -> u64 {
         0

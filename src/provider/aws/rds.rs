@@ -273,7 +273,7 @@ impl Rds {
                             "CreateDBInstance",
                             r,
                             a,
-                        )?
+                        )?;
                 }
                 Some(Value::String(_)) => {
                     let source = refs
@@ -293,23 +293,47 @@ impl Rds {
                     // An encrypted source needs a KMS key of this region for a replica
                     // elsewhere: RDS's own default key.
                     let kms = cross_region.then(|| "alias/aws/rds".to_string());
-                    self.client
-                        .create_db_instance_read_replica()
-                        .db_instance_identifier(identifier)
-                        .source_db_instance_identifier(source_arn)
-                        .db_instance_class(instance_class)
-                        .db_subnet_group_name(subnet_group)
-                        .set_kms_key_id(kms)
-                        .set_tags(Some(rds_tags(d)))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .absent_if(
-                            &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"],
-                            "CreateDBInstanceReadReplica",
-                            r,
-                            a,
-                        )?
+                    let replica = |group: Option<String>| {
+                        self.client
+                            .create_db_instance_read_replica()
+                            .db_instance_identifier(identifier)
+                            .source_db_instance_identifier(source_arn)
+                            .db_instance_class(instance_class)
+                            .set_db_subnet_group_name(group)
+                            .set_kms_key_id(kms.clone())
+                            .set_tags(Some(rds_tags(d)))
+                            .send()
+                    };
+                    let already = &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"];
+                    let op = "CreateDBInstanceReadReplica";
+                    match replica(Some(subnet_group.clone())).await {
+                        Ok(_) => {}
+                        Err(e) if error::code(&e).is_some_and(|c| already.contains(&c)) => {}
+                        // moto 5.2.5 looks a cross-region replica's subnet group up in the
+                        // source's region. When the group does exist here, create the replica
+                        // without it and move it into the group: real RDS never gets here.
+                        Err(e)
+                            if cross_region
+                                && error::code(&e)
+                                    .is_some_and(|c| NO_SUBNET_GROUP.contains(&c))
+                                && self.subnet_group_exists(&subnet_group, a).await? =>
+                        {
+                            replica(None)
+                                .await
+                                .map(|_| ())
+                                .absent_if(already, op, r, a)?;
+                            self.wait_available(identifier, a).await?;
+                            self.client
+                                .modify_db_instance()
+                                .db_instance_identifier(identifier)
+                                .db_subnet_group_name(&subnet_group)
+                                .apply_immediately(true)
+                                .send()
+                                .await
+                                .op("ModifyDBInstance", r, a)?;
+                        }
+                        Err(e) => return Err(error::failure(op, r, a, &e)),
+                    }
                 }
                 Some(other) => {
                     bail!("{a}: attribute `replica_of` must be an address or null, not {other}")
@@ -452,6 +476,22 @@ impl Rds {
             .await
             .map_err(|e| error::wait_failure("deleted", r, a, &e))?;
         Ok(())
+    }
+
+    async fn subnet_group_exists(&self, name: &str, address: &Address) -> anyhow::Result<bool> {
+        Ok(self
+            .client
+            .describe_db_subnet_groups()
+            .db_subnet_group_name(name)
+            .send()
+            .await
+            .absent_if(
+                NO_SUBNET_GROUP,
+                "DescribeDBSubnetGroups",
+                &self.region,
+                address,
+            )?
+            .is_some())
     }
 
     async fn wait_available(&self, identifier: &str, address: &Address) -> anyhow::Result<()> {

@@ -1,0 +1,11 @@
+//! DR operations: promote and rebuild, each building an ordinary `Plan` that is shown,
+//! approved and applied by the same engine.
+//!
+//! Invariant: nothing here calls AWS except through the provider's reads (refresh, replica
+//! lag), and never in a region assumed down; every change is an action of the plan.
+
+mod promote;
+mod rebuild;
+
+pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
+pub use rebuild::{plan_rebuild, RebuildRequest};
