@@ -11,8 +11,11 @@ mod graph;
 mod output;
 mod plan;
 mod progress;
+mod promote;
+mod rebuild;
 pub mod render;
 mod state;
+mod status;
 mod validate;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -69,6 +72,12 @@ pub enum Command {
     Apply(apply::ApplyArgs),
     /// Delete everything the environment manages (honours prevent_destroy)
     Destroy(destroy::DestroyArgs),
+    /// Make a standby region the primary (failover)
+    Promote(promote::PromoteArgs),
+    /// Bring a failed or cold region back as a standby
+    Rebuild(rebuild::RebuildArgs),
+    /// Regions, roles, instances, replica lag, replication, DNS, last promote and drill
+    Status(status::StatusArgs),
     /// Print the resource dependency graph as DOT
     Graph(graph::GraphArgs),
     /// Print the environment's outputs
@@ -123,6 +132,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Plan(a) => plan::run(a, g).await,
         Command::Apply(a) => apply::run(a, g).await,
         Command::Destroy(a) => destroy::run(a, g).await,
+        Command::Promote(a) => promote::run(a, g).await,
+        Command::Rebuild(a) => rebuild::run(a, g).await,
+        Command::Status(a) => status::run(a, g).await,
         Command::Graph(a) => graph::run(a, g),
         Command::Output(a) => output::run(a),
         Command::State(c) => state::run(c, g),

@@ -266,3 +266,96 @@ pub fn apply_report(r: &ApplyReport, verb: &str) -> String {
     );
     out
 }
+
+/// Best-effort changes that could not be made (Route 53 during an outage).
+pub fn not_made(r: &ApplyReport) -> String {
+    let mut out = String::new();
+    for f in &r.not_made {
+        let _ = writeln!(
+            out,
+            "{} could not change {}: {} (the health-checked failover records fail over by themselves; run the command again when Route 53 answers)",
+            style("warning:").yellow().bold().for_stderr(),
+            f.address,
+            f.error
+        );
+    }
+    out
+}
+
+/// The status table and the last promote and drill.
+pub fn status(s: &crate::dr::Status) -> String {
+    let mut out = String::new();
+    let header = [
+        "REGION",
+        "ROLE",
+        "SPEC ROLE",
+        "INSTANCES",
+        "DATABASE",
+        "LAG",
+        "BUCKET",
+        "DNS",
+    ];
+    let rows: Vec<[String; 8]> = s
+        .regions
+        .iter()
+        .map(|r| {
+            [
+                r.region.clone(),
+                r.state_role
+                    .map(|x| x.to_string())
+                    .unwrap_or_else(|| "(not applied)".into()),
+                r.spec_role.to_string(),
+                format!("{}/{}", r.instances_running, r.instances_desired),
+                r.database.clone(),
+                r.lag_seconds
+                    .map(|l| format!("{l:.0}s"))
+                    .unwrap_or_else(|| "-".into()),
+                r.bucket.clone(),
+                r.dns.clone(),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..8)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    let _ = writeln!(out, "environment {}\n", s.environment);
+    let _ = writeln!(out, "{}", line(header.to_vec()));
+    for r in &rows {
+        let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
+    }
+    out.push('\n');
+    for (what, entry) in [
+        ("last promote", &s.last_promote),
+        ("last drill", &s.last_drill),
+    ] {
+        let _ = match entry {
+            Some(h) => writeln!(
+                out,
+                "{what}: {} by {} at {} ({:.1}s, {})",
+                h.operation,
+                h.user,
+                h.started_at,
+                h.duration_ms as f64 / 1000.0,
+                h.outcome
+            ),
+            None => writeln!(out, "{what}: none"),
+        };
+    }
+    out
+}

@@ -9,3 +9,6 @@ mod rebuild;
 
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
+mod status;
+
+pub use status::{status, RegionStatus, Status};

@@ -102,9 +102,6 @@ impl Environment {
     ) -> Result<Vec<Observed>> {
         let mut scope = self.scope(state, desired);
         scope.regions.retain(|r| !assume_down.contains(r));
-        scope
-            .known
-            .retain(|k| k.region.as_ref().is_none_or(|r| !assume_down.contains(r)));
         let mut live = provider.refresh(&scope).await?;
         if let Some(state) = state {
             for o in &mut live {

@@ -540,7 +540,10 @@ async fn handle(shared: &Shared, request: Request) -> Response {
 
     let fault = {
         let mut state = shared.lock();
-        if state.down.contains(&region) {
+        // Route 53 and IAM are global: signed for us-east-1 but not served from it, so a
+        // region outage does not take them down (DESIGN.md, "DR operations").
+        let global = matches!(service.as_str(), "route53" | "iam" | "sts");
+        if state.down.contains(&region) && !global {
             *state.refused.entry(region.clone()).or_default() += 1;
             Some(Fault::Down)
         } else {

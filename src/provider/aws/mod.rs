@@ -7,6 +7,7 @@
 //! every AWS failure is reported through `error.rs` with address, region, operation and
 //! request id. Every Route 53 call goes through one limiter (its quota is account-wide).
 
+mod cloudwatch;
 mod counter;
 mod ec2;
 mod error;
@@ -48,6 +49,7 @@ pub struct AwsProvider {
     iam: Mutex<Option<aws_sdk_iam::Client>>,
     rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
+    cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
     ec2_limit: Arc<Semaphore>,
     s3_limit: Arc<Semaphore>,
     iam_limit: Arc<Semaphore>,
@@ -103,6 +105,7 @@ impl AwsProvider {
             iam: Mutex::default(),
             rds: Mutex::default(),
             route53: Mutex::default(),
+            cloudwatch: Mutex::default(),
             ec2_limit: Arc::new(Semaphore::new(EC2_READS)),
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
             iam_limit: Arc::new(Semaphore::new(IAM_READS)),
@@ -125,6 +128,20 @@ impl AwsProvider {
         self.rds(region)
             .promote_read_replica(identifier, address)
             .await
+    }
+
+    fn cloudwatch(&self, region: &str) -> cloudwatch::CloudWatch {
+        let client = cached(&self.cloudwatch, region, || {
+            let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build();
+            aws_sdk_cloudwatch::Client::from_conf(conf)
+        });
+        cloudwatch::CloudWatch {
+            client,
+            region: region.to_string(),
+        }
     }
 
     fn rds(&self, region: &str) -> rds::Rds {
@@ -343,9 +360,24 @@ impl Provider for AwsProvider {
             }
             Kind::ReplicationRole => self.iam().update_role(desired).await,
             Kind::DbSubnetGroup | Kind::Database => {
-                self.rds(region_of(&desired.address, region)?)
-                    .update(desired, current, ctx)
-                    .await
+                let rds = self.rds(region_of(&desired.address, region)?);
+                let promoting = desired.kind == Kind::Database
+                    && desired.attrs.get("replica_of").is_some_and(|v| v.is_null())
+                    && current
+                        .attrs
+                        .get("replica_of")
+                        .is_some_and(|v| !v.is_null());
+                if !promoting {
+                    return rds.update(desired, current, ctx).await;
+                }
+                // A replica becoming standalone is promoted, then any other change applies.
+                rds.promote_read_replica(&current.id, &desired.address)
+                    .await?;
+                let mut promoted = current.clone();
+                promoted
+                    .attrs
+                    .insert("replica_of".into(), serde_json::Value::Null);
+                rds.update(desired, &promoted, ctx).await
             }
             Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
                 self.route53().update(desired, current, ctx).await
@@ -385,6 +417,14 @@ impl Provider for AwsProvider {
                 self.route53().delete(current).await
             }
         }
+    }
+
+    async fn replica_lag(
+        &self,
+        region: &str,
+        identifier: &str,
+    ) -> anyhow::Result<Option<std::time::Duration>> {
+        self.cloudwatch(region).replica_lag(identifier).await
     }
 
     fn request_count(&self) -> u64 {

@@ -152,7 +152,7 @@ impl Route53 {
             .known
             .iter()
             .filter(|k| k.kind == Kind::Record)
-            .map(|k| (k.name.to_ascii_lowercase(), &k.address))
+            .map(|k| (known_record_key(&k.name), &k.address))
             .collect();
         if !known_records.is_empty() {
             let listed = try_join_all(zone_ids.iter().map(|(zone_id, zone_address)| {
@@ -750,6 +750,16 @@ fn record_observed(s: &ResourceRecordSet, zone_id: &str, address: Address) -> Ob
 }
 
 /// `<name>#<set identifier>` (lower-case, no final dot) of a failover A record.
+/// The key of a record the caller knows: by its deterministic name `<name>#<set>`, or (from
+/// the state) by its id `<zone id>/<name>/<set>`.
+fn known_record_key(name_or_id: &str) -> String {
+    let key = match name_or_id.rsplitn(3, '/').collect::<Vec<_>>()[..] {
+        [set, name, _zone] => format!("{}#{set}", name.trim_end_matches('.')),
+        _ => name_or_id.to_string(),
+    };
+    key.to_ascii_lowercase()
+}
+
 fn record_key(s: &ResourceRecordSet) -> Option<String> {
     if s.r#type() != &RrType::A || s.failover().is_none() {
         return None;

@@ -1,0 +1,185 @@
+//! `status`: one row per region: roles (state and spec), instances running and desired,
+//! database role and lag, bucket replication direction, DNS record role; and the last
+//! promote and drill from the history.
+//!
+//! Invariant: status only reads (one batched refresh, one lag read per replica).
+
+use crate::config::Role;
+use crate::environment::Environment;
+use crate::provider::Provider;
+use crate::state::{HistoryEntry, State};
+use crate::topology::Kind;
+use anyhow::Result;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RegionStatus {
+    pub region: String,
+    pub state_role: Option<Role>,
+    pub spec_role: Role,
+    pub instances_running: usize,
+    pub instances_desired: usize,
+    /// `primary`, `replica of <region>`, `none`.
+    pub database: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<f64>,
+    /// `source -> eu-west-1, us-west-2`, `replica`, `none`.
+    pub bucket: String,
+    /// `PRIMARY`, `SECONDARY`, `none`.
+    pub dns: String,
+}
+
+impl RegionStatus {
+    fn unreachable(
+        region: &str,
+        state: Option<&State>,
+        spec_role: Role,
+        error: &str,
+    ) -> RegionStatus {
+        tracing::warn!(region, error, "region unreachable");
+        let unknown = "unreachable".to_string();
+        RegionStatus {
+            region: region.to_string(),
+            state_role: state.and_then(|s| s.roles.get(region).copied()),
+            spec_role,
+            instances_running: 0,
+            instances_desired: 0,
+            database: unknown.clone(),
+            lag_seconds: None,
+            bucket: unknown.clone(),
+            dns: unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub environment: String,
+    pub regions: Vec<RegionStatus>,
+    pub last_promote: Option<HistoryEntry>,
+    pub last_drill: Option<HistoryEntry>,
+}
+
+pub async fn status(
+    env: &Environment,
+    provider: &dyn Provider,
+    state: Option<&State>,
+) -> Result<Status> {
+    let roles = env.roles(state);
+    let desired = env.desired(&roles)?;
+    // Each region is read on its own so that one unreachable region (the reason somebody
+    // runs status during an outage) does not hide the others.
+    let scope = env.scope(state, &desired);
+    let mut global_only = scope.clone();
+    global_only.regions.clear();
+    let reads = env.spec.regions.iter().map(|r| {
+        let mut one = scope.clone();
+        one.regions = BTreeSet::from([r.name.clone()]);
+        one.global = false;
+        async move { (r.name.clone(), provider.refresh(&one).await) }
+    });
+    let (per_region, global) = futures::join!(
+        futures::future::join_all(reads),
+        provider.refresh(&global_only)
+    );
+    let mut live = global?;
+    let mut unreachable: BTreeMap<String, String> = BTreeMap::new();
+    for (region, read) in per_region {
+        match read {
+            Ok(found) => live.extend(found),
+            Err(e) => {
+                unreachable.insert(region, format!("{e:#}"));
+            }
+        }
+    }
+    let mut regions = Vec::new();
+    for region in &env.spec.regions {
+        let r = region.name.as_str();
+        if let Some(error) = unreachable.get(r) {
+            regions.push(RegionStatus::unreachable(r, state, region.role, error));
+            continue;
+        }
+        let here = |kind: Kind| {
+            live.iter()
+                .filter(move |o| o.kind == kind && o.region.as_deref() == Some(r))
+        };
+        let running = here(Kind::Instance)
+            .filter(|o| {
+                o.computed
+                    .get("state")
+                    .and_then(|s| s.as_str())
+                    .is_none_or(|s| s == "running")
+            })
+            .count();
+        let wanted = desired
+            .iter()
+            .filter(|d| d.kind == Kind::Instance && d.region.as_deref() == Some(r))
+            .count();
+        let db = here(Kind::Database).next();
+        let (database, lag) = match db {
+            None => ("none".to_string(), None),
+            Some(o) => match o.attrs.get("replica_of").and_then(|v| v.as_str()) {
+                None => ("primary (writable)".to_string(), None),
+                Some(src) => {
+                    let source = crate::address::Address::new(src);
+                    let lag: Option<Duration> = provider.replica_lag(r, &o.id).await?;
+                    (
+                        format!("replica of {}", source.region().unwrap_or(src)),
+                        lag.map(|d| d.as_secs_f64()),
+                    )
+                }
+            },
+        };
+        let bucket = match here(Kind::BucketReplication).next() {
+            Some(rep) => {
+                let targets: Vec<&str> = rep.attrs["destinations"]
+                    .as_array()
+                    .map(|ds| ds.iter().filter_map(|d| d["region"].as_str()).collect())
+                    .unwrap_or_default();
+                format!("source -> {}", targets.join(", "))
+            }
+            None if here(Kind::Bucket).next().is_some() => "replica".to_string(),
+            None => "none".to_string(),
+        };
+        let dns = live
+            .iter()
+            .filter(|o| {
+                o.kind == Kind::Record
+                    && o.attrs.get("set_identifier").and_then(|v| v.as_str()) == Some(r)
+            })
+            .filter_map(|o| o.attrs.get("failover").and_then(|v| v.as_str()))
+            .collect::<Vec<_>>();
+        regions.push(RegionStatus {
+            region: r.to_string(),
+            state_role: state.and_then(|s| s.roles.get(r).copied()),
+            spec_role: region.role,
+            instances_running: running,
+            instances_desired: wanted,
+            database,
+            lag_seconds: lag,
+            bucket,
+            dns: if dns.is_empty() {
+                "none".into()
+            } else {
+                dns.join(", ")
+            },
+        });
+    }
+    let last = |prefix: &str| {
+        state.and_then(|s| {
+            s.history
+                .iter()
+                .rev()
+                .find(|h| h.operation.starts_with(prefix))
+                .cloned()
+        })
+    };
+    Ok(Status {
+        environment: env.spec.environment.clone(),
+        regions,
+        last_promote: last("promote"),
+        last_drill: last("drill"),
+    })
+}
