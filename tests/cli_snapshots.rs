@@ -136,3 +136,10 @@ fn empty_plan_says_no_changes() {
     plan.notes.clear();
     insta::assert_snapshot!(render::plan(&plan));
 }
+
+#[test]
+fn promote_help() {
+    let mut cmd = Cli::command();
+    let promote = cmd.find_subcommand_mut("promote").unwrap();
+    insta::assert_snapshot!(promote.render_help().to_string());
+}
