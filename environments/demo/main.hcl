@@ -46,9 +46,30 @@ module "workers" {
   size   = 2
 }
 
+database "orders" {
+  engine          = "postgres"
+  engine_version  = "16.3"
+  instance_class  = "db.t3.micro"
+  storage_gb      = 20
+  prevent_destroy = true
+}
+
+dns "api" {
+  zone    = "shop.example.com"
+  name    = "api.shop.example.com"
+  cluster = cluster.web
+  ttl     = 60
+  health_check {
+    path     = "/health"
+    port     = 443
+    protocol = "HTTPS"
+  }
+}
+
 bucket "receipts" {
   cold_storage_class = "GLACIER"
 }
 
 output "primary_region" { value = "us-east-1" }
 output "web_port" { value = local.web_port }
+output "api" { value = dns.api.name }

@@ -99,6 +99,16 @@ pub const STANDBY: Schema = Schema {
     ..schema(0, "", &[])
 };
 
+pub const DRIFT_IGNORE: Schema = schema(
+    1,
+    "the address prefix it covers",
+    &["attributes", "reason", "until"],
+);
+pub const DRIFT: Schema = Schema {
+    blocks: &[("ignore", &DRIFT_IGNORE)],
+    ..schema(0, "", &[])
+};
+
 /// The blocks a spec file may hold at its top level.
 pub const TOP_LEVEL: &[(&str, &Schema)] = &[
     ("service", &SERVICE),
@@ -112,6 +122,7 @@ pub const TOP_LEVEL: &[(&str, &Schema)] = &[
     ("dns", &DNS),
     ("module", &MODULE),
     ("standby", &STANDBY),
+    ("drift", &DRIFT),
 ];
 
 /// `cluster `web``: how messages name a block.

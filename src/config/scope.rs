@@ -70,6 +70,8 @@ pub struct Scope {
     pub services: Vec<BlockDecl>,
     pub regions: Vec<BlockDecl>,
     pub standby: Vec<BlockDecl>,
+    /// Root only: `drift` blocks (ignore rules).
+    pub drift: Vec<BlockDecl>,
 }
 
 impl Scope {
@@ -148,14 +150,16 @@ impl Scope {
             loc,
             block: block.clone(),
         };
-        if matches!(kind, "service" | "region" | "standby") && !self.is_root() {
+        if matches!(kind, "service" | "region" | "standby" | "drift") && !self.is_root() {
             return reporter.error(
                 loc,
                 format!("`{kind}` blocks are declared at the environment root only"),
                 "move this block to the environment directory that uses the module".to_string(),
             );
         }
-        if !matches!(kind, "locals" | "standby" | "service" | "region") && !valid_name(&name) {
+        if !matches!(kind, "locals" | "standby" | "service" | "region" | "drift")
+            && !valid_name(&name)
+        {
             let label_loc = Loc::of(file, block.labels.first().and_then(Span::span));
             return reporter.error(
                 label_loc,
@@ -189,6 +193,7 @@ impl Scope {
             }
             "service" => self.services.push(decl),
             "standby" => self.standby.push(decl),
+            "drift" => self.drift.push(decl),
             "region" => {
                 let first = self.regions.iter().find(|r| r.name == name).map(|r| r.loc);
                 if self.check_unique(reporter, &decl, first) {

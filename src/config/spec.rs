@@ -60,6 +60,8 @@ pub struct Spec {
     pub dns: Vec<Component<DnsSettings>>,
     pub outputs: BTreeMap<String, serde_json::Value>,
     pub backend: Option<Backend>,
+    /// `drift { ignore "ADDRESS" { ... } }` rules, in declaration order.
+    pub drift_ignores: Vec<DriftIgnore>,
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +188,21 @@ pub struct Backend {
     pub key: String,
     pub region: String,
     pub kms_key_id: Option<String>,
+}
+
+/// `drift { ignore "ADDRESS" { attributes, reason, until } }`: drift that `standby drift`
+/// leaves out of its verdict (it still lists it, with the reason).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DriftIgnore {
+    /// An address prefix, matched as `--target` matches: the address and what lies inside.
+    pub address: String,
+    /// Managed attribute keys to ignore; empty: everything about the matched resources
+    /// (changed attributes, missing, unmanaged, not applied).
+    pub attributes: Vec<String>,
+    /// Why this drift is accepted; required.
+    pub reason: String,
+    /// The last day the rule applies (inclusive, UTC); after it the drift is reported again.
+    pub until: Option<time::Date>,
 }
 
 impl Spec {

@@ -170,7 +170,8 @@ impl Environment {
             fenced_regions: failed.difference(&opts.assume_down).cloned().collect(),
         };
         let bound = bind_from_prior(desired, &prior);
-        let actions: Vec<Action> = diff(&bound, &prior, &diff_opts);
+        let mut actions: Vec<Action> = diff(&bound, &prior, &diff_opts);
+        explain_role_changes(&mut actions, state, &roles);
         let blocked = protected_deletions(desired, &actions);
         let mut notes = self.role_notes(&roles);
         notes.extend(opts.assume_down.iter().map(|r| {
@@ -231,6 +232,31 @@ fn bind_from_prior(desired: &[Desired], prior: &[Observed]) -> Vec<Desired> {
             })
         })
         .collect()
+}
+
+/// A deletion caused by a region changing role says so, rather than "no longer in the spec".
+fn explain_role_changes(
+    actions: &mut [Action],
+    state: Option<&State>,
+    roles: &BTreeMap<String, Role>,
+) {
+    let Some(state) = state else { return };
+    for a in actions.iter_mut() {
+        let Action::Delete { current, reason } = a else {
+            continue;
+        };
+        // Regional resources name their region first; DNS records and checks last.
+        let region = current
+            .address
+            .region()
+            .or_else(|| current.address.as_str().rsplit('.').next())
+            .unwrap_or_default();
+        if let (Some(new), Some(old)) = (roles.get(region), state.roles.get(region)) {
+            if new != old && reason == "no longer in the spec" {
+                *reason = format!("region {region} becomes {new}");
+            }
+        }
+    }
 }
 
 /// Deletions and replacements of resources marked `prevent_destroy`, as messages that say

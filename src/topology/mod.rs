@@ -10,4 +10,4 @@ mod resource;
 
 pub use expand::{cluster_size, effective_roles, expand, naming, subnet_address};
 pub use naming::{short_hash, Naming, TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
-pub use resource::{Binding, Desired, Kind, UNKNOWN};
+pub use resource::{Binding, Desired, Kind, ATTRIBUTE_KEYS, UNKNOWN};

@@ -52,6 +52,40 @@ pub enum Kind {
     Record,
 }
 
+/// Every attribute key some kind manages (the keys listed on `Kind`'s variants): what a
+/// `drift { ignore ... { attributes = [...] } }` rule may name.
+pub const ATTRIBUTE_KEYS: &[&str] = &[
+    "bucket",
+    "cidr",
+    "destinations",
+    "encryption",
+    "engine",
+    "engine_version",
+    "failover",
+    "group_name",
+    "identifier",
+    "image",
+    "instance_class",
+    "instance_type",
+    "ip_address",
+    "map_public_ip",
+    "name",
+    "path",
+    "port",
+    "protocol",
+    "public_access_blocked",
+    "region",
+    "replica_of",
+    "role_arn",
+    "role_name",
+    "set_identifier",
+    "storage_gb",
+    "ttl",
+    "values",
+    "versioning",
+    "zone",
+];
+
 impl Kind {
     /// Attribute keys whose change cannot be made in place.
     pub fn replace_keys(self) -> &'static [&'static str] {
