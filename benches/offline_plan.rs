@@ -67,7 +67,7 @@ fn main() {
     {
         let env = Environment::load(&env_dir, &VarInputs::default()).unwrap();
         let desired = env.desired(&env.roles(None)).unwrap();
-        let mut store = env.open_state("bench").unwrap();
+        let mut store = StateStore::open(&env.state_path, &env.spec.environment, "bench").unwrap();
         let mut resources: Vec<Observed> = desired
             .iter()
             .map(|d| Observed {
@@ -85,7 +85,11 @@ fn main() {
             .collect();
         resources.pop();
         store.state_mut().set_resources(resources);
-        store.save().unwrap();
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(store.save())
+            .unwrap();
     }
     let status = std::process::Command::new(std::env::current_exe().unwrap())
         .env("STANDBY_BENCH_ENV", &env_dir)

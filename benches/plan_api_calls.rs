@@ -60,7 +60,7 @@ bucket "assets" {}
             .await
             .unwrap(),
     );
-    let mut store = env.open_state("apply").unwrap();
+    let mut store = env.open_state("apply").await.unwrap();
     let t = Instant::now();
     let plan = env
         .plan(

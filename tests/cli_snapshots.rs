@@ -60,6 +60,7 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         format_version: PLAN_FORMAT_VERSION,
         environment: "prod".into(),
         env_dir: "environments/prod".into(),
+        backend: None,
         state_lineage: Some("7f0c".into()),
         state_serial: 4,
         roles: BTreeMap::new(),
@@ -142,4 +143,11 @@ fn promote_help() {
     let mut cmd = Cli::command();
     let promote = cmd.find_subcommand_mut("promote").unwrap();
     insta::assert_snapshot!(promote.render_help().to_string());
+}
+
+#[test]
+fn drift_help() {
+    let mut cmd = Cli::command();
+    let drift = cmd.find_subcommand_mut("drift").unwrap();
+    insta::assert_snapshot!(drift.render_help().to_string());
 }

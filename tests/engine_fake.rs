@@ -83,17 +83,22 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
         }],
         outputs: BTreeMap::new(),
         backend: None,
+        drift_ignores: Vec::new(),
     }
 }
 
 fn env(dir: &Path, web_size: u32) -> Environment {
     let spec = spec(dir, web_size);
     let state_path = StateStore::path_for(&spec.env_dir, &spec.environment);
-    Environment { spec, state_path }
+    Environment {
+        spec,
+        state_path,
+        lock_timeout: None,
+    }
 }
 
 async fn run(env: &Environment, provider: Arc<FakeProvider>, opts: PlanOptions) -> ApplyReport {
-    let mut store = env.open_state("apply").unwrap();
+    let mut store = env.open_state("apply").await.unwrap();
     let state = store.exists().then(|| store.state().clone());
     let plan = env.plan(&*provider, state.as_ref(), &opts).await.unwrap();
     let (events, _rx) = mpsc::unbounded_channel();
@@ -160,7 +165,7 @@ async fn converges_from_empty_by_role_and_then_plans_clean() {
         "eu-west-1 sorts before us-west-2"
     );
 
-    let state = env.read_state().unwrap().unwrap();
+    let state = env.read_state().await.unwrap().unwrap();
     assert_eq!(state.resources.len(), provider.all().len());
     let again = env
         .plan(&*provider, Some(&state), &refreshing())
@@ -175,7 +180,7 @@ async fn resizing_creates_and_deletes_instances_only() {
     let provider = Arc::new(FakeProvider::new());
     run(&env(dir.path(), 2), provider.clone(), refreshing()).await;
     let bigger = env(dir.path(), 4);
-    let state = bigger.read_state().unwrap().unwrap();
+    let state = bigger.read_state().await.unwrap().unwrap();
     let plan = bigger
         .plan(&*provider, Some(&state), &refreshing())
         .await
@@ -218,7 +223,7 @@ async fn a_failure_stops_scheduling_saves_state_and_the_next_apply_converges() {
         0,
         "nothing that needs the VPC ran"
     );
-    let saved = env.read_state().unwrap().unwrap();
+    let saved = env.read_state().await.unwrap().unwrap();
     assert_eq!(
         saved.resources.len(),
         provider.all().len(),
@@ -247,7 +252,7 @@ async fn refresh_notices_out_of_band_changes_and_adopts_what_the_state_lost() {
             .insert("image".into(), "ami-other".into());
     });
     provider.edit("region.us-east-1.cluster.web.instance[1]", |o| *o = None);
-    let mut state = env.read_state().unwrap().unwrap();
+    let mut state = env.read_state().await.unwrap().unwrap();
     state.remove(&Address::new("region.us-west-2.cluster.web.instance[0]"));
     let plan = env
         .plan(&*provider, Some(&state), &refreshing())
@@ -288,7 +293,13 @@ async fn destroy_deletes_dependents_before_what_they_need() {
     .await;
     assert!(report.succeeded());
     assert!(provider.all().is_empty());
-    assert!(env.read_state().unwrap().unwrap().resources.is_empty());
+    assert!(env
+        .read_state()
+        .await
+        .unwrap()
+        .unwrap()
+        .resources
+        .is_empty());
 }
 
 #[tokio::test]
@@ -298,7 +309,7 @@ async fn a_saved_plan_is_refused_once_the_state_moved_on() {
     let provider = Arc::new(FakeProvider::new());
     let plan = env.plan(&*provider, None, &refreshing()).await.unwrap();
     run(&env, provider.clone(), refreshing()).await;
-    let state = env.read_state().unwrap().unwrap();
+    let state = env.read_state().await.unwrap().unwrap();
     let err = check_plan_is_current(&plan, &state, true)
         .unwrap_err()
         .to_string();
@@ -358,7 +369,7 @@ async fn databases_and_failover_records_follow_the_roles() {
 
     // Resizing the cluster changes the records' values, known only after apply.
     let bigger = env(dir.path(), 6);
-    let state = bigger.read_state().unwrap().unwrap();
+    let state = bigger.read_state().await.unwrap().unwrap();
     let plan = bigger
         .plan(&*provider, Some(&state), &refreshing())
         .await
@@ -385,7 +396,7 @@ async fn databases_and_failover_records_follow_the_roles() {
             .len(),
         6
     );
-    let state = bigger.read_state().unwrap().unwrap();
+    let state = bigger.read_state().await.unwrap().unwrap();
     assert!(bigger
         .plan(&*provider, Some(&state), &refreshing())
         .await
@@ -401,7 +412,7 @@ async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
     env.spec.databases[0].settings.prevent_destroy = true;
     let provider = Arc::new(FakeProvider::new());
     assert!(run(&env, provider.clone(), refreshing()).await.succeeded());
-    let state = env.read_state().unwrap().unwrap();
+    let state = env.read_state().await.unwrap().unwrap();
     let destroy = env
         .plan(
             &*provider,
@@ -423,7 +434,7 @@ async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
     assert!(
         destroy.blocked[0].contains("region.us-east-1.database.orders has prevent_destroy = true")
     );
-    let mut store = env.open_state("destroy").unwrap();
+    let mut store = env.open_state("destroy").await.unwrap();
     let (events, _rx) = mpsc::unbounded_channel();
     let (_tx, cancel) = watch::channel(false);
     let p: Arc<dyn Provider> = provider.clone();
@@ -479,7 +490,7 @@ mod dr {
         provider: Arc<FakeProvider>,
         plan: &standby::plan::Plan,
     ) -> ApplyReport {
-        let mut store = env.open_state("dr").unwrap();
+        let mut store = env.open_state("dr").await.unwrap();
         let (events, _rx) = mpsc::unbounded_channel();
         let (_tx, cancel) = watch::channel(false);
         let p: Arc<dyn Provider> = provider;
@@ -511,7 +522,7 @@ mod dr {
         let provider = Arc::new(FakeProvider::new());
         run(&env, provider.clone(), refreshing()).await;
         provider.set_lag("checkout-prod-orders-us-west-2", Duration::from_secs(600));
-        let state = env.read_state().unwrap().unwrap();
+        let state = env.read_state().await.unwrap().unwrap();
         let err = plan_promote(&env, &*provider, &state, &promote("us-west-2"))
             .await
             .err()
@@ -540,7 +551,7 @@ mod dr {
             fresh.edit(o.address.as_str(), |slot| *slot = Some(o.clone()));
         }
         fresh.set_lag("checkout-prod-orders-us-west-2", Duration::from_secs(2));
-        let state = env.read_state().unwrap().unwrap();
+        let state = env.read_state().await.unwrap().unwrap();
         let req = PromoteRequest {
             assume_down: ["us-east-1".to_string()].into(),
             ..promote("us-west-2")
@@ -594,12 +605,12 @@ mod dr {
             ["eu-west-1"],
             "replicates to the remaining standby only"
         );
-        let roles = env.read_state().unwrap().unwrap().roles;
+        let roles = env.read_state().await.unwrap().unwrap().roles;
         assert_eq!(roles["us-west-2"], Role::Primary);
         assert_eq!(roles["us-east-1"], Role::Failed);
 
         // Failover then failback: rebuild the old primary, promote it back, rebuild again.
-        let state = env.read_state().unwrap().unwrap();
+        let state = env.read_state().await.unwrap().unwrap();
         let req = RebuildRequest {
             region: "us-east-1".into(),
             role: Role::WarmStandby,
@@ -612,14 +623,14 @@ mod dr {
             find(&fresh, "region.us-east-1.database.orders").attrs["replica_of"],
             "region.us-west-2.database.orders"
         );
-        let state = env.read_state().unwrap().unwrap();
+        let state = env.read_state().await.unwrap().unwrap();
         let back = plan_promote(&env, &*fresh, &state, &promote("us-east-1"))
             .await
             .unwrap();
         assert!(apply_plan(&env, fresh.clone(), &back.plan)
             .await
             .succeeded());
-        let state = env.read_state().unwrap().unwrap();
+        let state = env.read_state().await.unwrap().unwrap();
         let req = RebuildRequest {
             region: "us-west-2".into(),
             role: Role::WarmStandby,
@@ -627,7 +638,7 @@ mod dr {
         };
         let plan = plan_rebuild(&env, &*fresh, &state, &req).await.unwrap();
         assert!(apply_plan(&env, fresh.clone(), &plan).await.succeeded());
-        let state = env.read_state().unwrap().unwrap();
+        let state = env.read_state().await.unwrap().unwrap();
         assert_eq!(
             env.roles(Some(&state)),
             env.roles(None),

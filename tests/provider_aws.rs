@@ -77,6 +77,7 @@ fn scope(regions: &[&str], global: bool, known: Vec<KnownResource>) -> Scope {
         regions: regions.iter().map(|r| r.to_string()).collect(),
         global,
         known,
+        include_unmanaged: false,
     }
 }
 

@@ -63,7 +63,7 @@ pub async fn apply(
         state.roles = plan.roles.clone();
         state.outputs = plan.outputs.clone();
     }
-    store.save()?;
+    store.save().await?;
 
     let graph = apply_graph(&plan.actions, &plan.stages)?;
     let shared = Arc::new(SharedState(RwLock::new(store.state().clone())));
@@ -205,7 +205,7 @@ pub async fn apply(
             .read()
             .expect("no thread panics while holding the state")
             .clone();
-        store.save()?;
+        store.save().await?;
         let _ = opts.events.send(ApplyEvent::StateSaved {
             serial: store.state().serial,
         });

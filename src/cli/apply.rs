@@ -7,7 +7,7 @@ use crate::environment::{check_plan_is_current, Environment, PlanOptions};
 use crate::plan::{load_plan, Plan};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{HistoryEntry, StateStore, Step};
+use crate::state::{Backend, HistoryEntry, StateStore, Step};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -32,26 +32,46 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
     if args.target.is_file() {
         let plan = load_plan(&args.target)?;
-        let path = StateStore::path_for(&plan.env_dir, &plan.environment);
-        let mut store = StateStore::open(&path, &plan.environment, "apply")?;
-        check_plan_is_current(&plan, store.state(), store.exists())?;
-        eprint!("{}", render::plan(&plan));
-        execute(
-            &plan,
-            provider,
-            &mut store,
-            args.parallelism,
-            Operation::named("apply"),
-        )
-        .await?;
+        // The plan names its backend, so a remote state is found from any checkout.
+        let backend = plan.backend.clone().unwrap_or_else(|| Backend::Local {
+            path: StateStore::path_for(&plan.env_dir, &plan.environment),
+        });
+        let mut store = backend
+            .open(&plan.environment, "apply", g.lock_timeout)
+            .await?;
+        let result = async {
+            check_plan_is_current(&plan, store.state(), store.exists())?;
+            eprint!("{}", render::plan(&plan));
+            execute(
+                &plan,
+                provider,
+                &mut store,
+                args.parallelism,
+                Operation::named("apply"),
+            )
+            .await
+        }
+        .await;
+        release_after(&mut store, result).await?;
         return Ok(Outcome::Success);
     }
     let env = g.load(&args.target)?;
-    let mut store = env.open_state("apply")?;
+    let mut store = env.open_state("apply").await?;
+    let result = converge(&env, args, provider, &mut store).await;
+    release_after(&mut store, result).await
+}
+
+/// Plans against the locked state, asks, and applies.
+async fn converge(
+    env: &Environment,
+    args: ApplyArgs,
+    provider: Arc<dyn Provider>,
+    store: &mut StateStore,
+) -> Result<Outcome> {
     let plan = make_plan(
-        &env,
+        env,
         &*provider,
-        &store,
+        store,
         PlanOptions {
             refresh: true,
             ..Default::default()
@@ -70,12 +90,26 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
     execute(
         &plan,
         provider,
-        &mut store,
+        store,
         args.parallelism,
         Operation::named("apply"),
     )
     .await?;
     Ok(Outcome::Success)
+}
+
+/// Releases the state lock after `result`, whatever it was; a failed release is reported
+/// after the result's own error. (Dropping the store releases it too, as a fallback.)
+pub(super) async fn release_after<T>(store: &mut StateStore, result: Result<T>) -> Result<T> {
+    match (result, store.release().await) {
+        (Ok(v), Ok(())) => Ok(v),
+        (Ok(_), Err(e)) => Err(e),
+        (Err(e), Ok(())) => Err(e),
+        (Err(e), Err(release)) => {
+            eprintln!("{} {release:#}", render::error_prefix());
+            Err(e)
+        }
+    }
 }
 
 /// Stops before asking when the plan deletes something protected.
@@ -127,6 +161,8 @@ pub(super) async fn execute(
 ) -> Result<ApplyReport> {
     let started_at = crate::state::history_now();
     let clock = Instant::now();
+    // Ctrl-C is handled here (finish what is in flight, save); the lock goes afterwards.
+    let _interrupts = crate::state::defer_interrupts();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let steps = crate::graph::apply_graph(&plan.actions, &plan.stages)?.node_count();
@@ -190,7 +226,7 @@ pub(super) async fn execute(
         details,
     };
     store.state_mut().history.push(entry);
-    store.save()?;
+    store.save().await?;
     eprint!("{}", render::apply_report(&report, &op.name));
     if report.succeeded() {
         Ok(report)

@@ -1,7 +1,7 @@
 //! `standby destroy [ENV]`: delete everything the environment manages, in reverse order.
 
 use super::{
-    apply::{execute, make_plan, refuse_blocked, Operation},
+    apply::{execute, make_plan, refuse_blocked, release_after, Operation},
     confirm, render, EnvArg, GlobalArgs, Outcome,
 };
 use crate::environment::PlanOptions;
@@ -26,11 +26,21 @@ pub struct DestroyArgs {
 pub async fn run(args: DestroyArgs, g: &GlobalArgs) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let mut store = env.open_state("destroy")?;
+    let mut store = env.open_state("destroy").await?;
+    let result = run_locked(&env, args, provider, &mut store).await;
+    release_after(&mut store, result).await
+}
+
+async fn run_locked(
+    env: &crate::environment::Environment,
+    args: DestroyArgs,
+    provider: Arc<dyn Provider>,
+    store: &mut crate::state::StateStore,
+) -> Result<Outcome> {
     let plan = make_plan(
-        &env,
+        env,
         &*provider,
-        &store,
+        store,
         PlanOptions {
             refresh: true,
             destroy: true,
@@ -50,7 +60,7 @@ pub async fn run(args: DestroyArgs, g: &GlobalArgs) -> Result<Outcome> {
     execute(
         &plan,
         provider,
-        &mut store,
+        store,
         args.parallelism,
         Operation::named("destroy"),
     )

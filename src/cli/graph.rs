@@ -9,9 +9,9 @@ pub struct GraphArgs {
     pub env: EnvArg,
 }
 
-pub fn run(args: GraphArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
+pub async fn run(args: GraphArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let state = env.read_state()?;
+    let state = env.read_state().await?;
     let desired = env.desired(&env.roles(state.as_ref()))?;
     print!("{}", crate::graph::to_dot(&desired)?);
     Ok(Outcome::Success)

@@ -7,7 +7,10 @@
 mod apply;
 mod confirm;
 mod destroy;
+mod drill;
+pub mod drift;
 mod graph;
+mod init;
 mod output;
 mod plan;
 mod progress;
@@ -54,6 +57,9 @@ pub struct GlobalArgs {
     /// No colours (NO_COLOR is honoured too)
     #[arg(long, global = true)]
     pub no_color: bool,
+    /// Wait this long for a held state lock (90s, 5m) instead of failing at once
+    #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lock_timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,13 +82,19 @@ pub enum Command {
     Promote(promote::PromoteArgs),
     /// Bring a failed or cold region back as a standby
     Rebuild(rebuild::RebuildArgs),
+    /// Stand a test copy up in a region, check it, time it against the RTO, tear it down
+    Drill(drill::DrillArgs),
     /// Regions, roles, instances, replica lag, replication, DNS, last promote and drill
     Status(status::StatusArgs),
+    /// Compare live AWS with the state and the spec; exit 2 when something drifted
+    Drift(drift::DriftArgs),
     /// Print the resource dependency graph as DOT
     Graph(graph::GraphArgs),
     /// Print the environment's outputs
     Output(output::OutputArgs),
-    /// Inspect the state
+    /// Set up the state backend; with --migrate-state, copy the state to a changed backend
+    Init(init::InitArgs),
+    /// Inspect and edit the state without touching AWS
     #[command(subcommand)]
     State(state::StateCommand),
 }
@@ -135,9 +147,12 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Promote(a) => promote::run(a, g).await,
         Command::Rebuild(a) => rebuild::run(a, g).await,
         Command::Status(a) => status::run(a, g).await,
-        Command::Graph(a) => graph::run(a, g),
-        Command::Output(a) => output::run(a),
-        Command::State(c) => state::run(c, g),
+        Command::Drill(a) => drill::run(a, g).await,
+        Command::Drift(a) => drift::run(a, g).await,
+        Command::Graph(a) => graph::run(a, g).await,
+        Command::Output(a) => output::run(a, g).await,
+        Command::Init(a) => init::run(a, g).await,
+        Command::State(c) => state::run(c, g).await,
     }
 }
 
@@ -199,7 +214,9 @@ impl GlobalArgs {
 
     /// Loads the environment, turning diagnostics into a reported error.
     pub fn load(&self, env: &std::path::Path) -> anyhow::Result<crate::environment::Environment> {
-        crate::environment::Environment::load(env, &self.var_inputs()?)
-            .map_err(|d| Reported(render::diagnostics(&d)).into())
+        let mut env = crate::environment::Environment::load(env, &self.var_inputs()?)
+            .map_err(|d| Reported(render::diagnostics(&d)))?;
+        env.lock_timeout = self.lock_timeout;
+        Ok(env)
     }
 }

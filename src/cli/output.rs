@@ -1,6 +1,6 @@
 //! `standby output [NAME]`: the outputs recorded by the last apply.
 
-use super::Outcome;
+use super::{GlobalArgs, Outcome};
 use crate::state::StateStore;
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
@@ -16,7 +16,7 @@ pub struct OutputArgs {
     pub env: PathBuf,
 }
 
-pub fn run(args: OutputArgs) -> Result<Outcome> {
+pub async fn run(args: OutputArgs, g: &GlobalArgs) -> Result<Outcome> {
     let dir = args
         .env
         .canonicalize()
@@ -25,9 +25,13 @@ pub fn run(args: OutputArgs) -> Result<Outcome> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let path = StateStore::path_for(&dir, &name);
-    let state = StateStore::read(&path)?
-        .ok_or_else(|| anyhow!("environment {name} has no state yet: run `standby apply` first"))?;
+    // Through the spec's backend when the spec loads; the local file otherwise (outputs
+    // need no variables).
+    let state = match g.load(&dir) {
+        Ok(env) => env.read_state().await?,
+        Err(_) => StateStore::read(&StateStore::path_for(&dir, &name))?,
+    }
+    .ok_or_else(|| anyhow!("environment {name} has no state yet: run `standby apply` first"))?;
     match args.name {
         Some(n) => {
             let v = state.outputs.get(&n).ok_or_else(|| {

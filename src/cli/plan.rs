@@ -30,7 +30,7 @@ pub struct PlanArgs {
 
 pub async fn run(args: PlanArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let state = env.read_state()?;
+    let state = env.read_state().await?;
     let provider = AwsProvider::from_env().await?;
     let opts = PlanOptions {
         refresh: args.refresh,

@@ -36,7 +36,7 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
     let name = format!("promote {}", args.region);
-    let mut store = env.open_state(&name)?;
+    let mut store = env.open_state(&name).await?;
     if !store.exists() {
         bail!(
             "environment {} has no state yet: apply it before promoting",

@@ -16,7 +16,7 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs, g: &GlobalArgs) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let state = env.read_state()?;
+    let state = env.read_state().await?;
     let provider = AwsProvider::from_env().await?;
     let status = crate::dr::status(&env, &provider, state.as_ref()).await?;
     if args.json {

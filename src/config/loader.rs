@@ -12,7 +12,7 @@ use super::reporter::{closest, did_you_mean, Reporter};
 use super::schema;
 use super::scope::{BlockDecl, Scope, ScopeId};
 use super::source::{normalize, FileId, Loc};
-use super::spec::{Backend, Component, ComponentName, Region, Role, Service, Spec};
+use super::spec::{Backend, Component, ComponentName, DriftIgnore, Region, Role, Service, Spec};
 use super::{Diagnostics, VarInputs};
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Body, Structure};
@@ -74,6 +74,7 @@ impl Loader {
         let service = decode_service(&mut ev, first_file);
         let (regions, overrides) = decode_regions(&mut ev, first_file);
         let backend = decode_backend(&mut ev);
+        let drift_ignores = decode_drift_ignores(&mut ev);
         let spec = assemble(&mut ev, overrides).and_then(
             |(clusters, databases, buckets, dns, outputs)| {
                 Some(Spec {
@@ -87,6 +88,7 @@ impl Loader {
                     dns,
                     outputs,
                     backend: backend?,
+                    drift_ignores,
                 })
             },
         );
@@ -714,6 +716,86 @@ fn decode_backend(ev: &mut Evaluator) -> Option<Option<Backend>> {
         region,
         kms_key_id,
     }))
+}
+
+/// `drift { ignore "ADDRESS" { attributes, reason, until } }`, from every `drift` block:
+/// `reason` is required, `until` is a `YYYY-MM-DD` date and `attributes` only names keys
+/// some resource kind manages. Problems are reported; the rules that decoded come back.
+fn decode_drift_ignores(ev: &mut Evaluator) -> Vec<DriftIgnore> {
+    let decls = ev.scopes[ROOT].drift.clone();
+    let mut out = Vec::new();
+    for decl in &decls {
+        for block in decl.block.body.get_blocks("ignore") {
+            let Some(label) = block.labels.first() else {
+                continue;
+            };
+            let address = label.as_str().trim().to_string();
+            let label_loc = Loc::of(decl.file, label.span());
+            if address.is_empty() || address.contains(char::is_whitespace) {
+                ev.reporter.error(
+                    label_loc,
+                    format!("invalid address `{address}` in a drift ignore rule"),
+                    "write an address prefix as `--target` takes it, such as `region.us-east-1.cluster.web`".to_string(),
+                );
+            }
+            let body = ev.eval_body(ROOT, decl.file, &block.body, &schema::DRIFT_IGNORE);
+            let loc = Loc::of(decl.file, block.ident.span());
+            let mut d = Decoder::new(&mut ev.reporter, &body, loc, format!("ignore `{address}`"));
+            let reason = d.string("reason", None);
+            if d.has_value("reason") && reason.trim().is_empty() {
+                d.invalid(
+                    "reason",
+                    "`reason` is empty".to_string(),
+                    "say why this drift is accepted, such as `reason = \"autoscaling experiments\"`".to_string(),
+                );
+            }
+            let attributes = d.string_list("attributes").unwrap_or_default();
+            for key in &attributes {
+                if !crate::topology::ATTRIBUTE_KEYS.contains(&key.as_str()) {
+                    let help = did_you_mean(
+                        key,
+                        crate::topology::ATTRIBUTE_KEYS.iter().copied(),
+                        format!(
+                            "standby manages only {}",
+                            crate::topology::ATTRIBUTE_KEYS
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    );
+                    d.invalid(
+                        "attributes",
+                        format!("unknown attribute `{key}` in ignore `{address}`"),
+                        help,
+                    );
+                }
+            }
+            let until = d.optional_string("until").and_then(|text| {
+                let format = time::macros::format_description!("[year]-[month]-[day]");
+                match time::Date::parse(&text, &format) {
+                    Ok(date) => Some(date),
+                    Err(_) => {
+                        d.invalid(
+                            "until",
+                            format!("invalid date `{text}` for `until`"),
+                            "write the last day the rule applies as `YYYY-MM-DD`, such as `2026-12-31`".to_string(),
+                        );
+                        None
+                    }
+                }
+            });
+            if let Some(rule) = d.done(DriftIgnore {
+                address,
+                attributes,
+                reason,
+                until,
+            }) {
+                out.push(rule);
+            }
+        }
+    }
+    out
 }
 
 type Assembled = (

@@ -6,15 +6,19 @@ use crate::address::Address;
 use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
 use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
 use crate::provider::{KnownResource, Observed, Provider, Scope};
-use crate::state::{State, StateStore};
+use crate::state::{Backend, S3Location, State, StateStore};
 use crate::topology::{self, Desired};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub struct Environment {
     pub spec: Spec,
+    /// The local state file (with the local backend; beside it, the backend record).
     pub state_path: PathBuf,
+    /// How long to wait for a held lock (`--lock-timeout`); `None` fails at once.
+    pub lock_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -36,15 +40,64 @@ impl Environment {
     pub fn load(env_dir: &Path, vars: &VarInputs) -> Result<Environment, Diagnostics> {
         let spec = config::load(env_dir, vars)?;
         let state_path = StateStore::path_for(&spec.env_dir, &spec.environment);
-        Ok(Environment { spec, state_path })
+        Ok(Environment {
+            spec,
+            state_path,
+            lock_timeout: None,
+        })
     }
 
-    pub fn read_state(&self) -> Result<Option<State>> {
-        StateStore::read(&self.state_path)
+    /// Where the spec says the state lives: the `backend "s3"` block, or the local file.
+    pub fn backend(&self) -> Backend {
+        match &self.spec.backend {
+            Some(b) => Backend::S3(S3Location::from(b)),
+            None => Backend::Local {
+                path: self.state_path.clone(),
+            },
+        }
     }
 
-    pub fn open_state(&self, operation: &str) -> Result<StateStore> {
-        StateStore::open(&self.state_path, &self.spec.environment, operation)
+    /// Refuses when the state is somewhere else than the spec's backend (the backend block
+    /// was added, changed or removed): `standby init --migrate-state` moves it.
+    pub fn check_backend(&self) -> Result<()> {
+        let wanted = self.backend();
+        let recorded = crate::state::recorded_backend(&self.state_path)?;
+        let current = match recorded {
+            Some(r) => r,
+            // A fresh checkout with a remote backend has no record and no local file.
+            None if matches!(wanted, Backend::S3(_)) && !self.state_path.exists() => return Ok(()),
+            None => Backend::Local {
+                path: self.state_path.clone(),
+            },
+        };
+        if current.same_place(&wanted) {
+            return Ok(());
+        }
+        bail!(
+            "the state of environment {} is in {current}, but the spec's backend is {wanted}: \
+             run `standby init --migrate-state` to copy it over (or restore the backend block as it was)",
+            self.spec.environment
+        )
+    }
+
+    /// Reads the state through the backend, without locking it.
+    pub async fn read_state(&self) -> Result<Option<State>> {
+        self.check_backend()?;
+        self.backend().read().await
+    }
+
+    /// Locks the state through the backend for `operation` and loads it.
+    pub async fn open_state(&self, operation: &str) -> Result<StateStore> {
+        self.check_backend()?;
+        let backend = self.backend();
+        if matches!(backend, Backend::S3(_)) {
+            // Remembered so that removing the backend block later cannot silently start
+            // a new local state.
+            crate::state::record_backend(&self.state_path, &backend)?;
+        }
+        backend
+            .open(&self.spec.environment, operation, self.lock_timeout)
+            .await
     }
 
     /// Every region's role, the state's taking precedence over the spec's.
@@ -89,6 +142,7 @@ impl Environment {
             regions,
             global: true,
             known,
+            include_unmanaged: false,
         }
     }
 
@@ -182,6 +236,7 @@ impl Environment {
             format_version: PLAN_FORMAT_VERSION,
             environment: self.spec.environment.clone(),
             env_dir: self.spec.env_dir.clone(),
+            backend: Some(self.backend()),
             state_lineage: state.map(|s| s.lineage.clone()),
             state_serial: state.map(|s| s.serial).unwrap_or(0),
             notes,

@@ -28,6 +28,10 @@ pub struct Plan {
     pub environment: String,
     /// The environment directory the plan was made from.
     pub env_dir: PathBuf,
+    /// Where the state lives, so that `apply FILE` finds a remote state from any checkout;
+    /// absent in older plans: the local file beside `env_dir`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<crate::state::Backend>,
     /// `None` when the environment had no state yet.
     pub state_lineage: Option<String>,
     pub state_serial: u64,

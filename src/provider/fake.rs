@@ -2,6 +2,8 @@
 //!
 //! Invariant: it behaves like a perfectly consistent cloud: what was created is read back
 //! exactly as desired, until something is changed behind the engine's back through `edit`.
+//! Resources put at `unmanaged.*` addresses through `edit` are refreshed only when the scope
+//! asks for unmanaged resources, as the AWS provider does.
 
 use super::{ApplyContext, Observed, Provider, Scope};
 use crate::address::Address;
@@ -92,6 +94,10 @@ impl Provider for FakeProvider {
             .filter(|o| match &o.region {
                 Some(r) => scope.regions.contains(r),
                 None => scope.global,
+            })
+            .filter(|o| {
+                scope.include_unmanaged
+                    || !o.address.as_str().starts_with(super::UNMANAGED_PREFIX)
             })
             .cloned()
             .collect())

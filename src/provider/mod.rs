@@ -45,6 +45,23 @@ pub struct Scope {
     /// Resources the caller already knows of (state and desired), for kinds that cannot be
     /// listed by tag (bucket settings, hosted zones by name).
     pub known: Vec<KnownResource>,
+    /// Also report resources that carry the environment's tags but no (or no known)
+    /// `standby:address` tag, at `unmanaged_address` addresses (`standby drift`). Off for
+    /// plans, so an unmanaged resource is never planned for deletion.
+    pub include_unmanaged: bool,
+}
+
+/// Address prefix of resources a refresh found with the environment's tags but without a
+/// `standby:address` tag.
+pub const UNMANAGED_PREFIX: &str = "unmanaged.";
+
+/// `unmanaged.<kind>.<aws id>`: how such a resource is addressed (`unmanaged.instance.i-0ab`).
+pub fn unmanaged_address(kind: Kind, id: &str) -> Address {
+    let kind = serde_json::to_value(kind)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    Address::new(format!("{UNMANAGED_PREFIX}{kind}.{id}"))
 }
 
 /// A resource the caller expects, by address, kind, region and AWS name or id.
@@ -100,6 +117,13 @@ pub trait Provider: Send + Sync {
     ) -> anyhow::Result<Option<std::time::Duration>> {
         let _ = (region, identifier);
         Ok(None)
+    }
+
+    /// The values Route 53 answers for an A query of `name` in the hosted zone `zone_id`
+    /// (`TestDNSAnswer`), for drill readiness checks.
+    async fn test_dns_answer(&self, zone_id: &str, name: &str) -> anyhow::Result<Vec<String>> {
+        let _ = (zone_id, name);
+        Ok(Vec::new())
     }
 
     /// Number of API requests sent so far (for benchmarks and tests).

@@ -95,6 +95,22 @@ impl StateLock {
     }
 }
 
+/// Who holds the lock file at `path` now, if anybody (the lock is not taken).
+pub fn current_holder(path: &Path) -> Option<LockHolder> {
+    let mut file = OpenOptions::new().read(true).write(true).open(path).ok()?;
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            None
+        }
+        Err(_) => {
+            let mut content = String::new();
+            let _ = file.read_to_string(&mut content);
+            serde_json::from_str(&content).ok()
+        }
+    }
+}
+
 impl Drop for StateLock {
     fn drop(&mut self) {
         // Clearing the content tells readers nobody holds it; the OS lock goes with the file.

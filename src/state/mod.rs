@@ -1,15 +1,22 @@
-//! State: what standby last saw of an environment, on disk as versioned JSON.
+//! State: what standby last saw of an environment, as versioned JSON in a local file or an
+//! S3 object (`Backend`).
 //!
-//! Invariant: every write is atomic (temp file, fsync, rename), bumps `serial`, keeps the
-//! previous version as `.backup`, happens under the lock, and leaves a file of mode 0600
-//! that loads. Only observed resources and roles go in: never a secret.
+//! Invariant: every write bumps `serial`, happens under the lock and is all-or-nothing:
+//! locally atomic (temp file, fsync, rename, previous version kept as `.backup`, mode 0600),
+//! remotely a conditional put on the version read (the bucket keeps earlier versions).
+//! Only observed resources and roles go in: never a secret.
 
+mod backend;
+pub mod edit;
 mod history;
 mod lock;
+pub mod s3;
 mod store;
 
+pub use backend::{record as record_backend, recorded as recorded_backend, Backend};
 pub use history::{now_rfc3339 as history_now, HistoryEntry, Step};
 pub use lock::{LockHolder, StateLock};
+pub use s3::{defer_interrupts, S3Location};
 pub use store::StateStore;
 
 use crate::address::Address;

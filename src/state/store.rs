@@ -1,21 +1,32 @@
-//! Local state files: `state/<environment>.json` with `.lock` and `.backup` beside it.
+//! An open state: the local file `state/<environment>.json` (with `.lock` and `.backup`
+//! beside it) or an S3 object (see `s3.rs`), held under its lock while open for writing.
 //!
-//! Invariant: the file on disk is always a complete state: writes go to a temp file that is
-//! fsynced and renamed over the old one, after the old one was copied to `.backup`.
+//! Invariant: the local file on disk is always a complete state: writes go to a temp file
+//! that is fsynced and renamed over the old one, after the old one was copied to `.backup`;
+//! a remote write is conditional on the version last read. Every write bumps `serial`.
 
-use super::{State, StateLock, FORMAT_VERSION};
+use super::backend::Backend;
+use super::s3::S3Store;
+use super::{LockHolder, State, StateLock, FORMAT_VERSION};
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// An environment's state file, held under its lock while open for writing.
+/// An environment's state, held under its lock while open for writing.
 #[derive(Debug)]
 pub struct StateStore {
-    path: PathBuf,
+    backend: Backend,
     state: State,
-    _lock: StateLock,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    /// The OS lock; `None` once released.
+    Local(Option<StateLock>),
+    S3(S3Store),
 }
 
 impl StateStore {
@@ -65,14 +76,41 @@ impl StateStore {
         let lock = StateLock::acquire(&lock_path(path), operation)?;
         let state = Self::read(path)?.unwrap_or_else(|| State::new(environment));
         Ok(StateStore {
-            path: path.to_path_buf(),
+            backend: Backend::Local {
+                path: path.to_path_buf(),
+            },
             state,
-            _lock: lock,
+            inner: Inner::Local(Some(lock)),
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub(super) fn remote(backend: Backend, state: State, store: S3Store) -> StateStore {
+        StateStore {
+            backend,
+            state,
+            inner: Inner::S3(store),
+        }
+    }
+
+    /// The local state file; `None` for a remote backend.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Local { path } => Some(path),
+            Backend::S3(_) => None,
+        }
+    }
+
+    /// Where the state lives.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Who holds the lock: this process, while the store is open.
+    pub fn holder(&self) -> Option<&LockHolder> {
+        match &self.inner {
+            Inner::Local(lock) => lock.as_ref().map(|l| &l.holder),
+            Inner::S3(s) => s.holder(),
+        }
     }
 
     pub fn state(&self) -> &State {
@@ -83,44 +121,83 @@ impl StateStore {
         &mut self.state
     }
 
-    /// Whether a state file exists yet (a brand-new environment has none).
+    /// Whether a state exists yet (a brand-new environment has none).
     pub fn exists(&self) -> bool {
-        self.path.exists()
+        match (&self.backend, &self.inner) {
+            (_, Inner::S3(s)) => s.exists(),
+            (Backend::Local { path }, _) => path.exists(),
+            (Backend::S3(_), Inner::Local(_)) => unreachable!("a local store has a local backend"),
+        }
     }
 
-    /// Bumps the serial and writes the state atomically.
-    pub fn save(&mut self) -> Result<()> {
+    /// Bumps the serial and writes the state: atomically to the local file, or as a
+    /// conditional put of the S3 object. On a failure the serial is as it was.
+    pub async fn save(&mut self) -> Result<()> {
         self.state.serial += 1;
-        let json = serde_json::to_vec_pretty(&self.state)?;
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            f.set_permissions(fs::Permissions::from_mode(0o600))?;
-            f.write_all(&json)?;
-            f.sync_all()?;
-        }
-        if self.path.exists() {
-            let backup = backup_path(&self.path);
-            fs::copy(&self.path, &backup)
-                .with_context(|| format!("cannot keep the backup {}", backup.display()))?;
-            fs::set_permissions(&backup, fs::Permissions::from_mode(0o600))?;
-        }
-        fs::rename(&tmp, &self.path)
-            .with_context(|| format!("cannot replace the state {}", self.path.display()))?;
-        if let Some(dir) = self.path.parent() {
-            // The rename is durable only once the directory entry is.
-            if let Ok(d) = fs::File::open(dir) {
-                let _ = d.sync_all();
+        let result = match (&mut self.inner, &self.backend) {
+            (Inner::S3(s), _) => s.save(&self.state).await,
+            (Inner::Local(lock), Backend::Local { path }) => {
+                if lock.is_none() {
+                    Err(anyhow::anyhow!(
+                        "the lock of the state {} was released: open the state again to write it",
+                        path.display()
+                    ))
+                } else {
+                    save_local(path, &self.state)
+                }
             }
+            (Inner::Local(_), Backend::S3(_)) => unreachable!("a local store has a local backend"),
+        };
+        if result.is_err() {
+            self.state.serial -= 1;
         }
-        Ok(())
+        result
     }
+
+    /// Releases the lock; the store can no longer be saved. Dropping the store releases it
+    /// too (for S3 through a blocking fallback): call this on the normal paths.
+    pub async fn release(&mut self) -> Result<()> {
+        match &mut self.inner {
+            Inner::Local(lock) => {
+                lock.take();
+                Ok(())
+            }
+            Inner::S3(s) => s.release().await,
+        }
+    }
+}
+
+/// Writes `state` to `path` atomically, keeping the previous file as `.backup`.
+fn save_local(path: &Path, state: &State) -> Result<()> {
+    let json = serde_json::to_vec_pretty(state)?;
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        f.set_permissions(fs::Permissions::from_mode(0o600))?;
+        f.write_all(&json)?;
+        f.sync_all()?;
+    }
+    if path.exists() {
+        let backup = backup_path(&path);
+        fs::copy(&path, &backup)
+            .with_context(|| format!("cannot keep the backup {}", backup.display()))?;
+        fs::set_permissions(&backup, fs::Permissions::from_mode(0o600))?;
+    }
+    fs::rename(&tmp, &path)
+        .with_context(|| format!("cannot replace the state {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        // The rename is durable only once the directory entry is.
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
 }
 
 pub fn lock_path(path: &Path) -> PathBuf {
@@ -147,13 +224,14 @@ mod tests {
         );
     }
 
-    #[test]
-    fn save_is_atomic_private_and_keeps_a_backup() {
+    #[tokio::test]
+    async fn save_is_atomic_private_and_keeps_a_backup() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/demo.json");
         let mut store = StateStore::open(&path, "demo", "apply").unwrap();
-        store.save().unwrap();
-        store.save().unwrap();
+        assert_eq!(store.path(), Some(path.as_path()));
+        store.save().await.unwrap();
+        store.save().await.unwrap();
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(StateStore::read(&path).unwrap().unwrap().serial, 2);
@@ -171,5 +249,19 @@ mod tests {
         drop(store);
         let fresh = StateStore::open(&path, "demo", "apply").unwrap();
         assert_eq!(fresh.state().serial, 2);
+    }
+
+    #[tokio::test]
+    async fn a_released_store_frees_the_lock_and_refuses_to_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/demo.json");
+        let mut store = StateStore::open(&path, "demo", "apply").unwrap();
+        assert_eq!(store.holder().unwrap().operation, "apply");
+        store.release().await.unwrap();
+        assert!(store.holder().is_none());
+        let err = store.save().await.unwrap_err().to_string();
+        assert!(err.contains("was released"), "{err}");
+        assert_eq!(store.state().serial, 0, "a failed save leaves the serial");
+        StateStore::open(&path, "demo", "apply").expect("the lock is free");
     }
 }

@@ -47,10 +47,7 @@ pub fn naming(spec: &Spec) -> Naming {
 
 /// Expands `spec` with the given roles into the desired resources.
 pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired>> {
-    let mut x = Expander {
-        naming: naming(spec),
-        out: Vec::new(),
-    };
+    let mut x = Expander::new(naming(spec));
     for region in &spec.regions {
         let role = roles.get(&region.name).copied().unwrap_or(region.role);
         if role == Role::Failed {
@@ -69,11 +66,10 @@ pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired
     for dns in &spec.dns {
         x.dns(spec, roles, dns);
     }
-    x.out.sort_by(|a, b| a.address.cmp(&b.address));
-    Ok(x.out)
+    Ok(x.finish())
 }
 
-struct Expander {
+pub(super) struct Expander {
     naming: Naming,
     out: Vec<Desired>,
 }
@@ -86,7 +82,17 @@ fn attrs(v: Value) -> Map<String, Value> {
 }
 
 impl Expander {
-    fn push(
+    pub(super) fn new(naming: Naming) -> Expander {
+        Expander { naming, out: Vec::new() }
+    }
+
+    /// The resources pushed so far, sorted by address.
+    pub(super) fn finish(mut self) -> Vec<Desired> {
+        self.out.sort_by(|a, b| a.address.cmp(&b.address));
+        self.out
+    }
+
+    pub(super) fn push(
         &mut self,
         address: Address,
         kind: Kind,
@@ -112,7 +118,7 @@ impl Expander {
         self.out.last_mut().expect("just pushed")
     }
 
-    fn network(&mut self, region: &Region) -> Result<()> {
+    pub(super) fn network(&mut self, region: &Region) -> Result<()> {
         let r = region.name.as_str();
         let vpc = Address::regional(r, "network.vpc");
         self.push(
@@ -148,7 +154,7 @@ impl Expander {
         Ok(())
     }
 
-    fn cluster(
+    pub(super) fn cluster(
         &mut self,
         region: &Region,
         role: Role,
@@ -448,7 +454,7 @@ impl Expander {
 }
 
 /// RDS identifiers: lower-case letters, digits and single hyphens, a letter first, at most 63.
-fn db_identifier(name: &str) -> String {
+pub(super) fn db_identifier(name: &str) -> String {
     let mut out = String::new();
     for c in name.to_ascii_lowercase().chars() {
         let c = if c.is_ascii_alphanumeric() { c } else { '-' };
@@ -471,32 +477,28 @@ pub fn subnet_address(region: &str, zone: &str) -> Address {
     Address::regional(region, &format!("network.subnet.{zone}"))
 }
 
-/// One subnet per zone: /24s out of a /16 (or the smallest split that fits the zones).
+/// One subnet per zone: the VPC split evenly (a /16 over two zones gives two /17s), so a
+/// large cluster does not run out of addresses. AWS subnets are at most /28.
 fn subnet_cidrs(region: &Region) -> Result<Vec<Ipv4Net>> {
     let prefix = region.cidr.prefix_len();
     let needed = region.zones.len().max(1);
     let zone_bits = (usize::BITS - (needed - 1).leading_zeros()) as u8;
-    let new_prefix = 24.max(prefix + zone_bits);
+    let new_prefix = prefix + zone_bits;
+    if new_prefix > 28 {
+        return Err(anyhow!(
+            "region {}: {} is too small for {} zones: give it a /{} or larger",
+            region.name,
+            region.cidr,
+            needed,
+            28 - zone_bits
+        ));
+    }
     let subnets: Vec<Ipv4Net> = region
         .cidr
         .subnets(new_prefix)
-        .map_err(|e| {
-            anyhow!(
-                "region {}: cannot split {} into subnets: {e}",
-                region.name,
-                region.cidr
-            )
-        })?
+        .map_err(|e| anyhow!("region {}: cannot split {} into subnets: {e}", region.name, region.cidr))?
         .take(needed)
         .collect();
-    if subnets.len() < needed {
-        return Err(anyhow!(
-            "region {}: {} is too small for {} subnets",
-            region.name,
-            region.cidr,
-            needed
-        ));
-    }
     Ok(subnets)
 }
 
@@ -514,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn subnets_are_slash_24s_of_a_slash_16() {
+    fn subnets_split_the_vpc_evenly_by_zone() {
         let region = Region {
             name: "us-east-1".into(),
             role: Role::Primary,
@@ -531,11 +533,11 @@ mod tests {
             .iter()
             .map(|c| c.to_string())
             .collect();
-        assert_eq!(cidrs, ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]);
-        let small = Region {
-            cidr: "10.0.0.0/28".parse().unwrap(),
-            ..region
-        };
-        assert_eq!(subnet_cidrs(&small).unwrap().len(), 3);
+        assert_eq!(cidrs, ["10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18"]);
+        let smallest = Region { cidr: "10.0.0.0/26".parse().unwrap(), ..region.clone() };
+        assert_eq!(subnet_cidrs(&smallest).unwrap()[2].to_string(), "10.0.0.32/28");
+        let too_small = Region { cidr: "10.0.0.0/27".parse().unwrap(), ..region };
+        let err = subnet_cidrs(&too_small).unwrap_err().to_string();
+        assert!(err.contains("too small for 3 zones: give it a /26 or larger"), "{err}");
     }
 }

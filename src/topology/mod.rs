@@ -4,10 +4,12 @@
 //! Invariant: expansion is deterministic: the same spec and roles give the same addresses,
 //! names, tags and attributes, in the same order.
 
+mod drill;
 mod expand;
 mod naming;
 mod resource;
 
+pub use drill::{drill_environment, expand_drill};
 pub use expand::{cluster_size, effective_roles, expand, naming, subnet_address};
 pub use naming::{short_hash, Naming, TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 pub use resource::{Binding, Desired, Kind, ATTRIBUTE_KEYS, UNKNOWN};

@@ -38,8 +38,15 @@ pub enum Kind {
     /// engine's default), `instance_class`, `storage_gb`, `replica_of` (the source's address
     /// for a read replica, `null` for a writable primary). refs: `subnet_group`, and
     /// `source` for a replica (its computed `arn`). Master password: RDS-managed, never seen.
-    /// Computed: `arn`, `endpoint`, `status`.
+    /// Drills add `restore_from` (the address of a `DbSnapshot`, refs `snapshot`: restore
+    /// from it instead of creating empty) and `final_snapshot` (false: no final snapshot on
+    /// delete; absent means true). Computed: `arn`, `endpoint`, `status`.
     Database,
+    /// An RDS snapshot (drills). attrs: `identifier`, and either `db_instance` (the
+    /// identifier of a database in the same region: a fresh manual snapshot of it) or
+    /// `copy_of` (the address of a snapshot in another region: a cross-region copy; refs
+    /// `source`, whose computed `arn` is copied) with `source_region`. Computed: `arn`.
+    DbSnapshot,
     /// Global. attrs: `zone` (the zone's name, without the final dot). Adopted when a zone of
     /// that name exists. Computed: `zone_id`.
     HostedZone,
@@ -48,7 +55,8 @@ pub enum Kind {
     HealthCheck,
     /// Global: one failover A record. attrs: `name`, `failover` (PRIMARY | SECONDARY), `ttl`,
     /// `set_identifier` (the region), `values` (bound: the instances' `public_ip`s, sorted).
-    /// refs: `zone`, `health_check`.
+    /// refs: `zone`, `health_check`. A drill's record is a plain A record: `failover` and
+    /// `set_identifier` are null and there is no health check.
     Record,
 }
 
@@ -57,11 +65,14 @@ pub enum Kind {
 pub const ATTRIBUTE_KEYS: &[&str] = &[
     "bucket",
     "cidr",
+    "copy_of",
+    "db_instance",
     "destinations",
     "encryption",
     "engine",
     "engine_version",
     "failover",
+    "final_snapshot",
     "group_name",
     "identifier",
     "image",
@@ -76,9 +87,11 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "public_access_blocked",
     "region",
     "replica_of",
+    "restore_from",
     "role_arn",
     "role_name",
     "set_identifier",
+    "source_region",
     "storage_gb",
     "ttl",
     "values",
@@ -98,6 +111,7 @@ impl Kind {
             Kind::ReplicationRole => &["role_name"],
             Kind::BucketReplication => &["bucket"],
             Kind::DbSubnetGroup => &["name"],
+            Kind::DbSnapshot => &["identifier", "db_instance", "copy_of"],
             Kind::Database => &["identifier", "engine", "replica_of"],
             Kind::HostedZone => &["zone"],
             Kind::HealthCheck => &["region", "protocol", "port"],

@@ -30,7 +30,9 @@
 //!   [`Proxy::set_latency`] (a delay before each request is handled), and
 //!   [`Proxy::inject_failures`] (a deterministic, seeded share of requests answered without
 //!   forwarding, alternately with a 500 internal error and a throttling error, in the error
-//!   shape of the request's protocol, so that the SDK's standard retry retries them).
+//!   shape of the request's protocol, so that the SDK's standard retry retries them), and
+//!   [`Proxy::fail_operation`] (every request of one operation answered without forwarding
+//!   with a non-retryable 400 error, such as RDS's `InvalidParameterCombination`).
 //!
 //! Invariant: the proxy runs on its own thread with its own tokio runtime, so it works the
 //! same from synchronous tests and from any test runtime; dropping the `Proxy` stops the
@@ -89,6 +91,8 @@ struct State {
     latency: Duration,
     failures: Option<Failures>,
     injected: usize,
+    /// Operations (as `Seen::operation` names them) every request of which is rejected.
+    failed_operations: HashSet<String>,
 }
 
 struct Failures {
@@ -275,6 +279,19 @@ impl Proxy {
     /// Requests answered with an injected failure.
     pub fn injected_count(&self) -> usize {
         self.state().injected
+    }
+
+    /// From now on every request whose operation (as [`Seen::operation`] names it, e.g.
+    /// `RestoreDBInstanceFromDBSnapshot`) is `operation` is answered without forwarding with
+    /// a 400 error the SDK does not retry, in the request protocol's error shape; it is
+    /// recorded with status 400.
+    pub fn fail_operation(&self, operation: &str) {
+        self.state().failed_operations.insert(operation.to_string());
+    }
+
+    /// Stops every [`Proxy::fail_operation`].
+    pub fn clear_failed_operations(&self) {
+        self.state().failed_operations.clear();
     }
 
     fn set_failures(&self, rate: f64, seed: u64, service: Option<String>) {
@@ -527,6 +544,8 @@ enum Fault {
     Down,
     Internal,
     Throttle,
+    /// A non-retryable rejection ([`Proxy::fail_operation`]).
+    Rejected,
 }
 
 async fn handle(shared: &Shared, request: Request) -> Response {
@@ -546,6 +565,8 @@ async fn handle(shared: &Shared, request: Request) -> Response {
         if state.down.contains(&region) && !global {
             *state.refused.entry(region.clone()).or_default() += 1;
             Some(Fault::Down)
+        } else if state.failed_operations.contains(&operation) {
+            Some(Fault::Rejected)
         } else {
             let fail = match &mut state.failures {
                 Some(f) if f.service.as_ref().is_none_or(|s| *s == service) => {
@@ -800,11 +821,15 @@ fn fault_response(fault: Fault, request: &Request, service: &str, region: &str) 
         (Fault::Throttle, Protocol::S3) => (503, "SlowDown", "Sender"),
         (Fault::Throttle, Protocol::Json) => (400, "ThrottlingException", "Sender"),
         (Fault::Throttle, Protocol::ErrorResponse) => (400, "Throttling", "Sender"),
+        (Fault::Rejected, Protocol::S3) => (400, "InvalidRequest", "Sender"),
+        (Fault::Rejected, Protocol::Json) => (400, "ValidationException", "Sender"),
+        (Fault::Rejected, _) => (400, "InvalidParameterCombination", "Sender"),
     };
     let message = match fault {
         Fault::Down => format!("region {region} is down (standby test proxy)"),
         Fault::Internal => "injected internal error (standby test proxy)".to_string(),
         Fault::Throttle => "injected throttling (standby test proxy)".to_string(),
+        Fault::Rejected => "injected by the standby test proxy".to_string(),
     };
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let request_id = format!("standby-proxy-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));

@@ -5,6 +5,12 @@
 //! a live resource carrying its `standby:address` tag and adopts it, and instances also carry
 //! a `ClientToken` derived from the address, so an interrupted apply never duplicates them.
 //! Refresh is one paginated, tag-filtered describe per resource type.
+//!
+//! Unmanaged instances: an instance carrying the environment's `standby:service` and
+//! `standby:environment` tags but no `standby:address` tag is left out of a refresh, except
+//! when the scope asks for `include_unmanaged` (`standby drift`): it then comes back at
+//! `unmanaged.instance.<instance id>` (see `provider::unmanaged_address`). An instance whose
+//! address tag names an address nobody knows is reported at that address, as before.
 
 use super::error::{AwsResultExt, AwsSdkError};
 use crate::address::Address;
@@ -247,7 +253,16 @@ impl Ec2 {
         }
         out.extend(rest);
         for i in dedupe_instances(instances) {
-            if let Some(mut o) = self.instance_observed(&i) {
+            let found = match self.instance_observed(&i) {
+                None if scope.include_unmanaged => {
+                    self.instance_observed_untagged(&i).map(|mut o| {
+                        o.address = crate::provider::unmanaged_address(Kind::Instance, &o.id);
+                        o
+                    })
+                }
+                found => found,
+            };
+            if let Some(mut o) = found {
                 let mut deps: Vec<Address> = i
                     .subnet_id()
                     .and_then(|s| by_id.get(s).cloned())

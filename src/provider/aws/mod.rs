@@ -10,7 +10,7 @@
 mod cloudwatch;
 mod counter;
 mod ec2;
-mod error;
+pub(crate) mod error;
 mod iam;
 mod rds;
 mod route53;
@@ -312,7 +312,7 @@ impl Provider for AwsProvider {
                     .await
             }
             Kind::ReplicationRole => self.iam().create_role(desired).await,
-            Kind::DbSubnetGroup | Kind::Database => {
+            Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => {
                 self.rds(region_of(&desired.address, region)?)
                     .create(desired, ctx)
                     .await
@@ -359,7 +359,7 @@ impl Provider for AwsProvider {
                     .await
             }
             Kind::ReplicationRole => self.iam().update_role(desired).await,
-            Kind::DbSubnetGroup | Kind::Database => {
+            Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => {
                 let rds = self.rds(region_of(&desired.address, region)?);
                 let promoting = desired.kind == Kind::Database
                     && desired.attrs.get("replica_of").is_some_and(|v| v.is_null())
@@ -408,7 +408,7 @@ impl Provider for AwsProvider {
                     .await
             }
             Kind::ReplicationRole => self.iam().delete_role(current).await,
-            Kind::DbSubnetGroup | Kind::Database => {
+            Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => {
                 self.rds(region_of(&current.address, region)?)
                     .delete(current)
                     .await
@@ -425,6 +425,10 @@ impl Provider for AwsProvider {
         identifier: &str,
     ) -> anyhow::Result<Option<std::time::Duration>> {
         self.cloudwatch(region).replica_lag(identifier).await
+    }
+
+    async fn test_dns_answer(&self, zone_id: &str, name: &str) -> anyhow::Result<Vec<String>> {
+        self.route53().test_dns_answer(zone_id, name).await
     }
 
     fn request_count(&self) -> u64 {

@@ -1,5 +1,6 @@
-//! `Rds`: DB subnet groups and RDS instances (writable primaries and cross-region read
-//! replicas) in one region.
+//! `Rds`: DB subnet groups, RDS instances (writable primaries, cross-region read replicas and
+//! drills' instances restored from a snapshot) and drills' manual DB snapshots (fresh ones and
+//! cross-region copies) in one region.
 //!
 //! Invariant: a database's master password is RDS-managed (`ManageMasterUserPassword`): no
 //! password is ever sent, stored, logged or reported. Instances carry all their desired tags
@@ -16,11 +17,11 @@ use crate::topology::{Desired, Kind};
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_rds::client::Waiters as _;
-use aws_sdk_rds::types::{DbInstance, DbSubnetGroup, Tag};
+use aws_sdk_rds::types::{DbInstance, DbSnapshot, DbSubnetGroup, Tag};
 use aws_sdk_rds::Client;
 use futures::future::try_join_all;
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -35,7 +36,24 @@ const BACKUP_RETENTION_DAYS: i32 = 7;
 /// instance's source set and its source still lists it, so this tag is what says "no longer
 /// a replica" there; real RDS clears the source as well.
 pub(crate) const TAG_PROMOTED: &str = "standby:promoted";
+/// Drills' marker tags, since RDS does not report these settings: the snapshot address an
+/// instance was restored from and whether it takes a final snapshot, and, on a snapshot copy,
+/// the address and region of its source (moto reports no `SourceDBSnapshotIdentifier`).
+/// With them a refresh reports the attrs the desired resource has.
+const TAG_RESTORED_FROM: &str = "standby:restored-from";
+const TAG_FINAL_SNAPSHOT: &str = "standby:final-snapshot";
+const TAG_COPY_OF: &str = "standby:copy-of";
+const TAG_SOURCE_REGION: &str = "standby:source-region";
+/// How long to wait for a snapshot (or a cross-region copy) to become available: the copy of
+/// a large database takes long, but a drill must not hang forever.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(60 * 60);
+/// How long to wait for a deleted snapshot to disappear, and how often to look.
+const SNAPSHOT_GONE_WAIT: Duration = Duration::from_secs(5 * 60);
+const SNAPSHOT_POLL: Duration = Duration::from_secs(5);
 const NO_INSTANCE: &[&str] = &["DBInstanceNotFound", "DBInstanceNotFoundFault"];
+const INSTANCE_EXISTS: &[&str] = &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"];
+const NO_SNAPSHOT: &[&str] = &["DBSnapshotNotFound", "DBSnapshotNotFoundFault"];
+const SNAPSHOT_EXISTS: &[&str] = &["DBSnapshotAlreadyExists", "DBSnapshotAlreadyExistsFault"];
 const NO_SUBNET_GROUP: &[&str] = &["DBSubnetGroupNotFoundFault", "DBSubnetGroupNotFound"];
 
 /// The RDS API of one region.
@@ -55,6 +73,7 @@ impl Rds {
         let mut o = match d.kind {
             Kind::DbSubnetGroup => self.put_subnet_group(d, ctx, true).await?,
             Kind::Database => self.create_database(d, ctx).await?,
+            Kind::DbSnapshot => self.create_snapshot(d, ctx).await?,
             other => bail!("kind {other:?} is not an RDS resource"),
         };
         o.depends_on = d.dependencies().cloned().collect();
@@ -70,6 +89,16 @@ impl Rds {
         let mut o = match d.kind {
             Kind::DbSubnetGroup => self.put_subnet_group(d, ctx, false).await?,
             Kind::Database => self.update_database(d, current).await?,
+            // A snapshot is immutable: any change of its attrs is a replacement.
+            Kind::DbSnapshot => {
+                if d.attrs != current.attrs {
+                    bail!(
+                        "{}: a DB snapshot cannot change in place; replace it instead",
+                        d.address
+                    );
+                }
+                current.clone()
+            }
             other => bail!("kind {other:?} is not an RDS resource"),
         };
         o.depends_on = d.dependencies().cloned().collect();
@@ -93,6 +122,7 @@ impl Rds {
                 Ok(())
             }
             Kind::Database => self.delete_database(current).await,
+            Kind::DbSnapshot => self.delete_snapshot(current).await,
             other => bail!("kind {other:?} is not an RDS resource"),
         }
     }
@@ -244,7 +274,11 @@ impl Rds {
                 .map(|o| o.id.clone())
                 .ok_or_else(|| anyhow!("{a}: reference `subnet_group` is missing from the spec"))?;
             let instance_class = str_attr(d, "instance_class")?;
+            let restore = restore_from(d)?;
             match d.attrs.get("replica_of") {
+                _ if restore.is_some() => {
+                    self.restore_database(d, &refs, &subnet_group).await?;
+                }
                 None | Some(Value::Null) => {
                     let engine = str_attr(d, "engine")?;
                     let version = d
@@ -264,7 +298,7 @@ impl Rds {
                         .backup_retention_period(BACKUP_RETENTION_DAYS)
                         .master_username(MASTER_USERNAME)
                         .manage_master_user_password(true)
-                        .set_tags(Some(rds_tags(d)))
+                        .set_tags(Some(db_tags(d)))
                         .send()
                         .await
                         .map(|_| ())
@@ -301,7 +335,7 @@ impl Rds {
                             .db_instance_class(instance_class)
                             .set_db_subnet_group_name(group)
                             .set_kms_key_id(kms.clone())
-                            .set_tags(Some(rds_tags(d)))
+                            .set_tags(Some(db_tags(d)))
                             .send()
                     };
                     let already = &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"];
@@ -403,7 +437,7 @@ impl Rds {
             self.client
                 .add_tags_to_resource()
                 .resource_name(arn)
-                .set_tags(Some(rds_tags(d)))
+                .set_tags(Some(db_tags(d)))
                 .send()
                 .await
                 .op("AddTagsToResource", r, a)?;
@@ -434,13 +468,20 @@ impl Rds {
                 && !tag_map(live.tag_list()).contains_key(TAG_PROMOTED);
             let state_replica =
                 !matches!(current.attrs.get("replica_of"), None | Some(Value::Null));
+            // A drill's instance leaves nothing behind: the state says so, or (state lost)
+            // its marker tag.
+            let no_final = current.attrs.get("final_snapshot") == Some(&Value::Bool(false))
+                || tag_map(live.tag_list())
+                    .get(TAG_FINAL_SNAPSHOT)
+                    .map(String::as_str)
+                    == Some("false");
             let mut req = self
                 .client
                 .delete_db_instance()
                 .db_instance_identifier(id)
                 .delete_automated_backups(false);
             let mut snapshot = None;
-            if live_replica && state_replica {
+            if (live_replica && state_replica) || no_final {
                 req = req.skip_final_snapshot(true);
             } else {
                 let secs = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -476,6 +517,175 @@ impl Rds {
             .await
             .map_err(|e| error::wait_failure("deleted", r, a, &e))?;
         Ok(())
+    }
+
+    /// Restores a drill's instance from the snapshot `refs["snapshot"]` (one of this region)
+    /// instead of creating an empty one: a standalone, writable instance, not a replica.
+    async fn restore_database(
+        &self,
+        d: &Desired,
+        refs: &BTreeMap<String, Observed>,
+        subnet_group: &str,
+    ) -> anyhow::Result<()> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        if !matches!(d.attrs.get("replica_of"), None | Some(Value::Null)) {
+            bail!("{a}: a database restored from a snapshot cannot be a read replica; set `replica_of` to null");
+        }
+        let snapshot = refs
+            .get("snapshot")
+            .ok_or_else(|| anyhow!("{a}: a restored database needs a `snapshot` reference"))?;
+        if snapshot.region.as_deref() != Some(r) {
+            bail!(
+                "{a}: the snapshot {} is in {}, not in {r}; restore from a copy made in {r}",
+                snapshot.address,
+                snapshot.region.as_deref().unwrap_or("no region")
+            );
+        }
+        self.client
+            .restore_db_instance_from_db_snapshot()
+            .db_instance_identifier(str_attr(d, "identifier")?)
+            .db_snapshot_identifier(&snapshot.id)
+            .db_instance_class(str_attr(d, "instance_class")?)
+            .db_subnet_group_name(subnet_group)
+            .manage_master_user_password(true)
+            .set_tags(Some(db_tags(d)))
+            .send()
+            .await
+            .map(|_| ())
+            .absent_if(INSTANCE_EXISTS, "RestoreDBInstanceFromDBSnapshot", r, a)?;
+        Ok(())
+    }
+
+    // --- snapshots (drills) --------------------------------------------------------------
+
+    /// A drill's manual snapshot: a fresh one of a database of this region (`db_instance`),
+    /// or a copy into this region of another region's snapshot (`copy_of`, by its ARN). A
+    /// snapshot of that identifier is adopted when it is ours (an interrupted apply).
+    async fn create_snapshot(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        let identifier = str_attr(d, "identifier")?;
+        if let Some(found) = self.describe_snapshot(identifier, a).await? {
+            let tags = tag_map(found.tag_list());
+            match tags.get(TAG_ADDRESS) {
+                Some(owner) if owner == a.as_str() => {}
+                owner => bail!(
+                    "{a}: a DB snapshot named {identifier} already exists in {r} and belongs to {}; \
+                     rename the snapshot or delete that one",
+                    owner.map(String::as_str).unwrap_or("nothing standby manages")
+                ),
+            }
+        } else {
+            let db_instance = d.attrs.get("db_instance").and_then(Value::as_str);
+            let copy_of = d.attrs.get("copy_of").and_then(Value::as_str);
+            match (db_instance, copy_of) {
+                (Some(db), None) => {
+                    self.client
+                        .create_db_snapshot()
+                        .db_snapshot_identifier(identifier)
+                        .db_instance_identifier(db)
+                        .set_tags(Some(snapshot_tags(d)))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .absent_if(SNAPSHOT_EXISTS, "CreateDBSnapshot", r, a)?;
+                }
+                (None, Some(_)) => {
+                    let refs = resolve_refs(d, ctx)?;
+                    let source = refs.get("source").ok_or_else(|| {
+                        anyhow!("{a}: a snapshot copy needs a `source` reference")
+                    })?;
+                    let source_arn = source
+                        .computed
+                        .get("arn")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| {
+                            anyhow!(
+                                "{a}: the source snapshot {} has no ARN in the state yet",
+                                source.address
+                            )
+                        })?;
+                    let source_region = str_attr(d, "source_region")?;
+                    // The copy is encrypted with RDS's default key of this region, as
+                    // replicas are. Real RDS wants a `PreSignedUrl` (signed in the source
+                    // region) for a cross-region copy of an encrypted snapshot, which other
+                    // SDKs compute from `SourceRegion`; the Rust SDK has no such
+                    // customization and moto needs none. Against real AWS, pass one (or a
+                    // `KmsKeyId` of a customer key) here.
+                    let kms = (source_region != r).then(|| "alias/aws/rds".to_string());
+                    self.client
+                        .copy_db_snapshot()
+                        .source_db_snapshot_identifier(source_arn)
+                        .target_db_snapshot_identifier(identifier)
+                        .set_kms_key_id(kms)
+                        .set_tags(Some(snapshot_tags(d)))
+                        .send()
+                        .await
+                        .map(|_| ())
+                        .absent_if(SNAPSHOT_EXISTS, "CopyDBSnapshot", r, a)?;
+                }
+                _ => bail!("{a}: a DB snapshot needs exactly one of `db_instance` and `copy_of`"),
+            }
+        }
+        self.client
+            .wait_until_db_snapshot_available()
+            .db_snapshot_identifier(identifier)
+            .wait(SNAPSHOT_WAIT)
+            .await
+            .map_err(|e| error::wait_failure("the snapshot to be available", r, a, &e))?;
+        let snapshot = self
+            .describe_snapshot(identifier, a)
+            .await?
+            .ok_or_else(|| {
+                anyhow!("{a}: snapshot {identifier} in {r} disappeared while created")
+            })?;
+        Ok(snapshot_observed(&snapshot, a.clone(), r))
+    }
+
+    /// Deletes a snapshot and waits until it is gone. The SDK's `db_snapshot_deleted` waiter
+    /// only knows the `DBSnapshotNotFound` code (moto answers `DBSnapshotNotFoundFault`), so
+    /// this polls with every code `NO_SNAPSHOT` lists.
+    async fn delete_snapshot(&self, current: &Observed) -> anyhow::Result<()> {
+        let (r, a, id) = (self.region.as_str(), &current.address, current.id.as_str());
+        let deleted = self
+            .client
+            .delete_db_snapshot()
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .absent_if(NO_SNAPSHOT, "DeleteDBSnapshot", r, a)?;
+        if deleted.is_none() {
+            return Ok(());
+        }
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.describe_snapshot(id, a).await? {
+                None => return Ok(()),
+                Some(s) if s.status() == Some("deleted") => return Ok(()),
+                Some(_) if started.elapsed() > SNAPSHOT_GONE_WAIT => bail!(
+                    "{a}: snapshot {id} in {r} still exists {SNAPSHOT_GONE_WAIT:?} after its deletion"
+                ),
+                Some(_) => tokio::time::sleep(SNAPSHOT_POLL).await,
+            }
+        }
+    }
+
+    async fn describe_snapshot(
+        &self,
+        identifier: &str,
+        address: &Address,
+    ) -> anyhow::Result<Option<DbSnapshot>> {
+        Ok(self
+            .client
+            .describe_db_snapshots()
+            .db_snapshot_identifier(identifier)
+            .send()
+            .await
+            .absent_if(NO_SNAPSHOT, "DescribeDBSnapshots", &self.region, address)?
+            .and_then(|o| o.db_snapshots().first().cloned()))
     }
 
     async fn subnet_group_exists(&self, name: &str, address: &Address) -> anyhow::Result<bool> {
@@ -536,6 +746,27 @@ impl Rds {
         Ok(all)
     }
 
+    /// Manual snapshots only: automated ones and final snapshots are never drills'.
+    async fn list_snapshots(&self, subject: &str) -> anyhow::Result<Vec<DbSnapshot>> {
+        let _permit = self.limit.acquire().await?;
+        let mut pages = self
+            .client
+            .describe_db_snapshots()
+            .snapshot_type("manual")
+            .into_paginator()
+            .send();
+        let mut all = Vec::new();
+        while let Some(page) = pages.next().await {
+            all.extend(
+                page.op("DescribeDBSnapshots", &self.region, &subject)?
+                    .db_snapshots()
+                    .iter()
+                    .cloned(),
+            );
+        }
+        Ok(all)
+    }
+
     async fn list_subnet_groups(&self, subject: &str) -> anyhow::Result<Vec<DbSubnetGroup>> {
         let _permit = self.limit.acquire().await?;
         let mut pages = self
@@ -557,20 +788,40 @@ impl Rds {
 }
 
 /// Every subnet group the caller knows and every instance tagged for the scope, in every
-/// region of the scope: one paginated describe per type and region, regions concurrently.
-/// `replica_of` is decided once all regions are read (a source may live in another).
+/// region of the scope: one paginated describe per type and region, regions concurrently;
+/// the known drill snapshots too, with one more describe in the regions that hold any (so a
+/// refresh without drills costs what it did). `replica_of` is decided once all regions are
+/// read (a source may live in another).
 pub(crate) async fn refresh(
     scope: &Scope,
     rds_in: &(dyn Fn(&str) -> Rds + Send + Sync),
 ) -> anyhow::Result<Vec<Observed>> {
     let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
+    let snapshot_regions: HashSet<Option<&str>> = scope
+        .known
+        .iter()
+        .filter(|k| k.kind == Kind::DbSnapshot)
+        .map(|k| k.region.as_deref())
+        .collect();
     let read = try_join_all(scope.regions.iter().map(|region| {
         let rds = rds_in(region);
         let subject = &subject;
+        let snapshots =
+            snapshot_regions.contains(&Some(region.as_str())) || snapshot_regions.contains(&None);
         async move {
-            let (groups, instances) =
-                tokio::try_join!(rds.list_subnet_groups(subject), rds.list_instances(subject))?;
-            Ok::<_, anyhow::Error>((region.clone(), groups, instances))
+            let snapshots = async {
+                if snapshots {
+                    rds.list_snapshots(subject).await
+                } else {
+                    Ok(Vec::new())
+                }
+            };
+            let (groups, instances, snapshots) = tokio::try_join!(
+                rds.list_subnet_groups(subject),
+                rds.list_instances(subject),
+                snapshots
+            )?;
+            Ok::<_, anyhow::Error>((region.clone(), groups, instances, snapshots))
         }
     }))
     .await?;
@@ -597,7 +848,7 @@ pub(crate) async fn refresh(
     // Every instance read, by ARN and by (region, identifier), tagged or not.
     let mut by_arn: HashMap<&str, (&str, &DbInstance)> = HashMap::new();
     let mut by_id: HashMap<(&str, &str), &DbInstance> = HashMap::new();
-    for (region, _, instances) in &read {
+    for (region, _, instances, _) in &read {
         for i in instances {
             if let Some(arn) = i.db_instance_arn() {
                 by_arn.insert(arn, (region.as_str(), i));
@@ -610,7 +861,7 @@ pub(crate) async fn refresh(
 
     let mut out = Vec::new();
     let mut group_address: HashMap<(&str, &str), Address> = HashMap::new();
-    for (region, groups, _) in &read {
+    for (region, groups, _, _) in &read {
         for g in groups {
             let Some(name) = g.db_subnet_group_name() else {
                 continue;
@@ -624,7 +875,8 @@ pub(crate) async fn refresh(
             }
         }
     }
-    for (region, _, instances) in &read {
+    let mut db_address: HashMap<(&str, &str), Address> = HashMap::new();
+    for (region, _, instances, _) in &read {
         for i in instances {
             let tags = tag_map(i.tag_list());
             if tags.get(TAG_SERVICE) != Some(&scope.service)
@@ -658,6 +910,51 @@ pub(crate) async fn refresh(
                 source.map(|s| json!(s.as_str())).unwrap_or(Value::Null),
             );
             o.depends_on = deps;
+            db_address.insert(
+                (
+                    region.as_str(),
+                    i.db_instance_identifier().unwrap_or_default(),
+                ),
+                o.address.clone(),
+            );
+            out.push(o);
+        }
+    }
+
+    // Snapshots: only those the caller knows as snapshots (by tag or by identifier), so a
+    // final snapshot carrying its database's tags is never taken for one.
+    let known_snapshots: HashMap<(Option<&str>, &str), &Address> = scope
+        .known
+        .iter()
+        .filter(|k| k.kind == Kind::DbSnapshot)
+        .map(|k| ((k.region.as_deref(), k.name.as_str()), &k.address))
+        .collect();
+    let snapshot_addresses: HashSet<&str> = known_snapshots.values().map(|a| a.as_str()).collect();
+    for (region, _, _, snapshots) in &read {
+        for s in snapshots {
+            let tags = tag_map(s.tag_list());
+            let id = s.db_snapshot_identifier().unwrap_or_default();
+            let address = match tags.get(TAG_ADDRESS) {
+                Some(a) if snapshot_addresses.contains(a.as_str()) => Address::new(a.clone()),
+                Some(_) => continue,
+                None => match known_snapshots
+                    .get(&(Some(region.as_str()), id))
+                    .or_else(|| known_snapshots.get(&(None, id)))
+                {
+                    Some(a) => (*a).clone(),
+                    None => continue,
+                },
+            };
+            let mut o = snapshot_observed(s, address, region);
+            o.depends_on = match tags.get(TAG_COPY_OF) {
+                Some(source) => vec![Address::new(source.clone())],
+                None => s
+                    .db_instance_identifier()
+                    .and_then(|db| db_address.get(&(region.as_str(), db)))
+                    .cloned()
+                    .into_iter()
+                    .collect(),
+            };
             out.push(o);
         }
     }
@@ -748,7 +1045,7 @@ fn instance_observed(i: &DbInstance, address: Address, region: &str) -> Observed
     if let Some(s) = i.db_instance_status() {
         computed.insert("status".into(), json!(s));
     }
-    Observed {
+    let mut o = Observed {
         address,
         kind: Kind::Database,
         region: Some(region.to_string()),
@@ -763,6 +1060,51 @@ fn instance_observed(i: &DbInstance, address: Address, region: &str) -> Observed
         ]),
         computed,
         depends_on: Vec::new(),
+    };
+    let tags = tag_map(i.tag_list());
+    if let Some(from) = tags.get(TAG_RESTORED_FROM) {
+        o.attrs.insert("restore_from".into(), json!(from));
+    }
+    if let Some(keep) = tags.get(TAG_FINAL_SNAPSHOT) {
+        o.attrs
+            .insert("final_snapshot".into(), json!(keep != "false"));
+    }
+    o
+}
+
+/// A snapshot as `Observed`: `copy_of` and `source_region` from its marker tags (a copy),
+/// `db_instance` otherwise.
+fn snapshot_observed(s: &DbSnapshot, address: Address, region: &str) -> Observed {
+    let tags = tag_map(s.tag_list());
+    let mut attrs = map([("identifier", json!(s.db_snapshot_identifier()))]);
+    match tags.get(TAG_COPY_OF) {
+        Some(source) => {
+            let source_region = tags
+                .get(TAG_SOURCE_REGION)
+                .map(String::as_str)
+                .or(s.source_region());
+            attrs.insert("copy_of".into(), json!(source));
+            attrs.insert("source_region".into(), json!(source_region));
+        }
+        None => {
+            attrs.insert("db_instance".into(), json!(s.db_instance_identifier()));
+        }
+    }
+    let mut computed = Map::new();
+    if let Some(arn) = s.db_snapshot_arn() {
+        computed.insert("arn".into(), json!(arn));
+    }
+    if let Some(status) = s.status() {
+        computed.insert("status".into(), json!(status));
+    }
+    Observed {
+        address,
+        kind: Kind::DbSnapshot,
+        region: Some(region.to_string()),
+        id: s.db_snapshot_identifier().unwrap_or_default().to_string(),
+        attrs,
+        computed,
+        depends_on: Vec::new(),
     }
 }
 
@@ -771,6 +1113,13 @@ fn instance_observed(i: &DbInstance, address: Address, region: &str) -> Observed
 fn align_to_desired(o: &mut Observed, d: &Desired) {
     if let Some(v) = d.attrs.get("replica_of") {
         o.attrs.insert("replica_of".into(), v.clone());
+    }
+    // Drills' settings RDS does not report: as asked (the call carried them).
+    for key in ["restore_from", "final_snapshot"] {
+        match d.attrs.get(key) {
+            Some(v) => o.attrs.insert(key.into(), v.clone()),
+            None => o.attrs.remove(key),
+        };
     }
     match d.attrs.get("engine_version") {
         None => {
@@ -806,6 +1155,44 @@ fn rds_tags(d: &Desired) -> Vec<Tag> {
         .iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
+}
+
+/// A database's tags: the desired ones and the drill marker tags its attrs call for.
+fn db_tags(d: &Desired) -> Vec<Tag> {
+    let mut tags = rds_tags(d);
+    if let Some(from) = d.attrs.get("restore_from").and_then(Value::as_str) {
+        tags.push(Tag::builder().key(TAG_RESTORED_FROM).value(from).build());
+    }
+    if let Some(keep) = d.attrs.get("final_snapshot").and_then(Value::as_bool) {
+        let keep = if keep { "true" } else { "false" };
+        tags.push(Tag::builder().key(TAG_FINAL_SNAPSHOT).value(keep).build());
+    }
+    tags
+}
+
+/// A snapshot's tags: the desired ones and, on a copy, where it was copied from.
+fn snapshot_tags(d: &Desired) -> Vec<Tag> {
+    let mut tags = rds_tags(d);
+    if let Some(source) = d.attrs.get("copy_of").and_then(Value::as_str) {
+        tags.push(Tag::builder().key(TAG_COPY_OF).value(source).build());
+        if let Some(region) = d.attrs.get("source_region").and_then(Value::as_str) {
+            tags.push(Tag::builder().key(TAG_SOURCE_REGION).value(region).build());
+        }
+    }
+    tags
+}
+
+/// The snapshot address a database is restored from; `None` for one created empty or
+/// replicated.
+fn restore_from(d: &Desired) -> anyhow::Result<Option<&str>> {
+    match d.attrs.get("restore_from") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => bail!(
+            "{}: attribute `restore_from` must be a snapshot address or null, not {other}",
+            d.address
+        ),
+    }
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {

@@ -1,14 +1,16 @@
-//! `Route53`: hosted zones, health checks and failover A records (global).
+//! `Route53`: hosted zones, health checks, failover A records and drills' plain A records
+//! (global), and `TestDNSAnswer` for drills' readiness checks.
 //!
 //! Invariant: every Route 53 call, whatever its purpose, first takes a permit of the one
 //! limiter the provider shares (Route 53's quota is account-wide and small). Creations carry
 //! a `CallerReference` derived from the address and the desired attributes, and a create
 //! first looks for what an earlier attempt made, so a retry never makes a second one. Zones
 //! are found by name (a zone standby did not create is adopted and never deleted), health
-//! checks by their `standby:*` tags, records by `<name>#<set identifier>`.
+//! checks by their `standby:*` tags, records by `<name>#<set identifier>` (`<name>#` for a
+//! plain record, which has no set identifier).
 
 use super::ec2::{map, str_attr};
-use super::error::{self, AwsResultExt};
+use super::error::{self, AwsResultExt, AwsSdkError};
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind, UNKNOWN};
@@ -20,6 +22,7 @@ use aws_sdk_route53::types::{
     RrType, Tag, TagResourceType,
 };
 use aws_sdk_route53::Client;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::try_join_all;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -181,6 +184,69 @@ impl Route53 {
             }
         }
         Ok(out)
+    }
+
+    /// The values Route 53 answers for an A query of `name` in the zone `zone_id`
+    /// (`TestDNSAnswer`), sorted: what a drill's readiness check compares with its instances.
+    pub(crate) async fn test_dns_answer(
+        &self,
+        zone_id: &str,
+        name: &str,
+    ) -> anyhow::Result<Vec<String>> {
+        let zone_id = zone_id.trim_start_matches("/hostedzone/");
+        let subject = format!("the DNS answer for {name}");
+        let answer = {
+            let _p = self.permit().await?;
+            self.client
+                .test_dns_answer()
+                .hosted_zone_id(zone_id)
+                .record_name(name)
+                .record_type(RrType::A)
+                .send()
+                .await
+        };
+        let e = match answer {
+            Ok(out) => {
+                let mut values = out.record_data().to_vec();
+                values.sort_unstable();
+                return Ok(values);
+            }
+            Err(e) if not_implemented(&e) => e,
+            Err(e) => return Err(error::failure("TestDNSAnswer", REGION, &subject, &e)),
+        };
+        // The emulator path: moto (5.2.5) does not implement TestDNSAnswer (it answers 404).
+        // Read the record set instead: a plain record's values, else the PRIMARY's (what
+        // Route 53 answers while the primary is healthy). Real Route 53 never gets here.
+        tracing::debug!(
+            zone_id,
+            name,
+            error = %error::describe(&e),
+            "TestDNSAnswer unavailable; reading the record set"
+        );
+        let sets = self.list_records(zone_id, Some(name), &subject).await?;
+        let matching: Vec<&ResourceRecordSet> = sets
+            .iter()
+            .filter(|s| same_name(s.name(), name) && s.r#type() == &RrType::A)
+            .collect();
+        let set = matching
+            .iter()
+            .find(|s| s.failover().is_none() && s.set_identifier().is_none())
+            .or_else(|| {
+                matching
+                    .iter()
+                    .find(|s| s.failover() == Some(&ResourceRecordSetFailover::Primary))
+            })
+            .or_else(|| matching.first());
+        let mut values: Vec<String> = set
+            .map(|s| {
+                s.resource_records()
+                    .iter()
+                    .map(|r| r.value().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        values.sort_unstable();
+        Ok(values)
     }
 
     async fn permit(&self) -> anyhow::Result<SemaphorePermit<'_>> {
@@ -505,7 +571,12 @@ impl Route53 {
             .unwrap_or(&zone.id)
             .trim_start_matches("/hostedzone/")
             .to_string();
-        let health_check = refs.get("health_check").map(|o| o.id.clone());
+        // A plain record (a drill's) has no health check, whatever the refs say.
+        let plain = d.attrs.get("failover").is_none_or(Value::is_null);
+        let health_check = refs
+            .get("health_check")
+            .filter(|_| !plain)
+            .map(|o| o.id.clone());
         let set = record_set(d, health_check.clone())?;
         self.change_records(&zone_id, ChangeAction::Upsert, set.clone(), a)
             .await?;
@@ -530,10 +601,10 @@ impl Route53 {
         let Some(sets) = self.list_records_or_none(zone_id, Some(name), a).await? else {
             return Ok(());
         };
+        // An empty set identifier is a plain record's: it has none.
+        let want_set = Some(set_id).filter(|s| !s.is_empty());
         let Some(set) = sets.into_iter().find(|s| {
-            same_name(s.name(), name)
-                && s.r#type() == &RrType::A
-                && s.set_identifier() == Some(set_id)
+            same_name(s.name(), name) && s.r#type() == &RrType::A && s.set_identifier() == want_set
         }) else {
             return Ok(());
         };
@@ -741,7 +812,7 @@ fn record_observed(s: &ResourceRecordSet, zone_id: &str, address: Address) -> Ob
             ("name", json!(name)),
             ("failover", json!(s.failover().map(|f| f.as_str()))),
             ("ttl", json!(s.ttl())),
-            ("set_identifier", json!(set_id)),
+            ("set_identifier", json!(s.set_identifier())),
             ("values", json!(values)),
         ]),
         computed,
@@ -749,22 +820,31 @@ fn record_observed(s: &ResourceRecordSet, zone_id: &str, address: Address) -> Ob
     }
 }
 
-/// `<name>#<set identifier>` (lower-case, no final dot) of a failover A record.
 /// The key of a record the caller knows: by its deterministic name `<name>#<set>`, or (from
-/// the state) by its id `<zone id>/<name>/<set>`.
+/// the state) by its id `<zone id>/<name>/<set>`; a plain record's set is empty (`<name>#`,
+/// `<zone id>/<name>/`), and a name without `#` (a plain record's) gets an empty one.
 fn known_record_key(name_or_id: &str) -> String {
     let key = match name_or_id.rsplitn(3, '/').collect::<Vec<_>>()[..] {
         [set, name, _zone] => format!("{}#{set}", name.trim_end_matches('.')),
+        _ if !name_or_id.contains('#') => format!("{}#", name_or_id.trim_end_matches('.')),
         _ => name_or_id.to_string(),
     };
     key.to_ascii_lowercase()
 }
 
+/// `<name>#<set identifier>` (lower-case, no final dot) of a failover A record, `<name>#` of
+/// a plain A record; `None` for any other record (weighted, latency ..., other types).
 fn record_key(s: &ResourceRecordSet) -> Option<String> {
-    if s.r#type() != &RrType::A || s.failover().is_none() {
+    if s.r#type() != &RrType::A {
         return None;
     }
-    Some(format!("{}#{}", s.name().trim_end_matches('.'), s.set_identifier()?).to_ascii_lowercase())
+    let name = s.name().trim_end_matches('.');
+    let key = match (s.failover(), s.set_identifier()) {
+        (Some(_), Some(set)) => format!("{name}#{set}"),
+        (None, None) => format!("{name}#"),
+        _ => return None,
+    };
+    Some(key.to_ascii_lowercase())
 }
 
 fn record_set(d: &Desired, health_check: Option<String>) -> anyhow::Result<ResourceRecordSet> {
@@ -794,23 +874,42 @@ fn record_set(d: &Desired, health_check: Option<String>) -> anyhow::Result<Resou
         .and_then(Value::as_i64)
         .filter(|t| *t >= 0)
         .with_context(|| format!("{a}: attribute `ttl` must be a number of seconds"))?;
-    let failover = str_attr(d, "failover")?;
-    if !matches!(failover, "PRIMARY" | "SECONDARY") {
-        bail!("{a}: attribute `failover` must be PRIMARY or SECONDARY, not {failover}");
-    }
     let records = values
         .iter()
         .map(|v| ResourceRecord::builder().value(*v).build())
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ResourceRecordSet::builder()
+    let set = ResourceRecordSet::builder()
         .name(str_attr(d, "name")?)
         .r#type(RrType::A)
+        .ttl(ttl)
+        .set_resource_records(Some(records));
+    // A plain record (a drill's): no set identifier, failover or health check.
+    if d.attrs.get("failover").is_none_or(Value::is_null) {
+        if d.attrs.get("set_identifier").is_some_and(|v| !v.is_null()) {
+            bail!("{a}: a record without `failover` has no `set_identifier`; set it to null");
+        }
+        return Ok(set.build()?);
+    }
+    let failover = str_attr(d, "failover")?;
+    if !matches!(failover, "PRIMARY" | "SECONDARY") {
+        bail!("{a}: attribute `failover` must be PRIMARY or SECONDARY, not {failover}");
+    }
+    Ok(set
         .set_identifier(str_attr(d, "set_identifier")?)
         .failover(ResourceRecordSetFailover::from(failover))
-        .ttl(ttl)
-        .set_resource_records(Some(records))
         .set_health_check_id(health_check)
         .build()?)
+}
+
+/// Whether an answer says the operation does not exist here (an emulator): HTTP 404, 500 or
+/// 501 without a Route 53 error code, or a `NotImplemented` code. A real error (such as
+/// `NoSuchHostedZone`, also a 404) is not.
+fn not_implemented<E: ProvideErrorMetadata>(e: &AwsSdkError<E>) -> bool {
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    match error::code(e) {
+        Some(code) => code == "NotImplemented",
+        None => matches!(status, Some(404 | 500 | 501)),
+    }
 }
 
 fn batch(action: ChangeAction, set: ResourceRecordSet) -> anyhow::Result<ChangeBatch> {

@@ -1,0 +1,114 @@
+//! `standby init [ENV] [--migrate-state]`: set up the spec's state backend and, when it
+//! changed (a backend block added, changed or removed), copy the state over.
+//!
+//! Invariant: a migration never mixes two states: it refuses a destination that holds
+//! another lineage or a newer serial, copies under both locks, keeps lineage and serial
+//! (the write bumps the serial once), and leaves the source readable (a local source is
+//! renamed to `.migrated`, a remote one is left as it was).
+
+use super::apply::release_after;
+use super::{confirm, EnvArg, GlobalArgs, Outcome};
+use crate::state::{edit, record_backend, recorded_backend, Backend};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Copy the state to the spec's backend when it moved
+    #[arg(long)]
+    pub migrate_state: bool,
+    /// Migrate without asking
+    #[arg(long, alias = "force")]
+    pub auto_approve: bool,
+}
+
+pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
+    let env = g.load(&args.env.env)?;
+    let name = &env.spec.environment;
+    let wanted = env.backend();
+    let current = recorded_backend(&env.state_path)?.unwrap_or_else(|| Backend::Local {
+        path: env.state_path.clone(),
+    });
+    if current.same_place(&wanted) {
+        // Reading proves the backend is reachable with these credentials.
+        let state = wanted.read().await?;
+        record_backend(&env.state_path, &wanted)?;
+        match state {
+            Some(s) => eprintln!(
+                "The state of {name} is in {wanted} (serial {}): nothing to migrate.",
+                s.serial
+            ),
+            None => eprintln!("The state of {name} will be kept in {wanted}; it has none yet."),
+        }
+        return Ok(Outcome::Success);
+    }
+    let Some(source_state) = current.read().await? else {
+        record_backend(&env.state_path, &wanted)?;
+        eprintln!("The state of {name} will be kept in {wanted}; {current} held none, so nothing was copied.");
+        return Ok(Outcome::Success);
+    };
+    if !args.migrate_state {
+        bail!(
+            "the backend of environment {name} changed from {current} to {wanted}, and {current} holds its state (serial {}): \
+             run `standby init --migrate-state` to copy it over",
+            source_state.serial
+        );
+    }
+    let existing = wanted.read().await?;
+    edit::check_migration(&source_state, existing.as_ref())?;
+    let question = format!(
+        "Copy the state of {name} (lineage {}, serial {}) from {current} to {wanted}{}",
+        source_state.lineage,
+        source_state.serial,
+        if existing.is_some() {
+            ", replacing the older copy there"
+        } else {
+            ""
+        }
+    );
+    if !confirm::approve(&question, args.auto_approve)? {
+        eprintln!("Migration cancelled: the state stays in {current}.");
+        return Ok(Outcome::Success);
+    }
+
+    // Under both locks, the source's first, so that nobody writes either meanwhile.
+    let operation = "init --migrate-state";
+    let mut source = current.open(name, operation, env.lock_timeout).await?;
+    let mut dest = match wanted.open(name, operation, env.lock_timeout).await {
+        Ok(d) => d,
+        Err(e) => return release_after(&mut source, Err(e)).await,
+    };
+    let result = async {
+        edit::check_migration(source.state(), dest.exists().then(|| dest.state()))?;
+        *dest.state_mut() = source.state().clone();
+        dest.save().await?;
+        record_backend(&env.state_path, &wanted)?;
+        Ok(dest.state().serial)
+    }
+    .await;
+    let result = release_after(&mut dest, result).await;
+    let serial = release_after(&mut source, result).await?;
+    eprintln!("Copied the state of {name} to {wanted} (serial {serial}).");
+    match &current {
+        Backend::Local { path } => {
+            let retired = path.with_extension("json.migrated");
+            std::fs::rename(path, &retired).with_context(|| {
+                format!(
+                    "the state was copied, but {} could not be renamed to {}: remove it by hand",
+                    path.display(),
+                    retired.display()
+                )
+            })?;
+            eprintln!(
+                "The local copy is kept as {} and is no longer read.",
+                retired.display()
+            );
+        }
+        Backend::S3(loc) => eprintln!(
+            "The object {loc} is left as it was and is no longer read: delete it once you no longer need it."
+        ),
+    }
+    Ok(Outcome::Success)
+}

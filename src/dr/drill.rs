@@ -1,0 +1,432 @@
+//! `drill R`: stand an isolated copy of the stack up in R under a drill id, check it,
+//! measure the time to ready against the RTO, tear it down, and report.
+//!
+//! Invariant: production is only read (a fresh snapshot of its primary database is the one
+//! thing made from it, and it belongs to the drill); the drill's resources live in their own
+//! state file `state/<env>.drill-<id>.json` until they are gone, so teardown happens after
+//! success, failure, error or Ctrl-C, and `drill --cleanup` finds what an interrupted drill
+//! left.
+
+use crate::address::Address;
+use crate::apply::{apply, ApplyEvent, ApplyOptions, ApplyReport};
+use crate::config::Role;
+use crate::environment::Environment;
+use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
+use crate::provider::{KnownResource, Observed, Provider, Scope};
+use crate::state::{history_now, StateStore};
+use crate::topology::{drill_environment, expand_drill, Desired, Kind};
+use anyhow::{anyhow, bail, Context, Result};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+pub struct DrillRequest {
+    pub region: String,
+    /// Leave everything up for inspection; the report says how to remove it.
+    pub keep: bool,
+    pub parallelism: usize,
+}
+
+/// One timed step of the drill, for the timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillStep {
+    pub name: String,
+    /// RFC 3339.
+    pub started_at: String,
+    /// Seconds since the drill started.
+    pub offset_s: f64,
+    pub duration_s: f64,
+    /// `ok`, `failed` or `skipped`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The report of one drill, written as JSON and Markdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillReport {
+    pub format_version: u32,
+    pub id: String,
+    pub environment: String,
+    pub service: String,
+    pub region: String,
+    pub started_at: String,
+    pub rto_s: f64,
+    /// Start to ready, when the drill got ready.
+    pub recovery_time_s: Option<f64>,
+    /// `met`, `missed` (ready but slower than the RTO) or `failed` (never ready).
+    pub verdict: String,
+    pub steps: Vec<DrillStep>,
+    /// Every address the drill created.
+    pub created: Vec<String>,
+    /// Whether everything it created is gone.
+    pub removed: bool,
+    /// What is still up (after `--keep` or a failed teardown).
+    pub left: Vec<String>,
+    /// How to remove what is left.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cleanup: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl DrillReport {
+    pub fn succeeded(&self) -> bool {
+        self.verdict == "met" && self.error.is_none()
+    }
+}
+
+/// Where drill `id` of `env` keeps its state.
+pub fn drill_state_path(env: &Environment, id: &str) -> PathBuf {
+    StateStore::path_for(&env.spec.env_dir, &format!("{}.drill-{id}", env.spec.environment))
+}
+
+struct Clock {
+    start: Instant,
+    steps: Vec<DrillStep>,
+}
+
+impl Clock {
+    fn step(&mut self, name: &str, started: Instant, started_at: String, ok: bool, detail: String) {
+        self.steps.push(DrillStep {
+            name: name.to_string(),
+            started_at,
+            offset_s: (started - self.start).as_secs_f64(),
+            duration_s: started.elapsed().as_secs_f64(),
+            outcome: if ok { "ok" } else { "failed" }.to_string(),
+            detail,
+        });
+    }
+}
+
+/// Runs a whole drill. Errors after the stand-up began end up in the report, not in `Err`:
+/// the teardown and the report happen whatever went wrong.
+pub async fn run_drill(
+    env: &Environment,
+    provider: Arc<dyn Provider>,
+    req: &DrillRequest,
+    events: mpsc::UnboundedSender<ApplyEvent>,
+    cancel: watch::Receiver<bool>,
+) -> Result<DrillReport> {
+    let state = env.read_state().await?;
+    let roles = env.roles(state.as_ref());
+    let primary = roles
+        .iter()
+        .find(|(_, r)| **r == Role::Primary)
+        .map(|(n, _)| n.clone())
+        .ok_or_else(|| anyhow!("there is no primary to drill from"))?;
+    if env.spec.region(&req.region).is_none() {
+        bail!("region {} is not in the spec", req.region);
+    }
+    let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    let desired = expand_drill(&env.spec, &req.region, &primary, &id)?;
+    let path = drill_state_path(env, &id);
+    let environment = drill_environment(&env.spec, &id);
+    let mut store = StateStore::open(&path, &environment, &format!("drill {}", req.region))?;
+    let mut clock = Clock { start: Instant::now(), steps: Vec::new() };
+    let started_at = history_now();
+
+    let mut error: Option<String> = None;
+    let mut ready_after: Option<Duration> = None;
+
+    // Stand up.
+    let t = Instant::now();
+    let at = history_now();
+    let plan = drill_plan(env, &id, &desired, Vec::new(), false);
+    let opts = ApplyOptions { parallelism: req.parallelism, cancel: cancel.clone(), events: events.clone() };
+    match apply(&plan, provider.clone(), &mut store, opts).await {
+        Ok(report) => {
+            let ok = report.succeeded();
+            clock.step("stand up", t, at, ok, summary(&report));
+            if !ok {
+                error = Some(failure_text(&report, "stand-up"));
+            }
+        }
+        Err(e) => {
+            clock.step("stand up", t, at, false, format!("{e:#}"));
+            error = Some(format!("{e:#}"));
+        }
+    }
+
+    // Readiness checks, only when everything stood up.
+    if error.is_none() {
+        match check_ready(env, &*provider, &id, &req.region, &primary, &desired, &mut clock).await {
+            Ok(()) => ready_after = Some(clock.start.elapsed()),
+            Err(e) => error = Some(format!("{e:#}")),
+        }
+    }
+
+    // Teardown, whatever happened (Ctrl-C included: it gets a cancel of its own).
+    let created: Vec<String> = store.state().resources.iter().map(|r| r.address.to_string()).collect();
+    let mut created_all: BTreeSet<String> = created.into_iter().collect();
+    created_all.extend(desired.iter().filter(|d| store.state().get(&d.address).is_some()).map(|d| d.address.to_string()));
+    let (removed, left, cleanup) = if req.keep {
+        let left: Vec<String> = store.state().resources.iter().map(|r| r.address.to_string()).collect();
+        (false, left, Some(format!("standby drill --cleanup {}", env.spec.env_dir.display())))
+    } else {
+        let t = Instant::now();
+        let at = history_now();
+        let (_never, no_cancel) = watch::channel(false);
+        let result = teardown(env, provider.clone(), &mut store, &id, req.parallelism, events.clone(), no_cancel).await;
+        let left: Vec<String> = store.state().resources.iter().map(|r| r.address.to_string()).collect();
+        match result {
+            Ok(report) => clock.step("tear down", t, at, report.succeeded() && left.is_empty(), summary(&report)),
+            Err(e) => {
+                clock.step("tear down", t, at, false, format!("{e:#}"));
+                error.get_or_insert_with(|| format!("teardown: {e:#}"));
+            }
+        }
+        let gone = left.is_empty();
+        if gone {
+            drop(store);
+            remove_state_files(&path);
+        } else {
+            store.release().await.ok();
+        }
+        let cleanup = (!gone).then(|| format!("standby drill --cleanup {}", env.spec.env_dir.display()));
+        (gone, left, cleanup)
+    };
+
+    let rto = env.spec.service.rto;
+    let verdict = match ready_after {
+        Some(t) if error.is_none() && t <= rto => "met",
+        Some(_) if error.is_none() => "missed",
+        _ => "failed",
+    };
+    Ok(DrillReport {
+        format_version: 1,
+        id,
+        environment: env.spec.environment.clone(),
+        service: env.spec.service.name.clone(),
+        region: req.region.clone(),
+        started_at,
+        rto_s: rto.as_secs_f64(),
+        recovery_time_s: ready_after.map(|d| d.as_secs_f64()),
+        verdict: verdict.to_string(),
+        steps: clock.steps,
+        created: created_all.into_iter().collect(),
+        removed,
+        left,
+        cleanup,
+        error,
+    })
+}
+
+/// Removes what interrupted or kept drills of `env` left, one drill state at a time.
+/// Returns the drill ids cleaned up.
+pub async fn cleanup_drills(
+    env: &Environment,
+    provider: Arc<dyn Provider>,
+    parallelism: usize,
+    events: mpsc::UnboundedSender<ApplyEvent>,
+) -> Result<Vec<String>> {
+    let dir = env.state_path.parent().map(PathBuf::from).unwrap_or_default();
+    let prefix = format!("{}.drill-", env.spec.environment);
+    let mut cleaned = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(_) => return Ok(cleaned),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter_map(|n| n.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".json")).map(str::to_string))
+        .collect();
+    ids.sort();
+    for id in ids {
+        let path = drill_state_path(env, &id);
+        let mut store = StateStore::open(&path, &drill_environment(&env.spec, &id), "drill cleanup")?;
+        let (_never, cancel) = watch::channel(false);
+        let report = teardown(env, provider.clone(), &mut store, &id, parallelism, events.clone(), cancel).await?;
+        if !report.succeeded() || !store.state().resources.is_empty() {
+            bail!(
+                "drill {id}: {} resources could not be removed: {}",
+                store.state().resources.len(),
+                failure_text(&report, "cleanup")
+            );
+        }
+        drop(store);
+        remove_state_files(&path);
+        cleaned.push(id);
+    }
+    Ok(cleaned)
+}
+
+fn remove_state_files(path: &std::path::Path) {
+    for p in [path.to_path_buf(), path.with_extension("json.backup"), path.with_extension("json.lock")] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// A plan over the drill's own state: create what is desired, or (teardown) delete all of
+/// it except hosted zones, which belong to production.
+fn drill_plan(env: &Environment, id: &str, desired: &[Desired], prior: Vec<Observed>, destroy: bool) -> Plan {
+    let opts = DiffOptions { destroy, ..Default::default() };
+    let bound: Vec<Desired> = desired.to_vec();
+    let actions: Vec<Action> = diff(&bound, &prior, &opts)
+        .into_iter()
+        .filter(|a| !(destroy && a.kind() == Kind::HostedZone))
+        .collect();
+    Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        environment: drill_environment(&env.spec, id),
+        env_dir: env.spec.env_dir.clone(),
+        backend: None,
+        state_lineage: None,
+        state_serial: 0,
+        roles: BTreeMap::new(),
+        prior,
+        actions,
+        notes: Vec::new(),
+        blocked: Vec::new(),
+        stages: BTreeMap::new(),
+        best_effort: BTreeSet::new(),
+        outputs: BTreeMap::new(),
+    }
+}
+
+async fn teardown(
+    env: &Environment,
+    provider: Arc<dyn Provider>,
+    store: &mut StateStore,
+    id: &str,
+    parallelism: usize,
+    events: mpsc::UnboundedSender<ApplyEvent>,
+    cancel: watch::Receiver<bool>,
+) -> Result<ApplyReport> {
+    let prior = store.state().resources.clone();
+    let plan = drill_plan(env, id, &[], prior, true);
+    let report = apply(&plan, provider, store, ApplyOptions { parallelism, cancel, events }).await?;
+    // Hosted zones were only ever adopted: forget them without deleting.
+    let zones: Vec<Address> =
+        store.state().resources.iter().filter(|r| r.kind == Kind::HostedZone).map(|r| r.address.clone()).collect();
+    for z in zones {
+        store.state_mut().remove(&z);
+    }
+    store.save().await?;
+    Ok(report)
+}
+
+/// Instances running, database available and writable, bucket versioned, DNS answering
+/// with the drill's instances: each timed.
+async fn check_ready(
+    env: &Environment,
+    provider: &dyn Provider,
+    id: &str,
+    region: &str,
+    primary: &str,
+    desired: &[Desired],
+    clock: &mut Clock,
+) -> Result<()> {
+    let t = Instant::now();
+    let at = history_now();
+    let scope = Scope {
+        service: env.spec.service.name.clone(),
+        environment: drill_environment(&env.spec, id),
+        regions: BTreeSet::from([region.to_string(), primary.to_string()]),
+        global: true,
+        include_unmanaged: false,
+        known: desired
+            .iter()
+            .map(|d| KnownResource { address: d.address.clone(), kind: d.kind, region: d.region.clone(), name: d.name.clone() })
+            .collect(),
+    };
+    let live = provider.refresh(&scope).await.context("reading the drill's resources")?;
+    clock.step("read the drill's resources", t, at, true, format!("{} resources", live.len()));
+    let by_address: BTreeMap<&Address, &Observed> = live.iter().map(|o| (&o.address, o)).collect();
+    let mut problems = Vec::new();
+
+    let t = Instant::now();
+    let at = history_now();
+    let wanted: Vec<&Desired> = desired.iter().filter(|d| d.kind == Kind::Instance).collect();
+    let running = wanted
+        .iter()
+        .filter(|d| {
+            by_address
+                .get(&d.address)
+                .is_some_and(|o| o.computed.get("state").and_then(|s| s.as_str()).is_none_or(|s| s == "running"))
+        })
+        .count();
+    let ok = running == wanted.len();
+    clock.step("instances running", t, at, ok, format!("{running}/{} running", wanted.len()));
+    if !ok {
+        problems.push(format!("{running} of {} instances running", wanted.len()));
+    }
+
+    for d in desired.iter().filter(|d| d.kind == Kind::Database) {
+        let t = Instant::now();
+        let at = history_now();
+        let (ok, detail) = match by_address.get(&d.address) {
+            None => (false, "not found".to_string()),
+            Some(o) => {
+                let replica = o.attrs.get("replica_of").is_some_and(|v| !v.is_null());
+                let status = o.computed.get("status").and_then(|s| s.as_str()).unwrap_or("available");
+                (!replica && status == "available", format!("{} is {status}{}", o.id, if replica { ", a replica" } else { ", writable" }))
+            }
+        };
+        clock.step(&format!("database {} available and writable", d.address), t, at, ok, detail.clone());
+        if !ok {
+            problems.push(format!("{}: {detail}", d.address));
+        }
+    }
+
+    for d in desired.iter().filter(|d| d.kind == Kind::Bucket) {
+        let t = Instant::now();
+        let at = history_now();
+        let versioning = by_address.get(&d.address).and_then(|o| o.attrs.get("versioning")).and_then(|v| v.as_str());
+        let ok = versioning == Some("Enabled");
+        clock.step(&format!("bucket {} versioned", d.name), t, at, ok, format!("versioning {}", versioning.unwrap_or("unknown")));
+        if !ok {
+            problems.push(format!("bucket {} is not versioned", d.name));
+        }
+    }
+
+    for d in desired.iter().filter(|d| d.kind == Kind::Record) {
+        let t = Instant::now();
+        let at = history_now();
+        let name = d.attrs.get("name").and_then(|v| v.as_str()).unwrap_or_default();
+        let zone_id = d
+            .refs
+            .get("zone")
+            .and_then(|z| by_address.get(z))
+            .and_then(|z| z.computed.get("zone_id").and_then(|v| v.as_str()).map(str::to_string).or(Some(z.id.clone())))
+            .unwrap_or_default();
+        let mut expected: Vec<String> = d
+            .bindings
+            .get("values")
+            .map(|b| {
+                b.from
+                    .iter()
+                    .filter_map(|a| by_address.get(a))
+                    .filter_map(|o| o.computed.get("public_ip").and_then(|v| v.as_str()).map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        expected.sort();
+        let mut answer = provider.test_dns_answer(&zone_id, name).await?;
+        answer.sort();
+        let ok = !answer.is_empty() && answer == expected;
+        clock.step(&format!("dns {name} answers"), t, at, ok, format!("answer {}", answer.join(", ")));
+        if !ok {
+            problems.push(format!("{name} answers [{}], expected [{}]", answer.join(", "), expected.join(", ")));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        bail!("readiness checks failed: {}", problems.join("; "))
+    }
+}
+
+fn summary(r: &ApplyReport) -> String {
+    format!("{} of {} steps done, {} failed", r.completed, r.total, r.failures.len())
+}
+
+fn failure_text(r: &ApplyReport, what: &str) -> String {
+    if r.failures.is_empty() && r.cancelled {
+        return format!("{what} interrupted");
+    }
+    r.failures.iter().map(|f| format!("{}: {}", f.address, f.error)).collect::<Vec<_>>().join("; ")
+}

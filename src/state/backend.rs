@@ -1,0 +1,207 @@
+//! Where an environment's state lives: a local file (`state/<env>.json`) or an S3 object;
+//! reading it, opening it under its lock, and the record of the backend `init` set up.
+//!
+//! Invariant: every access to an environment's state goes through a `Backend`, so a state is
+//! read and written in exactly one place; the record `state/<env>.backend.json` names the
+//! remote backend last initialized, so removing the backend block cannot silently start a
+//! fresh local state.
+
+use super::s3::{self, S3Location};
+use super::{LockHolder, State, StateStore};
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Backend {
+    /// `state/<env>.json` with `.backup` and an OS-locked `.lock` beside it.
+    Local { path: PathBuf },
+    /// An object in a versioned bucket, locked by `<key>.lock`.
+    S3(S3Location),
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Backend::Local { path } => write!(f, "{}", path.display()),
+            Backend::S3(loc) => write!(f, "{loc}"),
+        }
+    }
+}
+
+impl Backend {
+    /// The same place (an S3 backend whose KMS key changed has not moved).
+    pub fn same_place(&self, other: &Backend) -> bool {
+        match (self, other) {
+            (Backend::Local { path: a }, Backend::Local { path: b }) => a == b,
+            (Backend::S3(a), Backend::S3(b)) => a.same_object(b),
+            _ => false,
+        }
+    }
+
+    /// Reads the state without locking it (a plan, a status); `None` when there is none.
+    pub async fn read(&self) -> Result<Option<State>> {
+        match self {
+            Backend::Local { path } => StateStore::read(path),
+            Backend::S3(loc) => {
+                let client = s3::client(&loc.region).await;
+                Ok(s3::read(&client, loc).await?.map(|(s, _)| s))
+            }
+        }
+    }
+
+    /// Locks the state for `operation` and loads it (a new empty state when there is none);
+    /// a held lock fails at once, or is waited for up to `lock_timeout`.
+    pub async fn open(
+        &self,
+        environment: &str,
+        operation: &str,
+        lock_timeout: Option<Duration>,
+    ) -> Result<StateStore> {
+        match self {
+            // The OS lock is taken at once or refused; it cannot outlive its holder.
+            Backend::Local { path } => StateStore::open(path, environment, operation),
+            Backend::S3(loc) => {
+                let client = s3::client(&loc.region).await;
+                s3::open_with(client, loc, environment, operation, lock_timeout).await
+            }
+        }
+    }
+
+    /// Who holds the lock now, if anybody.
+    pub async fn lock_holder(&self) -> Result<Option<LockHolder>> {
+        match self {
+            Backend::Local { path } => {
+                Ok(super::lock::current_holder(&super::store::lock_path(path)))
+            }
+            Backend::S3(loc) => s3::lock_holder(&s3::client(&loc.region).await, loc).await,
+        }
+    }
+
+    /// Removes a stuck lock whose id is `id` (`standby state unlock`).
+    pub async fn force_unlock(&self, id: &str) -> Result<LockHolder> {
+        match self {
+            Backend::Local { path } => bail!(
+                "the local state {} is locked with an operating-system lock, which is released when its holder exits: \
+                 there is no stuck lock to remove (stop the process holding it instead)",
+                path.display()
+            ),
+            Backend::S3(loc) => s3::force_unlock(loc, id).await,
+        }
+    }
+}
+
+/// `state/<env>.backend.json` beside the local state file `local`.
+pub fn record_path(local: &Path) -> PathBuf {
+    local.with_extension("backend.json")
+}
+
+/// The remote backend recorded for the environment whose local state path is `local`;
+/// `None` when none is (the state is local).
+pub fn recorded(local: &Path) -> Result<Option<Backend>> {
+    let path = record_path(local);
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| {
+            format!(
+                "{} is not a backend record: run `standby init` again",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Records `backend` as the environment's (a local backend removes the record).
+pub fn record(local: &Path, backend: &Backend) -> Result<()> {
+    let path = record_path(local);
+    match backend {
+        Backend::Local { .. } => match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
+        },
+        Backend::S3(_) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+            }
+            std::fs::write(&path, serde_json::to_vec_pretty(backend)?)
+                .with_context(|| format!("cannot write {}", path.display()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_round_trips_and_a_local_backend_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = dir.path().join("state/prod.json");
+        assert_eq!(recorded(&local).unwrap(), None);
+        let s3 = Backend::S3(S3Location {
+            bucket: "b".into(),
+            key: "prod.json".into(),
+            region: "us-east-1".into(),
+            kms_key_id: None,
+        });
+        record(&local, &s3).unwrap();
+        assert_eq!(
+            record_path(&local),
+            dir.path().join("state/prod.backend.json")
+        );
+        assert_eq!(recorded(&local).unwrap(), Some(s3.clone()));
+        record(
+            &local,
+            &Backend::Local {
+                path: local.clone(),
+            },
+        )
+        .unwrap();
+        assert_eq!(recorded(&local).unwrap(), None);
+        assert_eq!(s3.to_string(), "s3://b/prod.json");
+    }
+
+    #[test]
+    fn a_changed_kms_key_is_the_same_place() {
+        let a = S3Location {
+            bucket: "b".into(),
+            key: "k".into(),
+            region: "r".into(),
+            kms_key_id: None,
+        };
+        let b = S3Location {
+            kms_key_id: Some("alias/x".into()),
+            ..a.clone()
+        };
+        assert!(Backend::S3(a.clone()).same_place(&Backend::S3(b)));
+        let moved = S3Location {
+            key: "other".into(),
+            ..a.clone()
+        };
+        assert!(!Backend::S3(a).same_place(&Backend::S3(moved)));
+    }
+
+    #[tokio::test]
+    async fn local_backend_reads_opens_and_refuses_unlock() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/demo.json");
+        let b = Backend::Local { path: path.clone() };
+        assert!(b.read().await.unwrap().is_none());
+        let mut store = b.open("demo", "apply", None).await.unwrap();
+        assert!(!store.exists());
+        store.save().await.unwrap();
+        assert!(store.exists());
+        let holder = b.lock_holder().await.unwrap().expect("held");
+        assert_eq!(holder.operation, "apply");
+        let err = b.force_unlock(&holder.id).await.unwrap_err().to_string();
+        assert!(err.contains("operating-system lock"), "{err}");
+        store.release().await.unwrap();
+        assert!(b.lock_holder().await.unwrap().is_none());
+        assert_eq!(b.read().await.unwrap().unwrap().serial, 1);
+    }
+}

@@ -1,0 +1,150 @@
+//! Expansion of a drill: an isolated copy of the full stack in one region under a drill id.
+//!
+//! Invariant: every name and the `standby:environment` tag carry the drill id, so nothing a
+//! drill makes can be mistaken for (or adopted by) production; the only production objects
+//! it touches are read (the primary database it snapshots, the hosted zone it adds a
+//! `drill-<id>.` record to).
+
+use super::expand::{cluster_size, subnet_address, Expander};
+use super::resource::Binding;
+use super::{Desired, Kind, Naming};
+use crate::address::Address;
+use crate::config::{Role, Spec};
+use anyhow::{bail, Result};
+use serde_json::json;
+use std::collections::BTreeMap;
+
+/// The `standby:environment` of a drill's resources: `<environment>-drill-<id>`.
+pub fn drill_environment(spec: &Spec, id: &str) -> String {
+    format!("{}-drill-{id}", spec.environment)
+}
+
+/// The desired resources of drill `id` in `region`, with production's primary in `primary`.
+pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Result<Vec<Desired>> {
+    let Some(target) = spec.region(region) else {
+        bail!("region {region} is not in the spec");
+    };
+    let production = super::naming(spec);
+    let naming = Naming {
+        service: spec.service.name.clone(),
+        environment: drill_environment(spec, id),
+        service_tags: {
+            let mut tags = spec.service.tags.clone();
+            tags.insert("standby:drill".into(), id.to_string());
+            tags
+        },
+    };
+    let mut x = Expander::new(naming.clone());
+    x.network(target)?;
+    for cluster in &spec.clusters {
+        x.cluster(target, Role::Primary, cluster);
+    }
+    let r = region;
+    if !spec.databases.is_empty() {
+        let group = Address::regional(r, "network.db_subnet_group");
+        let group_name = super::expand::db_identifier(&naming.regional("db", r));
+        let refs = target.zones.iter().map(|z| (format!("subnet.{z}"), subnet_address(r, z))).collect();
+        x.push(group.clone(), Kind::DbSubnetGroup, Some(r), group_name.clone(), attrs(json!({ "name": group_name })), refs, vec![]);
+        for db in &spec.databases {
+            let settings = db.settings_in(r);
+            let slug = db.name.slug();
+            let path = db.name.path("database");
+            // A fresh snapshot of production's primary, copied here unless it is here.
+            let snapshot = Address::regional(primary, &format!("{path}.drill_snapshot"));
+            let snapshot_id = super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), primary));
+            let source_id = super::expand::db_identifier(&production.regional(&slug, primary));
+            x.push(
+                snapshot.clone(),
+                Kind::DbSnapshot,
+                Some(primary),
+                snapshot_id.clone(),
+                attrs(json!({ "identifier": snapshot_id, "db_instance": source_id })),
+                BTreeMap::new(),
+                vec![],
+            );
+            let restore_from = if primary == r {
+                snapshot
+            } else {
+                let copy = Address::regional(r, &format!("{path}.drill_snapshot_copy"));
+                let copy_id = super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), r));
+                x.push(
+                    copy.clone(),
+                    Kind::DbSnapshot,
+                    Some(r),
+                    copy_id.clone(),
+                    attrs(json!({ "identifier": copy_id, "copy_of": snapshot.to_string(), "source_region": primary })),
+                    BTreeMap::from([("source".to_string(), snapshot)]),
+                    vec![],
+                );
+                copy
+            };
+            let identifier = super::expand::db_identifier(&naming.regional(&slug, r));
+            x.push(
+                Address::regional(r, &path),
+                Kind::Database,
+                Some(r),
+                identifier.clone(),
+                attrs(json!({
+                    "identifier": identifier,
+                    "engine": settings.engine,
+                    "instance_class": settings.instance_class,
+                    "storage_gb": settings.storage_gb,
+                    "replica_of": null,
+                    "restore_from": restore_from.to_string(),
+                    "final_snapshot": false,
+                })),
+                BTreeMap::from([("subnet_group".to_string(), group.clone()), ("snapshot".to_string(), restore_from)]),
+                vec![],
+            );
+        }
+    }
+    for bucket in &spec.buckets {
+        let name = naming.bucket(&bucket.name.slug(), r);
+        x.push(
+            Address::regional(r, &bucket.name.path("bucket")),
+            Kind::Bucket,
+            Some(r),
+            name.clone(),
+            attrs(json!({
+                "bucket": name,
+                "versioning": "Enabled",
+                "encryption": "AES256",
+                "public_access_blocked": true,
+            })),
+            BTreeMap::new(),
+            vec![],
+        );
+    }
+    for dns in &spec.dns {
+        let base = Address::new(dns.name.path("dns"));
+        let zone = base.child("zone");
+        let zone_name = dns.settings.zone.trim_end_matches('.').to_string();
+        x.push(zone.clone(), Kind::HostedZone, None, zone_name.clone(), attrs(json!({ "zone": zone_name })), BTreeMap::new(), vec![]);
+        let Some(cluster) = spec.clusters.iter().find(|c| c.name == dns.settings.cluster) else {
+            continue;
+        };
+        let size = cluster_size(Role::Primary, cluster.settings_in(r).size, target.capacity);
+        let instances: Vec<Address> = (0..size as usize)
+            .map(|i| Address::regional(r, &cluster.name.path("cluster")).child("instance").index(i))
+            .collect();
+        let name = format!("drill-{id}.{}", dns.settings.name.trim_end_matches('.'));
+        let d = x.push(
+            base.child("record").child("drill"),
+            Kind::Record,
+            None,
+            name.clone(),
+            attrs(json!({ "name": name, "failover": null, "ttl": dns.settings.ttl, "set_identifier": null })),
+            BTreeMap::from([("zone".to_string(), zone)]),
+            vec![],
+        );
+        d.bindings.insert("values".into(), Binding { from: instances, field: "public_ip".into(), list: true });
+    }
+    Ok(x.finish())
+}
+
+fn attrs(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}
