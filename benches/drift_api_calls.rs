@@ -129,7 +129,11 @@ bucket "assets" {}
     let ids: Vec<String> = state
         .resources
         .iter()
-        .filter(|r| r.address.as_str().starts_with("region.us-east-1.cluster.web.instance["))
+        .filter(|r| {
+            r.address
+                .as_str()
+                .starts_with("region.us-east-1.cluster.web.instance[")
+        })
         .take(10)
         .map(|r| r.id.clone())
         .collect();

@@ -233,7 +233,11 @@ async fn every_out_of_band_change_is_named_and_apply_converges_it() {
     // Out of band, through the SDK.
     let east = emulator.ec2("us-east-1").await;
     let web0 = id_of(&ws, "region.us-east-1.cluster.web.instance[0]");
-    east.stop_instances().instance_ids(&web0).send().await.unwrap();
+    east.stop_instances()
+        .instance_ids(&web0)
+        .send()
+        .await
+        .unwrap();
     east.modify_instance_attribute()
         .instance_id(&web0)
         .instance_type(
@@ -244,7 +248,11 @@ async fn every_out_of_band_change_is_named_and_apply_converges_it() {
         .send()
         .await
         .unwrap();
-    east.start_instances().instance_ids(&web0).send().await.unwrap();
+    east.start_instances()
+        .instance_ids(&web0)
+        .send()
+        .await
+        .unwrap();
     let west_web0 = id_of(&ws, "region.us-west-2.cluster.web.instance[0]");
     emulator
         .ec2("us-west-2")
@@ -263,9 +271,18 @@ async fn every_out_of_band_change_is_named_and_apply_converges_it() {
     assert_eq!(code, 2, "{}", run.stderr);
     assert_eq!(doc["drifted"], true);
     let d = drifted(&doc);
-    assert!(has(&d, "region.us-east-1.cluster.web.instance[0]", "changed"), "{d:?}");
-    assert!(has(&d, "region.us-west-2.cluster.web.instance[0]", "missing"), "{d:?}");
-    assert!(has(&d, "region.us-east-1.bucket.receipts", "changed"), "{d:?}");
+    assert!(
+        has(&d, "region.us-east-1.cluster.web.instance[0]", "changed"),
+        "{d:?}"
+    );
+    assert!(
+        has(&d, "region.us-west-2.cluster.web.instance[0]", "missing"),
+        "{d:?}"
+    );
+    assert!(
+        has(&d, "region.us-east-1.bucket.receipts", "changed"),
+        "{d:?}"
+    );
     assert!(has(&d, "dns.api.record.us-west-2", "changed"), "{d:?}");
     let stray_address = format!("unmanaged.instance.{stray}");
     assert!(has(&d, &stray_address, "unmanaged"), "{d:?}");
@@ -279,7 +296,11 @@ async fn every_out_of_band_change_is_named_and_apply_converges_it() {
         instance["changes"],
         serde_json::json!([{"key": "instance_type", "before": "t3.micro", "after": "t3.small"}])
     );
-    assert!(run.stderr.contains("Drift: "), "human summary on stderr: {}", run.stderr);
+    assert!(
+        run.stderr.contains("Drift: "),
+        "human summary on stderr: {}",
+        run.stderr
+    );
 
     // JUnit: every drifted resource is a failing test case, the stray one too.
     let junit = ws.run(&[
@@ -343,12 +364,24 @@ drift {
     suspend_versioning(&emulator, "us-east-1", &bucket).await;
 
     let (code, doc, run) = drift_json(&ws);
-    assert_eq!(code, 0, "the active rule covers it: {doc:#}\n{}", run.stderr);
-    assert_eq!(doc["ignored"][0]["address"], "region.us-east-1.bucket.receipts");
+    assert_eq!(
+        code, 0,
+        "the active rule covers it: {doc:#}\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        doc["ignored"][0]["address"],
+        "region.us-east-1.bucket.receipts"
+    );
     assert_eq!(doc["ignored"][0]["reason"], "versioning trial");
-    let expired = "ignore rule for dns.api.record expired on 2020-01-31: its drift is reported again";
+    let expired =
+        "ignore rule for dns.api.record expired on 2020-01-31: its drift is reported again";
     assert!(
-        doc["notes"].as_array().unwrap().iter().any(|n| n == expired),
+        doc["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == expired),
         "{doc:#}"
     );
 
@@ -357,12 +390,17 @@ drift {
     assert_eq!(code, 2);
     assert_eq!(
         drifted(&doc),
-        [("dns.api.record.us-east-1".to_string(), "changed".to_string())]
+        [(
+            "dns.api.record.us-east-1".to_string(),
+            "changed".to_string()
+        )]
     );
     let markdown = ws.run(&["drift", "environments/prod", "--format", "markdown"]);
     assert_eq!(markdown.code, 2);
     assert!(
-        markdown.stdout.contains("| ~ | `dns.api.record.us-east-1` | changed |"),
+        markdown
+            .stdout
+            .contains("| ~ | `dns.api.record.us-east-1` | changed |"),
         "{}",
         markdown.stdout
     );

@@ -199,7 +199,10 @@ async fn each_out_of_band_change_is_reported_by_address() {
         kind("unmanaged.instance.i-0unmanaged"),
         Some(DriftKind::Unmanaged)
     );
-    let versioning = &report.get("region.us-east-1.bucket.receipts").unwrap().changes;
+    let versioning = &report
+        .get("region.us-east-1.bucket.receipts")
+        .unwrap()
+        .changes;
     assert_eq!(versioning.len(), 1);
     assert_eq!(
         (&versioning[0].before, &versioning[0].after),
@@ -249,10 +252,14 @@ async fn a_record_must_follow_its_instances_ips() {
             .insert("public_ip".into(), json!("203.0.113.9"));
     });
     let report = drift_of(&env, &provider, &state).await;
-    let record = report.get("dns.api.record.us-east-1").expect("record drift");
+    let record = report
+        .get("dns.api.record.us-east-1")
+        .expect("record drift");
     assert_eq!(record.changes[0].key, "values");
     assert!(record.changes[0].before.to_string().contains("203.0.113.9"));
-    let check = report.get("dns.api.health_check.us-east-1").expect("check drift");
+    let check = report
+        .get("dns.api.health_check.us-east-1")
+        .expect("check drift");
     assert_eq!(check.changes[0].key, "ip_address");
     assert!(
         report
@@ -316,10 +323,14 @@ drift {
         ..Default::default()
     };
     let report = drift(&env, &*provider, Some(&state), &opts).await.unwrap();
-    assert!(report.get("region.us-east-1.cluster.web.instance[0]").is_none());
+    assert!(report
+        .get("region.us-east-1.cluster.web.instance[0]")
+        .is_none());
     assert!(report.get("unmanaged.instance.i-0unmanaged").is_none());
     assert_eq!(
-        report.get("region.us-east-1.bucket.receipts").map(|d| d.drift),
+        report
+            .get("region.us-east-1.bucket.receipts")
+            .map(|d| d.drift),
         Some(DriftKind::Changed),
         "the expired rule no longer applies"
     );
@@ -369,7 +380,8 @@ async fn roles_that_differ_from_the_spec_are_a_note_unless_asked() {
     let report = drift_of(&env, &provider, &state).await;
     assert!(!report.has_drift(), "{:#?}", report.drifted);
     assert_eq!(report.role_differences.len(), 2);
-    assert!(report.notes[0].starts_with("region us-east-1 is failed in the state but primary in the spec"));
+    assert!(report.notes[0]
+        .starts_with("region us-east-1 is failed in the state but primary in the spec"));
 
     let opts = DriftOptions {
         roles_as_drift: true,

@@ -53,7 +53,8 @@ dns "api" {
 fn setup(env: Vec<(String, String)>) -> Workspace {
     let ws = Workspace::new(env);
     ws.write("environments/prod/main.hcl", SPEC);
-    ws.run(&["apply", "environments/prod", "--auto-approve"]).ok();
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
     ws
 }
 
@@ -80,23 +81,44 @@ async fn leftovers(emulator: &Emulator, id: &str) -> Vec<String> {
         let ec2 = emulator.ec2(region).await;
         let instances = ec2
             .describe_instances()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("tag:standby:drill").values(id).build())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:standby:drill")
+                    .values(id)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
         for i in instances.reservations().iter().flat_map(|r| r.instances()) {
-            let state = i.state().and_then(|s| s.name()).map(|n| n.as_str().to_string()).unwrap_or_default();
+            let state = i
+                .state()
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string())
+                .unwrap_or_default();
             if state != "terminated" {
-                left.push(format!("instance {} in {region}", i.instance_id().unwrap_or_default()));
+                left.push(format!(
+                    "instance {} in {region}",
+                    i.instance_id().unwrap_or_default()
+                ));
             }
         }
         let vpcs = ec2
             .describe_vpcs()
-            .filters(aws_sdk_ec2::types::Filter::builder().name("tag:standby:drill").values(id).build())
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:standby:drill")
+                    .values(id)
+                    .build(),
+            )
             .send()
             .await
             .unwrap();
-        left.extend(vpcs.vpcs().iter().map(|v| format!("vpc {} in {region}", v.vpc_id().unwrap_or_default())));
+        left.extend(
+            vpcs.vpcs()
+                .iter()
+                .map(|v| format!("vpc {} in {region}", v.vpc_id().unwrap_or_default())),
+        );
         let rds = aws_sdk_rds::Client::new(&emulator.sdk_config(region).await);
         let dbs = rds.describe_db_instances().send().await.unwrap();
         left.extend(
@@ -118,13 +140,29 @@ async fn leftovers(emulator: &Emulator, id: &str) -> Vec<String> {
     }
     let s3 = emulator.s3("us-east-1").await;
     let buckets = s3.list_buckets().send().await.unwrap();
-    left.extend(buckets.buckets().iter().filter_map(|b| b.name()).filter(|n| n.contains(&needle)).map(|n| format!("bucket {n}")));
+    left.extend(
+        buckets
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name())
+            .filter(|n| n.contains(&needle))
+            .map(|n| format!("bucket {n}")),
+    );
     let r53 = aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await);
     let zones = r53.list_hosted_zones().send().await.unwrap();
     for z in zones.hosted_zones() {
-        let sets = r53.list_resource_record_sets().hosted_zone_id(z.id()).send().await.unwrap();
+        let sets = r53
+            .list_resource_record_sets()
+            .hosted_zone_id(z.id())
+            .send()
+            .await
+            .unwrap();
         left.extend(
-            sets.resource_record_sets().iter().map(|s| s.name().to_string()).filter(|n| n.contains(&needle)).map(|n| format!("record {n}")),
+            sets.resource_record_sets()
+                .iter()
+                .map(|s| s.name().to_string())
+                .filter(|n| n.contains(&needle))
+                .map(|n| format!("record {n}")),
         );
     }
     left
@@ -135,23 +173,47 @@ async fn a_cold_standby_drill_meets_the_rto_and_leaves_nothing_behind() {
     let emulator = Emulator::start();
     let ws = setup(emulator.env());
     let drill = ws.run(&["drill", "eu-west-1", "environments/prod"]).ok();
-    assert!(drill.stdout.contains("Verdict: **met the RTO**"), "{}", drill.stdout);
+    assert!(
+        drill.stdout.contains("Verdict: **met the RTO**"),
+        "{}",
+        drill.stdout
+    );
     let r = report(&ws);
     assert_eq!(r["verdict"], "met");
     assert_eq!(r["removed"], true);
-    let steps: Vec<&str> = r["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let steps: Vec<&str> = r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     for wanted in ["stand up", "instances running", "tear down"] {
         assert!(steps.contains(&wanted), "{steps:?}");
     }
-    assert!(steps.iter().any(|s| s.starts_with("database ")), "{steps:?}");
-    assert!(steps.iter().any(|s| s.starts_with("dns drill-")), "{steps:?}");
-    assert!(r["created"].as_array().unwrap().iter().any(|a| a == "region.eu-west-1.database.orders"));
+    assert!(
+        steps.iter().any(|s| s.starts_with("database ")),
+        "{steps:?}"
+    );
+    assert!(
+        steps.iter().any(|s| s.starts_with("dns drill-")),
+        "{steps:?}"
+    );
+    assert!(r["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "region.eu-west-1.database.orders"));
     let id = r["id"].as_str().unwrap();
     assert_eq!(leftovers(&emulator, id).await, Vec::<String>::new());
 
-    ws.run(&["plan", "environments/prod", "--detailed-exitcode"]).ok();
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
     let status = ws.run(&["status", "environments/prod"]).ok();
-    assert!(status.stdout.contains("last drill: drill eu-west-1"), "{}", status.stdout);
+    assert!(
+        status.stdout.contains("last drill: drill eu-west-1"),
+        "{}",
+        status.stdout
+    );
 }
 
 #[tokio::test]
@@ -169,25 +231,51 @@ async fn a_failed_restore_still_tears_everything_down_and_reports_it() {
     assert_eq!(r["removed"], true, "{r}");
     let id = r["id"].as_str().unwrap();
     assert_eq!(leftovers(&emulator, id).await, Vec::<String>::new());
-    ws.run(&["plan", "environments/prod", "--detailed-exitcode"]).ok();
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
 }
 
 #[tokio::test]
 async fn keep_then_cleanup_leaves_nothing_behind() {
     let emulator = Emulator::start();
     let ws = setup(emulator.env());
-    let kept = ws.run(&["drill", "us-west-2", "environments/prod", "--keep", "--report", "reports"]).ok();
-    assert!(kept.stdout.contains("standby drill --cleanup"), "{}", kept.stdout);
+    let kept = ws
+        .run(&[
+            "drill",
+            "us-west-2",
+            "environments/prod",
+            "--keep",
+            "--report",
+            "reports",
+        ])
+        .ok();
+    assert!(
+        kept.stdout.contains("standby drill --cleanup"),
+        "{}",
+        kept.stdout
+    );
     let dir = ws.path().join("reports");
-    let json = std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).find(|e| e.path().extension().is_some_and(|x| x == "json")).unwrap();
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json.path()).unwrap()).unwrap();
+    let json = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .unwrap();
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json.path()).unwrap()).unwrap();
     let id = r["id"].as_str().unwrap().to_string();
     assert_eq!(r["removed"], false);
-    assert!(!leftovers(&emulator, &id).await.is_empty(), "--keep leaves the drill up");
+    assert!(
+        !leftovers(&emulator, &id).await.is_empty(),
+        "--keep leaves the drill up"
+    );
 
     let cleaned = ws.run(&["drill", "--cleanup", "environments/prod"]).ok();
     assert!(cleaned.stdout.contains(&id), "{}", cleaned.stdout);
     assert_eq!(leftovers(&emulator, &id).await, Vec::<String>::new());
     let again = ws.run(&["drill", "--cleanup", "environments/prod"]).ok();
-    assert!(again.stdout.contains("No drill left anything behind"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("No drill left anything behind"),
+        "{}",
+        again.stdout
+    );
 }

@@ -65,7 +65,11 @@ pub async fn run(args: DriftArgs, g: &GlobalArgs) -> Result<Outcome> {
             std::fs::write(out, &document)
                 .with_context(|| format!("cannot write the report to {}", out.display()))?;
             print!("{}", text(&report));
-            println!("Wrote the {} report to {}.", format_name(args.format), out.display());
+            println!(
+                "Wrote the {} report to {}.",
+                format_name(args.format),
+                out.display()
+            );
         }
         (None, DriftFormat::Text | DriftFormat::Markdown) => print!("{document}"),
         (None, DriftFormat::Json | DriftFormat::Junit) => {
@@ -114,7 +118,12 @@ fn counts(r: &DriftReport) -> String {
         s.changed, s.missing, s.unmanaged, s.not_applied
     );
     if r.roles_as_drift {
-        let _ = write!(out, ", {} role{}", s.roles, if s.roles == 1 { "" } else { "s" });
+        let _ = write!(
+            out,
+            ", {} role{}",
+            s.roles,
+            if s.roles == 1 { "" } else { "s" }
+        );
     }
     out
 }
@@ -269,9 +278,7 @@ fn xml(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {
-                out.push('\u{FFFD}')
-            }
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -315,8 +322,11 @@ pub fn junit(r: &DriftReport) -> String {
             xml(&classname(c.region.as_deref(), c.kind)),
             xml(c.address.as_str())
         );
-        let ignored: Vec<&crate::dr::Ignored> =
-            r.ignored.iter().filter(|i| i.address == c.address).collect();
+        let ignored: Vec<&crate::dr::Ignored> = r
+            .ignored
+            .iter()
+            .filter(|i| i.address == c.address)
+            .collect();
         match drifted.get(c.address.as_str()) {
             Some(d) => {
                 failures += 1;
@@ -412,12 +422,7 @@ pub fn markdown(r: &DriftReport) -> String {
             checked_line(r)
         );
     } else {
-        let _ = writeln!(
-            out,
-            "**Drift**: {} ({}).\n",
-            counts(r),
-            checked_line(r)
-        );
+        let _ = writeln!(out, "**Drift**: {} ({}).\n", counts(r), checked_line(r));
         out.push_str("| | Address | Drift | Details |\n|---|---|---|---|\n");
         for d in &r.drifted {
             let mut details = cell(&d.detail);

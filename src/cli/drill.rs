@@ -49,13 +49,18 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
         let _ = renderer.await;
         let cleaned = cleaned?;
         if cleaned.is_empty() {
-            println!("No drill left anything behind in environment {}.", env.spec.environment);
+            println!(
+                "No drill left anything behind in environment {}.",
+                env.spec.environment
+            );
         } else {
             println!("Removed what drills {} left behind.", cleaned.join(", "));
         }
         return Ok(Outcome::Success);
     }
-    let Some(region) = args.region.clone() else { bail!("name the region to drill in, or pass --cleanup") };
+    let Some(region) = args.region.clone() else {
+        bail!("name the region to drill in, or pass --cleanup")
+    };
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -63,16 +68,22 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
             let _ = cancel_tx.send(true);
         }
     });
-    let req = DrillRequest { region: region.clone(), keep: args.keep, parallelism: args.parallelism };
+    let req = DrillRequest {
+        region: region.clone(),
+        keep: args.keep,
+        parallelism: args.parallelism,
+    };
     let result = run_drill(&env, provider, &req, events_tx, cancel_rx).await;
     interrupt.abort();
     let _ = renderer.await;
     let report = result?;
 
-    let dir = args
-        .report
-        .clone()
-        .unwrap_or_else(|| env.state_path.parent().map(|p| p.join("drills")).unwrap_or_else(|| PathBuf::from("drills")));
+    let dir = args.report.clone().unwrap_or_else(|| {
+        env.state_path
+            .parent()
+            .map(|p| p.join("drills"))
+            .unwrap_or_else(|| PathBuf::from("drills"))
+    });
     let (json_path, md_path) = write_reports(&report, &dir)?;
     record_history(&env, &report).await?;
     print!("{}", markdown(&report));
@@ -84,20 +95,30 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
             "drill {} in {} {}{}",
             report.id,
             report.region,
-            if report.verdict == "missed" { "missed the rto" } else { "failed" },
-            report.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+            if report.verdict == "missed" {
+                "missed the rto"
+            } else {
+                "failed"
+            },
+            report
+                .error
+                .as_ref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
         ))
         .into())
     }
 }
 
 fn write_reports(report: &DrillReport, dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create the report directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
     let json_path = dir.join(format!("drill-{}.json", report.id));
     let md_path = dir.join(format!("drill-{}.md", report.id));
     std::fs::write(&json_path, serde_json::to_vec_pretty(report)?)
         .with_context(|| format!("cannot write {}", json_path.display()))?;
-    std::fs::write(&md_path, markdown(report)).with_context(|| format!("cannot write {}", md_path.display()))?;
+    std::fs::write(&md_path, markdown(report))
+        .with_context(|| format!("cannot write {}", md_path.display()))?;
     Ok((json_path, md_path))
 }
 
@@ -133,8 +154,15 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
 /// The Markdown report: verdict, a timeline to read at a glance, what was made and removed.
 pub fn markdown(r: &DrillReport) -> String {
     let mut out = String::new();
-    let secs = |s: f64| humantime::format_duration(std::time::Duration::from_millis((s * 1000.0) as u64)).to_string();
-    let _ = writeln!(out, "# Drill {} of {}/{} in {}\n", r.id, r.service, r.environment, r.region);
+    let secs = |s: f64| {
+        humantime::format_duration(std::time::Duration::from_millis((s * 1000.0) as u64))
+            .to_string()
+    };
+    let _ = writeln!(
+        out,
+        "# Drill {} of {}/{} in {}\n",
+        r.id, r.service, r.environment, r.region
+    );
     let verdict = match r.verdict.as_str() {
         "met" => "**met the RTO**",
         "missed" => "**missed the RTO**",
@@ -143,14 +171,21 @@ pub fn markdown(r: &DrillReport) -> String {
     let _ = writeln!(
         out,
         "Verdict: {verdict}. Recovery time {} against an RTO of {}. Started {}.\n",
-        r.recovery_time_s.map(secs).unwrap_or_else(|| "not reached".into()),
+        r.recovery_time_s
+            .map(secs)
+            .unwrap_or_else(|| "not reached".into()),
         secs(r.rto_s),
         r.started_at
     );
     if let Some(e) = &r.error {
         let _ = writeln!(out, "What failed: {e}\n");
     }
-    let total = r.steps.iter().map(|s| s.offset_s + s.duration_s).fold(0.0, f64::max).max(0.001);
+    let total = r
+        .steps
+        .iter()
+        .map(|s| s.offset_s + s.duration_s)
+        .fold(0.0, f64::max)
+        .max(0.001);
     let _ = writeln!(out, "## Timeline\n");
     let _ = writeln!(out, "| step | at | took | outcome | timeline | detail |");
     let _ = writeln!(out, "|---|---|---|---|---|---|");
@@ -171,7 +206,16 @@ pub fn markdown(r: &DrillReport) -> String {
         );
     }
     let _ = writeln!(out, "\n## Resources\n");
-    let _ = writeln!(out, "Created {} resources; {}.", r.created.len(), if r.removed { "all of them were removed" } else { "not all were removed" });
+    let _ = writeln!(
+        out,
+        "Created {} resources; {}.",
+        r.created.len(),
+        if r.removed {
+            "all of them were removed"
+        } else {
+            "not all were removed"
+        }
+    );
     if !r.left.is_empty() {
         let _ = writeln!(out, "\nStill up:\n");
         for a in &r.left {

@@ -7,8 +7,8 @@
 mod apply;
 mod confirm;
 mod destroy;
-mod drill;
 pub mod drift;
+mod drill;
 mod graph;
 mod init;
 mod output;

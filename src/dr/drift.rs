@@ -398,11 +398,7 @@ fn live_changes(d: Option<&Desired>, st: Option<&Observed>, lv: &Observed) -> Ve
                 .and_then(|d| d.attrs.get(k))
                 .filter(|v| v.as_str() != Some(UNKNOWN));
             let is_bound = d.is_some_and(|d| d.bindings.contains_key(k));
-            let expected = if is_bound {
-                bound?
-            } else {
-                st?.attrs.get(k)?
-            };
+            let expected = if is_bound { bound? } else { st?.attrs.get(k)? };
             let now = lv.attrs.get(k).unwrap_or(&Value::Null);
             (now != expected).then(|| Change {
                 key: k.clone(),

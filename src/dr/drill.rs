@@ -80,7 +80,10 @@ impl DrillReport {
 
 /// Where drill `id` of `env` keeps its state.
 pub fn drill_state_path(env: &Environment, id: &str) -> PathBuf {
-    StateStore::path_for(&env.spec.env_dir, &format!("{}.drill-{id}", env.spec.environment))
+    StateStore::path_for(
+        &env.spec.env_dir,
+        &format!("{}.drill-{id}", env.spec.environment),
+    )
 }
 
 struct Clock {
@@ -125,7 +128,10 @@ pub async fn run_drill(
     let path = drill_state_path(env, &id);
     let environment = drill_environment(&env.spec, &id);
     let mut store = StateStore::open(&path, &environment, &format!("drill {}", req.region))?;
-    let mut clock = Clock { start: Instant::now(), steps: Vec::new() };
+    let mut clock = Clock {
+        start: Instant::now(),
+        steps: Vec::new(),
+    };
     let started_at = history_now();
 
     let mut error: Option<String> = None;
@@ -135,7 +141,11 @@ pub async fn run_drill(
     let t = Instant::now();
     let at = history_now();
     let plan = drill_plan(env, &id, &desired, Vec::new(), false);
-    let opts = ApplyOptions { parallelism: req.parallelism, cancel: cancel.clone(), events: events.clone() };
+    let opts = ApplyOptions {
+        parallelism: req.parallelism,
+        cancel: cancel.clone(),
+        events: events.clone(),
+    };
     match apply(&plan, provider.clone(), &mut store, opts).await {
         Ok(report) => {
             let ok = report.succeeded();
@@ -152,27 +162,79 @@ pub async fn run_drill(
 
     // Readiness checks, only when everything stood up.
     if error.is_none() {
-        match check_ready(env, &*provider, &id, &req.region, &primary, &desired, &mut clock).await {
+        match check_ready(
+            env,
+            &*provider,
+            &id,
+            &req.region,
+            &primary,
+            &desired,
+            &mut clock,
+        )
+        .await
+        {
             Ok(()) => ready_after = Some(clock.start.elapsed()),
             Err(e) => error = Some(format!("{e:#}")),
         }
     }
 
     // Teardown, whatever happened (Ctrl-C included: it gets a cancel of its own).
-    let created: Vec<String> = store.state().resources.iter().map(|r| r.address.to_string()).collect();
+    let created: Vec<String> = store
+        .state()
+        .resources
+        .iter()
+        .map(|r| r.address.to_string())
+        .collect();
     let mut created_all: BTreeSet<String> = created.into_iter().collect();
-    created_all.extend(desired.iter().filter(|d| store.state().get(&d.address).is_some()).map(|d| d.address.to_string()));
+    created_all.extend(
+        desired
+            .iter()
+            .filter(|d| store.state().get(&d.address).is_some())
+            .map(|d| d.address.to_string()),
+    );
     let (removed, left, cleanup) = if req.keep {
-        let left: Vec<String> = store.state().resources.iter().map(|r| r.address.to_string()).collect();
-        (false, left, Some(format!("standby drill --cleanup {}", env.spec.env_dir.display())))
+        let left: Vec<String> = store
+            .state()
+            .resources
+            .iter()
+            .map(|r| r.address.to_string())
+            .collect();
+        (
+            false,
+            left,
+            Some(format!(
+                "standby drill --cleanup {}",
+                env.spec.env_dir.display()
+            )),
+        )
     } else {
         let t = Instant::now();
         let at = history_now();
         let (_never, no_cancel) = watch::channel(false);
-        let result = teardown(env, provider.clone(), &mut store, &id, req.parallelism, events.clone(), no_cancel).await;
-        let left: Vec<String> = store.state().resources.iter().map(|r| r.address.to_string()).collect();
+        let result = teardown(
+            env,
+            provider.clone(),
+            &mut store,
+            &id,
+            req.parallelism,
+            events.clone(),
+            no_cancel,
+        )
+        .await;
+        let left: Vec<String> = store
+            .state()
+            .resources
+            .iter()
+            .map(|r| r.address.to_string())
+            .collect();
         match result {
-            Ok(report) => clock.step("tear down", t, at, report.succeeded() && left.is_empty(), summary(&report)),
+            Ok(report) => clock.step(
+                "tear down",
+                t,
+                at,
+                report.succeeded() && left.is_empty(),
+                summary(&report),
+            ),
             Err(e) => {
                 clock.step("tear down", t, at, false, format!("{e:#}"));
                 error.get_or_insert_with(|| format!("teardown: {e:#}"));
@@ -185,7 +247,8 @@ pub async fn run_drill(
         } else {
             store.release().await.ok();
         }
-        let cleanup = (!gone).then(|| format!("standby drill --cleanup {}", env.spec.env_dir.display()));
+        let cleanup =
+            (!gone).then(|| format!("standby drill --cleanup {}", env.spec.env_dir.display()));
         (gone, left, cleanup)
     };
 
@@ -222,7 +285,11 @@ pub async fn cleanup_drills(
     parallelism: usize,
     events: mpsc::UnboundedSender<ApplyEvent>,
 ) -> Result<Vec<String>> {
-    let dir = env.state_path.parent().map(PathBuf::from).unwrap_or_default();
+    let dir = env
+        .state_path
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let prefix = format!("{}.drill-", env.spec.environment);
     let mut cleaned = Vec::new();
     let entries = match std::fs::read_dir(&dir) {
@@ -232,14 +299,28 @@ pub async fn cleanup_drills(
     let mut ids: Vec<String> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter_map(|n| n.strip_prefix(&prefix).and_then(|r| r.strip_suffix(".json")).map(str::to_string))
+        .filter_map(|n| {
+            n.strip_prefix(&prefix)
+                .and_then(|r| r.strip_suffix(".json"))
+                .map(str::to_string)
+        })
         .collect();
     ids.sort();
     for id in ids {
         let path = drill_state_path(env, &id);
-        let mut store = StateStore::open(&path, &drill_environment(&env.spec, &id), "drill cleanup")?;
+        let mut store =
+            StateStore::open(&path, &drill_environment(&env.spec, &id), "drill cleanup")?;
         let (_never, cancel) = watch::channel(false);
-        let report = teardown(env, provider.clone(), &mut store, &id, parallelism, events.clone(), cancel).await?;
+        let report = teardown(
+            env,
+            provider.clone(),
+            &mut store,
+            &id,
+            parallelism,
+            events.clone(),
+            cancel,
+        )
+        .await?;
         if !report.succeeded() || !store.state().resources.is_empty() {
             bail!(
                 "drill {id}: {} resources could not be removed: {}",
@@ -255,15 +336,28 @@ pub async fn cleanup_drills(
 }
 
 fn remove_state_files(path: &std::path::Path) {
-    for p in [path.to_path_buf(), path.with_extension("json.backup"), path.with_extension("json.lock")] {
+    for p in [
+        path.to_path_buf(),
+        path.with_extension("json.backup"),
+        path.with_extension("json.lock"),
+    ] {
         let _ = std::fs::remove_file(p);
     }
 }
 
 /// A plan over the drill's own state: create what is desired, or (teardown) delete all of
 /// it except hosted zones, which belong to production.
-fn drill_plan(env: &Environment, id: &str, desired: &[Desired], prior: Vec<Observed>, destroy: bool) -> Plan {
-    let opts = DiffOptions { destroy, ..Default::default() };
+fn drill_plan(
+    env: &Environment,
+    id: &str,
+    desired: &[Desired],
+    prior: Vec<Observed>,
+    destroy: bool,
+) -> Plan {
+    let opts = DiffOptions {
+        destroy,
+        ..Default::default()
+    };
     let bound: Vec<Desired> = desired.to_vec();
     let actions: Vec<Action> = diff(&bound, &prior, &opts)
         .into_iter()
@@ -298,10 +392,25 @@ async fn teardown(
 ) -> Result<ApplyReport> {
     let prior = store.state().resources.clone();
     let plan = drill_plan(env, id, &[], prior, true);
-    let report = apply(&plan, provider, store, ApplyOptions { parallelism, cancel, events }).await?;
+    let report = apply(
+        &plan,
+        provider,
+        store,
+        ApplyOptions {
+            parallelism,
+            cancel,
+            events,
+        },
+    )
+    .await?;
     // Hosted zones were only ever adopted: forget them without deleting.
-    let zones: Vec<Address> =
-        store.state().resources.iter().filter(|r| r.kind == Kind::HostedZone).map(|r| r.address.clone()).collect();
+    let zones: Vec<Address> = store
+        .state()
+        .resources
+        .iter()
+        .filter(|r| r.kind == Kind::HostedZone)
+        .map(|r| r.address.clone())
+        .collect();
     for z in zones {
         store.state_mut().remove(&z);
     }
@@ -330,27 +439,53 @@ async fn check_ready(
         include_unmanaged: false,
         known: desired
             .iter()
-            .map(|d| KnownResource { address: d.address.clone(), kind: d.kind, region: d.region.clone(), name: d.name.clone() })
+            .map(|d| KnownResource {
+                address: d.address.clone(),
+                kind: d.kind,
+                region: d.region.clone(),
+                name: d.name.clone(),
+            })
             .collect(),
     };
-    let live = provider.refresh(&scope).await.context("reading the drill's resources")?;
-    clock.step("read the drill's resources", t, at, true, format!("{} resources", live.len()));
+    let live = provider
+        .refresh(&scope)
+        .await
+        .context("reading the drill's resources")?;
+    clock.step(
+        "read the drill's resources",
+        t,
+        at,
+        true,
+        format!("{} resources", live.len()),
+    );
     let by_address: BTreeMap<&Address, &Observed> = live.iter().map(|o| (&o.address, o)).collect();
     let mut problems = Vec::new();
 
     let t = Instant::now();
     let at = history_now();
-    let wanted: Vec<&Desired> = desired.iter().filter(|d| d.kind == Kind::Instance).collect();
+    let wanted: Vec<&Desired> = desired
+        .iter()
+        .filter(|d| d.kind == Kind::Instance)
+        .collect();
     let running = wanted
         .iter()
         .filter(|d| {
-            by_address
-                .get(&d.address)
-                .is_some_and(|o| o.computed.get("state").and_then(|s| s.as_str()).is_none_or(|s| s == "running"))
+            by_address.get(&d.address).is_some_and(|o| {
+                o.computed
+                    .get("state")
+                    .and_then(|s| s.as_str())
+                    .is_none_or(|s| s == "running")
+            })
         })
         .count();
     let ok = running == wanted.len();
-    clock.step("instances running", t, at, ok, format!("{running}/{} running", wanted.len()));
+    clock.step(
+        "instances running",
+        t,
+        at,
+        ok,
+        format!("{running}/{} running", wanted.len()),
+    );
     if !ok {
         problems.push(format!("{running} of {} instances running", wanted.len()));
     }
@@ -362,11 +497,28 @@ async fn check_ready(
             None => (false, "not found".to_string()),
             Some(o) => {
                 let replica = o.attrs.get("replica_of").is_some_and(|v| !v.is_null());
-                let status = o.computed.get("status").and_then(|s| s.as_str()).unwrap_or("available");
-                (!replica && status == "available", format!("{} is {status}{}", o.id, if replica { ", a replica" } else { ", writable" }))
+                let status = o
+                    .computed
+                    .get("status")
+                    .and_then(|s| s.as_str())
+                    .unwrap_or("available");
+                (
+                    !replica && status == "available",
+                    format!(
+                        "{} is {status}{}",
+                        o.id,
+                        if replica { ", a replica" } else { ", writable" }
+                    ),
+                )
             }
         };
-        clock.step(&format!("database {} available and writable", d.address), t, at, ok, detail.clone());
+        clock.step(
+            &format!("database {} available and writable", d.address),
+            t,
+            at,
+            ok,
+            detail.clone(),
+        );
         if !ok {
             problems.push(format!("{}: {detail}", d.address));
         }
@@ -375,9 +527,18 @@ async fn check_ready(
     for d in desired.iter().filter(|d| d.kind == Kind::Bucket) {
         let t = Instant::now();
         let at = history_now();
-        let versioning = by_address.get(&d.address).and_then(|o| o.attrs.get("versioning")).and_then(|v| v.as_str());
+        let versioning = by_address
+            .get(&d.address)
+            .and_then(|o| o.attrs.get("versioning"))
+            .and_then(|v| v.as_str());
         let ok = versioning == Some("Enabled");
-        clock.step(&format!("bucket {} versioned", d.name), t, at, ok, format!("versioning {}", versioning.unwrap_or("unknown")));
+        clock.step(
+            &format!("bucket {} versioned", d.name),
+            t,
+            at,
+            ok,
+            format!("versioning {}", versioning.unwrap_or("unknown")),
+        );
         if !ok {
             problems.push(format!("bucket {} is not versioned", d.name));
         }
@@ -386,12 +547,22 @@ async fn check_ready(
     for d in desired.iter().filter(|d| d.kind == Kind::Record) {
         let t = Instant::now();
         let at = history_now();
-        let name = d.attrs.get("name").and_then(|v| v.as_str()).unwrap_or_default();
+        let name = d
+            .attrs
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
         let zone_id = d
             .refs
             .get("zone")
             .and_then(|z| by_address.get(z))
-            .and_then(|z| z.computed.get("zone_id").and_then(|v| v.as_str()).map(str::to_string).or(Some(z.id.clone())))
+            .and_then(|z| {
+                z.computed
+                    .get("zone_id")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+                    .or(Some(z.id.clone()))
+            })
             .unwrap_or_default();
         let mut expected: Vec<String> = d
             .bindings
@@ -400,7 +571,12 @@ async fn check_ready(
                 b.from
                     .iter()
                     .filter_map(|a| by_address.get(a))
-                    .filter_map(|o| o.computed.get("public_ip").and_then(|v| v.as_str()).map(str::to_string))
+                    .filter_map(|o| {
+                        o.computed
+                            .get("public_ip")
+                            .and_then(|v| v.as_str())
+                            .map(str::to_string)
+                    })
                     .collect()
             })
             .unwrap_or_default();
@@ -408,9 +584,19 @@ async fn check_ready(
         let mut answer = provider.test_dns_answer(&zone_id, name).await?;
         answer.sort();
         let ok = !answer.is_empty() && answer == expected;
-        clock.step(&format!("dns {name} answers"), t, at, ok, format!("answer {}", answer.join(", ")));
+        clock.step(
+            &format!("dns {name} answers"),
+            t,
+            at,
+            ok,
+            format!("answer {}", answer.join(", ")),
+        );
         if !ok {
-            problems.push(format!("{name} answers [{}], expected [{}]", answer.join(", "), expected.join(", ")));
+            problems.push(format!(
+                "{name} answers [{}], expected [{}]",
+                answer.join(", "),
+                expected.join(", ")
+            ));
         }
     }
     if problems.is_empty() {
@@ -421,12 +607,21 @@ async fn check_ready(
 }
 
 fn summary(r: &ApplyReport) -> String {
-    format!("{} of {} steps done, {} failed", r.completed, r.total, r.failures.len())
+    format!(
+        "{} of {} steps done, {} failed",
+        r.completed,
+        r.total,
+        r.failures.len()
+    )
 }
 
 fn failure_text(r: &ApplyReport, what: &str) -> String {
     if r.failures.is_empty() && r.cancelled {
         return format!("{what} interrupted");
     }
-    r.failures.iter().map(|f| format!("{}: {}", f.address, f.error)).collect::<Vec<_>>().join("; ")
+    r.failures
+        .iter()
+        .map(|f| format!("{}: {}", f.address, f.error))
+        .collect::<Vec<_>>()
+        .join("; ")
 }

@@ -8,7 +8,9 @@ mod drill;
 mod promote;
 mod rebuild;
 
-pub use drill::{cleanup_drills, drill_state_path, run_drill, DrillReport, DrillRequest, DrillStep};
+pub use drill::{
+    cleanup_drills, drill_state_path, run_drill, DrillReport, DrillRequest, DrillStep,
+};
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
 mod status;
@@ -17,6 +19,6 @@ pub use status::{status, RegionStatus, Status};
 mod drift;
 
 pub use drift::{
-    drift, kind_name, Checked, DriftKind, DriftOptions, DriftReport, DriftSummary, Drifted, Ignored,
-    RoleDifference,
+    drift, kind_name, Checked, DriftKind, DriftOptions, DriftReport, DriftSummary, Drifted,
+    Ignored, RoleDifference,
 };

@@ -96,8 +96,7 @@ impl Provider for FakeProvider {
                 None => scope.global,
             })
             .filter(|o| {
-                scope.include_unmanaged
-                    || !o.address.as_str().starts_with(super::UNMANAGED_PREFIX)
+                scope.include_unmanaged || !o.address.as_str().starts_with(super::UNMANAGED_PREFIX)
             })
             .cloned()
             .collect())

@@ -43,15 +43,29 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
     if !spec.databases.is_empty() {
         let group = Address::regional(r, "network.db_subnet_group");
         let group_name = super::expand::db_identifier(&naming.regional("db", r));
-        let refs = target.zones.iter().map(|z| (format!("subnet.{z}"), subnet_address(r, z))).collect();
-        x.push(group.clone(), Kind::DbSubnetGroup, Some(r), group_name.clone(), attrs(json!({ "name": group_name })), refs, vec![]);
+        let refs = target
+            .zones
+            .iter()
+            .map(|z| (format!("subnet.{z}"), subnet_address(r, z)))
+            .collect();
+        x.push(
+            group.clone(),
+            Kind::DbSubnetGroup,
+            Some(r),
+            group_name.clone(),
+            attrs(json!({ "name": group_name })),
+            refs,
+            vec![],
+        );
         for db in &spec.databases {
             let settings = db.settings_in(r);
             let slug = db.name.slug();
             let path = db.name.path("database");
             // A fresh snapshot of production's primary, copied here unless it is here.
             let snapshot = Address::regional(primary, &format!("{path}.drill_snapshot"));
-            let snapshot_id = super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), primary));
+            let snapshot_id = super::expand::db_identifier(
+                &naming.regional(&format!("{slug}-snapshot"), primary),
+            );
             let source_id = super::expand::db_identifier(&production.regional(&slug, primary));
             x.push(
                 snapshot.clone(),
@@ -66,7 +80,8 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
                 snapshot
             } else {
                 let copy = Address::regional(r, &format!("{path}.drill_snapshot_copy"));
-                let copy_id = super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), r));
+                let copy_id =
+                    super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), r));
                 x.push(
                     copy.clone(),
                     Kind::DbSnapshot,
@@ -93,7 +108,10 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
                     "restore_from": restore_from.to_string(),
                     "final_snapshot": false,
                 })),
-                BTreeMap::from([("subnet_group".to_string(), group.clone()), ("snapshot".to_string(), restore_from)]),
+                BTreeMap::from([
+                    ("subnet_group".to_string(), group.clone()),
+                    ("snapshot".to_string(), restore_from),
+                ]),
                 vec![],
             );
         }
@@ -119,13 +137,29 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
         let base = Address::new(dns.name.path("dns"));
         let zone = base.child("zone");
         let zone_name = dns.settings.zone.trim_end_matches('.').to_string();
-        x.push(zone.clone(), Kind::HostedZone, None, zone_name.clone(), attrs(json!({ "zone": zone_name })), BTreeMap::new(), vec![]);
-        let Some(cluster) = spec.clusters.iter().find(|c| c.name == dns.settings.cluster) else {
+        x.push(
+            zone.clone(),
+            Kind::HostedZone,
+            None,
+            zone_name.clone(),
+            attrs(json!({ "zone": zone_name })),
+            BTreeMap::new(),
+            vec![],
+        );
+        let Some(cluster) = spec
+            .clusters
+            .iter()
+            .find(|c| c.name == dns.settings.cluster)
+        else {
             continue;
         };
         let size = cluster_size(Role::Primary, cluster.settings_in(r).size, target.capacity);
         let instances: Vec<Address> = (0..size as usize)
-            .map(|i| Address::regional(r, &cluster.name.path("cluster")).child("instance").index(i))
+            .map(|i| {
+                Address::regional(r, &cluster.name.path("cluster"))
+                    .child("instance")
+                    .index(i)
+            })
             .collect();
         let name = format!("drill-{id}.{}", dns.settings.name.trim_end_matches('.'));
         let d = x.push(
@@ -137,7 +171,14 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
             BTreeMap::from([("zone".to_string(), zone)]),
             vec![],
         );
-        d.bindings.insert("values".into(), Binding { from: instances, field: "public_ip".into(), list: true });
+        d.bindings.insert(
+            "values".into(),
+            Binding {
+                from: instances,
+                field: "public_ip".into(),
+                list: true,
+            },
+        );
     }
     Ok(x.finish())
 }

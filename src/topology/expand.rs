@@ -83,7 +83,10 @@ fn attrs(v: Value) -> Map<String, Value> {
 
 impl Expander {
     pub(super) fn new(naming: Naming) -> Expander {
-        Expander { naming, out: Vec::new() }
+        Expander {
+            naming,
+            out: Vec::new(),
+        }
     }
 
     /// The resources pushed so far, sorted by address.
@@ -496,7 +499,13 @@ fn subnet_cidrs(region: &Region) -> Result<Vec<Ipv4Net>> {
     let subnets: Vec<Ipv4Net> = region
         .cidr
         .subnets(new_prefix)
-        .map_err(|e| anyhow!("region {}: cannot split {} into subnets: {e}", region.name, region.cidr))?
+        .map_err(|e| {
+            anyhow!(
+                "region {}: cannot split {} into subnets: {e}",
+                region.name,
+                region.cidr
+            )
+        })?
         .take(needed)
         .collect();
     Ok(subnets)
@@ -534,10 +543,22 @@ mod tests {
             .map(|c| c.to_string())
             .collect();
         assert_eq!(cidrs, ["10.0.0.0/18", "10.0.64.0/18", "10.0.128.0/18"]);
-        let smallest = Region { cidr: "10.0.0.0/26".parse().unwrap(), ..region.clone() };
-        assert_eq!(subnet_cidrs(&smallest).unwrap()[2].to_string(), "10.0.0.32/28");
-        let too_small = Region { cidr: "10.0.0.0/27".parse().unwrap(), ..region };
+        let smallest = Region {
+            cidr: "10.0.0.0/26".parse().unwrap(),
+            ..region.clone()
+        };
+        assert_eq!(
+            subnet_cidrs(&smallest).unwrap()[2].to_string(),
+            "10.0.0.32/28"
+        );
+        let too_small = Region {
+            cidr: "10.0.0.0/27".parse().unwrap(),
+            ..region
+        };
         let err = subnet_cidrs(&too_small).unwrap_err().to_string();
-        assert!(err.contains("too small for 3 zones: give it a /26 or larger"), "{err}");
+        assert!(
+            err.contains("too small for 3 zones: give it a /26 or larger"),
+            "{err}"
+        );
     }
 }

@@ -479,7 +479,9 @@ impl Rds {
                 .client
                 .delete_db_instance()
                 .db_instance_identifier(id)
-                .delete_automated_backups(false);
+                // A drill's database (no final snapshot) must leave nothing behind; any
+                // other keeps its automated backups for a point-in-time restore.
+                .delete_automated_backups(no_final);
             let mut snapshot = None;
             if (live_replica && state_replica) || no_final {
                 req = req.skip_final_snapshot(true);
