@@ -393,6 +393,18 @@ async fn roles_that_differ_from_the_spec_are_a_note_unless_asked() {
     assert!(standby::cli::drift::junit(&counted).contains("name=\"region.us-west-2\""));
 }
 
+#[tokio::test]
+async fn junit_escapes_what_it_quotes() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = env_with(dir.path(), 1, "");
+    let provider = Arc::new(FakeProvider::new());
+    let state = apply_all(&env, &provider).await;
+    unmanaged_instance(&provider, "i-<evil>&\"'");
+    let junit = standby::cli::drift::junit(&drift_of(&env, &provider, &state).await);
+    assert!(junit.contains("name=\"unmanaged.instance.i-&lt;evil&gt;&amp;&quot;&apos;\""));
+    assert!(!junit.contains("<evil>"));
+}
+
 #[test]
 fn ignore_rules_may_name_every_attribute_standby_manages() {
     let dir = tempfile::tempdir().unwrap();

@@ -61,8 +61,25 @@ impl Backend {
         lock_timeout: Option<Duration>,
     ) -> Result<StateStore> {
         match self {
-            // The OS lock is taken at once or refused; it cannot outlive its holder.
-            Backend::Local { path } => StateStore::open(path, environment, operation),
+            // The OS lock cannot outlive its holder; with a timeout, poll it like the S3 lock.
+            Backend::Local { path } => {
+                let deadline = std::time::Instant::now() + lock_timeout.unwrap_or_default();
+                let mut wait = Duration::from_millis(250);
+                loop {
+                    match StateStore::open(path, environment, operation) {
+                        Err(e) if e.downcast_ref::<super::lock::Locked>().is_some() => {
+                            let left =
+                                deadline.saturating_duration_since(std::time::Instant::now());
+                            if left.is_zero() {
+                                return Err(e);
+                            }
+                            tokio::time::sleep(wait.min(left)).await;
+                            wait = (wait * 2).min(Duration::from_secs(5));
+                        }
+                        other => return other,
+                    }
+                }
+            }
             Backend::S3(loc) => {
                 let client = s3::client(&loc.region).await;
                 s3::open_with(client, loc, environment, operation, lock_timeout).await
@@ -200,6 +217,14 @@ mod tests {
         assert_eq!(holder.operation, "apply");
         let err = b.force_unlock(&holder.id).await.unwrap_err().to_string();
         assert!(err.contains("operating-system lock"), "{err}");
+        let t = std::time::Instant::now();
+        let err = b
+            .open("demo", "apply", Some(Duration::from_millis(600)))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(t.elapsed() >= Duration::from_millis(600));
+        assert!(err.contains("the state is locked by"), "{err}");
         store.release().await.unwrap();
         assert!(b.lock_holder().await.unwrap().is_none());
         assert_eq!(b.read().await.unwrap().unwrap().serial, 1);

@@ -184,12 +184,12 @@ fn save_local(path: &Path, state: &State) -> Result<()> {
         f.sync_all()?;
     }
     if path.exists() {
-        let backup = backup_path(&path);
-        fs::copy(&path, &backup)
+        let backup = backup_path(path);
+        fs::copy(path, &backup)
             .with_context(|| format!("cannot keep the backup {}", backup.display()))?;
         fs::set_permissions(&backup, fs::Permissions::from_mode(0o600))?;
     }
-    fs::rename(&tmp, &path)
+    fs::rename(&tmp, path)
         .with_context(|| format!("cannot replace the state {}", path.display()))?;
     if let Some(dir) = path.parent() {
         // The rename is durable only once the directory entry is.
