@@ -5,7 +5,7 @@
 //! it touches are read (the primary database it snapshots, the hosted zone it adds a
 //! `drill-<id>.` record to).
 
-use super::expand::{cluster_size, subnet_address, Expander};
+use super::expand::{attrs, cluster_size, Expander};
 use super::resource::Binding;
 use super::{Desired, Kind, Naming};
 use crate::address::Address;
@@ -41,22 +41,7 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
     }
     let r = region;
     if !spec.databases.is_empty() {
-        let group = Address::regional(r, "network.db_subnet_group");
-        let group_name = super::expand::db_identifier(&naming.regional("db", r));
-        let refs = target
-            .zones
-            .iter()
-            .map(|z| (format!("subnet.{z}"), subnet_address(r, z)))
-            .collect();
-        x.push(
-            group.clone(),
-            Kind::DbSubnetGroup,
-            Some(r),
-            group_name.clone(),
-            attrs(json!({ "name": group_name })),
-            refs,
-            vec![],
-        );
+        let group = x.db_subnet_group(target);
         for db in &spec.databases {
             let settings = db.settings_in(r);
             let slug = db.name.slug();
@@ -181,11 +166,4 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
         );
     }
     Ok(x.finish())
-}
-
-fn attrs(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
-    match v {
-        serde_json::Value::Object(m) => m,
-        _ => serde_json::Map::new(),
-    }
 }

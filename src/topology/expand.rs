@@ -74,7 +74,7 @@ pub(super) struct Expander {
     out: Vec<Desired>,
 }
 
-fn attrs(v: Value) -> Map<String, Value> {
+pub(super) fn attrs(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
@@ -317,22 +317,7 @@ impl Expander {
                 continue;
             }
             let r = region.name.as_str();
-            let group = Address::regional(r, "network.db_subnet_group");
-            let group_name = db_identifier(&self.naming.regional("db", r));
-            let refs = region
-                .zones
-                .iter()
-                .map(|z| (format!("subnet.{z}"), subnet_address(r, z)))
-                .collect();
-            self.push(
-                group.clone(),
-                Kind::DbSubnetGroup,
-                Some(r),
-                group_name.clone(),
-                attrs(json!({ "name": group_name })),
-                refs,
-                vec![],
-            );
+            let group = self.db_subnet_group(region);
             for db in &spec.databases {
                 let settings = db.settings_in(r);
                 let address = Address::regional(r, &db.name.path("database"));
@@ -365,6 +350,28 @@ impl Expander {
                 d.prevent_destroy = settings.prevent_destroy;
             }
         }
+    }
+
+    /// The region's DB subnet group over all its subnets; returns its address.
+    pub(super) fn db_subnet_group(&mut self, region: &Region) -> Address {
+        let r = region.name.as_str();
+        let group = Address::regional(r, "network.db_subnet_group");
+        let group_name = db_identifier(&self.naming.regional("db", r));
+        let refs = region
+            .zones
+            .iter()
+            .map(|z| (format!("subnet.{z}"), subnet_address(r, z)))
+            .collect();
+        self.push(
+            group.clone(),
+            Kind::DbSubnetGroup,
+            Some(r),
+            group_name.clone(),
+            attrs(json!({ "name": group_name })),
+            refs,
+            vec![],
+        );
+        group
     }
 
     /// The zone, and for the primary and the first warm standby a health check and a
