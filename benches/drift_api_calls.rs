@@ -8,101 +8,24 @@
 
 #[path = "../tests/support/mod.rs"]
 mod support;
+#[path = "support/thousand.rs"]
+mod thousand;
 
-use standby::apply::{apply, ApplyOptions};
-use standby::config::VarInputs;
 use standby::dr::{drift, DriftOptions};
-use standby::environment::{Environment, PlanOptions};
-use standby::provider::aws::AwsProvider;
 use standby::provider::Provider;
-use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{mpsc, watch};
-
-const INSTANCES: usize = 1000;
 
 #[tokio::main]
 async fn main() {
-    let emulator = support::Emulator::start();
-    let dir = tempfile::tempdir().unwrap();
-    let env_dir = dir.path().join("environments/bench");
-    std::fs::create_dir_all(&env_dir).unwrap();
-    // A primary of 800 and a warm standby of 200 (capacity 0.25): 1,000 instances.
-    std::fs::write(
-        env_dir.join("main.hcl"),
-        r#"
-service "bench" {
-  rto = "15m"
-  rpo = "5m"
-}
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-region "us-west-2" {
-  role     = "warm-standby"
-  cidr     = "10.1.0.0/16"
-  capacity = 0.25
-}
-region "eu-west-1" {
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}
-cluster "web" {
-  instance_type = "t3.micro"
-  size          = 800
-  image         = "ami-12c6146b"
-  port          = 443
-}
-bucket "assets" {}
-"#,
-    )
-    .unwrap();
-
-    let env = Environment::load(&env_dir, &VarInputs::default()).unwrap();
-    let provider = Arc::new(
-        AwsProvider::with_endpoint(&emulator.endpoint())
-            .await
-            .unwrap(),
-    );
-    let mut store = env.open_state("apply").await.unwrap();
-    let t = Instant::now();
-    let plan = env
-        .plan(
-            &*provider,
-            None,
-            &PlanOptions {
-                refresh: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let (events, _rx) = mpsc::unbounded_channel();
-    let (_tx, cancel) = watch::channel(false);
-    let p: Arc<dyn Provider> = provider.clone();
-    let report = apply(
-        &plan,
-        p,
-        &mut store,
-        ApplyOptions {
-            parallelism: 16,
-            cancel,
-            events,
-        },
-    )
-    .await
-    .unwrap();
-    assert!(report.succeeded(), "{report:?}");
-    let apply_secs = t.elapsed().as_secs_f64();
-    let state = store.state().clone();
-    drop(store);
-    let instances = state
-        .resources
-        .iter()
-        .filter(|r| r.address.as_str().contains(".instance["))
-        .count();
-    assert_eq!(instances, INSTANCES);
+    let thousand::Applied {
+        env,
+        provider,
+        state,
+        instances,
+        apply_secs,
+        dir: _dir,
+        emulator,
+    } = thousand::apply_thousand().await;
     let managed = state.resources.len();
 
     let before = provider.request_count();

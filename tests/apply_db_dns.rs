@@ -5,6 +5,7 @@ mod support;
 #[path = "support/workspace.rs"]
 mod workspace;
 
+use support::aws::{failover_record, rds, running_public_ips};
 use support::Emulator;
 use workspace::Workspace;
 
@@ -84,87 +85,6 @@ fn workspace(emulator: &Emulator, k: &Knobs) -> Workspace {
     ws
 }
 
-async fn rds(emulator: &Emulator, region: &str) -> aws_sdk_rds::Client {
-    aws_sdk_rds::Client::new(&emulator.sdk_config(region).await)
-}
-
-async fn route53(emulator: &Emulator) -> aws_sdk_route53::Client {
-    aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await)
-}
-
-/// Public IPs of the live web instances in `region`, sorted.
-async fn web_ips(emulator: &Emulator, region: &str) -> Vec<String> {
-    let out = emulator
-        .ec2(region)
-        .await
-        .describe_instances()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:standby:environment")
-                .values("prod")
-                .build(),
-        )
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("instance-state-name")
-                .values("running")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut ips: Vec<String> = out
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .filter_map(|i| i.public_ip_address().map(str::to_string))
-        .collect();
-    ips.sort();
-    ips
-}
-
-/// The failover record for `set_identifier`: (failover, values, health check id).
-async fn record(
-    emulator: &Emulator,
-    set_identifier: &str,
-) -> Option<(String, Vec<String>, Option<String>)> {
-    let r53 = route53(emulator).await;
-    let zones = r53
-        .list_hosted_zones_by_name()
-        .dns_name("example.com")
-        .send()
-        .await
-        .unwrap();
-    let zone = zones
-        .hosted_zones()
-        .iter()
-        .find(|z| z.name() == "example.com.")?;
-    let sets = r53
-        .list_resource_record_sets()
-        .hosted_zone_id(zone.id())
-        .send()
-        .await
-        .unwrap();
-    sets.resource_record_sets()
-        .iter()
-        .find(|s| s.set_identifier() == Some(set_identifier))
-        .map(|s| {
-            let mut values: Vec<String> = s
-                .resource_records()
-                .iter()
-                .map(|r| r.value().to_string())
-                .collect();
-            values.sort();
-            (
-                s.failover()
-                    .map(|f| f.as_str().to_string())
-                    .unwrap_or_default(),
-                values,
-                s.health_check_id().map(str::to_string),
-            )
-        })
-}
-
 #[tokio::test]
 async fn primary_database_replica_and_failover_records_converge_and_follow_resizes() {
     let emulator = Emulator::start();
@@ -219,20 +139,20 @@ async fn primary_database_replica_and_failover_records_converge_and_follow_resiz
         "a cold standby has no database"
     );
 
-    let (failover, values, health) = record(&emulator, "us-east-1")
+    let (failover, values, health) = failover_record(&emulator, "us-east-1")
         .await
         .expect("a PRIMARY record");
     assert_eq!(failover, "PRIMARY");
-    assert_eq!(values, web_ips(&emulator, "us-east-1").await);
+    assert_eq!(values, running_public_ips(&emulator, "us-east-1").await);
     assert_eq!(values.len(), 2);
     assert!(health.is_some(), "the PRIMARY record is health-checked");
-    let (failover, values, health) = record(&emulator, "us-west-2")
+    let (failover, values, health) = failover_record(&emulator, "us-west-2")
         .await
         .expect("a SECONDARY record");
     assert_eq!(failover, "SECONDARY");
-    assert_eq!(values, web_ips(&emulator, "us-west-2").await);
+    assert_eq!(values, running_public_ips(&emulator, "us-west-2").await);
     assert!(health.is_some());
-    assert!(record(&emulator, "eu-west-1").await.is_none());
+    assert!(failover_record(&emulator, "eu-west-1").await.is_none());
 
     ws.write(
         "environments/prod/main.hcl",
@@ -252,9 +172,9 @@ async fn primary_database_replica_and_failover_records_converge_and_follow_resiz
     );
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
-    let (_, values, _) = record(&emulator, "us-east-1").await.unwrap();
+    let (_, values, _) = failover_record(&emulator, "us-east-1").await.unwrap();
     assert_eq!(values.len(), 4);
-    assert_eq!(values, web_ips(&emulator, "us-east-1").await);
+    assert_eq!(values, running_public_ips(&emulator, "us-east-1").await);
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
 }
@@ -393,7 +313,7 @@ async fn destroy_refuses_protected_databases_and_snapshots_the_rest() {
         snapshots.db_snapshots()
     );
     assert!(
-        record(&emulator, "us-east-1").await.is_none(),
+        failover_record(&emulator, "us-east-1").await.is_none(),
         "the records are gone"
     );
     assert!(ws.state("prod")["resources"].as_array().unwrap().is_empty());

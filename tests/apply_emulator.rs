@@ -6,6 +6,7 @@ mod support;
 mod workspace;
 
 use std::collections::BTreeMap;
+use support::aws::{live_instances_by_address, tag_filter, versioning};
 use support::Emulator;
 use workspace::{read_until, Workspace};
 
@@ -90,64 +91,6 @@ fn workspace(emulator: &Emulator, web: u32, with_api: bool) -> Workspace {
     ws
 }
 
-/// Live (not terminated) instances of the environment per `standby:address`, in `region`.
-async fn instances(emulator: &Emulator, region: &str) -> BTreeMap<String, Vec<String>> {
-    let ec2 = emulator.ec2(region).await;
-    let out = ec2
-        .describe_instances()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:standby:environment")
-                .values("prod")
-                .build(),
-        )
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("instance-state-name")
-                .values("pending")
-                .values("running")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut by_address: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for r in out.reservations() {
-        for i in r.instances() {
-            let address = i
-                .tags()
-                .iter()
-                .find(|t| t.key() == Some("standby:address"))
-                .and_then(|t| t.value())
-                .unwrap_or("untagged")
-                .to_string();
-            by_address
-                .entry(address)
-                .or_default()
-                .push(i.instance_id().unwrap().to_string());
-        }
-    }
-    by_address
-}
-
-/// The bucket's versioning status. moto 5.2.5 answers with a root element the SDK's strict
-/// parser refuses, so the status is read from the raw answer in that case.
-async fn versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
-    match s3.get_bucket_versioning().bucket(bucket).send().await {
-        Ok(v) => v.status().map(|s| s.as_str().to_string()),
-        Err(e) => {
-            let raw = e.raw_response().expect("an HTTP answer");
-            assert_eq!(raw.status().as_u16(), 200, "{e:?}");
-            let body = std::str::from_utf8(raw.body().bytes().unwrap())
-                .unwrap()
-                .to_string();
-            body.split_once("<Status>")
-                .and_then(|(_, r)| r.split_once("</Status>"))
-                .map(|(s, _)| s.to_string())
-        }
-    }
-}
-
 fn count_prefix(m: &BTreeMap<String, Vec<String>>, prefix: &str) -> usize {
     m.iter()
         .filter(|(a, _)| a.starts_with(prefix))
@@ -170,7 +113,7 @@ async fn three_regions_converge_from_empty_by_role_and_then_plan_clean() {
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
 
-    let east = instances(&emulator, "us-east-1").await;
+    let east = live_instances_by_address(&emulator, "us-east-1").await;
     assert_eq!(
         count_prefix(&east, "region.us-east-1.cluster.web.instance["),
         4
@@ -186,7 +129,7 @@ async fn three_regions_converge_from_empty_by_role_and_then_plan_clean() {
         ),
         2
     );
-    let west = instances(&emulator, "us-west-2").await;
+    let west = live_instances_by_address(&emulator, "us-west-2").await;
     assert_eq!(
         count_prefix(&west, "region.us-west-2.cluster.web.instance["),
         2,
@@ -205,7 +148,9 @@ async fn three_regions_converge_from_empty_by_role_and_then_plan_clean() {
         1
     );
     assert!(
-        instances(&emulator, "eu-west-1").await.is_empty(),
+        live_instances_by_address(&emulator, "eu-west-1")
+            .await
+            .is_empty(),
         "a cold standby runs no instances"
     );
 
@@ -213,12 +158,7 @@ async fn three_regions_converge_from_empty_by_role_and_then_plan_clean() {
         let ec2 = emulator.ec2(region).await;
         let vpcs = ec2
             .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:standby:environment")
-                    .values("prod")
-                    .build(),
-            )
+            .filters(tag_filter("standby:environment", "prod"))
             .send()
             .await
             .unwrap();
@@ -324,14 +264,14 @@ async fn resizing_and_removing_clusters_converge() {
         .ok();
     assert_eq!(
         count_prefix(
-            &instances(&emulator, "us-east-1").await,
+            &live_instances_by_address(&emulator, "us-east-1").await,
             "region.us-east-1.cluster.web."
         ),
         5
     );
     assert_eq!(
         count_prefix(
-            &instances(&emulator, "us-west-2").await,
+            &live_instances_by_address(&emulator, "us-west-2").await,
             "region.us-west-2.cluster.web."
         ),
         3
@@ -345,7 +285,7 @@ async fn resizing_and_removing_clusters_converge() {
         .stdout
         .contains("- region.us-east-1.cluster.api.instance[0] (no longer in the spec)"));
     for region in ["us-east-1", "us-west-2"] {
-        let live = instances(&emulator, region).await;
+        let live = live_instances_by_address(&emulator, region).await;
         assert_eq!(
             count_prefix(&live, &format!("region.{region}.cluster.api.")),
             0,
@@ -355,12 +295,10 @@ async fn resizing_and_removing_clusters_converge() {
             .ec2(region)
             .await
             .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:standby:address")
-                    .values(format!("region.{region}.cluster.api.security_group"))
-                    .build(),
-            )
+            .filters(tag_filter(
+                "standby:address",
+                format!("region.{region}.cluster.api.security_group"),
+            ))
             .send()
             .await
             .unwrap();
@@ -407,11 +345,11 @@ async fn an_apply_killed_midway_leaves_a_loadable_state_and_no_duplicates() {
         .ok();
 
     for region in ["us-east-1", "us-west-2"] {
-        for (address, ids) in instances(&emulator, region).await {
+        for (address, ids) in live_instances_by_address(&emulator, region).await {
             assert_eq!(ids.len(), 1, "{address} has one instance, not {ids:?}");
         }
     }
-    let east = instances(&emulator, "us-east-1").await;
+    let east = live_instances_by_address(&emulator, "us-east-1").await;
     assert_eq!(count_prefix(&east, "region.us-east-1.cluster.web."), 12);
     let buckets = emulator
         .s3("us-east-1")
@@ -469,7 +407,7 @@ async fn a_saved_plan_applies_once_and_is_refused_when_stale() {
     ws.run(&["apply", "first.plan"]).ok();
     assert_eq!(
         count_prefix(
-            &instances(&emulator, "us-east-1").await,
+            &live_instances_by_address(&emulator, "us-east-1").await,
             "region.us-east-1.cluster.web."
         ),
         2
@@ -487,7 +425,7 @@ async fn a_saved_plan_applies_once_and_is_refused_when_stale() {
     ws.run(&["apply", "second.plan"]).ok();
     assert_eq!(
         count_prefix(
-            &instances(&emulator, "us-east-1").await,
+            &live_instances_by_address(&emulator, "us-east-1").await,
             "region.us-east-1.cluster.web."
         ),
         3
@@ -585,7 +523,7 @@ async fn ctrl_c_stops_scheduling_saves_the_state_and_the_next_apply_finishes() {
 
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
-    for (address, ids) in instances(&emulator, "us-east-1").await {
+    for (address, ids) in live_instances_by_address(&emulator, "us-east-1").await {
         assert_eq!(ids.len(), 1, "{address} has one instance, not {ids:?}");
     }
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])

@@ -5,6 +5,7 @@ mod support;
 #[path = "support/workspace.rs"]
 mod workspace;
 
+use support::aws::{self, primary_record, running_public_ips};
 use support::proxy::Proxy;
 use support::Emulator;
 use workspace::Workspace;
@@ -79,7 +80,7 @@ fn setup() -> Setup {
 
 async fn publish_lag(emulator: &Emulator, identifier: &str, seconds: f64) {
     use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    let cw = aws_sdk_cloudwatch::Client::new(&emulator.sdk_config("us-west-2").await);
+    let cw = aws::cloudwatch(emulator, "us-west-2").await;
     cw.put_metric_data()
         .namespace("AWS/RDS")
         .metric_data(
@@ -98,72 +99,6 @@ async fn publish_lag(emulator: &Emulator, identifier: &str, seconds: f64) {
         .send()
         .await
         .unwrap();
-}
-
-async fn running_web(emulator: &Emulator, region: &str) -> Vec<String> {
-    let out = emulator
-        .ec2(region)
-        .await
-        .describe_instances()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:standby:environment")
-                .values("prod")
-                .build(),
-        )
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("instance-state-name")
-                .values("running")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let mut ips: Vec<String> = out
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .filter_map(|i| i.public_ip_address().map(str::to_string))
-        .collect();
-    ips.sort();
-    ips
-}
-
-async fn primary_record_values(emulator: &Emulator) -> (String, Vec<String>) {
-    let r53 = aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await);
-    let zones = r53
-        .list_hosted_zones_by_name()
-        .dns_name("example.com")
-        .send()
-        .await
-        .unwrap();
-    let zone = zones
-        .hosted_zones()
-        .iter()
-        .find(|z| z.name() == "example.com.")
-        .unwrap();
-    let sets = r53
-        .list_resource_record_sets()
-        .hosted_zone_id(zone.id())
-        .send()
-        .await
-        .unwrap();
-    let primary = sets
-        .resource_record_sets()
-        .iter()
-        .find(|s| s.failover().map(|f| f.as_str()) == Some("PRIMARY"))
-        .expect("a PRIMARY record");
-    let mut values: Vec<String> = primary
-        .resource_records()
-        .iter()
-        .map(|r| r.value().to_string())
-        .collect();
-    values.sort();
-    (
-        primary.set_identifier().unwrap_or_default().to_string(),
-        values,
-    )
 }
 
 async fn replication_targets(emulator: &Emulator, region: &str) -> Vec<String> {
@@ -190,7 +125,7 @@ async fn replication_targets(emulator: &Emulator, region: &str) -> Vec<String> {
 }
 
 async fn replica_source(emulator: &Emulator, region: &str) -> Option<String> {
-    let rds = aws_sdk_rds::Client::new(&emulator.sdk_config(region).await);
+    let rds = aws::rds(emulator, region).await;
     let out = rds
         .describe_db_instances()
         .db_instance_identifier(format!("checkout-prod-orders-{region}"))
@@ -305,13 +240,13 @@ async fn failover_with_the_primary_down_then_failback_restores_the_layout() {
     assert_eq!(s.proxy.refused_count("us-east-1"), 0);
 
     assert_eq!(
-        running_web(&s.emulator, "us-west-2").await.len(),
+        running_public_ips(&s.emulator, "us-west-2").await.len(),
         4,
         "the new primary runs the full size"
     );
-    let (set, values) = primary_record_values(&s.emulator).await;
+    let (set, values) = primary_record(&s.emulator).await;
     assert_eq!(set, "us-west-2");
-    assert_eq!(values, running_web(&s.emulator, "us-west-2").await);
+    assert_eq!(values, running_public_ips(&s.emulator, "us-west-2").await);
     assert_eq!(
         replication_targets(&s.emulator, "us-west-2").await,
         ["arn:aws:s3:::checkout-prod-receipts-eu-west-1"],
@@ -351,11 +286,12 @@ async fn failover_with_the_primary_down_then_failback_restores_the_layout() {
         "{source}"
     );
     assert_eq!(
-        running_web(&s.emulator, "us-east-1").await.len(),
+        running_public_ips(&s.emulator, "us-east-1").await.len(),
         2,
         "warm standby size"
     );
-    let snapshots = aws_sdk_rds::Client::new(&s.emulator.sdk_config("us-east-1").await)
+    let snapshots = aws::rds(&s.emulator, "us-east-1")
+        .await
         .describe_db_snapshots()
         .send()
         .await
@@ -385,9 +321,9 @@ async fn failover_with_the_primary_down_then_failback_restores_the_layout() {
     .ok();
     s.ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
-    let (set, values) = primary_record_values(&s.emulator).await;
+    let (set, values) = primary_record(&s.emulator).await;
     assert_eq!(set, "us-east-1");
-    assert_eq!(values, running_web(&s.emulator, "us-east-1").await);
+    assert_eq!(values, running_public_ips(&s.emulator, "us-east-1").await);
     assert_eq!(
         replication_targets(&s.emulator, "us-east-1").await,
         [
@@ -420,8 +356,8 @@ async fn promote_completes_with_a_tenth_of_requests_failing() {
         promoted.stderr
     );
     s.proxy.inject_failures(0.0, 0);
-    assert_eq!(running_web(&s.emulator, "us-west-2").await.len(), 4);
-    let (set, _) = primary_record_values(&s.emulator).await;
+    assert_eq!(running_public_ips(&s.emulator, "us-west-2").await.len(), 4);
+    let (set, _) = primary_record(&s.emulator).await;
     assert_eq!(set, "us-west-2");
     s.ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();

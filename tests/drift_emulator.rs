@@ -8,6 +8,7 @@ mod workspace;
 use aws_sdk_ec2::types::{Filter, InstanceType, ResourceType, Tag, TagSpecification};
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
 use serde_json::Value;
+use support::aws;
 use support::Emulator;
 use workspace::{Run, Workspace};
 
@@ -108,49 +109,23 @@ fn id_of(ws: &Workspace, address: &str) -> String {
 }
 
 async fn suspend_versioning(emulator: &Emulator, region: &str, bucket: &str) {
-    emulator
-        .s3(region)
-        .await
-        .put_bucket_versioning()
-        .bucket(bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Suspended)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let s3 = emulator.s3(region).await;
+    aws::set_versioning(
+        &s3,
+        bucket,
+        aws_sdk_s3::types::BucketVersioningStatus::Suspended,
+    )
+    .await;
 }
 
 /// Sets the TTL of the failover record of `set_identifier`, keeping the rest of it.
 async fn change_record_ttl(emulator: &Emulator, set_identifier: &str, ttl: i64) {
-    let r53 = aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await);
-    let zones = r53
-        .list_hosted_zones_by_name()
-        .dns_name("example.com")
-        .send()
-        .await
-        .unwrap();
-    let zone = zones
-        .hosted_zones()
-        .iter()
-        .find(|z| z.name() == "example.com.")
-        .expect("the zone exists")
-        .id()
-        .to_string();
-    let sets = r53
-        .list_resource_record_sets()
-        .hosted_zone_id(&zone)
-        .send()
-        .await
-        .unwrap();
+    let r53 = aws::route53(emulator).await;
+    let (zone, sets) = aws::zone_record_sets(&r53).await.expect("the zone exists");
     let mut set = sets
-        .resource_record_sets()
-        .iter()
+        .into_iter()
         .find(|s| s.set_identifier() == Some(set_identifier))
-        .expect("the record exists")
-        .clone();
+        .expect("the record exists");
     set.ttl = Some(ttl);
     r53.change_resource_record_sets()
         .hosted_zone_id(&zone)

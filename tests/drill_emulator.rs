@@ -5,6 +5,7 @@ mod support;
 #[path = "support/workspace.rs"]
 mod workspace;
 
+use support::aws;
 use support::proxy::Proxy;
 use support::Emulator;
 use workspace::Workspace;
@@ -81,12 +82,7 @@ async fn leftovers(emulator: &Emulator, id: &str) -> Vec<String> {
         let ec2 = emulator.ec2(region).await;
         let instances = ec2
             .describe_instances()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:standby:drill")
-                    .values(id)
-                    .build(),
-            )
+            .filters(aws::tag_filter("standby:drill", id))
             .send()
             .await
             .unwrap();
@@ -105,12 +101,7 @@ async fn leftovers(emulator: &Emulator, id: &str) -> Vec<String> {
         }
         let vpcs = ec2
             .describe_vpcs()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("tag:standby:drill")
-                    .values(id)
-                    .build(),
-            )
+            .filters(aws::tag_filter("standby:drill", id))
             .send()
             .await
             .unwrap();
@@ -119,7 +110,7 @@ async fn leftovers(emulator: &Emulator, id: &str) -> Vec<String> {
                 .iter()
                 .map(|v| format!("vpc {} in {region}", v.vpc_id().unwrap_or_default())),
         );
-        let rds = aws_sdk_rds::Client::new(&emulator.sdk_config(region).await);
+        let rds = aws::rds(emulator, region).await;
         let dbs = rds.describe_db_instances().send().await.unwrap();
         left.extend(
             dbs.db_instances()
@@ -148,7 +139,7 @@ async fn leftovers(emulator: &Emulator, id: &str) -> Vec<String> {
             .filter(|n| n.contains(&needle))
             .map(|n| format!("bucket {n}")),
     );
-    let r53 = aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await);
+    let r53 = aws::route53(emulator).await;
     let zones = r53.list_hosted_zones().send().await.unwrap();
     for z in zones.hosted_zones() {
         let sets = r53

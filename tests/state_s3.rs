@@ -11,6 +11,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use serde_json::Value;
 use standby::state::{s3, Backend, S3Location};
 use std::time::{Duration, Instant};
+use support::aws;
 use support::Emulator;
 use workspace::{read_until, Workspace};
 
@@ -69,16 +70,12 @@ fn workspace(env: Vec<(String, String)>, size: u32, remote: bool) -> Workspace {
 async fn state_bucket(emulator: &Emulator) -> aws_sdk_s3::Client {
     let s3 = emulator.s3("us-east-1").await;
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    s3.put_bucket_versioning()
-        .bucket(BUCKET)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    aws::set_versioning(
+        &s3,
+        BUCKET,
+        aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+    )
+    .await;
     s3
 }
 

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod aws;
 pub mod proxy;
 
 use std::io::{Read, Write};
@@ -85,45 +86,69 @@ impl Emulator {
 
     /// The environment a child process (the `standby` binary) needs to reach this emulator.
     pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint().as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        env_for(&self.endpoint())
     }
 
     /// An SDK configuration for reading back through the SDK in `region`.
     pub async fn sdk_config(&self, region: &str) -> aws_types::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(aws_types::region::Region::new(region.to_string()))
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "emulator",
-            ))
-            .load()
-            .await
+        sdk_config_for(&self.endpoint(), region).await
     }
 
     pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.sdk_config(region).await)
+        ec2_client(&self.sdk_config(region).await)
     }
 
     /// S3 with path-style addressing, as the emulator needs.
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config(region).await)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        s3_client(&self.sdk_config(region).await)
     }
 
     pub async fn iam(&self) -> aws_sdk_iam::Client {
-        aws_sdk_iam::Client::new(&self.sdk_config("us-east-1").await)
+        iam_client(&self.sdk_config("us-east-1").await)
     }
+}
+
+/// The environment a child process (the `standby` binary) needs to reach AWS at `endpoint`
+/// (an emulator or a proxy in front of one) with the test credentials.
+pub fn env_for(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// An SDK configuration whose calls in `region` go to `endpoint` with the test credentials.
+pub async fn sdk_config_for(endpoint: &str, region: &str) -> aws_types::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_types::region::Region::new(region.to_string()))
+        .credentials_provider(aws_sdk_ec2::config::Credentials::new(
+            "testing", "testing", None, None, "emulator",
+        ))
+        .load()
+        .await
+}
+
+pub fn ec2_client(config: &aws_types::SdkConfig) -> aws_sdk_ec2::Client {
+    aws_sdk_ec2::Client::new(config)
+}
+
+/// S3 with path-style addressing, as the emulator needs.
+pub fn s3_client(config: &aws_types::SdkConfig) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+pub fn iam_client(config: &aws_types::SdkConfig) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(config)
 }
 
 impl Drop for Emulator {

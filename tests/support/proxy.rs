@@ -177,40 +177,21 @@ impl Proxy {
     /// The environment a child process (the `standby` binary) needs to reach the emulator
     /// through this proxy; the same keys as `Emulator::env()`.
     pub fn env(&self) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint().as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        super::env_for(&self.endpoint())
     }
 
     /// An SDK configuration whose calls in `region` go through this proxy.
     pub async fn sdk_config(&self, region: &str) -> aws_types::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(self.endpoint())
-            .region(aws_types::region::Region::new(region.to_string()))
-            .credentials_provider(aws_sdk_ec2::config::Credentials::new(
-                "testing", "testing", None, None, "proxy",
-            ))
-            .load()
-            .await
+        super::sdk_config_for(&self.endpoint(), region).await
     }
 
     pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::new(&self.sdk_config(region).await)
+        super::ec2_client(&self.sdk_config(region).await)
     }
 
     /// S3 with path-style addressing, as the emulator needs.
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
-        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config(region).await)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+        super::s3_client(&self.sdk_config(region).await)
     }
 
     /// Every request so far, in the order they were answered.
