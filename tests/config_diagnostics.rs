@@ -455,3 +455,18 @@ fn garbage_and_truncated_input_gives_diagnostics_not_panics() {
         }
     }
 }
+
+#[test]
+fn a_lone_unparsable_file_is_reported_as_itself_not_as_a_missing_spec() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "environments/prod/main.hcl",
+        b"\xff\xfe\x00garbage",
+    );
+    let err = load(&tmp.path().join("environments/prod"), &VarInputs::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("the file is not valid UTF-8 text"), "{text}");
+    assert!(!text.contains("holds no .hcl files"), "{text}");
+    assert_eq!(err.0.len(), 1, "{text}");
+}

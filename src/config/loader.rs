@@ -56,6 +56,8 @@ impl Loader {
             .unwrap_or_default();
         let files = match self.read_dir(&shown_dir) {
             Ok(files) if !files.is_empty() => files,
+            // Every file failed to read or parse: those diagnostics say it all.
+            Ok(_) if self.reporter.has_errors() => return Err(self.reporter.finish()),
             Ok(_) => return Err(self.directory_error(&shown_dir, "holds no .hcl files")),
             Err(e) => return Err(self.directory_error(&shown_dir, &format!("cannot be read: {e}"))),
         };
