@@ -9,6 +9,7 @@ mod confirm;
 mod destroy;
 pub mod drift;
 mod drill;
+mod fmt;
 mod graph;
 mod init;
 mod output;
@@ -88,6 +89,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Compare live AWS with the state and the spec; exit 2 when something drifted
     Drift(drift::DriftArgs),
+    /// Rewrite spec files in the canonical layout, comments kept
+    Fmt(fmt::FmtArgs),
     /// Print the resource dependency graph as DOT
     Graph(graph::GraphArgs),
     /// Print the environment's outputs
@@ -149,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(a) => status::run(a, g).await,
         Command::Drill(a) => drill::run(a, g).await,
         Command::Drift(a) => drift::run(a, g).await,
+        Command::Fmt(a) => fmt::run(a),
         Command::Graph(a) => graph::run(a, g).await,
         Command::Output(a) => output::run(a, g).await,
         Command::Init(a) => init::run(a, g).await,

@@ -8,6 +8,7 @@ mod component_kind;
 mod decoder;
 mod diagnostic;
 mod evaluator;
+mod format;
 mod functions;
 mod loader;
 mod references;
@@ -19,6 +20,7 @@ pub mod spec;
 mod var_type;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
+pub use format::format_source;
 pub use spec::*;
 
 use std::path::{Path, PathBuf};
