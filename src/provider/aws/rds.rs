@@ -258,15 +258,7 @@ impl Rds {
         let identifier = str_attr(d, "identifier")?;
         if let Some(found) = self.describe_one(identifier, a).await? {
             // Deterministic identifier: adopt it if it is ours, refuse otherwise.
-            let tags = tag_map(found.tag_list());
-            match tags.get(TAG_ADDRESS) {
-                Some(owner) if owner == a.as_str() => {}
-                owner => bail!(
-                    "{a}: an RDS instance named {identifier} already exists in {r} and belongs to {}; \
-                     rename the database or delete that instance",
-                    owner.map(String::as_str).unwrap_or("nothing standby manages")
-                ),
-            }
+            ensure_ours(found.tag_list(), a, r, "an RDS instance", identifier)?;
         } else {
             let refs = resolve_refs(d, ctx)?;
             let subnet_group = refs
@@ -571,15 +563,7 @@ impl Rds {
         let (r, a) = (self.region.as_str(), &d.address);
         let identifier = str_attr(d, "identifier")?;
         if let Some(found) = self.describe_snapshot(identifier, a).await? {
-            let tags = tag_map(found.tag_list());
-            match tags.get(TAG_ADDRESS) {
-                Some(owner) if owner == a.as_str() => {}
-                owner => bail!(
-                    "{a}: a DB snapshot named {identifier} already exists in {r} and belongs to {}; \
-                     rename the snapshot or delete that one",
-                    owner.map(String::as_str).unwrap_or("nothing standby manages")
-                ),
-            }
+            ensure_ours(found.tag_list(), a, r, "a DB snapshot", identifier)?;
         } else {
             let db_instance = d.attrs.get("db_instance").and_then(Value::as_str);
             let copy_of = d.attrs.get("copy_of").and_then(Value::as_str);
@@ -1206,4 +1190,23 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
             ))
         })
         .collect()
+}
+
+/// An object with a deterministic name is adopted only when its address tag says it is this
+/// resource; anything else of that name is somebody else's.
+fn ensure_ours(
+    tags: &[Tag],
+    a: &Address,
+    region: &str,
+    what: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let tags = tag_map(tags);
+    match tags.get(TAG_ADDRESS) {
+        Some(owner) if owner == a.as_str() => Ok(()),
+        owner => bail!(
+            "{a}: {what} named {name} already exists in {region} and belongs to {}; rename it in the spec or delete that one",
+            owner.map(String::as_str).unwrap_or("nothing standby manages")
+        ),
+    }
 }
