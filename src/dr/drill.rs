@@ -179,19 +179,13 @@ pub async fn run_drill(
     }
 
     // Teardown, whatever happened (Ctrl-C included: it gets a cancel of its own).
+    // The state holds every resource the stand-up completed (it is sorted by address).
     let created: Vec<String> = store
         .state()
         .resources
         .iter()
         .map(|r| r.address.to_string())
         .collect();
-    let mut created_all: BTreeSet<String> = created.into_iter().collect();
-    created_all.extend(
-        desired
-            .iter()
-            .filter(|d| store.state().get(&d.address).is_some())
-            .map(|d| d.address.to_string()),
-    );
     let (removed, left, cleanup) = if req.keep {
         let left: Vec<String> = store
             .state()
@@ -269,7 +263,7 @@ pub async fn run_drill(
         recovery_time_s: ready_after.map(|d| d.as_secs_f64()),
         verdict: verdict.to_string(),
         steps: clock.steps,
-        created: created_all.into_iter().collect(),
+        created,
         removed,
         left,
         cleanup,
@@ -358,8 +352,7 @@ fn drill_plan(
         destroy,
         ..Default::default()
     };
-    let bound: Vec<Desired> = desired.to_vec();
-    let actions: Vec<Action> = diff(&bound, &prior, &opts)
+    let actions: Vec<Action> = diff(desired, &prior, &opts)
         .into_iter()
         .filter(|a| !(destroy && a.kind() == Kind::HostedZone))
         .collect();

@@ -765,22 +765,17 @@ impl Ec2 {
 
     async fn list_vpcs(&self, filters: Vec<Filter>, subject: &str) -> anyhow::Result<Vec<Vpc>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self
+        let items = self
             .client
             .describe_vpcs()
             .set_filters(Some(filters))
             .into_paginator()
+            .items()
             .send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("DescribeVpcs", &self.region, &subject)?
-                    .vpcs()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        items
+            .try_collect()
+            .await
+            .op("DescribeVpcs", &self.region, &subject)
     }
 
     async fn list_internet_gateways(
@@ -789,22 +784,17 @@ impl Ec2 {
         subject: &str,
     ) -> anyhow::Result<Vec<InternetGateway>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self
+        let items = self
             .client
             .describe_internet_gateways()
             .set_filters(Some(filters))
             .into_paginator()
+            .items()
             .send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("DescribeInternetGateways", &self.region, &subject)?
-                    .internet_gateways()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        items
+            .try_collect()
+            .await
+            .op("DescribeInternetGateways", &self.region, &subject)
     }
 
     async fn list_subnets(
@@ -813,22 +803,17 @@ impl Ec2 {
         subject: &str,
     ) -> anyhow::Result<Vec<Subnet>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self
+        let items = self
             .client
             .describe_subnets()
             .set_filters(Some(filters))
             .into_paginator()
+            .items()
             .send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("DescribeSubnets", &self.region, &subject)?
-                    .subnets()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        items
+            .try_collect()
+            .await
+            .op("DescribeSubnets", &self.region, &subject)
     }
 
     async fn list_security_groups(
@@ -837,22 +822,17 @@ impl Ec2 {
         subject: &str,
     ) -> anyhow::Result<Vec<SecurityGroup>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self
+        let items = self
             .client
             .describe_security_groups()
             .set_filters(Some(filters))
             .into_paginator()
+            .items()
             .send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("DescribeSecurityGroups", &self.region, &subject)?
-                    .security_groups()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        items
+            .try_collect()
+            .await
+            .op("DescribeSecurityGroups", &self.region, &subject)
     }
 
     /// Instances matching `filters`, across every reservation and page (no `MaxResults`:
@@ -863,22 +843,22 @@ impl Ec2 {
         subject: &str,
     ) -> anyhow::Result<Vec<Instance>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self
+        let items = self
             .client
             .describe_instances()
             .set_filters(Some(filters))
             .into_paginator()
+            .items()
             .send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.op("DescribeInstances", &self.region, &subject)?;
-            all.extend(
-                page.reservations()
-                    .iter()
-                    .flat_map(|r| r.instances().iter().cloned()),
-            );
-        }
-        Ok(all)
+        let reservations: Vec<_> =
+            items
+                .try_collect()
+                .await
+                .op("DescribeInstances", &self.region, &subject)?;
+        Ok(reservations
+            .into_iter()
+            .flat_map(|r| r.instances.unwrap_or_default())
+            .collect())
     }
 
     // --- normalisation: AWS shapes to `Observed` -----------------------------------------

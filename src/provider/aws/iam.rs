@@ -159,27 +159,23 @@ impl Iam {
             .filter(|k| k.kind == Kind::ReplicationRole)
             .map(|k| (k.name.as_str(), &k.address))
             .collect();
-        let mut roles = Vec::new();
-        {
+        let roles: Vec<_> = {
             let _p = self.limit.acquire().await?;
-            let mut pages = self
+            let items = self
                 .client
                 .list_roles()
                 .path_prefix(PATH)
                 .into_paginator()
+                .items()
                 .send();
-            while let Some(page) = pages.next().await {
-                roles.extend(
-                    page.op("ListRoles", REGION, &subject)?
-                        .roles()
-                        .iter()
-                        .filter(|r| {
-                            known.contains_key(r.role_name()) || r.role_name().starts_with(&prefix)
-                        })
-                        .cloned(),
-                );
-            }
-        }
+            let all: Vec<_> = items
+                .try_collect()
+                .await
+                .op("ListRoles", REGION, &subject)?;
+            all.into_iter()
+                .filter(|r| known.contains_key(r.role_name()) || r.role_name().starts_with(&prefix))
+                .collect()
+        };
         let found = try_join_all(roles.iter().map(|role| {
             let subject = &subject;
             let known = &known;

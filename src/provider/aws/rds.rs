@@ -719,57 +719,46 @@ impl Rds {
 
     async fn list_instances(&self, subject: &str) -> anyhow::Result<Vec<DbInstance>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self.client.describe_db_instances().into_paginator().send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("DescribeDBInstances", &self.region, &subject)?
-                    .db_instances()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        let pages = self
+            .client
+            .describe_db_instances()
+            .into_paginator()
+            .items()
+            .send();
+        pages
+            .try_collect()
+            .await
+            .op("DescribeDBInstances", &self.region, &subject)
     }
 
     /// Manual snapshots only: automated ones and final snapshots are never drills'.
     async fn list_snapshots(&self, subject: &str) -> anyhow::Result<Vec<DbSnapshot>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self
+        let pages = self
             .client
             .describe_db_snapshots()
             .snapshot_type("manual")
             .into_paginator()
+            .items()
             .send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("DescribeDBSnapshots", &self.region, &subject)?
-                    .db_snapshots()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        pages
+            .try_collect()
+            .await
+            .op("DescribeDBSnapshots", &self.region, &subject)
     }
 
     async fn list_subnet_groups(&self, subject: &str) -> anyhow::Result<Vec<DbSubnetGroup>> {
         let _permit = self.limit.acquire().await?;
-        let mut pages = self
+        let pages = self
             .client
             .describe_db_subnet_groups()
             .into_paginator()
+            .items()
             .send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("DescribeDBSubnetGroups", &self.region, &subject)?
-                    .db_subnet_groups()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        pages
+            .try_collect()
+            .await
+            .op("DescribeDBSubnetGroups", &self.region, &subject)
     }
 }
 

@@ -494,17 +494,16 @@ impl Route53 {
         subject: &(dyn std::fmt::Display + Sync),
     ) -> anyhow::Result<Vec<HealthCheck>> {
         let _p = self.permit().await?;
-        let mut pages = self.client.list_health_checks().into_paginator().send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("ListHealthChecks", REGION, subject)?
-                    .health_checks()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        let items = self
+            .client
+            .list_health_checks()
+            .into_paginator()
+            .items()
+            .send();
+        items
+            .try_collect()
+            .await
+            .op("ListHealthChecks", REGION, subject)
     }
 
     /// The scope's health checks: one listing, then their tags by batches of ten.
@@ -737,17 +736,16 @@ impl Route53 {
 
     async fn list_zones(&self, subject: &str) -> anyhow::Result<Vec<HostedZone>> {
         let _p = self.permit().await?;
-        let mut pages = self.client.list_hosted_zones().into_paginator().send();
-        let mut all = Vec::new();
-        while let Some(page) = pages.next().await {
-            all.extend(
-                page.op("ListHostedZones", REGION, &subject)?
-                    .hosted_zones()
-                    .iter()
-                    .cloned(),
-            );
-        }
-        Ok(all)
+        let items = self
+            .client
+            .list_hosted_zones()
+            .into_paginator()
+            .items()
+            .send();
+        items
+            .try_collect()
+            .await
+            .op("ListHostedZones", REGION, &subject)
     }
 }
 

@@ -615,15 +615,16 @@ pub(crate) async fn refresh(
 
     if scope.global {
         let _p = home.limit.acquire().await?;
-        let mut listed: HashMap<String, Option<String>> = HashMap::new();
-        let mut pages = home.client.list_buckets().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            for b in page.op("ListBuckets", &home.region, &subject)?.buckets() {
-                if let Some(name) = b.name() {
-                    listed.insert(name.to_string(), b.bucket_region().map(str::to_owned));
-                }
-            }
-        }
+        let items = home.client.list_buckets().into_paginator().items().send();
+        let buckets: Vec<_> =
+            items
+                .try_collect()
+                .await
+                .op("ListBuckets", &home.region, &subject)?;
+        let listed: HashMap<String, Option<String>> = buckets
+            .into_iter()
+            .filter_map(|b| Some((b.name?, b.bucket_region)))
+            .collect();
         // Known buckets that are not listed are gone; listed ones under the prefix are
         // candidates even when the state lost them.
         candidates.retain(|name, _| listed.contains_key(name));
