@@ -6,9 +6,6 @@
 //! Invariant: drift reads only: the environment is applied once, then drift runs twice (the
 //! second run after an out-of-band change, to show the count does not depend on drift).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-#[path = "support/thousand.rs"]
 mod thousand;
 
 use standby::dr::{drift, DriftOptions};

@@ -2,9 +2,6 @@
 //! the moto emulator through the real SDK. Goal: at most 0.1.
 //! Run: `cargo bench --bench plan_api_calls` (needs scripts/install-emulator first).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
-#[path = "support/thousand.rs"]
 mod thousand;
 
 use standby::environment::PlanOptions;

@@ -1,0 +1,23 @@
+//! The integration tests: one binary (as cargo and rust-analyzer do), one module per area,
+//! sharing `support`. Engine and config tests run in-process (`*_fake`, `config_*`,
+//! `cli_snapshots`); emulator tests run the real `standby` binary or the AWS provider against
+//! a private moto per test and read results back through the SDK.
+
+mod apply_db_dns;
+mod apply_emulator;
+mod cli_snapshots;
+mod config_diagnostics;
+mod config_drift_ignore;
+mod config_load;
+mod dr_emulator;
+mod drift_emulator;
+mod drift_fake;
+mod drill_emulator;
+mod engine_fake;
+mod fmt_cli;
+mod provider_aws;
+mod provider_aws_db_dns;
+mod provider_aws_drill;
+mod proxy_support;
+mod state_s3;
+mod support;

@@ -1,0 +1,800 @@
+//! The AWS provider's RDS and Route 53 kinds against moto, through the `Provider` trait:
+//! a primary database and its cross-region read replica (managed password, final snapshot),
+//! promotion, hosted zones (created, adopted), health checks and failover records; each read
+//! back through the SDK directly, refreshed to a clean diff in a bounded number of requests,
+//! updated, deleted (twice).
+
+use crate::support::Emulator;
+use serde_json::{json, Value};
+use standby::address::Address;
+use standby::provider::aws::AwsProvider;
+use standby::provider::{ApplyContext, KnownResource, Observed, Provider, Scope};
+use standby::topology::{Desired, Kind, Naming};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+const SERVICE: &str = "checkout";
+const ENV: &str = "test";
+const PRIMARY_DB: &str = "region.us-east-1.database.orders";
+const REPLICA_DB: &str = "region.us-west-2.database.orders";
+
+#[derive(Default)]
+struct Ctx(Mutex<HashMap<Address, Observed>>);
+
+impl ApplyContext for Ctx {
+    fn get(&self, address: &Address) -> Option<Observed> {
+        self.0.lock().unwrap().get(address).cloned()
+    }
+}
+
+impl Ctx {
+    fn put(&self, o: &Observed) {
+        self.0.lock().unwrap().insert(o.address.clone(), o.clone());
+    }
+}
+
+fn naming() -> Naming {
+    Naming {
+        service: SERVICE.into(),
+        environment: ENV.into(),
+        service_tags: [("team".to_string(), "payments".to_string())].into(),
+    }
+}
+
+fn desired(
+    kind: Kind,
+    region: Option<&str>,
+    address: &str,
+    name: &str,
+    attrs: Value,
+    refs: &[(&str, &str)],
+) -> Desired {
+    let address = Address::new(address);
+    Desired {
+        tags: naming().tags(name, &address),
+        address,
+        kind,
+        region: region.map(str::to_owned),
+        name: name.into(),
+        attrs: attrs.as_object().unwrap().clone(),
+        refs: refs
+            .iter()
+            .map(|(k, a)| (k.to_string(), Address::new(*a)))
+            .collect(),
+        depends_on: Vec::new(),
+        bindings: Default::default(),
+        prevent_destroy: false,
+    }
+}
+
+fn scope(regions: &[&str], global: bool, known: Vec<KnownResource>) -> Scope {
+    Scope {
+        service: SERVICE.into(),
+        environment: ENV.into(),
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+        global,
+        known,
+        include_unmanaged: false,
+    }
+}
+
+fn known(ds: &[Desired]) -> Vec<KnownResource> {
+    ds.iter()
+        .map(|d| KnownResource {
+            address: d.address.clone(),
+            kind: d.kind,
+            region: d.region.clone(),
+            name: d.name.clone(),
+        })
+        .collect()
+}
+
+async fn create_all(p: &AwsProvider, ctx: &Ctx, ds: &[Desired]) -> Vec<Observed> {
+    let mut out = Vec::new();
+    for d in ds {
+        let o = p
+            .create(d, ctx)
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e:#}", d.address));
+        assert_eq!(o.address, d.address);
+        assert_eq!(o.attrs, d.attrs, "{} as created", d.address);
+        ctx.put(&o);
+        out.push(o);
+    }
+    out
+}
+
+/// Asserts refresh saw exactly `ds`, each with the desired attrs (a clean diff).
+fn assert_clean(observed: &[Observed], ds: &[Desired]) {
+    let by_address: BTreeMap<&Address, &Observed> =
+        observed.iter().map(|o| (&o.address, o)).collect();
+    assert_eq!(
+        by_address.keys().cloned().collect::<BTreeSet<_>>(),
+        ds.iter().map(|d| &d.address).collect::<BTreeSet<_>>(),
+        "refreshed addresses"
+    );
+    assert_eq!(by_address.len(), observed.len(), "one observed per address");
+    for d in ds {
+        let o = by_address[&d.address];
+        assert_eq!(o.kind, d.kind, "{}", d.address);
+        assert_eq!(o.attrs, d.attrs, "{} refreshed", d.address);
+        assert_eq!(o.region, d.region, "{}", d.address);
+    }
+}
+
+async fn delete_all(p: &AwsProvider, ctx: &Ctx, os: &[Observed]) {
+    for o in os {
+        p.delete(o, ctx)
+            .await
+            .unwrap_or_else(|e| panic!("delete {}: {e:#}", o.address));
+    }
+}
+
+// --- databases -----------------------------------------------------------------------------
+
+/// VPC, two subnets and a DB subnet group in `region` (`cidr` is `10.N.0.0/16`).
+fn data_network(region: &str, n: u8) -> Vec<Desired> {
+    let vpc = format!("region.{region}.network.vpc");
+    let group = format!("checkout-test-orders-{region}");
+    let mut ds = vec![desired(
+        Kind::Vpc,
+        Some(region),
+        &vpc,
+        &format!("checkout-test-vpc-{region}"),
+        json!({"cidr": format!("10.{n}.0.0/16")}),
+        &[],
+    )];
+    let mut subnet_refs = Vec::new();
+    for (i, z) in ["a", "b"].iter().enumerate() {
+        let zone = format!("{region}{z}");
+        let address = format!("region.{region}.network.subnet[{i}]");
+        ds.push(desired(
+            Kind::Subnet,
+            Some(region),
+            &address,
+            &format!("checkout-test-subnet-{zone}"),
+            json!({"zone": zone, "cidr": format!("10.{n}.{}.0/24", i + 1), "map_public_ip": false}),
+            &[("vpc", &vpc)],
+        ));
+        subnet_refs.push((format!("subnet.{zone}"), address));
+    }
+    let refs: Vec<(&str, &str)> = subnet_refs
+        .iter()
+        .map(|(k, a)| (k.as_str(), a.as_str()))
+        .collect();
+    ds.push(desired(
+        Kind::DbSubnetGroup,
+        Some(region),
+        &format!("region.{region}.database.orders.subnet_group"),
+        &group,
+        json!({"name": group}),
+        &refs,
+    ));
+    ds
+}
+
+fn database(region: &str, replica_of: Option<&str>) -> Desired {
+    let identifier = format!("checkout-test-orders-{region}");
+    let group = format!("region.{region}.database.orders.subnet_group");
+    let mut refs = vec![("subnet_group", group.as_str())];
+    if replica_of.is_some() {
+        refs.push(("source", PRIMARY_DB));
+    }
+    desired(
+        Kind::Database,
+        Some(region),
+        &format!("region.{region}.database.orders"),
+        &identifier,
+        json!({
+            "identifier": identifier,
+            "engine": "postgres",
+            "engine_version": "16.3",
+            "instance_class": "db.t3.micro",
+            "storage_gb": 20,
+            "replica_of": replica_of,
+        }),
+        &refs,
+    )
+}
+
+async fn rds(emu: &Emulator, region: &str) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&emu.sdk_config(region).await)
+}
+
+async fn describe_db(emu: &Emulator, region: &str, id: &str) -> aws_sdk_rds::types::DbInstance {
+    rds(emu, region)
+        .await
+        .describe_db_instances()
+        .db_instance_identifier(id)
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone()
+}
+
+async fn instance_count(emu: &Emulator, region: &str) -> usize {
+    rds(emu, region)
+        .await
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+        .len()
+}
+
+/// Asserts no value anywhere in `o` looks like a password, and no key names one.
+fn assert_no_password(o: &Observed) {
+    let text = serde_json::to_string(o).unwrap().to_ascii_lowercase();
+    assert!(!text.contains("password"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn primary_and_cross_region_replica_round_trip() {
+    let emu = Emulator::start();
+    let p = AwsProvider::with_endpoint(&emu.endpoint()).await.unwrap();
+    let ctx = Ctx::default();
+
+    let mut ds = data_network("us-east-1", 0);
+    ds.extend(data_network("us-west-2", 1));
+    ds.push(database("us-east-1", None));
+    ds.push(database("us-west-2", Some(PRIMARY_DB)));
+    let created = create_all(&p, &ctx, &ds).await;
+    let primary = &created[8];
+    let replica = &created[9];
+    for o in [primary, replica] {
+        assert_no_password(o);
+        assert_eq!(o.computed["status"], json!("available"), "{}", o.address);
+        assert!(o.computed["endpoint"].as_str().unwrap().contains(':'));
+    }
+    let primary_arn = primary.computed["arn"].as_str().unwrap().to_string();
+    assert!(
+        primary_arn.starts_with("arn:aws:rds:us-east-1:"),
+        "{primary_arn}"
+    );
+    assert_eq!(
+        created[3].id, "checkout-test-orders-us-east-1",
+        "a subnet group's id is its name"
+    );
+
+    // Read back through the SDK.
+    let group = rds(&emu, "us-east-1")
+        .await
+        .describe_db_subnet_groups()
+        .db_subnet_group_name("checkout-test-orders-us-east-1")
+        .send()
+        .await
+        .unwrap();
+    let mut subnets: Vec<&str> = group.db_subnet_groups()[0]
+        .subnets()
+        .iter()
+        .filter_map(|s| s.subnet_identifier())
+        .collect();
+    subnets.sort();
+    let mut want = vec![created[1].id.as_str(), created[2].id.as_str()];
+    want.sort();
+    assert_eq!(subnets, want);
+    let p_live = describe_db(&emu, "us-east-1", &primary.id).await;
+    let r_live = describe_db(&emu, "us-west-2", &replica.id).await;
+    assert!(p_live.master_user_secret().is_some(), "managed password");
+    assert_eq!(p_live.master_username(), Some("standby"));
+    assert_eq!(p_live.storage_encrypted(), Some(true));
+    assert_eq!(p_live.backup_retention_period(), Some(7));
+    assert_eq!(p_live.read_replica_source_db_instance_identifier(), None);
+    assert_eq!(p_live.engine_version(), Some("16.3"));
+    assert_eq!(
+        p_live
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some("checkout-test-orders-us-east-1")
+    );
+    let src = r_live.read_replica_source_db_instance_identifier().unwrap();
+    assert!(src == primary_arn || src == primary.id, "{src}");
+    assert!(p_live
+        .read_replica_db_instance_identifiers()
+        .iter()
+        .any(|r| r == &replica.id || Some(r.as_str()) == r_live.db_instance_arn()));
+    assert_eq!(
+        r_live
+            .db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some("checkout-test-orders-us-west-2"),
+        "the replica lives in its own region's subnet group"
+    );
+    let tags: BTreeMap<_, _> = r_live
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(tags["standby:address"], REPLICA_DB);
+    assert_eq!(tags["team"], "payments");
+
+    // Refresh with the state: a clean diff, replica_of mapped back to an address, in one
+    // describe per type and region.
+    let both = ["us-east-1", "us-west-2"];
+    let before = p.request_count();
+    let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
+    let requests = p.request_count() - before;
+    assert_clean(&observed, &ds);
+    // Per region: 5 EC2 describes and 2 RDS ones (subnet groups, instances).
+    assert_eq!(requests, 2 * 5 + 2 * 2, "refresh requests");
+    let r_obs = observed
+        .iter()
+        .find(|o| o.address.as_str() == REPLICA_DB)
+        .unwrap();
+    assert_eq!(r_obs.attrs["replica_of"], json!(PRIMARY_DB));
+    assert!(r_obs.depends_on.iter().any(|a| a.as_str() == PRIMARY_DB));
+    observed.iter().for_each(assert_no_password);
+
+    // A lost state: databases are found by their tags (subnet groups only by name).
+    let lost = p.refresh(&scope(&both, false, Vec::new())).await.unwrap();
+    let dbs: Vec<&Observed> = lost.iter().filter(|o| o.kind == Kind::Database).collect();
+    assert_eq!(dbs.len(), 2);
+    for o in dbs {
+        let d = ds.iter().find(|d| d.address == o.address).unwrap();
+        assert_eq!(o.attrs, d.attrs, "{} without state", o.address);
+    }
+
+    // us-east-1 assumed down: the replica's source cannot be checked, and is believed.
+    let west = p
+        .refresh(&scope(&["us-west-2"], false, known(&ds)))
+        .await
+        .unwrap();
+    let r_west = west
+        .iter()
+        .find(|o| o.address.as_str() == REPLICA_DB)
+        .unwrap();
+    assert_eq!(r_west.attrs["replica_of"], json!(PRIMARY_DB));
+
+    // Creating again adopts: no second instance or group.
+    for (d, o) in ds[8..].iter().zip(&created[8..]) {
+        assert_eq!(p.create(d, &ctx).await.unwrap().id, o.id, "{}", d.address);
+    }
+    assert_eq!(p.create(&ds[3], &ctx).await.unwrap().id, created[3].id);
+    assert_eq!(instance_count(&emu, "us-east-1").await, 1);
+    assert_eq!(instance_count(&emu, "us-west-2").await, 1);
+
+    // Update in place: a larger class and more storage.
+    let mut bigger = ds[8].clone();
+    bigger
+        .attrs
+        .insert("instance_class".into(), json!("db.t3.small"));
+    bigger.attrs.insert("storage_gb".into(), json!(30));
+    let updated = p.update(&bigger, primary, &ctx).await.unwrap();
+    assert_eq!(updated.attrs, bigger.attrs);
+    let p_live = describe_db(&emu, "us-east-1", &primary.id).await;
+    assert_eq!(p_live.db_instance_class(), Some("db.t3.small"));
+    assert_eq!(p_live.allocated_storage(), Some(30));
+    ctx.put(&updated);
+    let mut smaller = bigger.clone();
+    smaller.attrs.insert("storage_gb".into(), json!(10));
+    let err = format!(
+        "{:#}",
+        p.update(&smaller, &updated, &ctx).await.unwrap_err()
+    );
+    assert!(err.contains("storage cannot shrink"), "{err}");
+
+    // Delete: the replica (no snapshot; moto answers 500 though it is gone), then the
+    // primary (a final snapshot), then the subnet groups and networks.
+    let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
+    let by_address: HashMap<&str, &Observed> =
+        observed.iter().map(|o| (o.address.as_str(), o)).collect();
+    let order: Vec<Observed> = [
+        REPLICA_DB,
+        PRIMARY_DB,
+        "region.us-west-2.database.orders.subnet_group",
+        "region.us-east-1.database.orders.subnet_group",
+        "region.us-west-2.network.subnet[0]",
+        "region.us-west-2.network.subnet[1]",
+        "region.us-west-2.network.vpc",
+        "region.us-east-1.network.subnet[0]",
+        "region.us-east-1.network.subnet[1]",
+        "region.us-east-1.network.vpc",
+    ]
+    .iter()
+    .map(|a| by_address[a].clone())
+    .collect();
+    delete_all(&p, &ctx, &order[..1]).await;
+    assert_eq!(instance_count(&emu, "us-west-2").await, 0);
+    delete_all(&p, &ctx, &order[1..]).await;
+    assert_eq!(instance_count(&emu, "us-east-1").await, 0);
+    let snapshots = rds(&emu, "us-east-1")
+        .await
+        .describe_db_snapshots()
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<&str> = snapshots
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("checkout-test-orders-us-east-1-final-")),
+        "{names:?}"
+    );
+    let west_snapshots = rds(&emu, "us-west-2")
+        .await
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        west_snapshots.db_snapshots().is_empty(),
+        "a replica has no final snapshot"
+    );
+    assert_eq!(
+        p.refresh(&scope(&both, false, known(&ds))).await.unwrap(),
+        Vec::new()
+    );
+    // Deleting again succeeds.
+    delete_all(&p, &ctx, &order).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn promoted_replica_is_no_longer_a_replica() {
+    let emu = Emulator::start();
+    let p = AwsProvider::with_endpoint(&emu.endpoint()).await.unwrap();
+    let ctx = Ctx::default();
+    let mut ds = data_network("us-east-1", 0);
+    ds.extend(data_network("us-west-2", 1));
+    ds.push(database("us-east-1", None));
+    ds.push(database("us-west-2", Some(PRIMARY_DB)));
+    let created = create_all(&p, &ctx, &ds).await;
+    let replica = &created[9];
+
+    p.promote_read_replica("us-west-2", &replica.id, &replica.address)
+        .await
+        .unwrap();
+    // Promoting twice succeeds.
+    p.promote_read_replica("us-west-2", &replica.id, &replica.address)
+        .await
+        .unwrap();
+    let both = ["us-east-1", "us-west-2"];
+    let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
+    let promoted = observed
+        .iter()
+        .find(|o| o.address.as_str() == REPLICA_DB)
+        .unwrap();
+    assert_eq!(promoted.attrs["replica_of"], Value::Null);
+    let primary = observed
+        .iter()
+        .find(|o| o.address.as_str() == PRIMARY_DB)
+        .unwrap();
+    assert_eq!(primary.attrs["replica_of"], Value::Null);
+
+    // A promoted database is a primary: its delete leaves a final snapshot.
+    p.delete(promoted, &ctx).await.unwrap();
+    let snapshots = rds(&emu, "us-west-2")
+        .await
+        .describe_db_snapshots()
+        .send()
+        .await
+        .unwrap();
+    assert!(snapshots
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .any(|n| n.starts_with("checkout-test-orders-us-west-2-final-")));
+    p.delete(primary, &ctx).await.unwrap();
+    assert_eq!(instance_count(&emu, "us-west-2").await, 0);
+    assert_eq!(instance_count(&emu, "us-east-1").await, 0);
+}
+
+// --- DNS -----------------------------------------------------------------------------------
+
+const ZONE: &str = "dns.api.zone";
+
+fn zone(address: &str, name: &str) -> Desired {
+    desired(
+        Kind::HostedZone,
+        None,
+        address,
+        name,
+        json!({"zone": name}),
+        &[],
+    )
+}
+
+fn health_check(region: &str, ip: &str) -> Desired {
+    let address = format!("dns.api.health_check.{region}");
+    desired(
+        Kind::HealthCheck,
+        None,
+        &address,
+        &format!("checkout-test-api-{region}"),
+        json!({"region": region, "protocol": "HTTPS", "port": 443, "path": "/health", "ip_address": ip}),
+        &[],
+    )
+}
+
+fn record(region: &str, failover: &str, values: &[&str]) -> Desired {
+    let hc = format!("dns.api.health_check.{region}");
+    desired(
+        Kind::Record,
+        None,
+        &format!("dns.api.record.{region}"),
+        &format!("api.example.com#{region}"),
+        json!({
+            "name": "api.example.com",
+            "failover": failover,
+            "ttl": 60,
+            "set_identifier": region,
+            "values": values,
+        }),
+        &[("zone", ZONE), ("health_check", &hc)],
+    )
+}
+
+async fn route53(emu: &Emulator) -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&emu.sdk_config("us-east-1").await)
+}
+
+async fn api_records(
+    emu: &Emulator,
+    zone_id: &str,
+) -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
+    route53(emu)
+        .await
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .unwrap()
+        .resource_record_sets()
+        .iter()
+        .filter(|s| s.name() == "api.example.com.")
+        .cloned()
+        .collect()
+}
+
+fn values_of(s: &aws_sdk_route53::types::ResourceRecordSet) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .resource_records()
+        .iter()
+        .map(|r| r.value().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn zones_health_checks_and_failover_records() {
+    let emu = Emulator::start();
+    let p = AwsProvider::with_endpoint(&emu.endpoint()).await.unwrap();
+    let ctx = Ctx::default();
+    let r53 = route53(&emu).await;
+
+    // A zone someone else made: adopted, never deleted.
+    r53.create_hosted_zone()
+        .name("corp.example")
+        .caller_reference("by-hand-1")
+        .send()
+        .await
+        .unwrap();
+    let foreign = zone("dns.www.zone", "corp.example");
+    let adopted = p.create(&foreign, &ctx).await.unwrap();
+    assert_eq!(adopted.attrs, foreign.attrs);
+    assert_eq!(adopted.computed["created"], json!(false));
+
+    let ds = vec![
+        zone(ZONE, "example.com"),
+        health_check("us-east-1", "203.0.113.10"),
+        health_check("us-west-2", "198.51.100.20"),
+        record("us-east-1", "PRIMARY", &["203.0.113.10", "203.0.113.11"]),
+        record("us-west-2", "SECONDARY", &["198.51.100.20"]),
+    ];
+    let created = create_all(&p, &ctx, &ds).await;
+    let zone_id = created[0].id.clone();
+    assert!(!zone_id.starts_with('/'), "{zone_id}");
+    assert_eq!(created[0].computed["zone_id"], json!(zone_id));
+    assert_eq!(created[0].computed["created"], json!(true));
+    assert_eq!(
+        created[3].id,
+        format!("{zone_id}/api.example.com/us-east-1")
+    );
+
+    // Creating again: the same zone, the same health check.
+    assert_eq!(p.create(&ds[0], &ctx).await.unwrap().id, zone_id);
+    assert_eq!(p.create(&ds[1], &ctx).await.unwrap().id, created[1].id);
+    let zones = r53.list_hosted_zones().send().await.unwrap();
+    assert_eq!(
+        zones
+            .hosted_zones()
+            .iter()
+            .filter(|z| z.name() == "example.com.")
+            .count(),
+        1
+    );
+    let checks = r53.list_health_checks().send().await.unwrap();
+    assert_eq!(
+        checks.health_checks().len(),
+        2,
+        "one health check per address"
+    );
+    let refs: BTreeSet<&str> = checks
+        .health_checks()
+        .iter()
+        .map(|c| c.caller_reference())
+        .collect();
+    assert_eq!(refs.len(), 2, "distinct caller references");
+    assert!(refs
+        .iter()
+        .all(|r| r.starts_with("standby-") && r.len() <= 64));
+    let check = r53
+        .get_health_check()
+        .health_check_id(&created[1].id)
+        .send()
+        .await
+        .unwrap();
+    let config = check.health_check().unwrap().health_check_config().unwrap();
+    assert_eq!(config.r#type().as_str(), "HTTPS");
+    assert_eq!(config.ip_address(), Some("203.0.113.10"));
+    assert_eq!(config.port(), Some(443));
+    assert_eq!(config.resource_path(), Some("/health"));
+    assert_eq!(config.request_interval(), Some(30));
+    assert_eq!(config.failure_threshold(), Some(3));
+
+    // The records, read back through the SDK.
+    let sets = api_records(&emu, &zone_id).await;
+    assert_eq!(sets.len(), 2);
+    for (d, o) in ds[3..].iter().zip(&created[3..]) {
+        let region = d.attrs["set_identifier"].as_str().unwrap();
+        let s = sets
+            .iter()
+            .find(|s| s.set_identifier() == Some(region))
+            .unwrap();
+        assert_eq!(
+            s.failover().unwrap().as_str(),
+            d.attrs["failover"].as_str().unwrap()
+        );
+        assert_eq!(s.ttl(), Some(60));
+        assert_eq!(s.r#type().as_str(), "A");
+        assert_eq!(json!(values_of(s)), d.attrs["values"]);
+        let hc = &created[if region == "us-east-1" { 1 } else { 2 }].id;
+        assert_eq!(s.health_check_id(), Some(hc.as_str()), "{}", o.address);
+    }
+
+    // Refresh: a clean diff. One zone listing, one health-check listing and one tag batch,
+    // one record listing per known zone; IAM's role listing comes with the global read.
+    let mut all = ds.clone();
+    all.push(foreign.clone());
+    let before = p.request_count();
+    let observed = p.refresh(&scope(&[], true, known(&all))).await.unwrap();
+    let requests = p.request_count() - before;
+    assert_clean(&observed, &all);
+    assert_eq!(requests, 1 + 1 + 1 + 2 + 1, "refresh requests");
+    let rec = observed
+        .iter()
+        .find(|o| o.address == ds[3].address)
+        .unwrap();
+    assert_eq!(
+        rec.depends_on,
+        vec![ds[0].address.clone(), ds[1].address.clone()],
+        "records depend on their zone and health check"
+    );
+    // Without a state, health checks are still found by their tags.
+    let lost = p.refresh(&scope(&[], true, Vec::new())).await.unwrap();
+    let mut lost_addresses: Vec<&str> = lost.iter().map(|o| o.address.as_str()).collect();
+    lost_addresses.sort();
+    assert_eq!(
+        lost_addresses,
+        vec![
+            "dns.api.health_check.us-east-1",
+            "dns.api.health_check.us-west-2"
+        ]
+    );
+
+    // Update: a record's values (UPSERT), a health check's address.
+    let moved = record("us-east-1", "PRIMARY", &["203.0.113.12"]);
+    let updated = p.update(&moved, &created[3], &ctx).await.unwrap();
+    assert_eq!(updated.attrs, moved.attrs);
+    ctx.put(&updated);
+    let sets = api_records(&emu, &zone_id).await;
+    let primary = sets
+        .iter()
+        .find(|s| s.set_identifier() == Some("us-east-1"))
+        .unwrap();
+    assert_eq!(values_of(primary), vec!["203.0.113.12".to_string()]);
+    assert_eq!(sets.len(), 2);
+    let rechecked = health_check("us-east-1", "203.0.113.12");
+    let hc = p.update(&rechecked, &created[1], &ctx).await.unwrap();
+    assert_eq!(hc.attrs, rechecked.attrs);
+    assert_eq!(hc.id, created[1].id);
+    let check = r53
+        .get_health_check()
+        .health_check_id(&created[1].id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        check
+            .health_check()
+            .unwrap()
+            .health_check_config()
+            .unwrap()
+            .ip_address(),
+        Some("203.0.113.12")
+    );
+    let mut now = vec![
+        ds[0].clone(),
+        rechecked,
+        ds[2].clone(),
+        moved,
+        ds[4].clone(),
+    ];
+    let observed = p.refresh(&scope(&[], true, known(&now))).await.unwrap();
+    assert_clean(&observed, &now);
+
+    // A record needs at least one address.
+    let empty = record("us-west-2", "SECONDARY", &[]);
+    let err = format!("{:#}", p.create(&empty, &ctx).await.unwrap_err());
+    assert!(err.contains("at least one instance"), "{err}");
+
+    // The zone refuses to go while records remain, naming them.
+    let zone_obs = observed
+        .iter()
+        .find(|o| o.address.as_str() == ZONE)
+        .unwrap();
+    let err = format!("{:#}", p.delete(zone_obs, &ctx).await.unwrap_err());
+    assert!(err.contains("api.example.com A (us-east-1)"), "{err}");
+
+    // Delete: records, health checks, the zone; the adopted zone stays.
+    let order: Vec<Observed> = [3, 4, 1, 2, 0]
+        .iter()
+        .map(|i| {
+            observed
+                .iter()
+                .find(|o| o.address == now[*i].address)
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    delete_all(&p, &ctx, &order).await;
+    p.delete(&adopted, &ctx).await.unwrap();
+    let zones = r53.list_hosted_zones().send().await.unwrap();
+    let names: Vec<&str> = zones.hosted_zones().iter().map(|z| z.name()).collect();
+    assert_eq!(
+        names,
+        vec!["corp.example."],
+        "the adopted zone is left alone"
+    );
+    assert!(r53
+        .list_health_checks()
+        .send()
+        .await
+        .unwrap()
+        .health_checks()
+        .is_empty());
+    now.push(foreign);
+    let left = p.refresh(&scope(&[], true, known(&now))).await.unwrap();
+    assert_eq!(
+        left.iter().map(|o| o.address.as_str()).collect::<Vec<_>>(),
+        vec!["dns.www.zone"]
+    );
+    now.pop();
+    assert_eq!(
+        p.refresh(&scope(&[], true, known(&now))).await.unwrap(),
+        Vec::new()
+    );
+    // Deleting again succeeds.
+    delete_all(&p, &ctx, &order).await;
+
+    // Recreating a deleted health check: Route 53 never reuses a caller reference.
+    let again = p.create(&ds[2], &ctx).await.unwrap();
+    assert_ne!(again.id, created[2].id);
+    assert_eq!(
+        r53.list_health_checks()
+            .send()
+            .await
+            .unwrap()
+            .health_checks()
+            .len(),
+        1
+    );
+}

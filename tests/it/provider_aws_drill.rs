@@ -1,0 +1,561 @@
+//! The AWS provider's drill kinds against moto, through the `Provider` trait: a fresh snapshot
+//! of the primary, its copy into the drill region, a database restored from the copy (no
+//! final snapshot on delete), a plain A record and its `TestDNSAnswer`; each read back
+//! through the SDK, refreshed to a clean diff, deleted (twice) until nothing is left. And a
+//! restore the test proxy rejects, whose error names the address, region and operation.
+
+use crate::support::proxy::Proxy;
+use crate::support::Emulator;
+use serde_json::{json, Value};
+use standby::address::Address;
+use standby::provider::aws::AwsProvider;
+use standby::provider::{ApplyContext, KnownResource, Observed, Provider, Scope};
+use standby::topology::{Desired, Kind, Naming};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+
+const SERVICE: &str = "checkout";
+const ENV: &str = "test";
+const PRIMARY: &str = "us-east-1";
+const DRILL: &str = "eu-west-1";
+const PRIMARY_DB: &str = "region.us-east-1.database.orders";
+const PRIMARY_ID: &str = "checkout-test-orders-us-east-1";
+const SNAPSHOT: &str = "drill.d1.snapshot.us-east-1";
+const SNAPSHOT_ID: &str = "checkout-test-drill-d1-orders-us-east-1";
+const COPY: &str = "drill.d1.snapshot.eu-west-1";
+const COPY_ID: &str = "checkout-test-drill-d1-orders-copy-eu-west-1";
+const RESTORED: &str = "drill.d1.region.eu-west-1.database.orders";
+const RESTORED_ID: &str = "checkout-test-drill-d1-orders-eu-west-1";
+const ZONE: &str = "dns.api.zone";
+
+#[derive(Default)]
+struct Ctx(Mutex<HashMap<Address, Observed>>);
+
+impl ApplyContext for Ctx {
+    fn get(&self, address: &Address) -> Option<Observed> {
+        self.0.lock().unwrap().get(address).cloned()
+    }
+}
+
+impl Ctx {
+    fn put(&self, o: &Observed) {
+        self.0.lock().unwrap().insert(o.address.clone(), o.clone());
+    }
+}
+
+fn desired(
+    kind: Kind,
+    region: Option<&str>,
+    address: &str,
+    name: &str,
+    attrs: Value,
+    refs: &[(&str, &str)],
+) -> Desired {
+    let address = Address::new(address);
+    let naming = Naming {
+        service: SERVICE.into(),
+        environment: ENV.into(),
+        service_tags: [("team".to_string(), "payments".to_string())].into(),
+    };
+    Desired {
+        tags: naming.tags(name, &address),
+        address,
+        kind,
+        region: region.map(str::to_owned),
+        name: name.into(),
+        attrs: attrs.as_object().unwrap().clone(),
+        refs: refs
+            .iter()
+            .map(|(k, a)| (k.to_string(), Address::new(*a)))
+            .collect(),
+        depends_on: Vec::new(),
+        bindings: Default::default(),
+        prevent_destroy: false,
+    }
+}
+
+fn scope(regions: &[&str], global: bool, ds: &[Desired]) -> Scope {
+    Scope {
+        service: SERVICE.into(),
+        environment: ENV.into(),
+        regions: regions.iter().map(|r| r.to_string()).collect(),
+        global,
+        known: ds
+            .iter()
+            .map(|d| KnownResource {
+                address: d.address.clone(),
+                kind: d.kind,
+                region: d.region.clone(),
+                name: d.name.clone(),
+            })
+            .collect(),
+        include_unmanaged: false,
+    }
+}
+
+async fn create_all(p: &AwsProvider, ctx: &Ctx, ds: &[Desired]) -> Vec<Observed> {
+    let mut out = Vec::new();
+    for d in ds {
+        let o = p
+            .create(d, ctx)
+            .await
+            .unwrap_or_else(|e| panic!("create {}: {e:#}", d.address));
+        assert_eq!(o.address, d.address);
+        assert_eq!(o.attrs, d.attrs, "{} as created", d.address);
+        ctx.put(&o);
+        out.push(o);
+    }
+    out
+}
+
+/// Asserts refresh saw exactly `ds`, each with the desired attrs (a clean diff).
+fn assert_clean(observed: &[Observed], ds: &[Desired]) {
+    let by_address: BTreeMap<&Address, &Observed> =
+        observed.iter().map(|o| (&o.address, o)).collect();
+    assert_eq!(
+        by_address.keys().cloned().collect::<BTreeSet<_>>(),
+        ds.iter().map(|d| &d.address).collect::<BTreeSet<_>>(),
+        "refreshed addresses"
+    );
+    assert_eq!(by_address.len(), observed.len(), "one observed per address");
+    for d in ds {
+        let o = by_address[&d.address];
+        assert_eq!(o.kind, d.kind, "{}", d.address);
+        assert_eq!(o.attrs, d.attrs, "{} refreshed", d.address);
+        assert_eq!(o.region, d.region, "{}", d.address);
+    }
+}
+
+// --- the stack -----------------------------------------------------------------------------
+
+/// VPC, two subnets and a DB subnet group in `region` (`cidr` is `10.N.0.0/16`).
+fn data_network(region: &str, n: u8) -> Vec<Desired> {
+    let vpc = format!("region.{region}.network.vpc");
+    let group = format!("checkout-test-orders-{region}");
+    let mut ds = vec![desired(
+        Kind::Vpc,
+        Some(region),
+        &vpc,
+        &format!("checkout-test-vpc-{region}"),
+        json!({"cidr": format!("10.{n}.0.0/16")}),
+        &[],
+    )];
+    let mut subnet_refs = Vec::new();
+    for (i, z) in ["a", "b"].iter().enumerate() {
+        let zone = format!("{region}{z}");
+        let address = format!("region.{region}.network.subnet[{i}]");
+        ds.push(desired(
+            Kind::Subnet,
+            Some(region),
+            &address,
+            &format!("checkout-test-subnet-{zone}"),
+            json!({"zone": zone, "cidr": format!("10.{n}.{}.0/24", i + 1), "map_public_ip": false}),
+            &[("vpc", &vpc)],
+        ));
+        subnet_refs.push((format!("subnet.{zone}"), address));
+    }
+    let refs: Vec<(&str, &str)> = subnet_refs
+        .iter()
+        .map(|(k, a)| (k.as_str(), a.as_str()))
+        .collect();
+    ds.push(desired(
+        Kind::DbSubnetGroup,
+        Some(region),
+        &subnet_group(region),
+        &group,
+        json!({"name": group}),
+        &refs,
+    ));
+    ds
+}
+
+fn subnet_group(region: &str) -> String {
+    format!("region.{region}.database.orders.subnet_group")
+}
+
+fn primary_db() -> Desired {
+    let group = subnet_group(PRIMARY);
+    desired(
+        Kind::Database,
+        Some(PRIMARY),
+        PRIMARY_DB,
+        PRIMARY_ID,
+        json!({
+            "identifier": PRIMARY_ID,
+            "engine": "postgres",
+            "engine_version": "16.3",
+            "instance_class": "db.t3.micro",
+            "storage_gb": 20,
+            "replica_of": null,
+        }),
+        &[("subnet_group", &group)],
+    )
+}
+
+/// A fresh snapshot of the primary, and its copy into the drill region.
+fn snapshots() -> Vec<Desired> {
+    vec![
+        desired(
+            Kind::DbSnapshot,
+            Some(PRIMARY),
+            SNAPSHOT,
+            SNAPSHOT_ID,
+            json!({"identifier": SNAPSHOT_ID, "db_instance": PRIMARY_ID}),
+            &[],
+        ),
+        desired(
+            Kind::DbSnapshot,
+            Some(DRILL),
+            COPY,
+            COPY_ID,
+            json!({"identifier": COPY_ID, "copy_of": SNAPSHOT, "source_region": PRIMARY}),
+            &[("source", SNAPSHOT)],
+        ),
+    ]
+}
+
+fn restored_db() -> Desired {
+    let group = subnet_group(DRILL);
+    desired(
+        Kind::Database,
+        Some(DRILL),
+        RESTORED,
+        RESTORED_ID,
+        json!({
+            "identifier": RESTORED_ID,
+            "engine": "postgres",
+            "engine_version": "16.3",
+            "instance_class": "db.t3.micro",
+            "storage_gb": 20,
+            "replica_of": null,
+            "restore_from": COPY,
+            "final_snapshot": false,
+        }),
+        &[("subnet_group", &group), ("snapshot", COPY)],
+    )
+}
+
+/// Both networks, the primary and the two snapshots.
+async fn primary_and_copy(p: &AwsProvider, ctx: &Ctx) -> Vec<Desired> {
+    let mut ds = data_network(PRIMARY, 0);
+    ds.extend(data_network(DRILL, 1));
+    ds.push(primary_db());
+    ds.extend(snapshots());
+    create_all(p, ctx, &ds).await;
+    ds
+}
+
+async fn rds(emu: &Emulator, region: &str) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&emu.sdk_config(region).await)
+}
+
+async fn instance_ids(emu: &Emulator, region: &str) -> Vec<String> {
+    rds(emu, region)
+        .await
+        .describe_db_instances()
+        .send()
+        .await
+        .unwrap()
+        .db_instances()
+        .iter()
+        .filter_map(|i| i.db_instance_identifier().map(str::to_owned))
+        .collect()
+}
+
+async fn manual_snapshots(emu: &Emulator, region: &str) -> Vec<String> {
+    let mut ids: Vec<String> = rds(emu, region)
+        .await
+        .describe_db_snapshots()
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap()
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier().map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
+// --- DNS -----------------------------------------------------------------------------------
+
+fn zone() -> Desired {
+    desired(
+        Kind::HostedZone,
+        None,
+        ZONE,
+        "example.com",
+        json!({"zone": "example.com"}),
+        &[],
+    )
+}
+
+/// The production failover record (no health check: not needed here).
+fn production_record() -> Desired {
+    desired(
+        Kind::Record,
+        None,
+        "dns.api.record.us-east-1",
+        "api.example.com#us-east-1",
+        json!({
+            "name": "api.example.com",
+            "failover": "PRIMARY",
+            "ttl": 60,
+            "set_identifier": "us-east-1",
+            "values": ["203.0.113.10"],
+        }),
+        &[("zone", ZONE)],
+    )
+}
+
+/// A drill's record: a plain A record.
+fn drill_record() -> Desired {
+    desired(
+        Kind::Record,
+        None,
+        "drill.d1.dns.api.record",
+        "drill-d1.api.example.com",
+        json!({
+            "name": "drill-d1.api.example.com",
+            "failover": null,
+            "ttl": 60,
+            "set_identifier": null,
+            "values": ["198.51.100.7", "198.51.100.8"],
+        }),
+        &[("zone", ZONE)],
+    )
+}
+
+async fn a_records(
+    emu: &Emulator,
+    zone_id: &str,
+) -> Vec<aws_sdk_route53::types::ResourceRecordSet> {
+    aws_sdk_route53::Client::new(&emu.sdk_config("us-east-1").await)
+        .list_resource_record_sets()
+        .hosted_zone_id(zone_id)
+        .send()
+        .await
+        .unwrap()
+        .resource_record_sets()
+        .iter()
+        .filter(|s| s.r#type().as_str() == "A")
+        .cloned()
+        .collect()
+}
+
+// --- tests ---------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn snapshot_copy_restore_and_plain_record_round_trip() {
+    let emu = Emulator::start();
+    let p = AwsProvider::with_endpoint(&emu.endpoint()).await.unwrap();
+    let ctx = Ctx::default();
+
+    let mut ds = primary_and_copy(&p, &ctx).await;
+    let restored_d = restored_db();
+    let restored = create_all(&p, &ctx, std::slice::from_ref(&restored_d))
+        .await
+        .remove(0);
+    ds.push(restored_d.clone());
+    let snap = ctx.get(&Address::new(SNAPSHOT)).unwrap();
+    let copy = ctx.get(&Address::new(COPY)).unwrap();
+    assert_eq!(snap.id, SNAPSHOT_ID);
+    assert_eq!(copy.id, COPY_ID);
+    for (o, region) in [(&snap, PRIMARY), (&copy, DRILL)] {
+        let arn = o.computed["arn"].as_str().unwrap();
+        assert!(arn.starts_with(&format!("arn:aws:rds:{region}:")), "{arn}");
+    }
+    assert_eq!(restored.computed["status"], json!("available"));
+
+    // Read back through the SDK: the copy lives in the drill region, tagged; the restored
+    // instance is standalone, in the drill region's subnet group.
+    let copies = rds(&emu, DRILL)
+        .await
+        .describe_db_snapshots()
+        .db_snapshot_identifier(COPY_ID)
+        .send()
+        .await
+        .unwrap();
+    let live_copy = &copies.db_snapshots()[0];
+    assert_eq!(live_copy.status(), Some("available"));
+    let tags: BTreeMap<_, _> = live_copy
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(tags["standby:address"], COPY);
+    assert_eq!(manual_snapshots(&emu, PRIMARY).await, vec![SNAPSHOT_ID]);
+    let live = rds(&emu, DRILL)
+        .await
+        .describe_db_instances()
+        .db_instance_identifier(RESTORED_ID)
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone();
+    assert_eq!(live.db_instance_status(), Some("available"));
+    assert_eq!(live.read_replica_source_db_instance_identifier(), None);
+    assert!(live
+        .db_instance_arn()
+        .is_some_and(|a| a.starts_with("arn:aws:rds:eu-west-1:")));
+    assert_eq!(
+        live.db_subnet_group()
+            .and_then(|g| g.db_subnet_group_name()),
+        Some("checkout-test-orders-eu-west-1")
+    );
+    let tags: BTreeMap<_, _> = live
+        .tag_list()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(tags["standby:address"], RESTORED);
+    let primary = ctx.get(&Address::new(PRIMARY_DB)).unwrap();
+    assert_ne!(
+        live.db_instance_arn(),
+        primary.computed["arn"].as_str(),
+        "a new instance"
+    );
+
+    // Refresh with the state: a clean diff, the drill attrs included.
+    let both = [PRIMARY, DRILL];
+    let observed = p.refresh(&scope(&both, false, &ds)).await.unwrap();
+    assert_clean(&observed, &ds);
+    let copy_obs = observed
+        .iter()
+        .find(|o| o.address.as_str() == COPY)
+        .unwrap();
+    assert_eq!(copy_obs.depends_on, vec![Address::new(SNAPSHOT)]);
+    // A snapshot does not change in place.
+    let mut other = snapshots().remove(0);
+    other.attrs.insert("db_instance".into(), json!("elsewhere"));
+    let err = format!("{:#}", p.update(&other, &snap, &ctx).await.unwrap_err());
+    assert!(err.contains("cannot change in place"), "{err}");
+    // Creating again adopts: no second snapshot, copy or instance.
+    for d in &ds[ds.len() - 3..] {
+        let o = p.create(d, &ctx).await.unwrap();
+        assert_eq!(o.id, ctx.get(&d.address).unwrap().id, "{}", d.address);
+    }
+    assert_eq!(manual_snapshots(&emu, DRILL).await, vec![COPY_ID]);
+    assert_eq!(instance_ids(&emu, DRILL).await, vec![RESTORED_ID]);
+
+    // DNS: a plain A record beside the production failover record, and its DNS answer.
+    let dns = vec![zone(), production_record(), drill_record()];
+    let created = create_all(&p, &ctx, &dns).await;
+    let zone_id = created[0].id.clone();
+    let record = &created[2];
+    assert_eq!(record.id, format!("{zone_id}/drill-d1.api.example.com/"));
+    assert_eq!(record.attrs["failover"], Value::Null);
+    assert_eq!(record.attrs["set_identifier"], Value::Null);
+    let sets = a_records(&emu, &zone_id).await;
+    let plain = sets
+        .iter()
+        .find(|s| s.name() == "drill-d1.api.example.com.")
+        .unwrap();
+    assert_eq!(plain.set_identifier(), None);
+    assert_eq!(plain.failover(), None);
+    assert_eq!(plain.health_check_id(), None);
+    assert_eq!(plain.ttl(), Some(60));
+    assert_eq!(
+        p.test_dns_answer(&zone_id, "drill-d1.api.example.com")
+            .await
+            .unwrap(),
+        vec!["198.51.100.7", "198.51.100.8"]
+    );
+    assert_eq!(
+        p.test_dns_answer(&zone_id, "api.example.com")
+            .await
+            .unwrap(),
+        vec!["203.0.113.10"],
+        "the production record's answer"
+    );
+    let observed = p.refresh(&scope(&[], true, &dns)).await.unwrap();
+    assert_clean(&observed, &dns);
+
+    // Teardown: the restored instance leaves no final snapshot; then the snapshots, the
+    // drill's record. Deleting again succeeds.
+    p.delete(&restored, &ctx).await.unwrap();
+    assert!(instance_ids(&emu, DRILL).await.is_empty());
+    assert_eq!(
+        manual_snapshots(&emu, DRILL).await,
+        vec![COPY_ID],
+        "no final snapshot of the restored instance"
+    );
+    p.delete(&copy, &ctx).await.unwrap();
+    p.delete(&snap, &ctx).await.unwrap();
+    p.delete(record, &ctx).await.unwrap();
+    for o in [&restored, &copy, &snap, record] {
+        p.delete(o, &ctx)
+            .await
+            .unwrap_or_else(|e| panic!("delete {} again: {e:#}", o.address));
+    }
+
+    // Nothing of the drill is left; production is untouched.
+    assert!(manual_snapshots(&emu, DRILL).await.is_empty());
+    assert!(manual_snapshots(&emu, PRIMARY).await.is_empty());
+    assert!(instance_ids(&emu, DRILL).await.is_empty());
+    assert_eq!(instance_ids(&emu, PRIMARY).await, vec![PRIMARY_ID]);
+    let names: Vec<String> = a_records(&emu, &zone_id)
+        .await
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
+    assert_eq!(names, vec!["api.example.com."]);
+    assert!(p
+        .test_dns_answer(&zone_id, "drill-d1.api.example.com")
+        .await
+        .unwrap()
+        .is_empty());
+    let drill: Vec<Desired> = ds
+        .iter()
+        .chain(&dns)
+        .filter(|d| d.address.as_str().starts_with("drill."))
+        .cloned()
+        .collect();
+    assert_eq!(drill.len(), 4);
+    let left: Vec<String> = p
+        .refresh(&scope(&both, true, &drill))
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.address.to_string())
+        .filter(|a| a.starts_with("drill."))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "drill resources left");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rejected_restore_names_address_region_and_operation() {
+    let emu = Emulator::start();
+    let proxy = Proxy::start(&emu.endpoint());
+    let p = AwsProvider::with_endpoint(&proxy.endpoint()).await.unwrap();
+    let ctx = Ctx::default();
+    primary_and_copy(&p, &ctx).await;
+
+    proxy.fail_operation("RestoreDBInstanceFromDBSnapshot");
+    let err = format!("{:#}", p.create(&restored_db(), &ctx).await.unwrap_err());
+    for part in [
+        RESTORED,
+        DRILL,
+        "RestoreDBInstanceFromDBSnapshot",
+        "InvalidParameterCombination",
+        "injected by the standby test proxy",
+    ] {
+        assert!(err.contains(part), "{part} in: {err}");
+    }
+    let restores: Vec<u16> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "RestoreDBInstanceFromDBSnapshot")
+        .map(|s| s.status)
+        .collect();
+    assert_eq!(restores, vec![400], "rejected once, not retried");
+    assert!(instance_ids(&emu, DRILL).await.is_empty());
+
+    // Once the proxy lets it through, the same create succeeds.
+    proxy.clear_failed_operations();
+    let o = p.create(&restored_db(), &ctx).await.unwrap();
+    assert_eq!(o.attrs, restored_db().attrs);
+    assert_eq!(instance_ids(&emu, DRILL).await, vec![RESTORED_ID]);
+}

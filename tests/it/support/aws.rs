@@ -1,0 +1,210 @@
+//! Test support: readers (and two small writers) of what the emulator holds, shared by the
+//! emulator tests: clients the `Emulator` has no method for, the environment's instances by
+//! tag, the failover records of the `example.com` zone, and bucket versioning.
+//!
+//! Invariant: helpers only fetch and shape data through the given `Emulator` (or client);
+//! they never assert about the environment, so each test keeps its own assertions. Writers
+//! (`set_versioning`) change exactly the one setting they name.
+
+use std::collections::BTreeMap;
+
+use super::Emulator;
+
+/// The environment every emulator test applies.
+pub const ENVIRONMENT: &str = "prod";
+
+pub async fn rds(emulator: &Emulator, region: &str) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(&emulator.sdk_config(region).await)
+}
+
+/// Route 53 is global: its client is signed for `us-east-1`.
+pub async fn route53(emulator: &Emulator) -> aws_sdk_route53::Client {
+    aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await)
+}
+
+pub async fn cloudwatch(emulator: &Emulator, region: &str) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(&emulator.sdk_config(region).await)
+}
+
+/// An EC2 filter on the tag `key` equal to `value`.
+pub fn tag_filter(key: &str, value: impl Into<String>) -> aws_sdk_ec2::types::Filter {
+    aws_sdk_ec2::types::Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+/// An EC2 filter on instances in any of `states` (`pending`, `running`, ...).
+pub fn state_filter(states: &[&str]) -> aws_sdk_ec2::types::Filter {
+    states
+        .iter()
+        .fold(
+            aws_sdk_ec2::types::Filter::builder().name("instance-state-name"),
+            |b, s| b.values(*s),
+        )
+        .build()
+}
+
+/// The instances of the environment (`standby:environment` = `prod`) in `region` whose state
+/// is one of `states`.
+pub async fn environment_instances(
+    emulator: &Emulator,
+    region: &str,
+    states: &[&str],
+) -> Vec<aws_sdk_ec2::types::Instance> {
+    let out = emulator
+        .ec2(region)
+        .await
+        .describe_instances()
+        .filters(tag_filter("standby:environment", ENVIRONMENT))
+        .filters(state_filter(states))
+        .send()
+        .await
+        .unwrap();
+    out.reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .cloned()
+        .collect()
+}
+
+/// Live (pending or running) instances of the environment per `standby:address`, in
+/// `region`; instances without the tag are listed under `untagged`.
+pub async fn live_instances_by_address(
+    emulator: &Emulator,
+    region: &str,
+) -> BTreeMap<String, Vec<String>> {
+    let mut by_address: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for i in environment_instances(emulator, region, &["pending", "running"]).await {
+        let address = i
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("standby:address"))
+            .and_then(|t| t.value())
+            .unwrap_or("untagged")
+            .to_string();
+        by_address
+            .entry(address)
+            .or_default()
+            .push(i.instance_id().unwrap().to_string());
+    }
+    by_address
+}
+
+/// Public IPs of the running instances of the environment in `region`, sorted.
+pub async fn running_public_ips(emulator: &Emulator, region: &str) -> Vec<String> {
+    let mut ips: Vec<String> = environment_instances(emulator, region, &["running"])
+        .await
+        .iter()
+        .filter_map(|i| i.public_ip_address().map(str::to_string))
+        .collect();
+    ips.sort();
+    ips
+}
+
+/// The id of the `example.com` zone and its record sets, or `None` without the zone.
+pub async fn zone_record_sets(
+    r53: &aws_sdk_route53::Client,
+) -> Option<(String, Vec<aws_sdk_route53::types::ResourceRecordSet>)> {
+    let zones = r53
+        .list_hosted_zones_by_name()
+        .dns_name("example.com")
+        .send()
+        .await
+        .unwrap();
+    let zone = zones
+        .hosted_zones()
+        .iter()
+        .find(|z| z.name() == "example.com.")?
+        .id()
+        .to_string();
+    let sets = r53
+        .list_resource_record_sets()
+        .hosted_zone_id(&zone)
+        .send()
+        .await
+        .unwrap();
+    Some((zone, sets.resource_record_sets().to_vec()))
+}
+
+/// The values of a record set, sorted.
+pub fn record_values(set: &aws_sdk_route53::types::ResourceRecordSet) -> Vec<String> {
+    let mut values: Vec<String> = set
+        .resource_records()
+        .iter()
+        .map(|r| r.value().to_string())
+        .collect();
+    values.sort();
+    values
+}
+
+/// The failover record of `set_identifier`: (failover, sorted values, health check id);
+/// `None` without the zone or the record.
+pub async fn failover_record(
+    emulator: &Emulator,
+    set_identifier: &str,
+) -> Option<(String, Vec<String>, Option<String>)> {
+    let (_, sets) = zone_record_sets(&route53(emulator).await).await?;
+    sets.iter()
+        .find(|s| s.set_identifier() == Some(set_identifier))
+        .map(|s| {
+            (
+                s.failover()
+                    .map(|f| f.as_str().to_string())
+                    .unwrap_or_default(),
+                record_values(s),
+                s.health_check_id().map(str::to_string),
+            )
+        })
+}
+
+/// The PRIMARY failover record: (set identifier, sorted values). Panics without one.
+pub async fn primary_record(emulator: &Emulator) -> (String, Vec<String>) {
+    let (_, sets) = zone_record_sets(&route53(emulator).await)
+        .await
+        .expect("the zone exists");
+    let primary = sets
+        .iter()
+        .find(|s| s.failover().map(|f| f.as_str()) == Some("PRIMARY"))
+        .expect("a PRIMARY record");
+    (
+        primary.set_identifier().unwrap_or_default().to_string(),
+        record_values(primary),
+    )
+}
+
+/// The bucket's versioning status. moto 5.2.5 answers with a root element the SDK's strict
+/// parser refuses, so the status is read from the raw answer in that case.
+pub async fn versioning(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<String> {
+    match s3.get_bucket_versioning().bucket(bucket).send().await {
+        Ok(v) => v.status().map(|s| s.as_str().to_string()),
+        Err(e) => {
+            let raw = e.raw_response().expect("an HTTP answer");
+            assert_eq!(raw.status().as_u16(), 200, "{e:?}");
+            let body = std::str::from_utf8(raw.body().bytes().unwrap())
+                .unwrap()
+                .to_string();
+            body.split_once("<Status>")
+                .and_then(|(_, r)| r.split_once("</Status>"))
+                .map(|(s, _)| s.to_string())
+        }
+    }
+}
+
+/// Sets the bucket's versioning to `status` (`Enabled` or `Suspended`).
+pub async fn set_versioning(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    status: aws_sdk_s3::types::BucketVersioningStatus,
+) {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(status)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
