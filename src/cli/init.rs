@@ -8,7 +8,9 @@
 
 use super::apply::release_after;
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
-use crate::state::{edit, record_backend, recorded_backend, Backend};
+use crate::state::{
+    edit, record_backend, record_lineage, recorded_backend, recorded_lineage, Backend,
+};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
@@ -36,10 +38,19 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
         let state = wanted.read().await?;
         record_backend(&env.state_path, &wanted)?;
         match state {
-            Some(s) => eprintln!(
-                "The state of {name} is in {wanted} (serial {}): nothing to migrate.",
-                s.serial
-            ),
+            Some(s) => {
+                // Lineage aside (accepting a replaced object is what this does), the state
+                // must be this environment's.
+                crate::state::check::loaded(&s, &env.expected(None))?;
+                if let Some(old) = recorded_lineage(&env.state_path)?.filter(|l| *l != s.lineage) {
+                    eprintln!("The state in {wanted} has lineage {} (it was {old}): from now on that is the one expected.", s.lineage);
+                }
+                record_lineage(&env.state_path, &s.lineage)?;
+                eprintln!(
+                    "The state of {name} is in {wanted} (serial {}): nothing to migrate.",
+                    s.serial
+                )
+            }
             None => eprintln!("The state of {name} will be kept in {wanted}; it has none yet."),
         }
         return Ok(Outcome::Success);

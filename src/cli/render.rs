@@ -15,6 +15,10 @@ pub fn error_prefix() -> String {
     style("error:").red().bold().for_stderr().to_string()
 }
 
+pub fn warning_prefix() -> String {
+    style("warning:").yellow().bold().for_stderr().to_string()
+}
+
 pub fn diagnostics(d: &Diagnostics) -> String {
     d.to_string()
 }

@@ -8,7 +8,8 @@
 use super::apply::release_after;
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::address::Address;
-use crate::state::{edit, State};
+use crate::environment::Environment;
+use crate::state::{check, edit, record_lineage, recorded_lineage, State, StateStore};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -130,39 +131,32 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
         }
         StateCommand::Pull { env } => {
             let env = g.load(&env.env)?;
-            let state = env.read_state().await?.ok_or_else(|| {
+            let state = env.read_state_as_is().await?.ok_or_else(|| {
                 anyhow!(
                     "environment {} has no state yet in {}",
                     env.spec.environment,
                     env.backend()
                 )
             })?;
+            // Pull shows a refused state as it is, so that it can be repaired and pushed.
+            let lineage = recorded_lineage(&env.state_path)?;
+            if let Err(e) = check::loaded(&state, &env.expected(lineage)) {
+                eprintln!("{} {e:#}", super::render::warning_prefix());
+            }
             println!("{}", serde_json::to_string_pretty(&state)?);
         }
         StateCommand::Push { file, env, force } => {
             let env = g.load(&env.env)?;
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("cannot read the state file {}", file.display()))?;
-            let mut pushed: State = serde_json::from_slice(&bytes)
+            let pushed: State = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not a standby state file", file.display()))?;
-            if pushed.environment != env.spec.environment && !force {
-                bail!(
-                    "{} is a state of environment {}, not {}: pass --force to push it anyway",
-                    file.display(),
-                    pushed.environment,
-                    env.spec.environment
-                );
+            let mut store = env.open_state_as_is("state push").await?;
+            let result = push(&env, &mut store, pushed, force).await;
+            let (serial, overrides) = release_after(&mut store, result).await?;
+            for o in overrides {
+                eprintln!("--force overrides: {o}");
             }
-            let mut store = env.open_state("state push").await?;
-            let result = async {
-                let current = store.exists().then(|| store.state());
-                pushed.serial = edit::check_push(current, &pushed, force)?;
-                *store.state_mut() = pushed;
-                store.save().await?;
-                Ok(store.state().serial)
-            }
-            .await;
-            let serial = release_after(&mut store, result).await?;
             eprintln!(
                 "Pushed {} to {} (serial {serial}).",
                 file.display(),
@@ -193,4 +187,28 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
         }
     }
     Ok(Outcome::Success)
+}
+
+/// Replaces the open state with `pushed` once `edit::check_push` allows it; a forced push is
+/// saved as this environment's (its service and environment are the spec's). Returns the
+/// saved serial and what `--force` overrode.
+async fn push(
+    env: &Environment,
+    store: &mut StateStore,
+    mut pushed: State,
+    force: bool,
+) -> Result<(u64, Vec<String>)> {
+    let current = store.exists().then(|| store.state());
+    let lineage = match current {
+        Some(c) => Some(c.lineage.clone()),
+        None => recorded_lineage(&env.state_path)?,
+    };
+    let allowed = edit::check_push(current, &pushed, &env.expected(lineage), force)?;
+    pushed.serial = allowed.serial;
+    pushed.service = env.spec.service.name.clone();
+    pushed.environment = env.spec.environment.clone();
+    *store.state_mut() = pushed;
+    store.save().await?;
+    record_lineage(&env.state_path, &store.state().lineage)?;
+    Ok((store.state().serial, allowed.overrides))
 }

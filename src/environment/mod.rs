@@ -6,6 +6,7 @@ use crate::address::Address;
 use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
 use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
 use crate::provider::{KnownResource, Observed, Provider, Scope};
+use crate::state::check::{self, Expected};
 use crate::state::{Backend, S3Location, State, StateStore};
 use crate::topology::{self, Desired};
 use anyhow::{bail, Result};
@@ -80,14 +81,59 @@ impl Environment {
         )
     }
 
-    /// Reads the state through the backend, without locking it.
+    /// What this environment's state must match; `lineage` as the backend last recorded it.
+    pub fn expected(&self, lineage: Option<String>) -> Expected<'_> {
+        Expected {
+            location: self.backend().to_string(),
+            service: &self.spec.service.name,
+            environment: &self.spec.environment,
+            regions: self.spec.regions.iter().map(|r| r.name.as_str()).collect(),
+            lineage,
+        }
+    }
+
+    /// Refuses a state that is another environment's or does not hold together.
+    fn check_loaded(&self, state: &State) -> Result<()> {
+        let lineage = crate::state::recorded_lineage(&self.state_path)?;
+        check::loaded(state, &self.expected(lineage))
+    }
+
+    /// Reads the state through the backend, without locking it, and checks it is this
+    /// environment's and holds together.
     pub async fn read_state(&self) -> Result<Option<State>> {
+        let state = self.read_state_as_is().await?;
+        if let Some(s) = &state {
+            self.check_loaded(s)?;
+        }
+        Ok(state)
+    }
+
+    /// Reads the state without checking it (`state pull`, which shows a refused state).
+    pub async fn read_state_as_is(&self) -> Result<Option<State>> {
         self.check_backend()?;
         self.backend().read().await
     }
 
-    /// Locks the state through the backend for `operation` and loads it.
+    /// Locks the state through the backend for `operation`, loads it and checks it is this
+    /// environment's and holds together; a refused state is released at once.
     pub async fn open_state(&self, operation: &str) -> Result<StateStore> {
+        let mut store = self.open_state_as_is(operation).await?;
+        if store.exists() {
+            if let Err(e) = self.check_loaded(store.state()) {
+                let _ = store.release().await;
+                return Err(e);
+            }
+            crate::state::record_lineage(&self.state_path, &store.state().lineage)?;
+        }
+        // States written before standby recorded the service get it on their next write.
+        if store.state().service.is_empty() {
+            store.state_mut().service = self.spec.service.name.clone();
+        }
+        Ok(store)
+    }
+
+    /// Locks and loads the state without checking it (`state push`, which replaces it).
+    pub async fn open_state_as_is(&self, operation: &str) -> Result<StateStore> {
         self.check_backend()?;
         let backend = self.backend();
         if matches!(backend, Backend::S3(_)) {

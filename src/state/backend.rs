@@ -115,9 +115,17 @@ pub fn record_path(local: &Path) -> PathBuf {
     local.with_extension("backend.json")
 }
 
-/// The remote backend recorded for the environment whose local state path is `local`;
-/// `None` when none is (the state is local).
-pub fn recorded(local: &Path) -> Result<Option<Backend>> {
+/// The record file: the remote backend, and the lineage of the state last opened there (so
+/// that an object replaced by another state is noticed).
+#[derive(Debug, Serialize, Deserialize)]
+struct Record {
+    #[serde(flatten)]
+    backend: Backend,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lineage: Option<String>,
+}
+
+fn read_record(local: &Path) -> Result<Option<Record>> {
     let path = record_path(local);
     match std::fs::read(&path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).with_context(|| {
@@ -131,23 +139,63 @@ pub fn recorded(local: &Path) -> Result<Option<Backend>> {
     }
 }
 
-/// Records `backend` as the environment's (a local backend removes the record).
-pub fn record(local: &Path, backend: &Backend) -> Result<()> {
+fn write_record(local: &Path, record: &Record) -> Result<()> {
     let path = record_path(local);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(record)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The remote backend recorded for the environment whose local state path is `local`;
+/// `None` when none is (the state is local).
+pub fn recorded(local: &Path) -> Result<Option<Backend>> {
+    Ok(read_record(local)?.map(|r| r.backend))
+}
+
+/// The lineage of the state last opened through the recorded remote backend, if any.
+pub fn recorded_lineage(local: &Path) -> Result<Option<String>> {
+    Ok(read_record(local)?.and_then(|r| r.lineage))
+}
+
+/// Records `backend` as the environment's (a local backend removes the record); a lineage
+/// already recorded is kept (a migration keeps the lineage).
+pub fn record(local: &Path, backend: &Backend) -> Result<()> {
     match backend {
-        Backend::Local { .. } => match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
-        },
-        Backend::S3(_) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("cannot create {}", dir.display()))?;
+        Backend::Local { .. } => {
+            let path = record_path(local);
+            match std::fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e).with_context(|| format!("cannot remove {}", path.display())),
             }
-            std::fs::write(&path, serde_json::to_vec_pretty(backend)?)
-                .with_context(|| format!("cannot write {}", path.display()))
         }
+        Backend::S3(_) => {
+            let lineage = read_record(local).ok().flatten().and_then(|r| r.lineage);
+            write_record(
+                local,
+                &Record {
+                    backend: backend.clone(),
+                    lineage,
+                },
+            )
+        }
+    }
+}
+
+/// Records `lineage` as the one of the state in the recorded remote backend; nothing when
+/// there is no record (a local state).
+pub fn record_lineage(local: &Path, lineage: &str) -> Result<()> {
+    match read_record(local)? {
+        Some(r) if r.lineage.as_deref() != Some(lineage) => write_record(
+            local,
+            &Record {
+                lineage: Some(lineage.to_string()),
+                ..r
+            },
+        ),
+        _ => Ok(()),
     }
 }
 
@@ -172,6 +220,11 @@ mod tests {
             dir.path().join("state/prod.backend.json")
         );
         assert_eq!(recorded(&local).unwrap(), Some(s3.clone()));
+        assert_eq!(recorded_lineage(&local).unwrap(), None);
+        record_lineage(&local, "l-1").unwrap();
+        record(&local, &s3).unwrap();
+        assert_eq!(recorded(&local).unwrap(), Some(s3.clone()));
+        assert_eq!(recorded_lineage(&local).unwrap().as_deref(), Some("l-1"));
         record(
             &local,
             &Backend::Local {

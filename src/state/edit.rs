@@ -5,6 +5,7 @@
 //! the whole document); they never invent a resource, and they refuse rather than mix two
 //! states of different lineages.
 
+use super::check::{self, Expected};
 use super::State;
 use crate::address::Address;
 use crate::provider::Observed;
@@ -69,10 +70,24 @@ pub fn forget(state: &mut State, address: &Address) -> Result<Vec<Observed>> {
     Ok(gone)
 }
 
-/// Checks that `pushed` may replace `current` (`state push`): same lineage and a newer
-/// serial, unless `force`. Returns the serial the pushed state is saved with minus one
-/// (saving bumps it): `max(current, pushed)`.
-pub fn check_push(current: Option<&State>, pushed: &State, force: bool) -> Result<u64> {
+/// What a `state push` may do: the serial to save with (minus the bump of the write), and
+/// the checks `--force` overrides, each a phrase to show.
+#[derive(Debug, PartialEq)]
+pub struct Push {
+    pub serial: u64,
+    pub overrides: Vec<String>,
+}
+
+/// Checks that `pushed` may replace `current` (`state push`): this environment's service,
+/// environment and lineage (`want.lineage`: the current state's, else the recorded one) and a
+/// newer serial, unless `force`; a state that does not hold together is refused even then, as
+/// every command would refuse it. The serial is `max(current, pushed)`.
+pub fn check_push(
+    current: Option<&State>,
+    pushed: &State,
+    want: &Expected,
+    force: bool,
+) -> Result<Push> {
     if pushed.format_version > super::FORMAT_VERSION {
         bail!(
             "the pushed state has format version {}, newer than this standby understands ({}): upgrade standby",
@@ -80,26 +95,34 @@ pub fn check_push(current: Option<&State>, pushed: &State, force: bool) -> Resul
             super::FORMAT_VERSION
         );
     }
-    let Some(current) = current else {
-        return Ok(pushed.serial);
-    };
-    if !force {
-        if pushed.lineage != current.lineage {
-            bail!(
-                "refusing to push a state of lineage {} over the state of lineage {}: they are different states (pass --force to replace it anyway)",
-                pushed.lineage,
-                current.lineage
-            );
-        }
+    let broken = check::broken(pushed, &want.regions);
+    if !broken.is_empty() {
+        bail!(
+            "refusing to push a state that does not hold together: {}; fix the file first \
+             (--force does not help: every command would refuse the state)",
+            broken.join("; ")
+        );
+    }
+    let mut mismatches = check::foreign(pushed, want);
+    if let Some(current) = current.filter(|c| c.lineage == pushed.lineage) {
         if pushed.serial <= current.serial {
-            bail!(
-                "refusing to push serial {} over serial {}: the pushed state is not newer (pull the current state, or pass --force)",
-                pushed.serial,
-                current.serial
-            );
+            mismatches.push(format!(
+                "its serial {} is not newer than the current serial {}",
+                pushed.serial, current.serial
+            ));
         }
     }
-    Ok(pushed.serial.max(current.serial))
+    if !mismatches.is_empty() && !force {
+        bail!(
+            "refusing to push the state: {}; pull the current state and push a newer version of it, \
+             or pass --force to replace the state anyway",
+            mismatches.join("; ")
+        );
+    }
+    Ok(Push {
+        serial: pushed.serial.max(current.map(|c| c.serial).unwrap_or(0)),
+        overrides: mismatches,
+    })
 }
 
 /// Checks that `source` may be copied over `destination` when migrating between backends:
@@ -136,7 +159,7 @@ mod tests {
         Observed {
             address: Address::new(a),
             kind: Kind::Instance,
-            region: Some("us-east-1".into()),
+            region: Some("r".into()),
             id: format!("id-{a}"),
             attrs: Default::default(),
             computed: Default::default(),
@@ -146,6 +169,7 @@ mod tests {
 
     fn state() -> State {
         let mut s = State::new("prod");
+        s.service = "checkout".into();
         s.set_resources(vec![
             obs("region.r.network.vpc", &[]),
             obs(
@@ -222,27 +246,69 @@ mod tests {
         assert!(forget(&mut s, &"region.r.cluster.web".into()).is_err());
     }
 
+    fn want(lineage: &str) -> Expected<'static> {
+        Expected {
+            location: "state/prod.json".into(),
+            service: "checkout",
+            environment: "prod",
+            regions: ["r"].into(),
+            lineage: Some(lineage.to_string()),
+        }
+    }
+
     #[test]
     fn push_needs_the_same_lineage_and_a_newer_serial_unless_forced() {
         let mut current = state();
         current.serial = 5;
+        let want = want(&current.lineage);
         let mut pushed = current.clone();
         pushed.serial = 5;
-        assert!(check_push(Some(&current), &pushed, false)
-            .unwrap_err()
-            .to_string()
-            .contains("not newer"));
+        let err = check_push(Some(&current), &pushed, &want, false).unwrap_err();
+        assert!(err.to_string().contains("not newer"), "{err}");
         pushed.serial = 7;
-        assert_eq!(check_push(Some(&current), &pushed, false).unwrap(), 7);
+        let ok = check_push(Some(&current), &pushed, &want, false).unwrap();
+        assert_eq!(
+            ok,
+            Push {
+                serial: 7,
+                overrides: vec![]
+            }
+        );
         let mut other = State::new("prod");
         other.serial = 9;
-        assert!(check_push(Some(&current), &other, false)
-            .unwrap_err()
-            .to_string()
-            .contains("lineage"));
+        let err = check_push(Some(&current), &other, &want, false).unwrap_err();
+        assert!(err.to_string().contains("lineage"), "{err}");
         pushed.serial = 2;
-        assert_eq!(check_push(Some(&current), &pushed, true).unwrap(), 5);
-        assert_eq!(check_push(None, &pushed, false).unwrap(), 2);
+        let forced = check_push(Some(&current), &pushed, &want, true).unwrap();
+        assert_eq!(forced.serial, 5);
+        assert!(forced.overrides[0].contains("serial 2 is not newer than the current serial 5"));
+        let fresh = Expected {
+            lineage: None,
+            ..want.clone()
+        };
+        assert_eq!(check_push(None, &pushed, &fresh, false).unwrap().serial, 2);
+    }
+
+    #[test]
+    fn push_of_another_environment_needs_force_and_a_broken_state_never_goes() {
+        let current = state();
+        let want = want(&current.lineage);
+        let mut staging = current.clone();
+        staging.serial = 1;
+        staging.environment = "staging".into();
+        let err = check_push(Some(&current), &staging, &want, false).unwrap_err();
+        assert!(err.to_string().contains("environment `staging`"), "{err}");
+        let forced = check_push(Some(&current), &staging, &want, true).unwrap();
+        assert_eq!(forced.overrides.len(), 1, "{:?}", forced.overrides);
+        let mut two = current.clone();
+        two.serial = 1;
+        two.roles = [
+            ("r".to_string(), crate::config::Role::Primary),
+            ("s".to_string(), crate::config::Role::Primary),
+        ]
+        .into();
+        let err = check_push(Some(&current), &two, &want, true).unwrap_err();
+        assert!(err.to_string().contains("2 primary regions"), "{err}");
     }
 
     #[test]

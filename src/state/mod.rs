@@ -7,13 +7,17 @@
 //! Only observed resources and roles go in: never a secret.
 
 mod backend;
+pub mod check;
 pub mod edit;
 mod history;
 mod lock;
 pub mod s3;
 mod store;
 
-pub use backend::{record as record_backend, recorded as recorded_backend, Backend};
+pub use backend::{
+    record as record_backend, record_lineage, recorded as recorded_backend, recorded_lineage,
+    Backend,
+};
 pub use history::{now_rfc3339 as history_now, HistoryEntry, Step};
 pub use lock::{LockHolder, StateLock};
 pub use s3::{defer_interrupts, S3Location};
@@ -35,6 +39,10 @@ pub struct State {
     pub serial: u64,
     /// Fixed when the state is first written; tells two environments' states apart.
     pub lineage: String,
+    /// The service the state belongs to; empty in states written before standby recorded it
+    /// (filled in on their next write).
+    #[serde(default)]
+    pub service: String,
     pub environment: String,
     /// Region name to role: seeded from the spec, changed by promote and rebuild.
     #[serde(default)]
@@ -54,6 +62,7 @@ impl State {
             format_version: FORMAT_VERSION,
             serial: 0,
             lineage: uuid::Uuid::new_v4().to_string(),
+            service: String::new(),
             environment: environment.to_string(),
             roles: BTreeMap::new(),
             resources: Vec::new(),

@@ -11,7 +11,6 @@
 use super::{LockHolder, State, FORMAT_VERSION};
 use crate::provider::aws::error::describe;
 use anyhow::{anyhow, bail, Context, Result};
-use aws_config::BehaviorVersion;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -83,15 +82,14 @@ impl Drop for InterruptScope {
     }
 }
 
-/// An S3 client for the backend's region, from the default credential chain; path-style
+/// An S3 client for the backend's region, from the default credential chain with the
+/// process's retries and timeouts; path-style
 /// addressing when an endpoint is configured (`AWS_ENDPOINT_URL`, the emulator).
 pub async fn client(region: &str) -> aws_sdk_s3::Client {
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(aws_types::region::Region::new(region.to_string()))
-        .load()
-        .await;
+    let sdk = crate::provider::aws::settings::load(Some(region)).await;
     let conf = aws_sdk_s3::config::Builder::from(&sdk)
         .force_path_style(sdk.endpoint_url().is_some())
+        .retry_classifier(crate::provider::aws::settings::NothingListens)
         .build();
     aws_sdk_s3::Client::from_conf(conf)
 }
