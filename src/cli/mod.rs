@@ -22,6 +22,7 @@ mod state;
 mod status;
 mod validate;
 
+use crate::provider::aws::settings as aws_settings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,60 @@ pub struct GlobalArgs {
     /// Wait this long for a held state lock (90s, 5m) instead of failing at once
     #[arg(long, global = true, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub lock_timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// Retries and timeouts of every AWS call (the SDK's retries: exponential backoff with jitter).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "AWS calls")]
+pub struct AwsArgs {
+    /// Retries of a throttled, failed or timed-out AWS call before giving up
+    #[arg(long, global = true, value_name = "N", env = "STANDBY_MAX_RETRIES",
+          default_value_t = aws_settings::DEFAULT_MAX_RETRIES,
+          value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub max_retries: u32,
+    /// How the SDK paces retries: standard, or adaptive (also slows down after throttling)
+    #[arg(long, global = true, value_enum, env = "STANDBY_RETRY_MODE", default_value_t = RetryMode::Standard)]
+    pub retry_mode: RetryMode,
+    /// Give up connecting to an AWS endpoint after this long
+    #[arg(long, global = true, value_name = "DURATION", env = "STANDBY_CONNECT_TIMEOUT",
+          default_value = "5s", value_parser = timeout)]
+    pub connect_timeout: std::time::Duration,
+    /// Give up one attempt of an AWS call after this long (it is then retried)
+    #[arg(long, global = true, value_name = "DURATION", env = "STANDBY_ATTEMPT_TIMEOUT",
+          default_value = "30s", value_parser = timeout)]
+    pub attempt_timeout: std::time::Duration,
+    /// Give up an AWS call, retries included, after this long
+    #[arg(long, global = true, value_name = "DURATION", env = "STANDBY_OPERATION_TIMEOUT",
+          default_value = "2m", value_parser = timeout)]
+    pub operation_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryMode {
+    Standard,
+    Adaptive,
+}
+
+fn timeout(s: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("a timeout must be longer than 0s".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (write it as 500ms, 10s or 2m)")),
+    }
+}
+
+impl AwsArgs {
+    pub fn settings(&self) -> aws_settings::AwsSettings {
+        aws_settings::AwsSettings {
+            max_retries: self.max_retries,
+            adaptive: self.retry_mode == RetryMode::Adaptive,
+            connect_timeout: self.connect_timeout,
+            attempt_timeout: self.attempt_timeout,
+            operation_timeout: self.operation_timeout,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -115,8 +170,12 @@ pub enum Outcome {
 
 /// Parses the command line, runs the command and maps the result to an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     init_output(&cli.global);
+    aws_settings::configure(cli.global.aws.settings());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -127,6 +186,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let dr = DrCommand::of(&cli.command);
     match runtime.block_on(run(cli)) {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPresent) => ExitCode::from(2),
@@ -135,8 +195,104 @@ pub fn main() -> ExitCode {
                 Some(r) => eprintln!("{}", r.0),
                 None => eprintln!("{} {e:#}", render::error_prefix()),
             }
+            if let Some(hint) = dr.and_then(|dr| dr.unreachable_hint(&e)) {
+                eprintln!("{hint}");
+            }
             ExitCode::from(1)
         }
+    }
+}
+
+/// A promote or rebuild, which can go on without a region that is down.
+struct DrCommand {
+    verb: &'static str,
+    region: String,
+}
+
+impl DrCommand {
+    fn of(command: &Command) -> Option<DrCommand> {
+        let (verb, region) = match command {
+            Command::Promote(a) => ("promote", &a.region),
+            Command::Rebuild(a) => ("rebuild", &a.region),
+            _ => return None,
+        };
+        Some(DrCommand {
+            verb,
+            region: region.clone(),
+        })
+    }
+
+    /// When the failure is a region that could not be reached: how to go on without it.
+    fn unreachable_hint(&self, e: &anyhow::Error) -> Option<String> {
+        use crate::provider::aws::error::AwsCallError;
+        let call = e
+            .chain()
+            .find_map(|c| c.downcast_ref::<AwsCallError>())
+            .filter(|c| c.unreachable && c.region != "global")?;
+        let down = &call.region;
+        if *down == self.region {
+            return Some(format!(
+                "help: region {down}, the one to {}, cannot be reached: choose another region",
+                self.verb
+            ));
+        }
+        Some(format!(
+            "help: region {down} cannot be reached: if it is down, run the {} again with \
+             `--assume-down {down}` (no request then goes to it)",
+            self.verb
+        ))
+    }
+}
+
+/// Parses the command line; a usage error exits 1 (2 means "changes present"), with a hint
+/// for a Terraform-style single-dash long flag (`-auto-approve`).
+fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
+    let err = match Cli::try_parse_from(&args) {
+        Ok(cli) => return Ok(cli),
+        Err(e) => e,
+    };
+    if !err.use_stderr() {
+        // --help and --version
+        let _ = err.print();
+        return Err(ExitCode::SUCCESS);
+    }
+    match single_dash_flag(&args) {
+        Some((given, meant)) => eprintln!(
+            "{} unknown flag `{given}`: did you mean `{meant}`? (standby's long flags take two dashes)",
+            render::error_prefix()
+        ),
+        None => {
+            let _ = err.print();
+        }
+    }
+    Err(ExitCode::from(1))
+}
+
+/// The first argument written like a Terraform flag, `-name` or `-name=value`, where
+/// `--name` is a flag of standby's: the argument and its two-dash spelling.
+fn single_dash_flag(args: &[std::ffi::OsString]) -> Option<(String, String)> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let mut longs = std::collections::BTreeSet::new();
+    collect_longs(&cmd, &mut longs);
+    args.iter()
+        .skip(1)
+        .filter_map(|a| a.to_str())
+        .take_while(|a| *a != "--")
+        .find_map(|a| {
+            let rest = a.strip_prefix('-').filter(|r| !r.starts_with('-'))?;
+            let name = rest.split('=').next()?;
+            (name.len() > 1 && longs.contains(name)).then(|| (a.to_string(), format!("-{a}")))
+        })
+}
+
+fn collect_longs(cmd: &clap::Command, into: &mut std::collections::BTreeSet<String>) {
+    into.extend(
+        cmd.get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned)),
+    );
+    for sub in cmd.get_subcommands() {
+        collect_longs(sub, into);
     }
 }
 

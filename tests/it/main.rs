@@ -5,6 +5,8 @@
 
 mod apply_db_dns;
 mod apply_emulator;
+mod aws_errors;
+mod aws_faults;
 mod cli_snapshots;
 mod config_diagnostics;
 mod config_drift_ignore;

@@ -2,9 +2,9 @@
 //! (`ec2.rs`, `s3.rs`, `iam.rs`, `rds.rs`, `route53.rs`) and runs the batched refresh across
 //! regions and services.
 //!
-//! Invariant: one `SdkConfig` (credentials, endpoint) for everything; one client per
-//! (service, region), built on first use and cached, each carrying the request counter;
-//! every AWS failure is reported through `error.rs` with address, region, operation and
+//! Invariant: one `SdkConfig` (credentials, endpoint, retries, timeouts: `settings.rs`) for
+//! everything; one client per (service, region), built on first use and cached, each
+//! carrying the request counter; every AWS failure is reported through `error.rs` with address, region, operation and
 //! request id. Every Route 53 call goes through one limiter (its quota is account-wide).
 
 mod cloudwatch;
@@ -15,6 +15,7 @@ mod iam;
 mod rds;
 mod route53;
 mod s3;
+pub mod settings;
 
 use crate::address::Address;
 use crate::provider::{ApplyContext, Observed, Provider, Scope};
@@ -69,9 +70,9 @@ impl std::fmt::Debug for AwsProvider {
 impl AwsProvider {
     /// The default credential chain and settings (profiles, SSO, `AWS_REGION`,
     /// `AWS_ENDPOINT_URL` ...), as the AWS CLI would use them.
+    /// Retries and timeouts are the process's `settings`.
     pub async fn from_env() -> anyhow::Result<AwsProvider> {
-        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Ok(Self::from_sdk_config(sdk))
+        Ok(Self::from_sdk_config(settings::load(None).await))
     }
 
     /// An emulator (or any custom endpoint) with dummy credentials, in us-east-1 by
@@ -84,7 +85,10 @@ impl AwsProvider {
             None,
             "standby-static",
         );
+        let s = settings::settings();
         let sdk = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(s.retry_config())
+            .timeout_config(s.timeout_config())
             .endpoint_url(endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(credentials)
@@ -135,6 +139,7 @@ impl AwsProvider {
             let conf = aws_sdk_cloudwatch::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
                 .build();
             aws_sdk_cloudwatch::Client::from_conf(conf)
         });
@@ -149,6 +154,7 @@ impl AwsProvider {
             let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
                 .build();
             aws_sdk_rds::Client::from_conf(conf)
         });
@@ -167,6 +173,7 @@ impl AwsProvider {
                 let conf = aws_sdk_route53::config::Builder::from(&self.sdk)
                     .region(Region::new(ROUTE53_REGION))
                     .interceptor(self.counter.clone())
+                    .retry_classifier(settings::NothingListens)
                     .build();
                 aws_sdk_route53::Client::from_conf(conf)
             })
@@ -182,6 +189,7 @@ impl AwsProvider {
             let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
                 .build();
             aws_sdk_ec2::Client::from_conf(conf)
         });
@@ -198,6 +206,7 @@ impl AwsProvider {
                 .region(Region::new(region.to_string()))
                 .force_path_style(self.path_style)
                 .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
                 .build();
             aws_sdk_s3::Client::from_conf(conf)
         });
@@ -221,6 +230,7 @@ impl AwsProvider {
                 let conf = aws_sdk_iam::config::Builder::from(&self.sdk)
                     .region(region)
                     .interceptor(self.counter.clone())
+                    .retry_classifier(settings::NothingListens)
                     .build();
                 aws_sdk_iam::Client::from_conf(conf)
             })

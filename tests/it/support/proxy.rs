@@ -27,12 +27,15 @@
 //!      `GET /2013-04-01/hostedzone`, `POST /2013-04-01/hostedzone/{id}/rrset`.
 //! - Faults, all changeable at any time from any thread: [`Proxy::refuse_region`] (HTTP 503
 //!   "region X is down (standby test proxy)" for every request signed for that region),
-//!   [`Proxy::set_latency`] (a delay before each request is handled), and
+//!   [`Proxy::black_hole_region`] (requests signed for a region are never answered),
+//!   [`Proxy::set_latency`] (a delay before each request is handled),
 //!   [`Proxy::inject_failures`] (a deterministic, seeded share of requests answered without
 //!   forwarding, alternately with a 500 internal error and a throttling error, in the error
-//!   shape of the request's protocol, so that the SDK's standard retry retries them), and
+//!   shape of the request's protocol, so that the SDK's standard retry retries them),
 //!   [`Proxy::fail_operation`] (every request of one operation answered without forwarding
-//!   with a non-retryable 400 error, such as RDS's `InvalidParameterCombination`).
+//!   with a non-retryable 400 error, such as RDS's `InvalidParameterCombination`), and
+//!   [`Proxy::answer_operation`] (every request of one operation answered with an error of
+//!   the test's choosing, such as EC2's `UnauthorizedOperation`).
 //!
 //! Invariant: the proxy runs on its own thread with its own tokio runtime, so it works the
 //! same from synchronous tests and from any test runtime; dropping the `Proxy` stops the
@@ -64,7 +67,7 @@ pub struct Seen {
     /// See the module documentation for the naming scheme.
     pub operation: String,
     /// What the client got: upstream's status, 503 when refused, 500/400/503 when injected,
-    /// 502 when upstream could not be reached.
+    /// 502 when upstream could not be reached, 0 when black-holed (no answer).
     pub status: u16,
 }
 
@@ -85,12 +88,23 @@ struct Shared {
 struct State {
     seen: Vec<Seen>,
     down: HashSet<String>,
+    black_holes: HashSet<String>,
     refused: HashMap<String, usize>,
     latency: Duration,
     failures: Option<Failures>,
     injected: usize,
     /// Operations (as `Seen::operation` names them) every request of which is rejected.
     failed_operations: HashSet<String>,
+    /// Operations answered with a given error ([`Proxy::answer_operation`]).
+    answers: HashMap<String, Answer>,
+}
+
+/// An error answer of the test's choosing: HTTP status, AWS error code, message.
+#[derive(Clone)]
+struct Answer {
+    status: u16,
+    code: String,
+    message: String,
 }
 
 struct Failures {
@@ -233,6 +247,13 @@ impl Proxy {
         self.state().down.remove(region);
     }
 
+    /// From now on every request signed for `region` (Route 53 and IAM excepted, as with
+    /// [`Proxy::refuse_region`]) is read and never answered: the connection stays open and
+    /// silent, as with a black-holed endpoint. It is recorded with status 0.
+    pub fn black_hole_region(&self, region: &str) {
+        self.state().black_holes.insert(region.to_string());
+    }
+
     /// Requests refused because `region` was down.
     pub fn refused_count(&self, region: &str) -> usize {
         self.state().refused.get(region).copied().unwrap_or(0)
@@ -266,6 +287,21 @@ impl Proxy {
     /// recorded with status 400.
     pub fn fail_operation(&self, operation: &str) {
         self.state().failed_operations.insert(operation.to_string());
+    }
+
+    /// From now on every request of `operation` is answered, without forwarding, with HTTP
+    /// `status` and the AWS error `code` and `message` in the request protocol's error shape
+    /// (an `AccessDenied` naming the missing action, an `ExpiredToken` ...); recorded with
+    /// that status.
+    pub fn answer_operation(&self, operation: &str, status: u16, code: &str, message: &str) {
+        self.state().answers.insert(
+            operation.to_string(),
+            Answer {
+                status,
+                code: code.to_string(),
+                message: message.to_string(),
+            },
+        );
     }
 
     /// Stops every [`Proxy::fail_operation`].
@@ -518,13 +554,15 @@ fn invalid(what: &str) -> io::Error {
 // ---------------------------------------------------------------------------------------
 // Handling: record, refuse, inject, forward.
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Fault {
     Down,
     Internal,
     Throttle,
     /// A non-retryable rejection ([`Proxy::fail_operation`]).
     Rejected,
+    /// [`Proxy::answer_operation`]
+    Answer(Answer),
 }
 
 async fn handle(shared: &Shared, request: Request) -> Response {
@@ -535,15 +573,26 @@ async fn handle(shared: &Shared, request: Request) -> Response {
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let global = matches!(service.as_str(), "route53" | "iam" | "sts");
+    if !global && shared.lock().black_holes.contains(&region) {
+        shared.lock().seen.push(Seen {
+            service: service.clone(),
+            region: region.clone(),
+            operation: operation.clone(),
+            status: 0,
+        });
+        std::future::pending::<()>().await;
+    }
 
     let fault = {
         let mut state = shared.lock();
         // Route 53 and IAM are global: signed for us-east-1 but not served from it, so a
         // region outage does not take them down (DESIGN.md, "DR operations").
-        let global = matches!(service.as_str(), "route53" | "iam" | "sts");
         if state.down.contains(&region) && !global {
             *state.refused.entry(region.clone()).or_default() += 1;
             Some(Fault::Down)
+        } else if let Some(answer) = state.answers.get(&operation) {
+            Some(Fault::Answer(answer.clone()))
         } else if state.failed_operations.contains(&operation) {
             Some(Fault::Rejected)
         } else {
@@ -792,7 +841,7 @@ fn protocol(request: &Request, service: &str) -> Protocol {
 fn fault_response(fault: Fault, request: &Request, service: &str, region: &str) -> Response {
     let protocol = protocol(request, service);
     // (status, code, SOAP-style fault type)
-    let (status, code, kind) = match (fault, protocol) {
+    let (status, code, kind) = match (&fault, protocol) {
         (Fault::Down, _) => (503, "ServiceUnavailable", "Receiver"),
         (Fault::Internal, Protocol::Ec2 | Protocol::S3) => (500, "InternalError", "Receiver"),
         (Fault::Internal, _) => (500, "InternalFailure", "Receiver"),
@@ -803,12 +852,14 @@ fn fault_response(fault: Fault, request: &Request, service: &str, region: &str) 
         (Fault::Rejected, Protocol::S3) => (400, "InvalidRequest", "Sender"),
         (Fault::Rejected, Protocol::Json) => (400, "ValidationException", "Sender"),
         (Fault::Rejected, _) => (400, "InvalidParameterCombination", "Sender"),
+        (Fault::Answer(a), _) => (a.status, a.code.as_str(), "Sender"),
     };
-    let message = match fault {
+    let message = match &fault {
         Fault::Down => format!("region {region} is down (standby test proxy)"),
         Fault::Internal => "injected internal error (standby test proxy)".to_string(),
         Fault::Throttle => "injected throttling (standby test proxy)".to_string(),
         Fault::Rejected => "injected by the standby test proxy".to_string(),
+        Fault::Answer(a) => a.message.clone(),
     };
     static NEXT_ID: AtomicU64 = AtomicU64::new(1);
     let request_id = format!("standby-proxy-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
