@@ -19,46 +19,69 @@ use tokio::sync::{mpsc, watch};
 pub struct ApplyArgs {
     /// Environment directory, or a plan file saved by `standby plan --out`
     #[arg(value_name = "ENV | PLAN_FILE", default_value = ".")]
-    pub target: PathBuf,
+    pub path: PathBuf,
     /// Apply without asking
     #[arg(long)]
     pub auto_approve: bool,
     /// Actions run at once
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub parallelism: usize,
+    /// Apply only this address and what lies inside it, plus what it needs (repeatable);
+    /// for exceptional situations, such as recovering from errors
+    #[arg(long, value_name = "ADDRESS")]
+    pub target: Vec<String>,
+    /// Replace this resource even if nothing about it changed (repeatable)
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
 }
 
 pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    if args.target.is_file() {
-        let plan = load_plan(&args.target)?;
-        // The plan names its backend, so a remote state is found from any checkout.
-        let backend = plan.backend.clone().unwrap_or_else(|| Backend::Local {
-            path: StateStore::path_for(&plan.env_dir, &plan.environment),
-        });
-        let mut store = backend
-            .open(&plan.environment, "apply", g.lock_timeout)
-            .await?;
-        let result = async {
-            check_plan_is_current(&plan, store.state(), store.exists())?;
-            eprint!("{}", render::plan(&plan));
-            execute(
-                &plan,
-                provider,
-                &mut store,
-                args.parallelism,
-                Operation::named("apply"),
-            )
-            .await
-        }
-        .await;
-        release_after(&mut store, result).await?;
-        return Ok(Outcome::Success);
+    if args.path.is_file() {
+        return apply_saved(args, g, provider).await;
     }
-    let env = g.load(&args.target)?;
+    let env = g.load(&args.path)?;
     let mut store = env.open_state("apply").await?;
     let result = converge(&env, args, provider, &mut store).await;
     release_after(&mut store, result).await
+}
+
+/// `apply PLAN_FILE`: the saved plan, as it was made, if the state has not moved since.
+async fn apply_saved(
+    args: ApplyArgs,
+    g: &GlobalArgs,
+    provider: Arc<dyn Provider>,
+) -> Result<Outcome> {
+    if !args.target.is_empty() || !args.replace.is_empty() {
+        anyhow::bail!(
+            "a saved plan is applied as it was made: give --target and --replace to \
+             `standby plan --out` instead"
+        );
+    }
+    let plan = load_plan(&args.path)?;
+    // The plan names its backend, so a remote state is found from any checkout.
+    let backend = plan.backend.clone().unwrap_or_else(|| Backend::Local {
+        path: StateStore::path_for(&plan.env_dir, &plan.environment),
+    });
+    let mut store = backend
+        .open(&plan.environment, "apply", g.lock_timeout)
+        .await?;
+    let result = async {
+        check_plan_is_current(&plan, store.state(), store.exists())?;
+        eprint!("{}", render::plan(&plan));
+        execute(
+            &plan,
+            provider,
+            &mut store,
+            args.parallelism,
+            Operation::named("apply"),
+        )
+        .await
+    }
+    .await;
+    release_after(&mut store, result).await?;
+    print_outputs(&plan);
+    Ok(Outcome::Success)
 }
 
 /// Plans against the locked state, asks, and applies.
@@ -74,12 +97,15 @@ async fn converge(
         store,
         PlanOptions {
             refresh: true,
+            targets: super::plan::addresses(&args.target),
+            replace: super::plan::addresses(&args.replace),
             ..Default::default()
         },
     )
     .await?;
     print!("{}", render::plan(&plan));
     if !plan.has_changes() {
+        print!("{}", super::output::listing(&plan.outputs));
         return Ok(Outcome::Success);
     }
     refuse_blocked(&plan)?;
@@ -95,7 +121,15 @@ async fn converge(
         Operation::named("apply"),
     )
     .await?;
+    print_outputs(&plan);
     Ok(Outcome::Success)
+}
+
+/// After `apply complete`: a targeted plan's warning, then the outputs, as Terraform
+/// prints them.
+fn print_outputs(plan: &Plan) {
+    eprint!("{}", render::targeted_apply_warning(plan));
+    print!("{}", super::output::listing(&plan.outputs));
 }
 
 /// Releases the state lock after `result`, whatever it was; a failed release is reported

@@ -53,11 +53,16 @@ pub async fn run(args: DriftArgs, g: &GlobalArgs) -> Result<Outcome> {
         roles_as_drift: args.roles_as_drift,
         today: None,
     };
+    let (started_at, clock) = (junit_timestamp(), std::time::Instant::now());
     let report = crate::dr::drift(&env, &provider, state.as_ref(), &opts).await?;
+    let timing = Timing {
+        started_at,
+        elapsed: clock.elapsed(),
+    };
     let document = match args.format {
         DriftFormat::Text => text(&report),
         DriftFormat::Json => json(&report),
-        DriftFormat::Junit => junit(&report),
+        DriftFormat::Junit => junit(&report, &timing),
         DriftFormat::Markdown => markdown(&report),
     };
     match (&args.out, args.format) {
@@ -285,6 +290,20 @@ fn xml(s: &str) -> String {
     out
 }
 
+/// When the check started (UTC, JUnit's `timestamp` form: no zone) and how long it took.
+pub struct Timing {
+    pub started_at: String,
+    pub elapsed: std::time::Duration,
+}
+
+/// Now in UTC as JUnit's `timestamp` writes it.
+fn junit_timestamp() -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
+    time::OffsetDateTime::now_utc()
+        .format(format)
+        .unwrap_or_default()
+}
+
 /// `us-east-1.instance`, `global.record`: a JUnit class per region and kind.
 fn classname(region: Option<&str>, kind: crate::topology::Kind) -> String {
     format!("{}.{}", region.unwrap_or("global"), kind_name(kind))
@@ -292,8 +311,9 @@ fn classname(region: Option<&str>, kind: crate::topology::Kind) -> String {
 
 /// JUnit XML: one test case per managed resource, a failure for each drifted one, and a
 /// failing test case for each unmanaged resource (and each role difference counted as
-/// drift). Ignored drift shows as a passing test case with `system-out`.
-pub fn junit(r: &DriftReport) -> String {
+/// drift). Ignored drift shows as a passing test case with `system-out`. The suites' `time`
+/// is the whole check; one batched read serves every resource, so a test case's is 0.
+pub fn junit(r: &DriftReport, timing: &Timing) -> String {
     let drifted: std::collections::BTreeMap<&str, &Drifted> =
         r.drifted.iter().map(|d| (d.address.as_str(), d)).collect();
     let mut cases = String::new();
@@ -318,7 +338,7 @@ pub fn junit(r: &DriftReport) -> String {
         tests += 1;
         let _ = write!(
             cases,
-            "    <testcase classname=\"{}\" name=\"{}\"",
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"0\"",
             xml(&classname(c.region.as_deref(), c.kind)),
             xml(c.address.as_str())
         );
@@ -351,7 +371,7 @@ pub fn junit(r: &DriftReport) -> String {
         failures += 1;
         let _ = writeln!(
             cases,
-            "    <testcase classname=\"{}\" name=\"{}\">",
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"0\">",
             xml(&format!(
                 "unmanaged.{}",
                 classname(d.region.as_deref(), d.kind)
@@ -371,7 +391,7 @@ pub fn junit(r: &DriftReport) -> String {
             );
             let _ = writeln!(
                 cases,
-                "    <testcase classname=\"roles\" name=\"region.{}\">\n      <failure message=\"{}\" type=\"role\">{}</failure>\n    </testcase>",
+                "    <testcase classname=\"roles\" name=\"region.{}\" time=\"0\">\n      <failure message=\"{}\" type=\"role\">{}</failure>\n    </testcase>",
                 xml(&x.region),
                 xml(&message),
                 xml(&message)
@@ -381,15 +401,17 @@ pub fn junit(r: &DriftReport) -> String {
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let name = format!("standby drift {}", r.environment);
+    let time = format!("{:.3}", timing.elapsed.as_secs_f64());
     let _ = writeln!(
         out,
-        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\">",
+        "<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{time}\">",
         xml(&name)
     );
     let _ = writeln!(
         out,
-        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\">",
-        xml(&name)
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{time}\" timestamp=\"{}\">",
+        xml(&name),
+        xml(&timing.started_at)
     );
     if !r.notes.is_empty() {
         let notes: String = r.notes.iter().map(|n| format!("note: {n}\n")).collect();

@@ -1,8 +1,8 @@
 //! `standby drill REGION [ENV]`: stand a test copy up, check it, time it, tear it down, and
 //! write a JSON and a Markdown report; `--cleanup` removes what interrupted drills left.
 
-use super::{progress, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{cleanup_drills, run_drill, DrillReport, DrillRequest};
+use super::{confirm, progress, render, EnvArg, GlobalArgs, Outcome};
+use crate::dr::{cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
 use crate::state::{history_now, HistoryEntry, Step};
@@ -32,6 +32,9 @@ pub struct DrillArgs {
     /// Actions run at once
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub parallelism: usize,
+    /// Run the drill without asking
+    #[arg(long)]
+    pub auto_approve: bool,
 }
 
 pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
@@ -42,25 +45,30 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
     };
     let env = g.load(&env_dir)?;
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let renderer = tokio::spawn(progress::render(0, events_rx));
     if args.cleanup {
-        let cleaned = cleanup_drills(&env, provider, args.parallelism, events_tx).await;
-        let _ = renderer.await;
-        let cleaned = cleaned?;
-        if cleaned.is_empty() {
-            println!(
-                "No drill left anything behind in environment {}.",
-                env.spec.environment
-            );
-        } else {
-            println!("Removed what drills {} left behind.", cleaned.join(", "));
-        }
-        return Ok(Outcome::Success);
+        return cleanup(&env, provider, args.parallelism).await;
     }
     let Some(region) = args.region.clone() else {
         bail!("name the region to drill in, or pass --cleanup")
     };
+    let prepared = prepare_drill(&env, &region).await?;
+    print!("{}", render::plan(&prepared.plan));
+    println!(
+        "\nThen the drill checks readiness, measures the time to ready against the RTO of {}, \
+         and {}.",
+        humantime::format_duration(env.spec.service.rto),
+        if args.keep {
+            "leaves everything up (--keep)"
+        } else {
+            "tears all of it down"
+        }
+    );
+    if !confirm::approve("Run this drill", args.auto_approve)? {
+        eprintln!("Drill cancelled: nothing was created.");
+        return Ok(Outcome::Success);
+    }
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let renderer = tokio::spawn(progress::render(0, events_rx));
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -73,7 +81,7 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
         keep: args.keep,
         parallelism: args.parallelism,
     };
-    let result = run_drill(&env, provider, &req, events_tx, cancel_rx).await;
+    let result = run_drill(&env, provider, &req, prepared, events_tx, cancel_rx).await;
     interrupt.abort();
     let _ = renderer.await;
     let report = result?;
@@ -108,6 +116,28 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
         ))
         .into())
     }
+}
+
+/// `drill --cleanup`: removes what interrupted or kept drills left.
+async fn cleanup(
+    env: &crate::environment::Environment,
+    provider: Arc<dyn Provider>,
+    parallelism: usize,
+) -> Result<Outcome> {
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let renderer = tokio::spawn(progress::render(0, events_rx));
+    let cleaned = cleanup_drills(env, provider, parallelism, events_tx).await;
+    let _ = renderer.await;
+    let cleaned = cleaned?;
+    if cleaned.is_empty() {
+        println!(
+            "No drill left anything behind in environment {}.",
+            env.spec.environment
+        );
+    } else {
+        println!("Removed what drills {} left behind.", cleaned.join(", "));
+    }
+    Ok(Outcome::Success)
 }
 
 fn write_reports(report: &DrillReport, dir: &Path) -> Result<(PathBuf, PathBuf)> {

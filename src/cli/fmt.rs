@@ -1,10 +1,11 @@
-//! `standby fmt [PATH] [--check]`: rewrite spec files in the canonical layout.
+//! `standby fmt [PATH] [--check] [--diff] [--recursive]`: rewrite spec files in the
+//! canonical layout.
 
 use super::Outcome;
 use crate::config::format_source;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
 pub struct FmtArgs {
@@ -14,15 +15,18 @@ pub struct FmtArgs {
     /// Change nothing; list the files that are not formatted and exit 2 if there are any
     #[arg(long)]
     pub check: bool,
+    /// Also show each change as a unified diff
+    #[arg(long)]
+    pub diff: bool,
+    /// Also format the directories inside PATH (hidden ones are skipped)
+    #[arg(long)]
+    pub recursive: bool,
 }
 
 pub fn run(args: FmtArgs) -> Result<Outcome> {
-    let files: Vec<PathBuf> = if args.path.is_dir() {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&args.path)
-            .with_context(|| format!("cannot read {}", args.path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
-            .collect();
+    let files = if args.path.is_dir() {
+        let mut files = Vec::new();
+        spec_files(&args.path, args.recursive, &mut files)?;
         files.sort();
         files
     } else {
@@ -37,10 +41,13 @@ pub fn run(args: FmtArgs) -> Result<Outcome> {
             Ok(out) if out == src => {}
             Ok(out) => {
                 if !args.check {
-                    std::fs::write(file, out)
+                    std::fs::write(file, &out)
                         .with_context(|| format!("cannot write {}", file.display()))?;
                 }
                 println!("{}", file.display());
+                if args.diff {
+                    print!("{}", diff(file, &src, &out));
+                }
                 unformatted.push(file);
             }
             Err(e) => errors.push(format!("{}: {e}", file.display())),
@@ -57,4 +64,34 @@ pub fn run(args: FmtArgs) -> Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// The `*.hcl` files of `dir`, and with `recursive` those of its directories too.
+fn spec_files(dir: &Path, recursive: bool, files: &mut Vec<PathBuf>) -> Result<()> {
+    let entries =
+        std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .path();
+        let hidden = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if path.is_dir() && recursive && !hidden {
+            spec_files(&path, recursive, files)?;
+        } else if path.is_file() && path.extension().is_some_and(|x| x == "hcl") {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// A unified diff from `before` to `after`, headed `old/FILE` and `new/FILE`.
+pub fn diff(file: &Path, before: &str, after: &str) -> String {
+    let name = file.display().to_string();
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("old/{name}"), &format!("new/{name}"))
+        .to_string()
 }

@@ -9,18 +9,20 @@ mod confirm;
 mod destroy;
 pub mod drift;
 mod drill;
-mod fmt;
+pub mod fmt;
 mod graph;
 mod init;
-mod output;
+pub mod output;
 mod plan;
-mod progress;
+pub mod progress;
 mod promote;
 mod rebuild;
 pub mod render;
+pub mod show;
 mod state;
-mod status;
+pub mod status;
 mod validate;
+pub mod version;
 
 use crate::provider::aws::settings as aws_settings;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -132,6 +134,8 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Converge AWS to the spec, or execute a saved plan
     Apply(apply::ApplyArgs),
+    /// Show a saved plan, or the state, for people or (--json) machines
+    Show(show::ShowArgs),
     /// Delete everything the environment manages (honours prevent_destroy)
     Destroy(destroy::DestroyArgs),
     /// Make a standby region the primary (failover)
@@ -155,6 +159,10 @@ pub enum Command {
     /// Inspect and edit the state without touching AWS
     #[command(subcommand)]
     State(state::StateCommand),
+    /// Print standby's version and platform
+    Version,
+    /// Print a shell completion script: bash, zsh, fish, elvish or powershell
+    Completions(version::CompletionsArgs),
 }
 
 /// An error that has already been shown to the user in full (diagnostics).
@@ -302,6 +310,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Validate(a) => validate::run(a, g),
         Command::Plan(a) => plan::run(a, g).await,
         Command::Apply(a) => apply::run(a, g).await,
+        Command::Show(a) => show::run(a, g).await,
         Command::Destroy(a) => destroy::run(a, g).await,
         Command::Promote(a) => promote::run(a, g).await,
         Command::Rebuild(a) => rebuild::run(a, g).await,
@@ -313,6 +322,8 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Output(a) => output::run(a, g).await,
         Command::Init(a) => init::run(a, g).await,
         Command::State(c) => state::run(c, g).await,
+        Command::Version => version::run(),
+        Command::Completions(a) => version::completions(a),
     }
 }
 

@@ -23,6 +23,12 @@ pub struct PlanArgs {
     /// Plan only this address and what lies inside it, plus what it needs (repeatable)
     #[arg(long, value_name = "ADDRESS")]
     pub target: Vec<String>,
+    /// Replace this resource even if nothing about it changed (repeatable)
+    #[arg(long, value_name = "ADDRESS")]
+    pub replace: Vec<String>,
+    /// Plan to delete everything the environment manages (what `standby destroy` would do)
+    #[arg(long)]
+    pub destroy: bool,
     /// Read live AWS before diffing; with --refresh=false the state is taken as the truth
     #[arg(long, default_value_t = true, action = ArgAction::Set, value_name = "BOOL")]
     pub refresh: bool,
@@ -34,11 +40,9 @@ pub async fn run(args: PlanArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
     let provider = AwsProvider::from_env().await?;
     let opts = PlanOptions {
         refresh: args.refresh,
-        targets: args
-            .target
-            .iter()
-            .map(|t| Address::new(t.as_str()))
-            .collect(),
+        targets: addresses(&args.target),
+        replace: addresses(&args.replace),
+        destroy: args.destroy,
         ..Default::default()
     };
     let plan = env.plan(&provider, state.as_ref(), &opts).await?;
@@ -61,4 +65,9 @@ pub async fn run(args: PlanArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// `--target` and `--replace` values.
+pub(super) fn addresses(args: &[String]) -> Vec<Address> {
+    args.iter().map(|a| Address::new(a.as_str())).collect()
 }

@@ -1,11 +1,12 @@
-//! Progress of a long apply: what runs now, what finished, elapsed time (indicatif).
+//! Progress of a long apply: what runs now, what finished, elapsed time and, once some
+//! steps finished, the time left (indicatif's estimate).
 //!
 //! Invariant: progress goes to stderr; when stderr is not a terminal every event is one
 //! plain line, so CI logs read the same story.
 
 use crate::apply::ApplyEvent;
 use console::style;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -13,10 +14,7 @@ use tokio::sync::mpsc;
 /// Renders events until the channel closes.
 pub async fn render(total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent>) {
     let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {pos}/{len} steps  {wide_msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    bar.set_style(bar_style(false));
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut running: BTreeSet<String> = BTreeSet::new();
     let line = |s: String| {
@@ -41,11 +39,15 @@ pub async fn render(total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent
                 elapsed,
             } => {
                 running.remove(address.as_str());
+                if bar.position() == 0 && total > 0 {
+                    bar.set_style(bar_style(true));
+                }
                 bar.inc(1);
                 line(format!(
-                    "{address}: {verb} {} after {:.1}s",
+                    "{address}: {verb} {} after {:.1}s{}",
                     style("done").green().for_stderr(),
-                    elapsed.as_secs_f64()
+                    elapsed.as_secs_f64(),
+                    steps_left(bar.position(), total as u64, bar.eta())
                 ));
             }
             ApplyEvent::Failed {
@@ -70,4 +72,27 @@ pub async fn render(total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent
         });
     }
     bar.finish_and_clear();
+}
+
+/// The bar; with `eta` (once a step finished, so there is a rate to go by) the time left.
+fn bar_style(eta: bool) -> ProgressStyle {
+    let template = if eta {
+        "{spinner} [{elapsed_precise}] {pos}/{len} steps, about {eta} left  {wide_msg}"
+    } else {
+        "{spinner} [{elapsed_precise}] {pos}/{len} steps  {wide_msg}"
+    };
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
+}
+
+/// ` (3/10 steps, about 12 seconds left)` after a finished step, for plain-line output;
+/// empty when the total is unknown.
+pub fn steps_left(done: u64, total: u64, eta: std::time::Duration) -> String {
+    if total == 0 {
+        String::new()
+    } else if done >= total || eta.is_zero() {
+        format!(" ({done}/{total} steps)")
+    } else {
+        let eta = eta.max(std::time::Duration::from_secs(1));
+        format!(" ({done}/{total} steps, about {} left)", HumanDuration(eta))
+    }
 }

@@ -36,6 +36,9 @@ fn action_style(a: &Action) -> Style {
 /// The whole plan: notes, every action with its attribute changes, and the summary line.
 pub fn plan(plan: &Plan) -> String {
     let mut out = String::new();
+    if !plan.targets.is_empty() {
+        out.push_str(&targeting_warning(plan));
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
     }
@@ -62,6 +65,36 @@ pub fn plan(plan: &Plan) -> String {
     out.push_str(&summary_line(plan));
     out.push('\n');
     out
+}
+
+/// Terraform's warning for a plan narrowed with `--target`.
+fn targeting_warning(plan: &Plan) -> String {
+    let targets: Vec<&str> = plan.targets.iter().map(|t| t.as_str()).collect();
+    format!(
+        "{} resource targeting is in effect: this plan covers only {} and what that needs, \
+         so it may not be everything the spec asks for. --target is not for routine use: it \
+         is for exceptional situations, such as recovering from errors or mistakes.\n\n",
+        warning_prefix(),
+        targets.join(", ")
+    )
+}
+
+/// After applying a targeted plan (Terraform's "applied changes may be incomplete").
+pub fn targeted_apply_warning(plan: &Plan) -> String {
+    if plan.targets.is_empty() {
+        return String::new();
+    }
+    format!(
+        "{} applied changes may be incomplete: the plan was narrowed with --target, so some \
+         changes the spec asks for may have been left out and the outputs may not be up to \
+         date. Run `standby plan {}` to see what is still pending.\n",
+        warning_prefix(),
+        plan.env_dir.display()
+    )
+}
+
+pub fn warning_prefix() -> String {
+    style("warning:").yellow().bold().for_stderr().to_string()
 }
 
 pub fn summary_line(plan: &Plan) -> String {
@@ -278,12 +311,30 @@ pub fn not_made(r: &ApplyReport) -> String {
         let _ = writeln!(
             out,
             "{} could not change {}: {} (the health-checked failover records fail over by themselves; run the command again when Route 53 answers)",
-            style("warning:").yellow().bold().for_stderr(),
+            warning_prefix(),
             f.address,
             f.error
         );
     }
     out
+}
+
+fn database_cell(r: &crate::dr::RegionStatus) -> String {
+    let d = &r.database;
+    match (d.role, &d.source_region) {
+        ("primary", _) => "primary (writable)".into(),
+        ("replica", Some(source)) => format!("replica of {source}"),
+        ("unknown", _) => "unreachable".into(),
+        (role, _) => role.into(),
+    }
+}
+
+fn bucket_cell(r: &crate::dr::RegionStatus) -> String {
+    match r.replication.role {
+        "source" => format!("source -> {}", r.replication.destinations.join(", ")),
+        "unknown" => "unreachable".into(),
+        role => role.into(),
+    }
 }
 
 /// The status table and the last promote and drill.
@@ -310,12 +361,17 @@ pub fn status(s: &crate::dr::Status) -> String {
                     .unwrap_or_else(|| "(not applied)".into()),
                 r.spec_role.to_string(),
                 format!("{}/{}", r.instances_running, r.instances_desired),
-                r.database.clone(),
-                r.lag_seconds
+                database_cell(r),
+                r.database
+                    .lag_seconds
                     .map(|l| format!("{l:.0}s"))
                     .unwrap_or_else(|| "-".into()),
-                r.bucket.clone(),
-                r.dns.clone(),
+                bucket_cell(r),
+                match (&r.dns[..], r.reachable) {
+                    (_, false) => "unreachable".into(),
+                    ([], true) => "none".into(),
+                    (roles, true) => roles.join(", "),
+                },
             ]
         })
         .collect();

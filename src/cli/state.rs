@@ -59,7 +59,7 @@ pub enum StateCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Remove a stuck lock left by an operation that died (S3 backend)
+    /// Remove a stuck lock left by an operation that died or a machine that was lost
     Unlock {
         /// The lock id, as the "state is locked" message shows it
         id: String,
@@ -173,6 +173,9 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                     bail!("lock id {id} is not the current lock of {backend}: it is held by {h}")
                 }
                 Some(h) => {
+                    if matches!(backend, crate::state::Backend::Local { .. }) {
+                        crate::state::refuse_running(h)?;
+                    }
                     if !confirm::approve(
                         &format!("Remove the lock held by {h}; do so only if that operation is no longer running"),
                         force,

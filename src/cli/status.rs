@@ -1,15 +1,20 @@
-//! `standby status [ENV]`: regions, roles, health, replica lag, last promote and drill.
+//! `standby status [ENV] [--json]`: regions, roles, instances, replica lag, replication,
+//! DNS, last promote and drill.
 
 use super::{render, EnvArg, GlobalArgs, Outcome};
 use crate::provider::aws::AwsProvider;
 use anyhow::Result;
 use clap::Args;
+use serde::Serialize;
+
+/// Version of the `status --json` document (README.md, "status --json").
+pub const STATUS_FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub env: EnvArg,
-    /// Print the status as JSON
+    /// Print the status as JSON (format version 1, documented in the README)
     #[arg(long)]
     pub json: bool,
 }
@@ -20,9 +25,25 @@ pub async fn run(args: StatusArgs, g: &GlobalArgs) -> Result<Outcome> {
     let provider = AwsProvider::from_env().await?;
     let status = crate::dr::status(&env, &provider, state.as_ref()).await?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+        println!("{}", json(&status));
     } else {
         print!("{}", render::status(&status));
     }
     Ok(Outcome::Success)
+}
+
+#[derive(Serialize)]
+struct StatusDocument<'a> {
+    format_version: u32,
+    #[serde(flatten)]
+    status: &'a crate::dr::Status,
+}
+
+/// `status --json`: the status with its format version.
+pub fn json(status: &crate::dr::Status) -> String {
+    let doc = StatusDocument {
+        format_version: STATUS_FORMAT_VERSION,
+        status,
+    };
+    serde_json::to_string_pretty(&doc).unwrap_or_default()
 }

@@ -104,15 +104,16 @@ impl Clock {
     }
 }
 
-/// Runs a whole drill. Errors after the stand-up began end up in the report, not in `Err`:
-/// the teardown and the report happen whatever went wrong.
-pub async fn run_drill(
-    env: &Environment,
-    provider: Arc<dyn Provider>,
-    req: &DrillRequest,
-    events: mpsc::UnboundedSender<ApplyEvent>,
-    cancel: watch::Receiver<bool>,
-) -> Result<DrillReport> {
+/// A drill ready to run: its id and the plan that stands it up, to show before asking.
+pub struct PreparedDrill {
+    pub id: String,
+    pub primary: String,
+    pub desired: Vec<Desired>,
+    pub plan: Plan,
+}
+
+/// Picks the drill's id and plans its stand-up; nothing is created yet.
+pub async fn prepare_drill(env: &Environment, region: &str) -> Result<PreparedDrill> {
     let state = env.read_state().await?;
     let roles = env.roles(state.as_ref());
     let primary = roles
@@ -120,11 +121,36 @@ pub async fn run_drill(
         .find(|(_, r)| **r == Role::Primary)
         .map(|(n, _)| n.clone())
         .ok_or_else(|| anyhow!("there is no primary to drill from"))?;
-    if env.spec.region(&req.region).is_none() {
-        bail!("region {} is not in the spec", req.region);
+    if env.spec.region(region).is_none() {
+        bail!("region {region} is not in the spec");
     }
     let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let desired = expand_drill(&env.spec, &req.region, &primary, &id)?;
+    let desired = expand_drill(&env.spec, region, &primary, &id)?;
+    let plan = drill_plan(env, &id, &desired, Vec::new(), false);
+    Ok(PreparedDrill {
+        id,
+        primary,
+        desired,
+        plan,
+    })
+}
+
+/// Runs a whole drill. Errors after the stand-up began end up in the report, not in `Err`:
+/// the teardown and the report happen whatever went wrong.
+pub async fn run_drill(
+    env: &Environment,
+    provider: Arc<dyn Provider>,
+    req: &DrillRequest,
+    prepared: PreparedDrill,
+    events: mpsc::UnboundedSender<ApplyEvent>,
+    cancel: watch::Receiver<bool>,
+) -> Result<DrillReport> {
+    let PreparedDrill {
+        id,
+        primary,
+        desired,
+        plan,
+    } = prepared;
     let path = drill_state_path(env, &id);
     let environment = drill_environment(&env.spec, &id);
     let mut store = StateStore::open(&path, &environment, &format!("drill {}", req.region))?;
@@ -140,7 +166,6 @@ pub async fn run_drill(
     // Stand up.
     let t = Instant::now();
     let at = history_now();
-    let plan = drill_plan(env, &id, &desired, Vec::new(), false);
     let opts = ApplyOptions {
         parallelism: req.parallelism,
         cancel: cancel.clone(),
@@ -366,6 +391,7 @@ fn drill_plan(
         roles: BTreeMap::new(),
         prior,
         actions,
+        targets: Vec::new(),
         notes: Vec::new(),
         blocked: Vec::new(),
         stages: BTreeMap::new(),

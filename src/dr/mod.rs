@@ -9,13 +9,14 @@ mod promote;
 mod rebuild;
 
 pub use drill::{
-    cleanup_drills, drill_state_path, run_drill, DrillReport, DrillRequest, DrillStep,
+    cleanup_drills, drill_state_path, prepare_drill, run_drill, DrillReport, DrillRequest,
+    DrillStep, PreparedDrill,
 };
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
 mod status;
 
-pub use status::{status, RegionStatus, Status};
+pub use status::{status, DatabaseStatus, RegionStatus, Replication, Status};
 mod drift;
 
 pub use drift::{

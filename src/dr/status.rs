@@ -17,18 +17,37 @@ use std::time::Duration;
 #[derive(Debug, Clone, Serialize)]
 pub struct RegionStatus {
     pub region: String,
+    /// The role in the state (`None` before the first apply).
+    #[serde(rename = "role")]
     pub state_role: Option<Role>,
     pub spec_role: Role,
+    /// Whether the region's endpoints answered; when not, the rest is unknown.
+    pub reachable: bool,
     pub instances_running: usize,
     pub instances_desired: usize,
-    /// `primary`, `replica of <region>`, `none`.
-    pub database: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: DatabaseStatus,
+    pub replication: Replication,
+    /// The failover roles of the region's DNS records (`PRIMARY`, `SECONDARY`).
+    pub dns: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseStatus {
+    /// `primary` (writable), `replica`, `none` or `unknown` (unreachable).
+    pub role: &'static str,
+    /// A replica's source region.
+    pub source_region: Option<String>,
+    /// A replica's CloudWatch `ReplicaLag`, when there is a datapoint.
     pub lag_seconds: Option<f64>,
-    /// `source -> eu-west-1, us-west-2`, `replica`, `none`.
-    pub bucket: String,
-    /// `PRIMARY`, `SECONDARY`, `none`.
-    pub dns: String,
+}
+
+/// The region's bucket in the replication.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replication {
+    /// `source`, `replica`, `none` or `unknown` (unreachable).
+    pub role: &'static str,
+    /// Where a source replicates to.
+    pub destinations: Vec<String>,
 }
 
 impl RegionStatus {
@@ -39,17 +58,23 @@ impl RegionStatus {
         error: &str,
     ) -> RegionStatus {
         tracing::warn!(region, error, "region unreachable");
-        let unknown = "unreachable".to_string();
         RegionStatus {
             region: region.to_string(),
             state_role: state.and_then(|s| s.roles.get(region).copied()),
             spec_role,
+            reachable: false,
             instances_running: 0,
             instances_desired: 0,
-            database: unknown.clone(),
-            lag_seconds: None,
-            bucket: unknown.clone(),
-            dns: unknown,
+            database: DatabaseStatus {
+                role: "unknown",
+                source_region: None,
+                lag_seconds: None,
+            },
+            replication: Replication {
+                role: "unknown",
+                destinations: Vec::new(),
+            },
+            dns: Vec::new(),
         }
     }
 }
@@ -118,30 +143,50 @@ pub async fn status(
             .filter(|d| d.kind == Kind::Instance && d.region.as_deref() == Some(r))
             .count();
         let db = here(Kind::Database).next();
-        let (database, lag) = match db {
-            None => ("none".to_string(), None),
+        let database = match db {
+            None => DatabaseStatus {
+                role: "none",
+                source_region: None,
+                lag_seconds: None,
+            },
             Some(o) => match o.attrs.get("replica_of").and_then(|v| v.as_str()) {
-                None => ("primary (writable)".to_string(), None),
+                None => DatabaseStatus {
+                    role: "primary",
+                    source_region: None,
+                    lag_seconds: None,
+                },
                 Some(src) => {
                     let source = crate::address::Address::new(src);
                     let lag: Option<Duration> = provider.replica_lag(r, &o.id).await?;
-                    (
-                        format!("replica of {}", source.region().unwrap_or(src)),
-                        lag.map(|d| d.as_secs_f64()),
-                    )
+                    DatabaseStatus {
+                        role: "replica",
+                        source_region: Some(source.region().unwrap_or(src).to_string()),
+                        lag_seconds: lag.map(|d| d.as_secs_f64()),
+                    }
                 }
             },
         };
-        let bucket = match here(Kind::BucketReplication).next() {
-            Some(rep) => {
-                let targets: Vec<&str> = rep.attrs["destinations"]
+        let replication = match here(Kind::BucketReplication).next() {
+            Some(rep) => Replication {
+                role: "source",
+                destinations: rep.attrs["destinations"]
                     .as_array()
-                    .map(|ds| ds.iter().filter_map(|d| d["region"].as_str()).collect())
-                    .unwrap_or_default();
-                format!("source -> {}", targets.join(", "))
-            }
-            None if here(Kind::Bucket).next().is_some() => "replica".to_string(),
-            None => "none".to_string(),
+                    .map(|ds| {
+                        ds.iter()
+                            .filter_map(|d| d["region"].as_str())
+                            .map(String::from)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            },
+            None if here(Kind::Bucket).next().is_some() => Replication {
+                role: "replica",
+                destinations: Vec::new(),
+            },
+            None => Replication {
+                role: "none",
+                destinations: Vec::new(),
+            },
         };
         let dns = live
             .iter()
@@ -150,21 +195,18 @@ pub async fn status(
                     && o.attrs.get("set_identifier").and_then(|v| v.as_str()) == Some(r)
             })
             .filter_map(|o| o.attrs.get("failover").and_then(|v| v.as_str()))
+            .map(String::from)
             .collect::<Vec<_>>();
         regions.push(RegionStatus {
             region: r.to_string(),
             state_role: state.and_then(|s| s.roles.get(r).copied()),
             spec_role: region.role,
+            reachable: true,
             instances_running: running,
             instances_desired: wanted,
             database,
-            lag_seconds: lag,
-            bucket,
-            dns: if dns.is_empty() {
-                "none".into()
-            } else {
-                dns.join(", ")
-            },
+            replication,
+            dns,
         });
     }
     let last = |prefix: &str| {

@@ -27,7 +27,9 @@ pub struct PlanOptions {
     /// Read live AWS first (the default); with false the state is taken as the truth.
     pub refresh: bool,
     pub targets: Vec<Address>,
-    /// Plan to delete everything (`standby destroy`).
+    /// `--replace`: resources to replace even when nothing changed.
+    pub replace: Vec<Address>,
+    /// Plan to delete everything (`standby destroy`, `plan --destroy`).
     pub destroy: bool,
     /// Regions not to call at all (`--assume-down`): not refreshed, nothing changed there;
     /// the state's last-known view of them stands in.
@@ -249,15 +251,9 @@ impl Environment {
         prior: Vec<Observed>,
         opts: &PlanOptions,
     ) -> Result<Plan> {
-        for t in &opts.targets {
-            let known = desired
-                .iter()
-                .map(|d| &d.address)
-                .chain(prior.iter().map(|o| &o.address));
-            if !known.into_iter().any(|a| t.contains(a)) {
-                bail!("--target {t} matches no resource: `standby state list` shows the addresses");
-            }
-        }
+        check_targets(&opts.targets, desired, &prior)?;
+        let mut notes = self.role_notes(&roles);
+        notes.extend(check_replace(&opts.replace, desired, &prior)?);
         let failed: BTreeSet<String> = roles
             .iter()
             .filter(|(_, r)| **r == Role::Failed)
@@ -266,14 +262,31 @@ impl Environment {
         let diff_opts = DiffOptions {
             targets: opts.targets.clone(),
             destroy: opts.destroy,
+            replace: opts.replace.clone(),
             frozen_regions: failed.union(&opts.assume_down).cloned().collect(),
             fenced_regions: failed.difference(&opts.assume_down).cloned().collect(),
         };
-        let bound = bind_from_prior(desired, &prior);
-        let mut actions: Vec<Action> = diff(&bound, &prior, &diff_opts);
+        let mut actions = diff(
+            &bind_from_prior(desired, &prior, &BTreeSet::new()),
+            &prior,
+            &diff_opts,
+        );
+        // A replaced source (requested, or cascading from its parent) gets new values, such
+        // as an instance's IP: what binds to it is known only after apply.
+        let replaced: BTreeSet<Address> = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Replace { .. }))
+            .map(|a| a.address().clone())
+            .collect();
+        if !replaced.is_empty() {
+            actions = diff(
+                &bind_from_prior(desired, &prior, &replaced),
+                &prior,
+                &diff_opts,
+            );
+        }
         explain_role_changes(&mut actions, state, &roles);
         let blocked = protected_deletions(desired, &actions);
-        let mut notes = self.role_notes(&roles);
         notes.extend(opts.assume_down.iter().map(|r| {
             format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
         }));
@@ -292,7 +305,13 @@ impl Environment {
             roles,
             prior,
             actions,
-            outputs: self.spec.outputs.clone(),
+            targets: opts.targets.clone(),
+            // Once everything is destroyed there is nothing for the outputs to name.
+            outputs: if opts.destroy {
+                BTreeMap::new()
+            } else {
+                self.spec.outputs.clone()
+            },
         })
     }
 
@@ -314,9 +333,52 @@ impl Environment {
     }
 }
 
+/// Each `--target` must select something the spec or AWS has.
+fn check_targets(targets: &[Address], desired: &[Desired], prior: &[Observed]) -> Result<()> {
+    for t in targets {
+        let mut known = desired
+            .iter()
+            .map(|d| &d.address)
+            .chain(prior.iter().map(|o| &o.address));
+        if !known.any(|a| t.contains(a)) {
+            bail!("--target {t} matches no resource: `standby state list` shows the addresses");
+        }
+    }
+    Ok(())
+}
+
+/// Each `--replace` must name one resource of the spec; one that does not exist yet is
+/// simply created, and the plan says so.
+fn check_replace(
+    replace: &[Address],
+    desired: &[Desired],
+    prior: &[Observed],
+) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for r in replace {
+        if !desired.iter().any(|d| &d.address == r) {
+            bail!(
+                "--replace {r} is not a resource of the spec: name one resource \
+                 (`standby state list` shows the addresses)"
+            );
+        }
+        if !prior.iter().any(|o| &o.address == r) {
+            notes.push(format!(
+                "--replace {r}: it does not exist yet, so it is created"
+            ));
+        }
+    }
+    Ok(notes)
+}
+
 /// Fills bound attributes (record values, health-check addresses) from the refreshed view;
-/// a source that does not exist yet or is about to change leaves the value unknown.
-fn bind_from_prior(desired: &[Desired], prior: &[Observed]) -> Vec<Desired> {
+/// a source that does not exist yet, is about to change or is `replaced` leaves the value
+/// unknown.
+fn bind_from_prior(
+    desired: &[Desired],
+    prior: &[Observed],
+    replaced: &BTreeSet<Address>,
+) -> Vec<Desired> {
     let prior_by: BTreeMap<&Address, &Observed> = prior.iter().map(|o| (&o.address, o)).collect();
     let desired_by: BTreeMap<&Address, &Desired> =
         desired.iter().map(|d| (&d.address, d)).collect();
@@ -328,7 +390,8 @@ fn bind_from_prior(desired: &[Desired], prior: &[Observed]) -> Vec<Desired> {
             }
             d.bind(|a| {
                 let (o, want) = (prior_by.get(a)?, desired_by.get(a)?);
-                let stable = want.attrs.iter().all(|(k, v)| o.attrs.get(k) == Some(v));
+                let stable = !replaced.contains(a)
+                    && want.attrs.iter().all(|(k, v)| o.attrs.get(k) == Some(v));
                 stable.then(|| o.computed.clone())
             })
         })

@@ -16,6 +16,8 @@ pub struct DiffOptions {
     pub targets: Vec<Address>,
     /// Delete everything the prior holds (`standby destroy`).
     pub destroy: bool,
+    /// `--replace`: these existing resources are replaced even when nothing changed.
+    pub replace: Vec<Address>,
     /// Regions whose resources are left alone (failed regions awaiting a rebuild, regions
     /// assumed down): nothing there is deleted.
     pub frozen_regions: BTreeSet<String>,
@@ -32,6 +34,9 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
         for d in desired {
             let action = match prior_by.get(&d.address) {
                 None => Some(Action::Create { desired: d.clone() }),
+                Some(current) if opts.replace.contains(&d.address) => {
+                    Some(replace_requested(d, current))
+                }
                 Some(current) => compare(d, current),
             };
             if let Some(a) = action {
@@ -134,6 +139,20 @@ fn compare(d: &Desired, current: &Observed) -> Option<Action> {
         changes,
         reason,
     })
+}
+
+/// `--replace`: a replacement whatever changed, with the changes there are.
+fn replace_requested(d: &Desired, current: &Observed) -> Action {
+    let changes = match compare(d, current) {
+        Some(Action::Update { changes, .. } | Action::Replace { changes, .. }) => changes,
+        _ => Vec::new(),
+    };
+    Action::Replace {
+        desired: d.clone(),
+        current: current.clone(),
+        changes,
+        reason: "replace requested".into(),
+    }
 }
 
 /// A resource whose reference is replaced must be replaced too: its old parent goes away.
@@ -341,5 +360,35 @@ mod tests {
         let actions = diff(&[vpc, sub, other], &[], &opts);
         let addrs: Vec<&str> = actions.iter().map(|a| a.address().as_str()).collect();
         assert_eq!(addrs, ["region.r.network.subnet.a", "region.r.network.vpc"]);
+    }
+
+    #[test]
+    fn replace_forces_a_replacement_that_cascades() {
+        let vpc = desired("v", Kind::Vpc, json!({"cidr": "10.0.0.0/16"}), &[]);
+        let sub = desired("s", Kind::Subnet, json!({"zone": "a"}), &[("vpc", "v")]);
+        let prior = vec![observed(&vpc), observed(&sub)];
+        let opts = DiffOptions {
+            replace: vec![Address::new("v")],
+            ..Default::default()
+        };
+        let reasons: Vec<(String, String)> = diff(&[vpc, sub], &prior, &opts)
+            .iter()
+            .map(|a| match a {
+                Action::Replace {
+                    reason, changes, ..
+                } => {
+                    assert!(changes.is_empty(), "{changes:?}");
+                    (a.address().to_string(), reason.clone())
+                }
+                other => panic!("expected a replacement, got {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("s".to_string(), "v is replaced".to_string()),
+                ("v".to_string(), "replace requested".to_string())
+            ]
+        );
     }
 }

@@ -40,6 +40,10 @@ pub struct Plan {
     /// Live resources as refreshed (or the state's, with `--refresh=false`).
     pub prior: Vec<Observed>,
     pub actions: Vec<Action>,
+    /// `--target`: the plan was narrowed to these addresses, so it may not converge
+    /// everything (shown as a warning at plan and apply).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Address>,
     /// Things a person should know that are not actions (state roles differ from the spec ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,

@@ -8,7 +8,7 @@
 
 use super::s3::{self, S3Location};
 use super::{LockHolder, State, StateStore};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -100,11 +100,9 @@ impl Backend {
     /// Removes a stuck lock whose id is `id` (`standby state unlock`).
     pub async fn force_unlock(&self, id: &str) -> Result<LockHolder> {
         match self {
-            Backend::Local { path } => bail!(
-                "the local state {} is locked with an operating-system lock, which is released when its holder exits: \
-                 there is no stuck lock to remove (stop the process holding it instead)",
-                path.display()
-            ),
+            Backend::Local { path } => {
+                super::lock::force_unlock(&super::store::lock_path(path), id)
+            }
             Backend::S3(loc) => s3::force_unlock(loc, id).await,
         }
     }
@@ -269,7 +267,7 @@ mod tests {
         let holder = b.lock_holder().await.unwrap().expect("held");
         assert_eq!(holder.operation, "apply");
         let err = b.force_unlock(&holder.id).await.unwrap_err().to_string();
-        assert!(err.contains("operating-system lock"), "{err}");
+        assert!(err.contains("still running: stop it"), "{err}");
         let t = std::time::Instant::now();
         let err = b
             .open("demo", "apply", Some(Duration::from_millis(600)))

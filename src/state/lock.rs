@@ -35,6 +35,32 @@ impl LockHolder {
     }
 }
 
+impl LockHolder {
+    /// Whether the holder is a process still running on this host, which releases the lock
+    /// when it exits (so it must be stopped, not unlocked).
+    pub fn running_here(&self) -> bool {
+        let here = hostname::get().is_ok_and(|h| h.to_string_lossy() == self.host);
+        here && process_exists(self.pid)
+    }
+}
+
+/// Whether process `pid` exists on this host.
+#[cfg(unix)]
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 sends nothing; kill(2) only checks that the process exists.
+    let found = unsafe { libc::kill(pid, 0) } == 0;
+    found || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Elsewhere, assume it does: refusing is the safe side.
+#[cfg(not(unix))]
+fn process_exists(_pid: u32) -> bool {
+    true
+}
+
 impl std::fmt::Display for LockHolder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -109,6 +135,42 @@ pub fn current_holder(path: &Path) -> Option<LockHolder> {
             serde_json::from_str(&content).ok()
         }
     }
+}
+
+/// A local lock whose holder still runs on this host is not stale.
+pub fn refuse_running(holder: &LockHolder) -> Result<()> {
+    if holder.running_here() {
+        anyhow::bail!(
+            "the lock is held by process {} on this host, which is still running: stop it \
+             (`kill {}`) and the lock is released when it exits",
+            holder.pid,
+            holder.pid
+        );
+    }
+    Ok(())
+}
+
+/// Breaks the lock at `path` held under `id` by a process that cannot release it: one on
+/// another host (a shared file system keeps a lost client's lock until its lease ends) or in
+/// another container. The lock file is removed, so the next writer locks a new one; a holder
+/// still running on this host is refused: stopping it releases the lock.
+pub fn force_unlock(path: &Path, id: &str) -> Result<LockHolder> {
+    let Some(holder) = current_holder(path) else {
+        anyhow::bail!(
+            "{} is not locked: there is nothing to unlock",
+            path.display()
+        );
+    };
+    if holder.id != id {
+        anyhow::bail!(
+            "lock id {id} is not the current lock of {}: it is held by {holder}",
+            path.display()
+        );
+    }
+    refuse_running(&holder)?;
+    std::fs::remove_file(path)
+        .with_context(|| format!("cannot remove the lock file {}", path.display()))?;
+    Ok(holder)
 }
 
 impl Drop for StateLock {

@@ -19,7 +19,7 @@ pub use backend::{
     Backend,
 };
 pub use history::{now_rfc3339 as history_now, HistoryEntry, Step};
-pub use lock::{LockHolder, StateLock};
+pub use lock::{refuse_running, LockHolder, StateLock};
 pub use s3::{defer_interrupts, S3Location};
 pub use store::StateStore;
 

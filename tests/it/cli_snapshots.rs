@@ -65,6 +65,7 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         state_serial: 4,
         roles: BTreeMap::new(),
         actions: diff(desired, &prior, &DiffOptions::default()),
+        targets: vec![],
         prior,
         notes: vec!["region us-west-2 is primary in the state but warm-standby in the spec".into()],
         blocked: vec![],
@@ -150,4 +151,249 @@ fn drift_help() {
     let mut cmd = Cli::command();
     let drift = cmd.find_subcommand_mut("drift").unwrap();
     insta::assert_snapshot!(drift.render_help().to_string());
+}
+
+/// The help of a subcommand, such as `["state", "unlock"]`.
+fn help(path: &[&str]) -> String {
+    let mut cmd = Cli::command();
+    let mut sub = &mut cmd;
+    for name in path {
+        sub = sub.find_subcommand_mut(name).unwrap();
+    }
+    sub.render_help().to_string()
+}
+
+#[test]
+fn help_of_the_commands_terraform_users_expect() {
+    for path in [
+        &["show"][..],
+        &["output"],
+        &["version"],
+        &["completions"],
+        &["drill"],
+        &["fmt"],
+        &["status"],
+        &["state", "unlock"],
+    ] {
+        insta::assert_snapshot!(format!("help_{}", path.join("_")), help(path));
+    }
+}
+
+#[test]
+fn a_requested_replacement_says_so_and_cascades() {
+    let vpc = desired(
+        "region.us-east-1.network.vpc",
+        Kind::Vpc,
+        json!({"cidr": "10.0.0.0/16"}),
+    );
+    let mut subnet = desired(
+        "region.us-east-1.network.subnet.us-east-1a",
+        Kind::Subnet,
+        json!({"cidr": "10.0.0.0/24", "zone": "us-east-1a"}),
+    );
+    subnet
+        .refs
+        .insert("vpc".into(), Address::new("region.us-east-1.network.vpc"));
+    let prior = vec![observed(&vpc, "vpc-0a1"), observed(&subnet, "subnet-0b2")];
+    let opts = DiffOptions {
+        replace: vec![vpc.address.clone()],
+        ..Default::default()
+    };
+    let mut plan = plan_of(&[], prior.clone());
+    plan.actions = diff(&[vpc, subnet], &prior, &opts);
+    plan.notes.clear();
+    insta::assert_snapshot!(render::plan(&plan));
+}
+
+#[test]
+fn a_destroy_plan_deletes_everything() {
+    let vpc = desired(
+        "region.us-east-1.network.vpc",
+        Kind::Vpc,
+        json!({"cidr": "10.0.0.0/16"}),
+    );
+    let prior = vec![observed(&vpc, "vpc-0a1")];
+    let opts = DiffOptions {
+        destroy: true,
+        ..Default::default()
+    };
+    let mut plan = plan_of(&[], prior.clone());
+    plan.actions = diff(&[vpc], &prior, &opts);
+    plan.notes.clear();
+    insta::assert_snapshot!(render::plan(&plan));
+}
+
+#[test]
+fn a_targeted_plan_warns_at_plan_and_after_apply() {
+    let mut plan = mixed_plan();
+    plan.notes.clear();
+    plan.targets = vec![Address::new("region.us-east-1.cluster.web")];
+    insta::assert_snapshot!(format!(
+        "{}--- after apply ---\n{}",
+        render::plan(&plan),
+        render::targeted_apply_warning(&plan)
+    ));
+}
+
+fn outputs() -> BTreeMap<String, serde_json::Value> {
+    BTreeMap::from([
+        ("api".to_string(), json!("api.example.com")),
+        ("regions".to_string(), json!(["us-east-1", "us-west-2"])),
+        ("web".to_string(), json!({"size": 6, "public": true})),
+    ])
+}
+
+#[test]
+fn apply_complete_is_followed_by_the_outputs() {
+    use standby::cli::output;
+    insta::assert_snapshot!(output::listing(&outputs()));
+    assert_eq!(
+        output::listing(&BTreeMap::new()),
+        "",
+        "no outputs, no section"
+    );
+}
+
+#[test]
+fn output_json_has_terraforms_shape() {
+    let v: serde_json::Value =
+        serde_json::from_str(&standby::cli::output::outputs_json(&outputs())).unwrap();
+    insta::assert_json_snapshot!(v);
+}
+
+fn applied_state() -> standby::state::State {
+    let mut s = standby::state::State::new("prod");
+    s.lineage = "6f1c0d2e".into();
+    s.serial = 7;
+    s.roles = BTreeMap::from([
+        ("us-east-1".to_string(), standby::config::Role::Primary),
+        ("us-west-2".to_string(), standby::config::Role::WarmStandby),
+    ]);
+    let vpc = desired(
+        "region.us-east-1.network.vpc",
+        Kind::Vpc,
+        json!({"cidr": "10.0.0.0/16"}),
+    );
+    let inst = desired(
+        "region.us-east-1.cluster.web.instance[0]",
+        Kind::Instance,
+        json!({"image": "ami-1", "instance_type": "t3.micro", "zone": "us-east-1a"}),
+    );
+    let mut inst = observed(&inst, "i-0a1");
+    inst.computed
+        .insert("public_ip".into(), json!("203.0.113.7"));
+    s.resources = vec![inst, observed(&vpc, "vpc-0a1")];
+    s.resources.sort_by(|a, b| a.address.cmp(&b.address));
+    s.outputs = outputs();
+    s
+}
+
+#[test]
+fn show_prints_the_state_for_people_and_machines() {
+    use standby::cli::show;
+    let state = applied_state();
+    insta::assert_snapshot!(show::state_text(&state));
+    let v: serde_json::Value = serde_json::from_str(&show::state_json(&state)).unwrap();
+    insta::assert_json_snapshot!("show_state_json", v);
+}
+
+#[test]
+fn version_names_the_build_and_the_platform() {
+    insta::assert_snapshot!(standby::cli::version::text("0.1.0", "linux", "x86_64"));
+}
+
+#[test]
+fn progress_shows_the_time_left_once_steps_finished() {
+    use standby::cli::progress::steps_left;
+    use std::time::Duration;
+    let lines = [
+        steps_left(1, 0, Duration::from_secs(5)),
+        steps_left(1, 10, Duration::ZERO),
+        steps_left(3, 10, Duration::from_millis(200)),
+        steps_left(3, 10, Duration::from_secs(12)),
+        steps_left(5, 10, Duration::from_secs(150)),
+        steps_left(10, 10, Duration::from_secs(3)),
+    ];
+    insta::assert_snapshot!(lines.join("\n"));
+}
+
+fn status() -> standby::dr::Status {
+    use standby::config::Role;
+    use standby::dr::{DatabaseStatus, RegionStatus, Replication, Status};
+    let region =
+        |name: &str, role: Role, db: DatabaseStatus, rep: Replication, dns: &[&str]| RegionStatus {
+            region: name.into(),
+            state_role: Some(role),
+            spec_role: role,
+            reachable: true,
+            instances_running: 2,
+            instances_desired: 2,
+            database: db,
+            replication: rep,
+            dns: dns.iter().map(|d| d.to_string()).collect(),
+        };
+    let mut down = region(
+        "eu-west-1",
+        Role::ColdStandby,
+        DatabaseStatus {
+            role: "unknown",
+            source_region: None,
+            lag_seconds: None,
+        },
+        Replication {
+            role: "unknown",
+            destinations: vec![],
+        },
+        &[],
+    );
+    (
+        down.reachable,
+        down.instances_running,
+        down.instances_desired,
+    ) = (false, 0, 0);
+    Status {
+        environment: "prod".into(),
+        regions: vec![
+            region(
+                "us-east-1",
+                Role::Primary,
+                DatabaseStatus {
+                    role: "primary",
+                    source_region: None,
+                    lag_seconds: None,
+                },
+                Replication {
+                    role: "source",
+                    destinations: vec!["us-west-2".into(), "eu-west-1".into()],
+                },
+                &["PRIMARY"],
+            ),
+            region(
+                "us-west-2",
+                Role::WarmStandby,
+                DatabaseStatus {
+                    role: "replica",
+                    source_region: Some("us-east-1".into()),
+                    lag_seconds: Some(3.0),
+                },
+                Replication {
+                    role: "replica",
+                    destinations: vec![],
+                },
+                &["SECONDARY"],
+            ),
+            down,
+        ],
+        last_promote: None,
+        last_drill: None,
+    }
+}
+
+#[test]
+fn status_for_people_and_machines() {
+    insta::assert_snapshot!(render::status(&status()));
+    let v: serde_json::Value =
+        serde_json::from_str(&standby::cli::status::json(&status())).unwrap();
+    assert_eq!(v["format_version"], 1);
+    insta::assert_json_snapshot!("status_json", v);
 }

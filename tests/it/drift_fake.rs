@@ -220,7 +220,7 @@ async fn each_out_of_band_change_is_reported_by_address() {
 
     // The JUnit document names every managed resource, fails the drifted ones and adds the
     // unmanaged one.
-    let junit = standby::cli::drift::junit(&report);
+    let junit = standby::cli::drift::junit(&report, &timing());
     assert_eq!(
         junit.matches("<testcase ").count(),
         report.checked.len() + 1
@@ -228,6 +228,7 @@ async fn each_out_of_band_change_is_reported_by_address() {
     assert_eq!(junit.matches("<failure ").count(), 5);
     assert!(junit.contains("name=\"region.us-east-1.cluster.web.instance[0]\""));
     assert!(junit.contains("name=\"unmanaged.instance.i-0unmanaged\""));
+    insta::assert_snapshot!("drift_junit_report", stable(&junit));
 
     // apply converges everything but the unmanaged instance, which plans never touch.
     let state = apply_all(&env, &provider).await;
@@ -390,7 +391,7 @@ async fn roles_that_differ_from_the_spec_are_a_note_unless_asked() {
     let counted = drift(&env, &*provider, Some(&state), &opts).await.unwrap();
     assert!(counted.has_drift());
     assert_eq!(counted.summary().roles, 2);
-    assert!(standby::cli::drift::junit(&counted).contains("name=\"region.us-west-2\""));
+    assert!(standby::cli::drift::junit(&counted, &timing()).contains("name=\"region.us-west-2\""));
 }
 
 #[tokio::test]
@@ -400,7 +401,7 @@ async fn junit_escapes_what_it_quotes() {
     let provider = Arc::new(FakeProvider::new());
     let state = apply_all(&env, &provider).await;
     unmanaged_instance(&provider, "i-<evil>&\"'");
-    let junit = standby::cli::drift::junit(&drift_of(&env, &provider, &state).await);
+    let junit = standby::cli::drift::junit(&drift_of(&env, &provider, &state).await, &timing());
     assert!(junit.contains("name=\"unmanaged.instance.i-&lt;evil&gt;&amp;&quot;&apos;\""));
     assert!(!junit.contains("<evil>"));
 }
@@ -418,5 +419,12 @@ fn ignore_rules_may_name_every_attribute_standby_manages() {
                 d.address
             );
         }
+    }
+}
+
+fn timing() -> standby::cli::drift::Timing {
+    standby::cli::drift::Timing {
+        started_at: "2026-01-02T03:04:05".into(),
+        elapsed: std::time::Duration::from_millis(1250),
     }
 }

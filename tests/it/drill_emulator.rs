@@ -159,7 +159,9 @@ async fn leftovers(emulator: &Emulator, id: &str) -> Vec<String> {
 async fn a_cold_standby_drill_meets_the_rto_and_leaves_nothing_behind() {
     let emulator = Emulator::start();
     let ws = setup(emulator.env());
-    let drill = ws.run(&["drill", "eu-west-1", "environments/prod"]).ok();
+    let drill = ws
+        .run(&["drill", "eu-west-1", "environments/prod", "--auto-approve"])
+        .ok();
     assert!(
         drill.stdout.contains("Verdict: **met the RTO**"),
         "{}",
@@ -209,7 +211,7 @@ async fn a_failed_restore_still_tears_everything_down_and_reports_it() {
     let proxy = Proxy::start(&emulator.endpoint());
     let ws = setup(proxy.env());
     proxy.fail_operation("RestoreDBInstanceFromDBSnapshot");
-    let drill = ws.run(&["drill", "eu-west-1", "environments/prod"]);
+    let drill = ws.run(&["drill", "eu-west-1", "environments/prod", "--auto-approve"]);
     assert_eq!(drill.code, 1, "{}{}", drill.stdout, drill.stderr);
     let r = report(&ws);
     assert_eq!(r["verdict"], "failed");
@@ -234,6 +236,7 @@ async fn keep_then_cleanup_leaves_nothing_behind() {
             "--keep",
             "--report",
             "reports",
+            "--auto-approve",
         ])
         .ok();
     assert!(

@@ -75,3 +75,55 @@ fn fmt_refuses_a_file_that_does_not_parse() {
         "service \"a\" {\n"
     );
 }
+
+#[test]
+fn fmt_diff_shows_each_change_and_check_keeps_the_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("main.hcl"), MESSY).unwrap();
+    let (code, stdout, stderr) = standby(tmp.path(), &["fmt", "--check", "--diff", "main.hcl"]);
+    assert_eq!(code, 2, "{stderr}");
+    insta::assert_snapshot!(stdout);
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("main.hcl")).unwrap(),
+        MESSY,
+        "--check --diff changes nothing"
+    );
+    let (code, with_diff, _) = standby(tmp.path(), &["fmt", "--diff", "main.hcl"]);
+    assert_eq!(
+        (code, with_diff),
+        (0, stdout),
+        "--diff alone writes and shows the same diff"
+    );
+    assert_ne!(
+        std::fs::read_to_string(tmp.path().join("main.hcl")).unwrap(),
+        MESSY
+    );
+}
+
+#[test]
+fn fmt_recursive_reaches_nested_directories_and_skips_hidden_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    for dir in ["environments/prod", "modules/web", ".cache"] {
+        std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+        std::fs::write(tmp.path().join(dir).join("main.hcl"), MESSY).unwrap();
+    }
+    let (code, stdout, _) = standby(tmp.path(), &["fmt", "--check", "."]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, ""),
+        "without --recursive only PATH itself"
+    );
+    let (code, stdout, stderr) = standby(tmp.path(), &["fmt", "--recursive", "."]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["./environments/prod/main.hcl", "./modules/web/main.hcl"]
+    );
+    let (code, _, _) = standby(tmp.path(), &["fmt", "--check", "--recursive", "."]);
+    assert_eq!(code, 0, "everything reached is formatted now");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join(".cache/main.hcl")).unwrap(),
+        MESSY,
+        "hidden directories are left alone"
+    );
+}

@@ -8,6 +8,7 @@ mod apply_emulator;
 mod aws_errors;
 mod aws_faults;
 mod cli_snapshots;
+mod cli_terraform;
 mod config_diagnostics;
 mod config_drift_ignore;
 mod config_load;

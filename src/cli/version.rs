@@ -1,0 +1,40 @@
+//! `standby version` and `standby completions SHELL`: about the binary, no spec, no AWS.
+
+use super::{Cli, Outcome};
+use anyhow::Result;
+use clap::{Args, CommandFactory};
+use clap_complete::Shell;
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for; for example `standby completions bash > /etc/bash_completion.d/standby`
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+pub fn run() -> Result<Outcome> {
+    print!(
+        "{}",
+        text(
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        )
+    );
+    Ok(Outcome::Success)
+}
+
+/// `standby 0.1.0` and the platform, as `terraform version` shows them.
+pub fn text(version: &str, os: &str, arch: &str) -> String {
+    format!("standby {version}\non {os}_{arch}\n")
+}
+
+pub fn completions(args: CompletionsArgs) -> Result<Outcome> {
+    clap_complete::generate(
+        args.shell,
+        &mut Cli::command(),
+        "standby",
+        &mut std::io::stdout(),
+    );
+    Ok(Outcome::Success)
+}
