@@ -205,22 +205,11 @@ pub async fn run_drill(
 
     // Teardown, whatever happened (Ctrl-C included: it gets a cancel of its own).
     // The state holds every resource the stand-up completed (it is sorted by address).
-    let created: Vec<String> = store
-        .state()
-        .resources
-        .iter()
-        .map(|r| r.address.to_string())
-        .collect();
+    let created = held(&store);
     let (removed, left, cleanup) = if req.keep {
-        let left: Vec<String> = store
-            .state()
-            .resources
-            .iter()
-            .map(|r| r.address.to_string())
-            .collect();
         (
             false,
-            left,
+            created.clone(),
             Some(format!(
                 "standby drill --cleanup {}",
                 env.spec.env_dir.display()
@@ -240,12 +229,7 @@ pub async fn run_drill(
             no_cancel,
         )
         .await;
-        let left: Vec<String> = store
-            .state()
-            .resources
-            .iter()
-            .map(|r| r.address.to_string())
-            .collect();
+        let left = held(&store);
         match result {
             Ok(report) => clock.step(
                 "tear down",
@@ -352,6 +336,12 @@ pub async fn cleanup_drills(
         cleaned.push(id);
     }
     Ok(cleaned)
+}
+
+/// The addresses a drill's state holds (sorted).
+fn held(store: &StateStore) -> Vec<String> {
+    let resources = &store.state().resources;
+    resources.iter().map(|r| r.address.to_string()).collect()
 }
 
 fn remove_state_files(path: &std::path::Path) {
