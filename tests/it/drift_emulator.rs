@@ -285,8 +285,12 @@ async fn every_out_of_band_change_is_named_and_apply_converges_it() {
     assert_eq!(junit.code, 2, "{}", junit.stderr);
     let xml = std::fs::read_to_string(ws.path().join("drift.xml")).unwrap();
     assert!(xml.starts_with("<?xml"));
+    assert!(
+        xml.contains("<testsuite name=\"standby drift prod\"") && xml.contains(" timestamp=\""),
+        "the suite says when it ran and how long it took: {xml}"
+    );
     for (address, _) in &d {
-        let case = format!("name=\"{address}\">\n      <failure ");
+        let case = format!("name=\"{address}\" time=\"0\">\n      <failure ");
         assert!(xml.contains(&case), "no failure for {address}:\n{xml}");
     }
     assert_eq!(
