@@ -10,6 +10,7 @@ mod aws_faults;
 mod cli_snapshots;
 mod config_diagnostics;
 mod config_drift_ignore;
+mod config_hostile;
 mod config_load;
 mod dr_emulator;
 mod drift_emulator;
