@@ -11,6 +11,7 @@ pub mod dr;
 pub mod environment;
 pub mod graph;
 pub mod plan;
+pub mod private_file;
 pub mod provider;
 pub mod state;
 pub mod topology;

@@ -11,7 +11,7 @@ use super::{EnvArg, GlobalArgs, Outcome};
 use crate::dr::{kind_name, DriftKind, DriftOptions, DriftReport, Drifted};
 use crate::plan::Change;
 use crate::provider::aws::AwsProvider;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::{Args, ValueEnum};
 use console::style;
 use serde::Serialize;
@@ -67,8 +67,7 @@ pub async fn run(args: DriftArgs, g: &GlobalArgs) -> Result<Outcome> {
     };
     match (&args.out, args.format) {
         (Some(out), _) => {
-            std::fs::write(out, &document)
-                .with_context(|| format!("cannot write the report to {}", out.display()))?;
+            crate::private_file::write_private(out, document.as_bytes(), "the drift report")?;
             print!("{}", text(&report));
             println!(
                 "Wrote the {} report to {}.",

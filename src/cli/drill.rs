@@ -4,6 +4,7 @@
 use super::{confirm, progress, render, EnvArg, GlobalArgs, Outcome};
 use crate::dr::{cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest};
 use crate::provider::aws::AwsProvider;
+use crate::private_file::write_private;
 use crate::provider::Provider;
 use crate::state::{history_now, HistoryEntry, Step};
 use anyhow::{bail, Context, Result};
@@ -140,15 +141,15 @@ async fn cleanup(
     Ok(Outcome::Success)
 }
 
+/// Writes the JSON and Markdown reports atomically, readable by their owner only.
 fn write_reports(report: &DrillReport, dir: &Path) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
     let json_path = dir.join(format!("drill-{}.json", report.id));
     let md_path = dir.join(format!("drill-{}.md", report.id));
-    std::fs::write(&json_path, serde_json::to_vec_pretty(report)?)
-        .with_context(|| format!("cannot write {}", json_path.display()))?;
-    std::fs::write(&md_path, markdown(report))
-        .with_context(|| format!("cannot write {}", md_path.display()))?;
+    let json = serde_json::to_vec_pretty(report)?;
+    write_private(&json_path, &json, "the drill report")?;
+    write_private(&md_path, markdown(report).as_bytes(), "the drill report")?;
     Ok((json_path, md_path))
 }
 

@@ -4,6 +4,7 @@
 //! Invariant: settings are only produced when every attribute decoded cleanly; the
 //! defaults documented on each `decode_*` function are the only ones applied.
 
+use super::aws_names::{check_db_instance_class, check_instance_type};
 use super::decoder::Decoder;
 use super::schema::{self, Schema};
 use super::spec::{
@@ -126,6 +127,9 @@ impl Settings {
 /// `t3.micro` and `port` to 80.
 fn decode_cluster(d: &mut Decoder) -> Option<ClusterSettings> {
     let instance_type = d.string("instance_type", Some("t3.micro"));
+    if let Err((message, help)) = check_instance_type(&instance_type) {
+        d.invalid("instance_type", message, help);
+    }
     let size = d.whole("size", None, 1, 10_000);
     let image = d.string("image", None);
     let port = d.port("port", Some(80));
@@ -147,6 +151,11 @@ fn decode_database(d: &mut Decoder) -> Option<DatabaseSettings> {
     let engine = d.one_of("engine", None, ENGINES);
     let engine_version = d.string("engine_version", Some(""));
     let instance_class = d.string("instance_class", None);
+    if d.has_value("instance_class") {
+        if let Err((message, help)) = check_db_instance_class(&instance_class) {
+            d.invalid("instance_class", message, help);
+        }
+    }
     let storage_gb = d.whole("storage_gb", Some(20), 20, 65_536);
     let prevent_destroy = d.bool("prevent_destroy", Some(true));
     d.done(DatabaseSettings {

@@ -7,6 +7,7 @@
 //! computed is a reference cycle (reported once, where it closes), and an item whose
 //! computation failed yields `None` without further diagnostics downstream.
 
+use super::arith;
 use super::component_kind::{ComponentKind, Settings};
 use super::decoder::{AttrValue, Decoder, EvaluatedBody};
 use super::functions;
@@ -23,7 +24,7 @@ use hcl_edit::structure::Body;
 use hcl_edit::Span;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// A value for a root variable from the command line, the environment or a var file.
 #[derive(Debug, Clone)]
@@ -342,7 +343,6 @@ impl Evaluator {
         for (ns, values) in namespaces {
             ctx.declare_var(ns, Value::Object(values));
         }
-        let hcl_expr: hcl::Expression = expr.clone().into();
         let dir = self
             .reporter
             .sources
@@ -350,26 +350,15 @@ impl Evaluator {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_default();
-        let result = functions::with_base_dir(&dir, || {
-            catch_unwind(AssertUnwindSafe(|| hcl_expr.evaluate(&ctx)))
-        });
-        let start = Loc::of(file, expr.span());
-        match result {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(e)) => {
-                let (message, help, call) = describe_eval_error(e.kind());
-                let loc = call
-                    .and_then(|f| references::find_call(expr, &f))
-                    .map_or(start, |offset| Loc { file, offset });
-                self.reporter.error(loc, message, help);
-                None
-            }
-            Err(_) => {
-                self.reporter.error(
-                    start,
-                    "this expression cannot be evaluated (arithmetic overflow or division by zero)",
-                    "check the numbers in this expression".to_string(),
-                );
+        match evaluate(expr, ctx, &dir) {
+            Ok(value) => Some(value),
+            Err(failure) => {
+                let offset = failure
+                    .offset
+                    .or_else(|| expr.span().map(|s| s.start))
+                    .unwrap_or_default();
+                self.reporter
+                    .error(Loc { file, offset }, failure.message, failure.help);
                 None
             }
         }
@@ -392,43 +381,16 @@ impl Evaluator {
             return None;
         };
         let s = &self.scopes[scope];
-        let (item, candidates): (Option<Item>, Vec<String>) = match r.namespace {
-            Namespace::Var => (
-                s.variable(&name).map(|_| Item::Var(name.clone())),
-                s.variables.iter().map(|v| v.decl.name.clone()).collect(),
-            ),
-            Namespace::Local => (
-                s.local(&name).map(|_| Item::Local(name.clone())),
-                s.locals.iter().map(|l| l.name.clone()).collect(),
-            ),
-            Namespace::Component(kind) => (
-                s.component(kind, &name)
-                    .map(|_| Item::Component(kind, name.clone())),
-                s.components
-                    .iter()
-                    .filter(|(k, _)| *k == kind)
-                    .map(|(_, c)| c.name.clone())
-                    .collect(),
-            ),
+        let item = match r.namespace {
+            Namespace::Var => s.variable(&name).map(|_| Item::Var(name.clone())),
+            Namespace::Local => s.local(&name).map(|_| Item::Local(name.clone())),
+            Namespace::Component(kind) => s
+                .component(kind, &name)
+                .map(|_| Item::Component(kind, name.clone())),
             Namespace::Module => return self.resolve_module(scope, loc, &name, r.attr.as_ref()),
         };
         let Some(item) = item else {
-            let what = match r.namespace {
-                Namespace::Var => "variable",
-                Namespace::Local => "local",
-                _ => ns,
-            };
-            let fallback = match r.namespace {
-                Namespace::Var => format!("declare it with `variable \"{name}\" {{ ... }}`"),
-                Namespace::Local => "define it in a `locals { ... }` block".to_string(),
-                _ => format!("declare it with `{ns} \"{name}\" {{ ... }}`"),
-            };
-            let help = match closest(&name, candidates.iter().map(String::as_str)) {
-                Some(c) => format!("did you mean `{ns}.{c}`?"),
-                None => fallback,
-            };
-            self.reporter
-                .error(loc, format!("undefined {what} `{ns}.{name}`"), help);
+            self.report_undefined(scope, loc, r.namespace, &name);
             return None;
         };
         let value = self.value(scope, item, loc)?;
@@ -459,6 +421,40 @@ impl Evaluator {
             }
         }
         Some(value)
+    }
+
+    /// Reports `ns.name` as undefined, suggesting a close name of the same namespace.
+    fn report_undefined(&mut self, scope: ScopeId, loc: Loc, namespace: Namespace, name: &str) {
+        let s = &self.scopes[scope];
+        let ns = namespace.as_str();
+        let (what, candidates, fallback): (&str, Vec<&str>, String) = match namespace {
+            Namespace::Var => (
+                "variable",
+                s.variables.iter().map(|v| v.decl.name.as_str()).collect(),
+                format!("declare it with `variable \"{name}\" {{ ... }}`"),
+            ),
+            Namespace::Local => (
+                "local",
+                s.locals.iter().map(|l| l.name.as_str()).collect(),
+                "define it in a `locals { ... }` block".to_string(),
+            ),
+            Namespace::Component(kind) => (
+                ns,
+                s.components
+                    .iter()
+                    .filter(|(k, _)| *k == kind)
+                    .map(|(_, c)| c.name.as_str())
+                    .collect(),
+                format!("declare it with `{ns} \"{name}\" {{ ... }}`"),
+            ),
+            Namespace::Module => return,
+        };
+        let help = match closest(name, candidates) {
+            Some(c) => format!("did you mean `{ns}.{c}`?"),
+            None => fallback,
+        };
+        self.reporter
+            .error(loc, format!("undefined {what} `{ns}.{name}`"), help);
     }
 
     fn resolve_module(
@@ -513,9 +509,51 @@ impl Evaluator {
     }
 }
 
-/// Message, help, and the function to point at, for an hcl-rs evaluation error.
-fn describe_eval_error(kind: &ErrorKind) -> (String, String, Option<String>) {
-    match kind {
+/// Why an expression could not be evaluated.
+pub struct Failure {
+    /// Where to point, when more precise than the expression's start.
+    pub offset: Option<usize>,
+    pub message: String,
+    pub help: String,
+}
+
+/// Evaluates `expr` in `ctx` (which declares what it references), with `file(...)` paths
+/// relative to `dir`. Arithmetic is checked (see `arith`) and strings holding a NUL
+/// character are refused.
+fn evaluate(expr: &Expression, mut ctx: hcl::eval::Context, dir: &Path) -> Result<Value, Failure> {
+    let checked: hcl::Expression = arith::rewrite(expr, &mut ctx).into();
+    let result = functions::with_base_dir(dir, || {
+        catch_unwind(AssertUnwindSafe(|| checked.evaluate(&ctx)))
+    });
+    match result {
+        Ok(Ok(value)) if holds_nul(&value) => Err(Failure {
+            offset: None,
+            message: "a string in this value contains a NUL character".into(),
+            help: "AWS refuses NUL characters in names and tags: remove the `\\u0000`".into(),
+        }),
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(describe_eval_error(expr, e.kind())),
+        // Not expected: arithmetic, the only known source of panics in hcl-rs, is checked.
+        Err(_) => Err(Failure {
+            offset: None,
+            message: "this expression cannot be evaluated".into(),
+            help: "simplify the expression".into(),
+        }),
+    }
+}
+
+fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// Message, help and where to point, for an hcl-rs evaluation error in `expr`.
+fn describe_eval_error(expr: &Expression, kind: &ErrorKind) -> Failure {
+    let (message, help, offset) = match kind {
         ErrorKind::UndefinedVar(name) => (
             format!("unknown name `{name}`"),
             "references look like `var.NAME`, `local.NAME`, `cluster.NAME` or `module.NAME.OUTPUT`"
@@ -529,16 +567,19 @@ fn describe_eval_error(kind: &ErrorKind) -> (String, String, Option<String>) {
                 functions::NAMES.iter().copied(),
                 "see the function list in DESIGN.md",
             );
-            (format!("unknown function `{name}`"), help, Some(name))
+            let at = references::find_call(expr, &name);
+            (format!("unknown function `{name}`"), help, at)
         }
         ErrorKind::FuncCall(name, message) => {
             let name = name.to_string();
-            let help = format!("check the arguments of `{name}`");
-            (
-                format!("call to `{name}` failed: {message}"),
-                help,
-                Some(name),
-            )
+            match arith::failed_operator(&name) {
+                Some(at) => (message.clone(), arith::help(message).to_string(), Some(at)),
+                None => (
+                    format!("call to `{name}` failed: {message}"),
+                    format!("check the arguments of `{name}`"),
+                    references::find_call(expr, &name),
+                ),
+            }
         }
         ErrorKind::Unexpected(value, expected) => (
             format!("expected {expected}, got `{value}`"),
@@ -560,6 +601,11 @@ fn describe_eval_error(kind: &ErrorKind) -> (String, String, Option<String>) {
             "check the operands of this expression".to_string(),
             None,
         ),
+    };
+    Failure {
+        offset,
+        message,
+        help,
     }
 }
 
@@ -568,28 +614,12 @@ fn describe_eval_error(kind: &ErrorKind) -> (String, String, Option<String>) {
 pub fn parse_standalone(text: &str, dir: &Path) -> Result<Value, String> {
     let expr = hcl_edit::parser::parse_expr(text)
         .map_err(|e| format!("cannot parse `{text}`: {}", e.message()))?;
-    eval_standalone(&expr, dir).map_err(|(message, _)| message)
+    eval_standalone(&expr, dir).map_err(|f| f.message)
 }
 
-/// Evaluates an expression with the function library only (var files, typed CLI values);
-/// the error is a message and a help text.
-pub fn eval_standalone(expr: &Expression, dir: &Path) -> Result<Value, (String, String)> {
-    let ctx = functions::context();
-    let hcl_expr: hcl::Expression = expr.clone().into();
-    let dir: PathBuf = dir.to_path_buf();
-    match functions::with_base_dir(&dir, || {
-        catch_unwind(AssertUnwindSafe(|| hcl_expr.evaluate(&ctx)))
-    }) {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => {
-            let (message, help, _) = describe_eval_error(e.kind());
-            Err((message, help))
-        }
-        Err(_) => Err((
-            "this expression cannot be evaluated".into(),
-            "check the numbers in it".into(),
-        )),
-    }
+/// Evaluates an expression with the function library only (var files, typed CLI values).
+pub fn eval_standalone(expr: &Expression, dir: &Path) -> Result<Value, Failure> {
+    evaluate(expr, functions::context(), dir)
 }
 
 #[cfg(test)]
@@ -708,6 +738,7 @@ dns "api" {
     #[test]
     fn arithmetic_overflow_is_a_diagnostic() {
         let err = eval_in("", "18446744073709551615 + 1").unwrap_err();
-        assert!(err.contains("cannot be evaluated"), "{err}");
+        assert!(err.contains("`18446744073709551615 + 1` is out of range"), "{err}");
+        assert!(err.contains("expr.hcl:1:22"), "{err}");
     }
 }

@@ -10,6 +10,8 @@ use std::cell::RefCell;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
+use super::read::{read_regular, MAX_FILE_FUNCTION_BYTES};
+
 /// Names of every function, for "did you mean" suggestions.
 pub const NAMES: &[&str] = &[
     "ceil",
@@ -118,27 +120,20 @@ fn number(f: f64) -> Result {
         .ok_or_else(|| "the result is not a finite number".into())
 }
 
+/// Reads a regular file of at most `MAX_FILE_FUNCTION_BYTES` of text, relative to the
+/// directory of the file being evaluated.
 fn file(args: FuncArgs) -> Result {
     let rel = str_arg(&args, 0);
     let path = BASE_DIR.with(|b| b.borrow().join(rel));
-    let bytes = std::fs::read(&path).map_err(|e| {
-        format!(
-            "cannot read `{}`: {}",
-            path.display(),
-            lower_first(&e.to_string())
-        )
-    })?;
-    String::from_utf8(bytes)
-        .map(Value::from)
-        .map_err(|_| format!("`{}` is not valid UTF-8 text", path.display()))
-}
-
-fn lower_first(s: &str) -> String {
-    let mut chars = s.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+    let shown = path.display();
+    let bytes = read_regular(&path, MAX_FILE_FUNCTION_BYTES)
+        .map_err(|e| format!("`{shown}` {e}"))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| format!("`{shown}` is not valid UTF-8 text"))?;
+    if text.contains('\0') {
+        return Err(format!("`{shown}` contains a NUL byte; `file` reads text"));
     }
+    Ok(Value::from(text))
 }
 
 /// Terraform's `format`: `%s`, `%d`, `%v`, `%q` (quoted), `%f` and `%%`.
@@ -347,13 +342,14 @@ fn cidrsubnet(args: FuncArgs) -> Result {
     if newbits.fract() != 0.0 || newbits < 0.0 || netnum.fract() != 0.0 || netnum < 0.0 {
         return Err("newbits and netnum must be whole numbers of at least 0".into());
     }
-    let new_len = u32::from(net.prefix_len()) + newbits as u32;
-    if new_len > 32 {
+    // In floating point first: a huge `newbits` must not overflow the addition.
+    if f64::from(net.prefix_len()) + newbits > 32.0 {
         return Err(format!(
             "not enough address space: /{} plus {newbits} bits exceeds /32",
             net.prefix_len()
         ));
     }
+    let new_len = u32::from(net.prefix_len()) + newbits as u32;
     let count = 1u64 << (new_len - u32::from(net.prefix_len()));
     if netnum >= count as f64 {
         return Err(format!(
@@ -458,7 +454,9 @@ mod tests {
             Value::from("hello")
         );
         let err = with_base_dir(dir.path(), || eval(r#"file("missing.txt")"#)).unwrap_err();
-        assert!(err.contains("cannot read"), "{err}");
+        assert!(err.contains("missing.txt` does not exist"), "{err}");
+        let err = eval(r#"file("/dev/zero")"#).unwrap_err();
+        assert!(err.contains("is a character device, not a regular file"), "{err}");
     }
 
     #[test]
@@ -549,6 +547,8 @@ mod tests {
         assert!(eval(r#"cidrsubnet("10.0.0.0/30", 8, 0)"#).is_err());
         assert!(eval(r#"cidrsubnet("nope", 8, 0)"#).is_err());
         assert!(eval(r#"cidrsubnet("10.0.0.0/16", -1, 0)"#).is_err());
+        assert!(eval(r#"cidrsubnet("10.0.0.0/16", 4294967295, 0)"#).is_err());
+        assert!(eval(r#"cidrsubnet("10.0.0.0/16", 1e300, 1e300)"#).is_err());
     }
 
     #[test]

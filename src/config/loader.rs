@@ -6,32 +6,22 @@
 //! diagnostic found comes out, sorted by location.
 
 use super::component_kind::{ComponentKind, Settings};
-use super::decoder::{Decoder, EvaluatedBody};
+use super::decoder::Decoder;
 use super::evaluator::{eval_standalone, Evaluator, Input, InputValue};
-use super::reporter::{closest, did_you_mean, Reporter};
-use super::schema;
-use super::scope::{BlockDecl, Scope, ScopeId};
+use super::read::{read_regular, FileRole, MAX_SPEC_FILE_BYTES};
+use super::reporter::{did_you_mean, Reporter};
+use super::regions::{decode_regions, decode_service, Override};
+use super::root_blocks::{decode_backend, decode_drift_ignores};
+use super::scope::{BlockDecl, Scope, ScopeId, ROOT};
 use super::source::{normalize, FileId, Loc};
-use super::spec::{Backend, Component, ComponentName, DriftIgnore, Region, Role, Service, Spec};
+use super::spec::{Component, ComponentName, Spec};
 use super::{Diagnostics, VarInputs};
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::Span;
-use ipnet::Ipv4Net;
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-
-const ROOT: ScopeId = 0;
-
-/// A per-region override block: `region "r" { cluster "web" { ... } }`.
-struct Override {
-    region: String,
-    kind: ComponentKind,
-    component: String,
-    loc: Loc,
-    body: EvaluatedBody,
-}
 
 #[derive(Default)]
 pub struct Loader {
@@ -62,10 +52,7 @@ impl Loader {
             Err(e) => return Err(self.directory_error(&shown_dir, &format!("cannot be read: {e}"))),
         };
         let first_file = files[0].0;
-        let mut root = Scope {
-            dir: shown_dir,
-            ..Scope::default()
-        };
+        let mut root = Scope::new(Vec::new(), shown_dir, None);
         root.collect(&mut self.reporter, &files);
         self.scopes.push(root);
         self.instantiate_modules(ROOT, vec![canonical.clone()]);
@@ -110,31 +97,33 @@ impl Loader {
         self.reporter.finish()
     }
 
-    /// Reads and parses every `*.hcl` file of `dir`, sorted by name. Unreadable, non-UTF-8
-    /// and syntactically wrong files are reported and left out.
+    /// Reads and parses every `*.hcl` entry of `dir`, sorted by name. Entries that are not
+    /// readable regular files (dangling links, FIFOs, directories ...), non-UTF-8 and
+    /// syntactically wrong files are reported and left out, never skipped silently.
     fn read_dir(&mut self, dir: &Path) -> std::io::Result<Vec<(FileId, Body)>> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "hcl") && p.is_file())
+            .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
             .collect();
         paths.sort();
         let mut files = Vec::new();
         for path in paths {
-            if let Some(parsed) = self.read_file(&path) {
+            if let Some(parsed) = self.read_file(&path, FileRole::Spec) {
                 files.push(parsed);
             }
         }
         Ok(files)
     }
 
-    fn read_file(&mut self, path: &Path) -> Option<(FileId, Body)> {
-        let bytes = match std::fs::read(path) {
+    fn read_file(&mut self, path: &Path, role: FileRole) -> Option<(FileId, Body)> {
+        let bytes = match read_regular(path, MAX_SPEC_FILE_BYTES) {
             Ok(b) => b,
             Err(e) => {
                 let file = self.reporter.sources.add(path.to_path_buf(), String::new());
+                let help = role.help(&e);
                 self.reporter
-                    .error(Loc::start(file), format!("cannot read the file: {e}"), None);
+                    .error(Loc::start(file), format!("the {} {e}", role.noun()), help);
                 return None;
             }
         };
@@ -153,6 +142,16 @@ impl Loader {
                 return None;
             }
         };
+        if let Some(offset) = text.find('\0') {
+            let file = self.reporter.sources.add(path.to_path_buf(), text);
+            self.reporter.error(
+                Loc { file, offset },
+                "the file contains a NUL byte",
+                "spec files are text: remove the NUL byte (is this a binary file with a `.hcl` name?)"
+                    .to_string(),
+            );
+            return None;
+        }
         let parsed = catch_unwind(AssertUnwindSafe(|| hcl_edit::parser::parse_body(&text)));
         let file = self.reporter.sources.add(path.to_path_buf(), text);
         match parsed {
@@ -211,12 +210,7 @@ impl Loader {
             };
             let mut path = self.scopes[scope].path.clone();
             path.push(decl.name.clone());
-            let mut child = Scope {
-                path,
-                dir,
-                parent: Some((scope, decl.name.clone())),
-                ..Scope::default()
-            };
+            let mut child = Scope::new(path, dir, Some((scope, decl.name.clone())));
             child.collect(&mut self.reporter, &files);
             self.check_module_arguments(&decl, &child);
             self.scopes.push(child);
@@ -314,7 +308,7 @@ impl Loader {
         }
         for path in &vars.files {
             let shown = normalize(path);
-            let Some((file, body)) = self.read_file(&shown) else {
+            let Some((file, body)) = self.read_file(&shown, FileRole::Var) else {
                 continue;
             };
             let dir = shown.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -332,7 +326,10 @@ impl Loader {
                                     key_loc,
                                 );
                             }
-                            Err((message, help)) => self.reporter.error(loc, message, help),
+                            Err(failure) => {
+                                let loc = failure.offset.map_or(loc, |offset| Loc { file, offset });
+                                self.reporter.error(loc, failure.message, failure.help);
+                            }
                         }
                     }
                     Structure::Block(block) => self.reporter.error(
@@ -387,417 +384,6 @@ impl Loader {
 fn source_loc(decl: &BlockDecl) -> Loc {
     decl.attr("source")
         .map_or(decl.loc, |e| Loc::of(decl.file, e.span()))
-}
-
-/// The single `service` block. Both `rto` and `rpo` are required; `tags` defaults to none.
-fn decode_service(ev: &mut Evaluator, first_file: FileId) -> Option<Service> {
-    let services = ev.scopes[ROOT].services.clone();
-    let Some(decl) = services.first() else {
-        ev.reporter.error(
-            Loc::start(first_file),
-            "the environment declares no `service`",
-            "add `service \"NAME\" { rto = \"15m\"  rpo = \"5m\" }` to one of its files"
-                .to_string(),
-        );
-        return None;
-    };
-    for extra in &services[1..] {
-        let first = ev.reporter.sources.describe(decl.loc);
-        ev.reporter.error(
-            extra.loc,
-            "more than one `service` in the environment",
-            format!("an environment describes exactly one service, already declared at {first}; remove this one"),
-        );
-    }
-    let body = ev.eval_body(ROOT, decl.file, &decl.block.body, &schema::SERVICE);
-    let mut d = Decoder::new(
-        &mut ev.reporter,
-        &body,
-        decl.loc,
-        format!("service `{}`", decl.name),
-    );
-    let rto = duration(&mut d, "rto");
-    let rpo = duration(&mut d, "rpo");
-    let tags = d.string_map("tags");
-    d.done(Service {
-        name: decl.name.clone(),
-        rto,
-        rpo,
-        tags,
-    })
-}
-
-fn duration(d: &mut Decoder, name: &str) -> std::time::Duration {
-    let text = d.string(name, None);
-    if !d.has_value(name) {
-        return std::time::Duration::ZERO;
-    }
-    humantime::parse_duration(&text).unwrap_or_else(|_| {
-        d.invalid(
-            name,
-            format!("invalid duration `{text}` for `{name}`"),
-            "write a duration such as `90s`, `15m` or `1h`".to_string(),
-        );
-        std::time::Duration::ZERO
-    })
-}
-
-/// Every region, with the per-region override blocks found in them. `None` when any
-/// region failed or the primary is not exactly one.
-fn decode_regions(ev: &mut Evaluator, first_file: FileId) -> (Option<Vec<Region>>, Vec<Override>) {
-    let decls = ev.scopes[ROOT].regions.clone();
-    if decls.is_empty() {
-        let loc = ev.scopes[ROOT]
-            .services
-            .first()
-            .map_or(Loc::start(first_file), |s| s.loc);
-        ev.reporter.error(
-            loc,
-            "the environment declares no region",
-            "add `region \"us-east-1\" { role = \"primary\"  cidr = \"10.0.0.0/16\" }`".to_string(),
-        );
-        return (None, Vec::new());
-    }
-    let mut regions = Vec::new();
-    let mut overrides = Vec::new();
-    let mut all_ok = true;
-    for decl in &decls {
-        overrides.extend(decode_overrides(ev, decl));
-        match decode_region(ev, decl) {
-            Some(region) => regions.push((region, decl)),
-            None => all_ok = false,
-        }
-    }
-    let primaries: Vec<&(Region, &BlockDecl)> = regions
-        .iter()
-        .filter(|(r, _)| r.role == Role::Primary)
-        .collect();
-    match primaries.as_slice() {
-        [] if all_ok => {
-            ev.reporter.error(
-                decls[0].loc,
-                "no region has the role `primary`",
-                "set `role = \"primary\"` on exactly one region".to_string(),
-            );
-            all_ok = false;
-        }
-        [first, rest @ ..] if !rest.is_empty() => {
-            for (_, decl) in rest {
-                let loc = decl
-                    .attr("role")
-                    .map_or(decl.loc, |e| Loc::of(decl.file, e.span()));
-                ev.reporter.error(
-                    loc,
-                    format!("region `{}` is a second primary", decl.name),
-                    format!(
-                        "exactly one region is the primary, and `{}` already is; make this one \
-                         `warm-standby` or `cold-standby`",
-                        first.0.name
-                    ),
-                );
-            }
-            all_ok = false;
-        }
-        _ => {}
-    }
-    let regions = all_ok.then(|| regions.into_iter().map(|(r, _)| r).collect());
-    (regions, overrides)
-}
-
-/// A region: `role` and `cidr` (an IPv4 block from /16 to /28) are required; `zones`
-/// defaults to `<region>a` and `<region>b`, `capacity` to 0.5 (in (0, 1]).
-fn decode_region(ev: &mut Evaluator, decl: &BlockDecl) -> Option<Region> {
-    let name = decl.name.clone();
-    if !valid_region_name(&name) {
-        let loc = Loc::of(decl.file, decl.block.labels.first().and_then(Span::span));
-        ev.reporter.error(
-            loc,
-            format!("`{name}` is not an AWS region name"),
-            "write a region name such as `us-east-1` or `eu-west-1`".to_string(),
-        );
-        return None;
-    }
-    let body = ev.eval_body(ROOT, decl.file, &decl.block.body, &schema::REGION);
-    let mut d = Decoder::new(
-        &mut ev.reporter,
-        &body,
-        decl.loc,
-        format!("region `{name}`"),
-    );
-
-    let role_text = d.string("role", None);
-    let role = Role::parse_declared(&role_text);
-    if role.is_none() && d.has_value("role") {
-        let roles = ["primary", "warm-standby", "cold-standby"];
-        let help = did_you_mean(
-            &role_text,
-            roles,
-            "use `primary`, `warm-standby` or `cold-standby`",
-        );
-        d.invalid("role", format!("invalid role `{role_text}`"), help);
-    }
-
-    let cidr_text = d.string("cidr", None);
-    let mut cidr = None;
-    if d.has_value("cidr") {
-        match cidr_text.parse::<Ipv4Net>() {
-            Err(_) => d.invalid(
-                "cidr",
-                format!("invalid CIDR block `{cidr_text}`"),
-                "write an IPv4 block such as `10.0.0.0/16`".to_string(),
-            ),
-            Ok(net) if net.trunc() != net => d.invalid(
-                "cidr",
-                format!("CIDR block `{cidr_text}` has host bits set"),
-                format!("did you mean `{}`?", net.trunc()),
-            ),
-            Ok(net) if !(16..=28).contains(&net.prefix_len()) => d.invalid(
-                "cidr",
-                format!("CIDR block `{cidr_text}` is not between /16 and /28"),
-                "a VPC block has a prefix length from /16 to /28, such as `10.0.0.0/16`"
-                    .to_string(),
-            ),
-            Ok(net) => cidr = Some(net),
-        }
-    }
-
-    let zones = d
-        .string_list("zones")
-        .unwrap_or_else(|| vec![format!("{name}a"), format!("{name}b")]);
-    if d.has_value("zones") {
-        if zones.is_empty() {
-            d.invalid(
-                "zones",
-                "`zones` is empty".to_string(),
-                format!("list at least one zone, such as `{name}a`"),
-            );
-        }
-        for zone in &zones {
-            let suffix = zone.strip_prefix(name.as_str());
-            if !suffix.is_some_and(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase())) {
-                d.invalid(
-                    "zones",
-                    format!("invalid zone `{zone}` for region `{name}`"),
-                    format!("a zone is the region name followed by a letter, such as `{name}a`"),
-                );
-            }
-        }
-    }
-
-    let capacity = d.number("capacity", Some(0.5));
-    if !(capacity > 0.0 && capacity <= 1.0) {
-        d.invalid(
-            "capacity",
-            format!("`capacity` must be greater than 0 and at most 1, got {capacity}"),
-            "capacity is the share of each cluster kept running in a standby, such as `0.5`"
-                .to_string(),
-        );
-    }
-    let cidr = cidr.unwrap_or_default();
-    d.done((role, cidr)).and_then(|(role, cidr)| {
-        Some(Region {
-            name,
-            role: role?,
-            cidr,
-            zones,
-            capacity,
-        })
-    })
-}
-
-/// `us-east-1`, `ap-southeast-2`, `us-gov-west-1`: lower-case words and a number.
-fn valid_region_name(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('-').collect();
-    parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok()
-}
-
-fn decode_overrides(ev: &mut Evaluator, decl: &BlockDecl) -> Vec<Override> {
-    let mut out: Vec<Override> = Vec::new();
-    for block in decl.block.body.blocks() {
-        let (Some(kind), [label]) = (
-            ComponentKind::parse(block.ident.as_str()),
-            block.labels.as_slice(),
-        ) else {
-            continue;
-        };
-        let component = label.as_str().to_string();
-        let loc = Loc::of(decl.file, label.span());
-        if ev.scopes[ROOT].component(kind, &component).is_none() {
-            let names: Vec<&str> = ev.scopes[ROOT]
-                .components
-                .iter()
-                .filter(|(k, _)| *k == kind)
-                .map(|(_, c)| c.name.as_str())
-                .collect();
-            let help = match closest(&component, names) {
-                Some(c) => format!("did you mean `{c}`?"),
-                None => format!(
-                    "declare `{} \"{component}\" {{ ... }}` at the top level first",
-                    kind.as_str()
-                ),
-            };
-            ev.reporter.error(
-                loc,
-                format!(
-                    "region `{}` overrides {} `{component}`, which is not declared",
-                    decl.name,
-                    kind.as_str()
-                ),
-                help,
-            );
-            continue;
-        }
-        if out
-            .iter()
-            .any(|o| o.kind == kind && o.component == component)
-        {
-            ev.reporter.error(
-                loc,
-                format!(
-                    "duplicate override of {} `{component}` in region `{}`",
-                    kind.as_str(),
-                    decl.name
-                ),
-                "merge the two blocks into one".to_string(),
-            );
-            continue;
-        }
-        let body = ev.eval_body(ROOT, decl.file, &block.body, kind.schema());
-        out.push(Override {
-            region: decl.name.clone(),
-            kind,
-            component,
-            loc,
-            body,
-        });
-    }
-    out
-}
-
-/// `standby { backend "s3" { bucket, key, region, kms_key_id } }`: `bucket`, `key` and
-/// `region` are required. `Some(None)` when there is no backend.
-fn decode_backend(ev: &mut Evaluator) -> Option<Option<Backend>> {
-    let decls = ev.scopes[ROOT].standby.clone();
-    for extra in decls.iter().skip(1) {
-        ev.reporter.error(
-            extra.loc,
-            "duplicate `standby` block",
-            "keep a single `standby` block".to_string(),
-        );
-    }
-    let Some(decl) = decls.first() else {
-        return Some(None);
-    };
-    let Some(block) = decl.block.body.get_blocks("backend").next() else {
-        return Some(None);
-    };
-    let kind = block.labels.first().map(|l| l.as_str()).unwrap_or_default();
-    if kind != "s3" {
-        let loc = Loc::of(decl.file, block.labels.first().and_then(Span::span));
-        ev.reporter.error(
-            loc,
-            format!("unsupported backend `{kind}`"),
-            "use `backend \"s3\" { ... }`".to_string(),
-        );
-        return None;
-    }
-    let body = ev.eval_body(ROOT, decl.file, &block.body, &schema::BACKEND);
-    let loc = Loc::of(decl.file, block.ident.span());
-    let mut d = Decoder::new(&mut ev.reporter, &body, loc, "backend `s3`");
-    let bucket = d.string("bucket", None);
-    let key = d.string("key", None);
-    let region = d.string("region", None);
-    let kms_key_id = d.optional_string("kms_key_id");
-    d.done(Some(Backend {
-        bucket,
-        key,
-        region,
-        kms_key_id,
-    }))
-}
-
-/// `drift { ignore "ADDRESS" { attributes, reason, until } }`, from every `drift` block:
-/// `reason` is required, `until` is a `YYYY-MM-DD` date and `attributes` only names keys
-/// some resource kind manages. Problems are reported; the rules that decoded come back.
-fn decode_drift_ignores(ev: &mut Evaluator) -> Vec<DriftIgnore> {
-    let decls = ev.scopes[ROOT].drift.clone();
-    let mut out = Vec::new();
-    for decl in &decls {
-        for block in decl.block.body.get_blocks("ignore") {
-            let Some(label) = block.labels.first() else {
-                continue;
-            };
-            let address = label.as_str().trim().to_string();
-            let label_loc = Loc::of(decl.file, label.span());
-            if address.is_empty() || address.contains(char::is_whitespace) {
-                ev.reporter.error(
-                    label_loc,
-                    format!("invalid address `{address}` in a drift ignore rule"),
-                    "write an address prefix as `--target` takes it, such as `region.us-east-1.cluster.web`".to_string(),
-                );
-            }
-            let body = ev.eval_body(ROOT, decl.file, &block.body, &schema::DRIFT_IGNORE);
-            let loc = Loc::of(decl.file, block.ident.span());
-            let mut d = Decoder::new(&mut ev.reporter, &body, loc, format!("ignore `{address}`"));
-            let reason = d.string("reason", None);
-            if d.has_value("reason") && reason.trim().is_empty() {
-                d.invalid(
-                    "reason",
-                    "`reason` is empty".to_string(),
-                    "say why this drift is accepted, such as `reason = \"autoscaling experiments\"`".to_string(),
-                );
-            }
-            let attributes = d.string_list("attributes").unwrap_or_default();
-            for key in &attributes {
-                if !crate::topology::ATTRIBUTE_KEYS.contains(&key.as_str()) {
-                    let help = did_you_mean(
-                        key,
-                        crate::topology::ATTRIBUTE_KEYS.iter().copied(),
-                        format!(
-                            "standby manages only {}",
-                            crate::topology::ATTRIBUTE_KEYS
-                                .iter()
-                                .map(|k| format!("`{k}`"))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    );
-                    d.invalid(
-                        "attributes",
-                        format!("unknown attribute `{key}` in ignore `{address}`"),
-                        help,
-                    );
-                }
-            }
-            let until = d.optional_string("until").and_then(|text| {
-                let format = time::macros::format_description!("[year]-[month]-[day]");
-                match time::Date::parse(&text, &format) {
-                    Ok(date) => Some(date),
-                    Err(_) => {
-                        d.invalid(
-                            "until",
-                            format!("invalid date `{text}` for `until`"),
-                            "write the last day the rule applies as `YYYY-MM-DD`, such as `2026-12-31`".to_string(),
-                        );
-                        None
-                    }
-                }
-            });
-            if let Some(rule) = d.done(DriftIgnore {
-                address,
-                attributes,
-                reason,
-                until,
-            }) {
-                out.push(rule);
-            }
-        }
-    }
-    out
 }
 
 type Assembled = (

@@ -4,6 +4,8 @@
 //! Invariant: `load` returns either a fully valid `Spec` or at least one diagnostic;
 //! no input, binary garbage included, makes it panic.
 
+mod arith;
+mod aws_names;
 mod component_kind;
 mod decoder;
 mod diagnostic;
@@ -11,8 +13,11 @@ mod evaluator;
 mod format;
 mod functions;
 mod loader;
+mod read;
 mod references;
+mod regions;
 mod reporter;
+mod root_blocks;
 mod schema;
 mod scope;
 mod source;

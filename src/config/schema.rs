@@ -152,6 +152,17 @@ pub fn check_block(reporter: &mut Reporter, file: FileId, block: &Block, schema:
         };
         reporter.error(loc, message, help);
     }
+    let control = block
+        .labels
+        .iter()
+        .find(|l| l.as_str().contains(char::is_control));
+    if let Some(label) = control {
+        reporter.error(
+            Loc::of(file, label.span()),
+            format!("the label of this `{kind}` block contains a control character"),
+            "labels are names: remove the control character (such as `\\u0000`)".to_string(),
+        );
+    }
     check_body(reporter, file, &block.body, schema, &describe(block));
     labels_ok
 }

@@ -13,9 +13,13 @@ use super::var_type::VarType;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body, Structure};
 use hcl_edit::Span;
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 pub type ScopeId = usize;
+
+/// The environment's own scope; module instances follow it.
+pub const ROOT: ScopeId = 0;
 
 /// A labelled block, kept whole for later evaluation.
 #[derive(Debug, Clone)]
@@ -72,9 +76,31 @@ pub struct Scope {
     pub standby: Vec<BlockDecl>,
     /// Root only: `drift` blocks (ignore rules).
     pub drift: Vec<BlockDecl>,
+    /// Position of each name in its vector: lookups stay constant-time in large specs.
+    index: HashMap<Slot, HashMap<String, usize>>,
+}
+
+/// Which vector of a scope a name indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Slot {
+    Variable,
+    Local,
+    Output,
+    Module,
+    Component(ComponentKind),
 }
 
 impl Scope {
+    /// An empty scope: the root (`path` empty, no `parent`) or a module instance.
+    pub fn new(path: Vec<String>, dir: PathBuf, parent: Option<(ScopeId, String)>) -> Scope {
+        Scope {
+            path,
+            dir,
+            parent,
+            ..Scope::default()
+        }
+    }
+
     /// `module.x.` for module scopes, empty for the root: the prefix of addresses.
     pub fn prefix(&self) -> String {
         self.path.iter().map(|m| format!("module.{m}.")).collect()
@@ -84,27 +110,37 @@ impl Scope {
         self.parent.is_none()
     }
 
+    fn position(&self, slot: Slot, name: &str) -> Option<usize> {
+        self.index.get(&slot)?.get(name).copied()
+    }
+
+    fn remember(&mut self, slot: Slot, name: &str, position: usize) {
+        self.index
+            .entry(slot)
+            .or_default()
+            .insert(name.to_string(), position);
+    }
+
     pub fn variable(&self, name: &str) -> Option<&VariableDecl> {
-        self.variables.iter().find(|v| v.decl.name == name)
+        self.position(Slot::Variable, name)
+            .map(|i| &self.variables[i])
     }
 
     pub fn local(&self, name: &str) -> Option<&LocalDecl> {
-        self.locals.iter().find(|l| l.name == name)
+        self.position(Slot::Local, name).map(|i| &self.locals[i])
     }
 
     pub fn output(&self, name: &str) -> Option<&BlockDecl> {
-        self.outputs.iter().find(|o| o.name == name)
+        self.position(Slot::Output, name).map(|i| &self.outputs[i])
     }
 
     pub fn component(&self, kind: ComponentKind, name: &str) -> Option<&BlockDecl> {
-        self.components
-            .iter()
-            .find(|(k, c)| *k == kind && c.name == name)
-            .map(|(_, c)| c)
+        self.position(Slot::Component(kind), name)
+            .map(|i| &self.components[i].1)
     }
 
     pub fn module(&self, name: &str) -> Option<&ModuleDecl> {
-        self.modules.iter().find(|m| m.decl.name == name)
+        self.position(Slot::Module, name).map(|i| &self.modules[i])
     }
 
     /// Sorts the top-level blocks of `files` into this scope.
@@ -172,6 +208,7 @@ impl Scope {
             "variable" => {
                 if self.check_unique(reporter, &decl, self.variable(&name).map(|v| v.decl.loc)) {
                     let ty = variable_type(reporter, &decl);
+                    self.remember(Slot::Variable, &name, self.variables.len());
                     self.variables.push(VariableDecl { decl, ty });
                 }
             }
@@ -183,11 +220,13 @@ impl Scope {
                         "add `value = ...` to the block".to_string(),
                     );
                 } else if self.check_unique(reporter, &decl, self.output(&name).map(|o| o.loc)) {
+                    self.remember(Slot::Output, &name, self.outputs.len());
                     self.outputs.push(decl);
                 }
             }
             "module" => {
                 if self.check_unique(reporter, &decl, self.module(&name).map(|m| m.decl.loc)) {
+                    self.remember(Slot::Module, &name, self.modules.len());
                     self.modules.push(ModuleDecl { decl, child: None });
                 }
             }
@@ -205,6 +244,7 @@ impl Scope {
                     return;
                 };
                 if self.check_unique(reporter, &decl, self.component(kind, &name).map(|c| c.loc)) {
+                    self.remember(Slot::Component(kind), &name, self.components.len());
                     self.components.push((kind, decl));
                 }
             }
@@ -224,6 +264,7 @@ impl Scope {
                 );
                 continue;
             }
+            self.remember(Slot::Local, &name, self.locals.len());
             self.locals.push(LocalDecl {
                 name,
                 file,

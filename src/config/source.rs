@@ -4,6 +4,7 @@
 //! Invariant: turning an offset into a line and column never panics, whatever the offset
 //! (past the end, or inside a multi-byte character): lookups clamp and count characters.
 
+use std::cell::OnceCell;
 use std::path::{Component, Path, PathBuf};
 
 /// Index of a file in the `SourceMap`.
@@ -37,6 +38,9 @@ impl Loc {
 struct SourceFile {
     path: PathBuf,
     text: String,
+    /// Byte offset of each line's start, computed on the first lookup: locating many
+    /// diagnostics in a large file stays linear.
+    line_starts: OnceCell<Vec<usize>>,
 }
 
 #[derive(Debug, Default)]
@@ -46,7 +50,11 @@ pub struct SourceMap {
 
 impl SourceMap {
     pub fn add(&mut self, path: PathBuf, text: String) -> FileId {
-        self.files.push(SourceFile { path, text });
+        self.files.push(SourceFile {
+            path,
+            text,
+            line_starts: OnceCell::new(),
+        });
         FileId(self.files.len() - 1)
     }
 
@@ -60,16 +68,21 @@ impl SourceMap {
 
     /// 1-based line and column (in characters) of `loc`, and the text of its line.
     pub fn locate(&self, loc: Loc) -> (usize, usize, String) {
-        let text = self.text(loc.file);
+        let file = &self.files[loc.file.0];
+        let text = file.text.as_str();
         let mut offset = loc.offset.min(text.len());
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before[line_start..].chars().count() + 1;
-        let source_line = text[line_start..].lines().next().unwrap_or("").to_string();
+        let starts = file.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let line = starts.partition_point(|&start| start <= offset);
+        let line_start = starts[line - 1];
+        let column = text[line_start..offset].chars().count() + 1;
+        let source_line = visible(text[line_start..].lines().next().unwrap_or(""));
         (line, column, source_line)
     }
 
@@ -81,12 +94,20 @@ impl SourceMap {
 
     /// The text of 1-based line `line`, empty past the end.
     pub fn line_text(&self, file: FileId, line: usize) -> String {
-        self.text(file)
-            .lines()
-            .nth(line.saturating_sub(1))
-            .unwrap_or("")
-            .to_string()
+        visible(self.text(file).lines().nth(line.saturating_sub(1)).unwrap_or(""))
     }
+}
+
+/// `line` with control characters (a NUL, an escape) shown as their Unicode pictures
+/// (`␀`, `␛`), one character for one, so the caret's column still matches.
+fn visible(line: &str) -> String {
+    line.chars()
+        .map(|c| match u32::from(c) {
+            n @ 0..=0x1f if c != '\t' => char::from_u32(0x2400 + n).unwrap_or(c),
+            0x7f => '\u{2421}',
+            _ => c,
+        })
+        .collect()
 }
 
 /// Removes `.` and resolves `..` lexically, so module paths read
@@ -136,6 +157,8 @@ mod tests {
         );
         // Inside the multi-byte character and past the end: clamped, no panic.
         assert_eq!(map.locate(Loc { file: f, offset: 8 }).0, 2);
+        let nul = map.add("b.hcl".into(), "x = \"a\0b\"\n".into());
+        assert_eq!(map.locate(Loc { file: nul, offset: 6 }), (1, 7, "x = \"a\u{2400}b\"".into()));
         assert_eq!(
             map.locate(Loc {
                 file: f,

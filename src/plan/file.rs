@@ -1,15 +1,16 @@
 //! Saved plans (`plan --out FILE`, `apply FILE`): the plan as versioned JSON.
 //!
-//! Invariant: a plan file holds no secret (plans never do) and loads only when its format
-//! version is one this build understands.
+//! Invariant: a plan file holds no secret (plans never do), is written whole with mode 0600,
+//! and loads only when its format version is one this build understands.
 
 use super::{Plan, PLAN_FORMAT_VERSION};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
 
+/// Saves `plan` atomically, readable by its owner only.
 pub fn save_plan(plan: &Plan, path: &Path) -> Result<()> {
     let json = serde_json::to_vec_pretty(plan)?;
-    std::fs::write(path, json).with_context(|| format!("cannot write the plan {}", path.display()))
+    crate::private_file::write_private(path, &json, "the plan")
 }
 
 pub fn load_plan(path: &Path) -> Result<Plan> {

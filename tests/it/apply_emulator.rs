@@ -2,7 +2,7 @@
 //! result read back from the emulator through the SDK.
 
 use crate::support::aws::{live_instances_by_address, tag_filter, versioning};
-use crate::support::workspace::{read_until, Workspace};
+use crate::support::workspace::{file_mode, read_until, Workspace};
 use crate::support::Emulator;
 use std::collections::BTreeMap;
 
@@ -399,6 +399,11 @@ async fn a_saved_plan_applies_once_and_is_refused_when_stale() {
         saved.stderr.contains("Saved the plan to first.plan"),
         "{}",
         saved.stderr
+    );
+    assert_eq!(
+        file_mode(&ws.path().join("first.plan")),
+        0o600,
+        "a saved plan is private, like the state"
     );
     ws.run(&["apply", "first.plan"]).ok();
     assert_eq!(

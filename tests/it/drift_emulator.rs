@@ -2,7 +2,7 @@
 //! change made through the SDK as a person or another tool would make it.
 
 use crate::support::aws;
-use crate::support::workspace::{Run, Workspace};
+use crate::support::workspace::{file_mode, Run, Workspace};
 use crate::support::Emulator;
 use aws_sdk_ec2::types::{Filter, InstanceType, ResourceType, Tag, TagSpecification};
 use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
@@ -284,6 +284,7 @@ async fn every_out_of_band_change_is_named_and_apply_converges_it() {
     ]);
     assert_eq!(junit.code, 2, "{}", junit.stderr);
     let xml = std::fs::read_to_string(ws.path().join("drift.xml")).unwrap();
+    assert_eq!(file_mode(&ws.path().join("drift.xml")), 0o600);
     assert!(xml.starts_with("<?xml"));
     assert!(
         xml.contains("<testsuite name=\"standby drift prod\"") && xml.contains(" timestamp=\""),

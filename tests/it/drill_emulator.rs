@@ -3,7 +3,7 @@
 
 use crate::support::aws;
 use crate::support::proxy::Proxy;
-use crate::support::workspace::Workspace;
+use crate::support::workspace::{file_mode, Workspace};
 use crate::support::Emulator;
 
 const SPEC: &str = r#"
@@ -254,6 +254,9 @@ async fn keep_then_cleanup_leaves_nothing_behind() {
         serde_json::from_str(&std::fs::read_to_string(json.path()).unwrap()).unwrap();
     let id = r["id"].as_str().unwrap().to_string();
     assert_eq!(r["removed"], false);
+    for report in [json.path(), json.path().with_extension("md")] {
+        assert_eq!(file_mode(&report), 0o600, "{}", report.display());
+    }
     assert!(
         !leftovers(&emulator, &id).await.is_empty(),
         "--keep leaves the drill up"

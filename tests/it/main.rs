@@ -11,6 +11,7 @@ mod cli_snapshots;
 mod cli_terraform;
 mod config_diagnostics;
 mod config_drift_ignore;
+mod config_hostile;
 mod config_load;
 mod dr_emulator;
 mod drift_emulator;

@@ -118,3 +118,10 @@ pub fn read_until(
     }
     lines
 }
+
+/// The permission bits of `path`, to check that private files are 0600.
+pub fn file_mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    meta.permissions().mode() & 0o777
+}
