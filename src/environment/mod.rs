@@ -146,10 +146,11 @@ impl Environment {
             .await
     }
 
-    /// Every region's role, the state's taking precedence over the spec's.
+    /// Every region's role, the state's taking precedence over the spec's (and those an
+    /// interrupted promote or rebuild leads to over the state's).
     pub fn roles(&self, state: Option<&State>) -> BTreeMap<String, Role> {
-        let empty = BTreeMap::new();
-        topology::effective_roles(&self.spec, state.map(|s| &s.roles).unwrap_or(&empty))
+        let planned = state.map(State::planned_roles).unwrap_or_default();
+        topology::effective_roles(&self.spec, &planned)
     }
 
     pub fn desired(&self, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired>> {
@@ -273,7 +274,12 @@ impl Environment {
         let mut actions: Vec<Action> = diff(&bound, &prior, &diff_opts);
         explain_role_changes(&mut actions, state, &roles);
         let blocked = protected_deletions(desired, &actions);
-        let mut notes = self.role_notes(&roles);
+        let mut notes: Vec<String> = state
+            .and_then(|s| s.journal.as_ref())
+            .map(|j| j.note())
+            .into_iter()
+            .collect();
+        notes.extend(self.role_notes(&roles));
         notes.extend(opts.assume_down.iter().map(|r| {
             format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
         }));
@@ -289,6 +295,7 @@ impl Environment {
             blocked,
             stages: BTreeMap::new(),
             best_effort: BTreeSet::new(),
+            journal: None,
             roles,
             prior,
             actions,

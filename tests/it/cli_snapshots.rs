@@ -70,6 +70,7 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         blocked: vec![],
         stages: Default::default(),
         best_effort: Default::default(),
+        journal: None,
         outputs: BTreeMap::new(),
     }
 }
