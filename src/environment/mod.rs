@@ -279,7 +279,9 @@ impl Environment {
             .map(|j| j.note())
             .into_iter()
             .collect();
-        notes.extend(self.role_notes(&roles));
+        // About the roles the state holds, which an interrupted operation's may run ahead of.
+        let held = state.map(|s| topology::effective_roles(&self.spec, &s.roles));
+        notes.extend(self.role_notes(held.as_ref().unwrap_or(&roles)));
         notes.extend(opts.assume_down.iter().map(|r| {
             format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
         }));
