@@ -12,6 +12,7 @@ mod config_diagnostics;
 mod config_drift_ignore;
 mod config_load;
 mod dr_emulator;
+mod dr_journal_fake;
 mod dr_resume;
 mod drift_emulator;
 mod drift_fake;
