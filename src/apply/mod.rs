@@ -3,9 +3,11 @@
 //! Invariant: only the plan's actions run; the state is saved after every completed action
 //! (completions that arrive together are saved together), so an interruption at any point
 //! leaves a state that loads. On a failure or a cancel nothing new starts, what is in flight
-//! finishes, and the state is saved before returning.
+//! finishes, and the state is saved before returning. A plan without a journal records its
+//! roles at the start; a DR plan's journal changes them stage by stage (`journal.rs`).
 
 mod event;
+mod journal;
 
 pub use event::{ApplyEvent, ApplyReport, Failure, StepTiming};
 
@@ -55,17 +57,31 @@ pub async fn apply(
         anyhow::bail!("the plan cannot be applied: {}", plan.blocked.join("; "));
     }
     let started = Instant::now();
+    let graph = apply_graph(&plan.actions, &plan.stages)?;
+    let mut stages = journal::StageProgress::new(&graph);
     {
         // The refreshed view becomes the state: adopted resources are recorded and vanished
         // ones dropped before anything changes.
         let state = store.state_mut();
         state.set_resources(plan.prior.clone());
-        state.roles = plan.roles.clone();
+        match &plan.journal {
+            // A DR operation changes roles stage by stage, as they become true.
+            Some(j) => {
+                let other = state.journal.take().filter(|open| {
+                    open.operation != j.operation || open.started_at != j.started_at
+                });
+                if let Some(given_up) = other {
+                    state.history.push(given_up.into_entry("abandoned"));
+                }
+                state.journal = Some(j.clone());
+                stages.advance(state, plan);
+            }
+            None => state.roles = plan.roles.clone(),
+        }
         state.outputs = plan.outputs.clone();
     }
     store.save().await?;
 
-    let graph = apply_graph(&plan.actions, &plan.stages)?;
     let shared = Arc::new(SharedState(RwLock::new(store.state().clone())));
     let mut waiting: Vec<usize> = graph
         .node_indices()
@@ -132,13 +148,20 @@ pub async fn apply(
             let action = &plan.actions[step.action];
             let address = action.address().clone();
             let verb = step_verb(action, step);
-            report.steps.push(StepTiming {
+            let not_made = result.is_err() && plan.best_effort.contains(&address);
+            let timing = StepTiming {
                 address: address.clone(),
                 verb,
                 started_at: started_at(elapsed),
                 duration: elapsed,
-                outcome: if result.is_ok() { "done" } else { "failed" },
-            });
+                outcome: match &result {
+                    Ok(_) => "done",
+                    Err(_) if not_made => "not made",
+                    Err(_) => "failed",
+                },
+            };
+            stages.step_ended(step, &timing, result.is_ok() || not_made);
+            report.steps.push(timing);
             let release = match result {
                 Ok(outcome) => {
                     let mut state = shared
@@ -200,17 +223,27 @@ pub async fn apply(
                 }
             }
         }
-        *store.state_mut() = shared
-            .0
-            .read()
-            .expect("no thread panics while holding the state")
-            .clone();
+        {
+            let mut state = shared
+                .0
+                .write()
+                .expect("no thread panics while holding the state");
+            stages.record(&mut state, plan);
+            *store.state_mut() = state.clone();
+        }
         store.save().await?;
         let _ = opts.events.send(ApplyEvent::StateSaved {
             serial: store.state().serial,
         });
     }
     report.elapsed = started.elapsed();
+    let journaled = plan.journal.is_some();
+    if let Some(j) = store.state_mut().journal.as_mut().filter(|_| journaled) {
+        // The run stopped before the last stage: the next run of the command resumes it.
+        j.duration_ms += report.elapsed.as_millis() as u64;
+        j.last_error = Some(journal::why_stopped(&report));
+        store.save().await?;
+    }
     Ok(report)
 }
 

@@ -42,7 +42,10 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
     }
     let env = g.load(&args.path)?;
     let mut store = env.open_state("apply").await?;
-    let result = converge(&env, args, provider, &mut store).await;
+    let result = match refuse_interrupted(&store) {
+        Ok(()) => converge(&env, args, provider, &mut store).await,
+        Err(e) => Err(e),
+    };
     release_after(&mut store, result).await
 }
 
@@ -68,6 +71,9 @@ async fn apply_saved(
         .await?;
     let result = async {
         check_plan_is_current(&plan, store.state(), store.exists())?;
+        if plan.journal.is_none() {
+            refuse_interrupted(&store)?;
+        }
         eprint!("{}", render::plan(&plan));
         execute(
             &plan,
@@ -82,6 +88,15 @@ async fn apply_saved(
     release_after(&mut store, result).await?;
     print_outputs(&plan);
     Ok(Outcome::Success)
+}
+
+/// Refuses to apply while a promote or rebuild is interrupted: apply would record the roles
+/// it leads to before making them true, and skip its stages.
+fn refuse_interrupted(store: &StateStore) -> Result<()> {
+    match &store.state().journal {
+        Some(j) => anyhow::bail!("{} before applying", j.note()),
+        None => Ok(()),
+    }
 }
 
 /// Plans against the locked state, asks, and applies.
@@ -165,21 +180,15 @@ pub(super) async fn make_plan(
     env.plan(provider, state, &opts).await
 }
 
-/// What a run records in the history besides the plan's own steps.
+/// The run's name in the history: `apply`, `destroy`, `promote us-west-2` ...
 pub(super) struct Operation {
-    /// `apply`, `destroy`, `promote us-west-2` ...
     pub name: String,
-    pub details: serde_json::Value,
-    /// Steps taken before the plan ran (the RPO gate ...).
-    pub steps: Vec<Step>,
 }
 
 impl Operation {
     pub fn named(name: &str) -> Operation {
         Operation {
             name: name.to_string(),
-            details: serde_json::Value::Null,
-            steps: Vec::new(),
         }
     }
 }
@@ -195,6 +204,7 @@ pub(super) async fn execute(
 ) -> Result<ApplyReport> {
     let started_at = crate::state::history_now();
     let clock = Instant::now();
+    let op_name = op.name.clone();
     // Ctrl-C is handled here (finish what is in flight, save); the lock goes afterwards.
     let _interrupts = crate::state::defer_interrupts();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -216,20 +226,37 @@ pub(super) async fn execute(
     interrupt.abort();
     let _ = renderer.await;
     let report = result?;
-    let mut details = op.details;
-    if let Some(obj) = details.as_object_mut() {
-        obj.insert("actions".into(), plan.actions.len().into());
-        obj.insert(
-            "not_made".into(),
-            report
-                .not_made
-                .iter()
-                .map(|f| f.address.to_string())
-                .collect(),
-        );
-    } else {
-        details = serde_json::json!({ "actions": plan.actions.len() });
+    if plan.journal.is_none() {
+        record(store, plan, &report, op, started_at, clock).await?;
     }
+    eprint!("{}", render::apply_report(&report, &op_name));
+    if let Some(j) = store.state().journal.as_ref().filter(|_| plan.journal.is_some()) {
+        eprintln!("{} stopped at {}: run `{}` to finish it", j.operation, j.position(), j.resume);
+    }
+    if report.succeeded() {
+        Ok(report)
+    } else {
+        Err(super::Reported(format!("{op_name} did not complete")).into())
+    }
+}
+
+/// Appends the run to the history (a DR plan's journal does so itself, once, when done).
+async fn record(
+    store: &mut StateStore,
+    plan: &Plan,
+    report: &ApplyReport,
+    op: Operation,
+    started_at: String,
+    clock: Instant,
+) -> Result<()> {
+    let details = serde_json::json!({
+        "actions": plan.actions.len(),
+        "not_made": report
+            .not_made
+            .iter()
+            .map(|f| f.address.to_string())
+            .collect::<Vec<_>>(),
+    });
     let outcome = if report.succeeded() {
         "succeeded"
     } else if report.cancelled {
@@ -237,34 +264,28 @@ pub(super) async fn execute(
     } else {
         "failed"
     };
-    let steps = op
+    let steps = report
         .steps
-        .into_iter()
-        .chain(report.steps.iter().map(|t| Step {
+        .iter()
+        .map(|t| Step {
             name: format!("{} {}", t.verb, t.address),
             started_at: t.started_at.clone(),
             duration_ms: t.duration.as_millis() as u64,
             outcome: t.outcome.to_string(),
-        }))
+        })
         .collect();
+    let (user, host) = crate::state::who();
     let entry = HistoryEntry {
-        operation: op.name.clone(),
-        user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-        host: hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        operation: op.name,
+        user,
+        host,
         started_at,
         duration_ms: clock.elapsed().as_millis() as u64,
         outcome: outcome.into(),
         steps,
         details,
+        interruptions: Vec::new(),
     };
     store.state_mut().history.push(entry);
-    store.save().await?;
-    eprint!("{}", render::apply_report(&report, &op.name));
-    if report.succeeded() {
-        Ok(report)
-    } else {
-        Err(super::Reported(format!("{} did not complete", op.name)).into())
-    }
+    store.save().await
 }

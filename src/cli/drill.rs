@@ -177,6 +177,7 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
             })
             .collect(),
         details: serde_json::json!({ "id": report.id, "recovery_time_s": report.recovery_time_s, "rto_s": report.rto_s, "recorded_at": history_now() }),
+        interruptions: Vec::new(),
     });
     store.save().await?;
     store.release().await

@@ -23,6 +23,10 @@ pub struct PromoteArgs {
     /// Promote even when the replica lags beyond the RPO or its lag is unknown
     #[arg(long)]
     pub accept_data_loss: bool,
+    /// Give up another promote or rebuild that was interrupted (its history entry says
+    /// abandoned) and start from the roles it reached
+    #[arg(long)]
+    pub abandon_interrupted: bool,
     /// Promote without asking
     #[arg(long)]
     pub auto_approve: bool,
@@ -47,10 +51,11 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
         region: args.region.clone(),
         assume_down: args.assume_down.iter().cloned().collect(),
         accept_data_loss: args.accept_data_loss,
+        abandon_interrupted: args.abandon_interrupted,
     };
     let gate_started = history_now();
     let gate_clock = Instant::now();
-    let promote = plan_promote(&env, &*provider, store.state(), &req).await?;
+    let mut promote = plan_promote(&env, &*provider, store.state(), &req).await?;
     let gate_step = Step {
         name: "rpo gate and plan".into(),
         started_at: gate_started,
@@ -60,25 +65,28 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
     eprintln!("RPO gate: {}", promote.gate.verdict);
     print!("{}", render::plan(&promote.plan));
     refuse_blocked(&promote.plan)?;
-    if !confirm::approve(&format!("Promote {}", args.region), args.auto_approve)? {
+    let question = if promote.resumed {
+        format!("Finish promoting {}", args.region)
+    } else {
+        format!("Promote {}", args.region)
+    };
+    if !confirm::approve(&question, args.auto_approve)? {
         eprintln!("Promote cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    let rto = env.spec.service.rto;
-    let op = Operation {
-        name,
-        details: serde_json::json!({
-            "region": args.region,
-            "old_primary": promote.old_primary,
-            "assume_down": args.assume_down,
-            "accept_data_loss": args.accept_data_loss,
-            "gate": promote.gate,
-            "rto": humantime::format_duration(rto).to_string(),
-        }),
-        steps: vec![gate_step],
-    };
-    let report = execute(&promote.plan, provider, &mut store, args.parallelism, op).await?;
+    if let Some(j) = promote.plan.journal.as_mut() {
+        j.steps.push(gate_step);
+    }
+    let report = execute(
+        &promote.plan,
+        provider,
+        &mut store,
+        args.parallelism,
+        Operation::named(&name),
+    )
+    .await?;
     eprint!("{}", render::not_made(&report));
+    let rto = env.spec.service.rto;
     let total = clock.elapsed();
     eprintln!(
         "{} is the primary after {} (rto {}: {})",

@@ -23,6 +23,10 @@ pub struct RebuildArgs {
     /// A region to treat as down: no request goes to it (repeatable)
     #[arg(long = "assume-down", value_name = "REGION")]
     pub assume_down: Vec<String>,
+    /// Give up another promote or rebuild that was interrupted (its history entry says
+    /// abandoned) and start from the roles it reached
+    #[arg(long)]
+    pub abandon_interrupted: bool,
     /// Rebuild without asking
     #[arg(long)]
     pub auto_approve: bool,
@@ -51,6 +55,7 @@ pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
         region: args.region.clone(),
         role: args.role,
         assume_down: args.assume_down.iter().cloned().collect(),
+        abandon_interrupted: args.abandon_interrupted,
     };
     let plan = plan_rebuild(&env, &*provider, store.state(), &req).await?;
     print!("{}", render::plan(&plan));
@@ -62,11 +67,14 @@ pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
         eprintln!("Rebuild cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    let op = Operation {
-        name,
-        details: serde_json::json!({ "region": args.region, "role": args.role }),
-        steps: Vec::new(),
-    };
-    execute(&plan, provider, &mut store, args.parallelism, op).await?;
+    let report = execute(
+        &plan,
+        provider,
+        &mut store,
+        args.parallelism,
+        Operation::named(&name),
+    )
+    .await?;
+    eprint!("{}", render::not_made(&report));
     Ok(Outcome::Success)
 }

@@ -93,10 +93,6 @@ pub fn targeted_apply_warning(plan: &Plan) -> String {
     )
 }
 
-pub fn warning_prefix() -> String {
-    style("warning:").yellow().bold().for_stderr().to_string()
-}
-
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
     format!(
@@ -266,9 +262,14 @@ pub fn plan_json(plan: &Plan) -> String {
 pub fn apply_report(r: &ApplyReport, verb: &str) -> String {
     let mut out = String::new();
     if r.succeeded() {
+        let not_made = match r.not_made.len() {
+            0 => String::new(),
+            1 => ", 1 change not made".to_string(),
+            n => format!(", {n} changes not made"),
+        };
         let _ = writeln!(
             out,
-            "{} {} steps in {:.1}s.",
+            "{} {} steps in {:.1}s{not_made}.",
             style(format!("{verb} complete:"))
                 .green()
                 .bold()
@@ -310,7 +311,7 @@ pub fn not_made(r: &ApplyReport) -> String {
     for f in &r.not_made {
         let _ = writeln!(
             out,
-            "{} could not change {}: {} (the health-checked failover records fail over by themselves; run the command again when Route 53 answers)",
+            "{} not made: {}: {} (the health-checked failover records fail over by themselves; run `standby apply` when Route 53 answers)",
             warning_prefix(),
             f.address,
             f.error
@@ -395,6 +396,9 @@ pub fn status(s: &crate::dr::Status) -> String {
             .to_string()
     };
     let _ = writeln!(out, "environment {}\n", s.environment);
+    if let Some(i) = &s.interrupted {
+        let _ = writeln!(out, "note: {}\n", i.note);
+    }
     let _ = writeln!(out, "{}", line(header.to_vec()));
     for r in &rows {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
@@ -407,12 +411,17 @@ pub fn status(s: &crate::dr::Status) -> String {
         let _ = match entry {
             Some(h) => writeln!(
                 out,
-                "{what}: {} by {} at {} ({:.1}s, {})",
+                "{what}: {} by {} at {} ({:.1}s, {}{})",
                 h.operation,
                 h.user,
                 h.started_at,
                 h.duration_ms as f64 / 1000.0,
-                h.outcome
+                h.outcome,
+                match h.interruptions.len() {
+                    0 => String::new(),
+                    1 => ", resumed after an interruption".to_string(),
+                    n => format!(", resumed after {n} interruptions"),
+                }
             ),
             None => writeln!(out, "{what}: none"),
         };

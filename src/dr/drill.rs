@@ -386,6 +386,7 @@ fn drill_plan(
         blocked: Vec::new(),
         stages: BTreeMap::new(),
         best_effort: BTreeSet::new(),
+        journal: None,
         outputs: BTreeMap::new(),
     }
 }

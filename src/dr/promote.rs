@@ -3,14 +3,17 @@
 //!
 //! Invariant: the RPO gate runs before any change: a replica lagging beyond the service's
 //! RPO, or an unknown lag with the old primary unreachable, refuses the promote unless the
-//! user accepts data loss, which the history records.
+//! user accepts data loss, which the history records. A region without a replica is never
+//! promoted (that would make an empty database the primary). Roles change stage by stage
+//! through the plan's journal (see `state::Journal`): the old primary becomes `failed` when
+//! the fence stage completes, R becomes `primary` when its database promotion completes.
 
 use crate::address::Address;
 use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
 use crate::plan::{Action, Plan};
 use crate::provider::Provider;
-use crate::state::State;
+use crate::state::{Journal, JournalStage, State};
 use crate::topology::Kind;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,6 +24,8 @@ pub struct PromoteRequest {
     pub region: String,
     pub assume_down: BTreeSet<String>,
     pub accept_data_loss: bool,
+    /// Give up another interrupted promote or rebuild instead of refusing.
+    pub abandon_interrupted: bool,
 }
 
 /// What the RPO gate measured and decided.
@@ -39,12 +44,16 @@ pub struct RpoGate {
 }
 
 pub struct PromotePlan {
+    /// Carries the journal apply records stage by stage.
     pub plan: Plan,
     pub gate: RpoGate,
     pub old_primary: Option<String>,
+    /// This run finishes an interrupted promote of the same region.
+    pub resumed: bool,
 }
 
-/// Builds the promote plan, after the RPO gate.
+/// Builds the promote plan, after the RPO gate; resumes an interrupted promote of the same
+/// region.
 pub async fn plan_promote(
     env: &Environment,
     provider: &dyn Provider,
@@ -66,7 +75,85 @@ pub async fn plan_promote(
     if req.assume_down.contains(r) {
         bail!("cannot promote {r} while assuming it is down: drop --assume-down {r}");
     }
-    let mut roles = env.roles(Some(state));
+    let operation = format!("promote {r}");
+    let resumed = super::resuming(state, &operation, req.abandon_interrupted)?;
+    let (roles, old_primary) = match resumed {
+        Some(j) => (
+            j.roles.clone(),
+            j.details["old_primary"].as_str().map(str::to_string),
+        ),
+        None => fresh_roles(env, state, r)?,
+    };
+    let fenced_first = old_primary
+        .as_ref()
+        .is_some_and(|p| !req.assume_down.contains(p));
+    let opts = PlanOptions {
+        refresh: true,
+        assume_down: req.assume_down.clone(),
+        roles: Some(roles.clone()),
+        ..Default::default()
+    };
+    let mut plan = env.plan(provider, Some(state), &opts).await?;
+    refuse_an_empty_primary(&plan, r)?;
+    let promoted = resumed.is_some() && already_promoted(&plan, r);
+    let gate = if promoted {
+        RpoGate {
+            lag: None,
+            rpo: env.spec.service.rpo,
+            fenced_first,
+            accepted_data_loss: false,
+            verdict: format!("the database in {r} was promoted by the interrupted run: no lag to check"),
+        }
+    } else {
+        rpo_gate(env, provider, &roles, r, fenced_first, req.accept_data_loss).await?
+    };
+    stage(&mut plan, r, old_primary.as_deref());
+    super::explain_resumption(&mut plan, state, resumed.is_some());
+    let mut journal = match resumed {
+        Some(j) => {
+            let mut j = j.clone();
+            j.resume_run();
+            j
+        }
+        None => new_journal(env, req, &roles, old_primary.as_deref()),
+    };
+    if !promoted {
+        // The gate that let the database promotion go ahead is the one the history keeps.
+        journal.details["gate"] = serde_json::to_value(&gate)?;
+        journal.details["accept_data_loss"] = req.accept_data_loss.into();
+    }
+    plan.journal = Some(journal);
+    Ok(PromotePlan {
+        plan,
+        gate,
+        old_primary,
+        resumed: resumed.is_some(),
+    })
+}
+
+/// Whether R's databases are all standalone already (an interrupted run promoted them, and
+/// maybe was killed before it could record so).
+fn already_promoted(plan: &Plan, r: &str) -> bool {
+    let mut dbs = plan
+        .prior
+        .iter()
+        .filter(|o| o.kind == Kind::Database && o.region.as_deref() == Some(r))
+        .peekable();
+    dbs.peek().is_some()
+        && dbs.all(|o| o.attrs.get("replica_of").is_none_or(|v| v.is_null()))
+        && !plan
+            .actions
+            .iter()
+            .any(|a| a.kind() == Kind::Database && a.region() == Some(r))
+}
+
+/// The roles after the promote, and the old primary, from the roles that are true now.
+fn fresh_roles(
+    env: &Environment,
+    state: &State,
+    r: &str,
+) -> Result<(BTreeMap<String, Role>, Option<String>)> {
+    let mut roles = super::true_roles(env, state);
     match roles.get(r) {
         Some(Role::WarmStandby) => {}
         Some(Role::Primary) => bail!("region {r} is already the primary"),
@@ -81,29 +168,74 @@ pub async fn plan_promote(
         .iter()
         .find(|(_, role)| **role == Role::Primary)
         .map(|(n, _)| n.clone());
-    let fenced_first = old_primary
-        .as_ref()
-        .is_some_and(|p| !req.assume_down.contains(p));
-
-    let gate = rpo_gate(env, provider, &roles, r, fenced_first, req.accept_data_loss).await?;
-
     if let Some(p) = &old_primary {
         roles.insert(p.clone(), Role::Failed);
     }
     roles.insert(r.to_string(), Role::Primary);
-    let opts = PlanOptions {
-        refresh: true,
-        assume_down: req.assume_down.clone(),
-        roles: Some(roles),
-        ..Default::default()
+    Ok((roles, old_primary))
+}
+
+/// A promote whose plan creates or replaces R's database would make an empty database the
+/// primary: refused, whatever the lag (`--accept-data-loss` accepts lag, not this).
+fn refuse_an_empty_primary(plan: &Plan, r: &str) -> Result<()> {
+    let empty = plan.actions.iter().find(|a| {
+        a.kind() == Kind::Database
+            && a.region() == Some(r)
+            && matches!(a, Action::Create { .. } | Action::Replace { .. })
+    });
+    let Some(a) = empty else { return Ok(()) };
+    let why = match a {
+        Action::Replace { reason, .. } => format!("its database {} would be replaced ({reason})", a.address()),
+        _ => format!("{} has no read replica to promote, neither in the state nor in AWS", a.address()),
     };
-    let mut plan = env.plan(provider, Some(state), &opts).await?;
-    stage(&mut plan, r, old_primary.as_deref());
-    Ok(PromotePlan {
-        plan,
-        gate,
-        old_primary,
-    })
+    let identifier = match a {
+        Action::Create { desired } | Action::Replace { desired, .. } => desired.name.as_str(),
+        _ => "",
+    };
+    bail!(
+        "refusing to promote {r}: {why}, so the new primary would be an empty database \
+         (--accept-data-loss accepts replica lag, not an empty database): run \
+         `standby rebuild {r} --role warm-standby` first to create the replica, or restore \
+         the database into {r} as {identifier} from a named snapshot or a point in time, then \
+         promote again"
+    )
+}
+
+/// The journal of a new promote: its stages and the roles each makes true.
+fn new_journal(
+    env: &Environment,
+    req: &PromoteRequest,
+    roles: &BTreeMap<String, Role>,
+    old_primary: Option<&str>,
+) -> Journal {
+    let r = req.region.as_str();
+    let operation = format!("promote {r}");
+    let mut resume = format!("standby promote {r}");
+    for d in &req.assume_down {
+        resume.push_str(&format!(" --assume-down {d}"));
+    }
+    let fence = match old_primary {
+        Some(p) => JournalStage::new(format!("fence {p}"), BTreeMap::from([(p.to_string(), Role::Failed)])),
+        None => JournalStage::new("fence the old primary (there is none)", BTreeMap::new()),
+    };
+    let stages = vec![
+        fence,
+        JournalStage::new(
+            format!("promote the database in {r}"),
+            BTreeMap::from([(r.to_string(), Role::Primary)]),
+        ),
+        JournalStage::new(format!("scale {r} to full size"), BTreeMap::new()),
+        JournalStage::new(format!("move DNS to {r}"), BTreeMap::new()),
+        JournalStage::new(format!("replicate buckets from {r}"), BTreeMap::new()),
+    ];
+    let mut journal = Journal::new(&operation, &resume, stages, roles.clone());
+    journal.details = serde_json::json!({
+        "region": r,
+        "old_primary": old_primary,
+        "assume_down": req.assume_down,
+        "rto": humantime::format_duration(env.spec.service.rto).to_string(),
+    });
+    journal
 }
 
 async fn rpo_gate(

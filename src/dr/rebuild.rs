@@ -3,15 +3,17 @@
 //! destination, DNS as the role says.
 //!
 //! Invariant: a stale standalone database in R is replaced only through the provider's
-//! delete, which takes a final snapshot first.
+//! delete, which takes a final snapshot first. R takes its new role when its first stage
+//! (replica, clusters, bucket) completes; DNS and bucket replication follow in a second.
 
 use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
 use crate::plan::Plan;
 use crate::provider::Provider;
-use crate::state::State;
+use crate::state::{Journal, JournalStage, State};
+use crate::topology::Kind;
 use anyhow::{bail, Result};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone)]
 pub struct RebuildRequest {
@@ -19,8 +21,12 @@ pub struct RebuildRequest {
     /// warm-standby (the default) or cold-standby.
     pub role: Role,
     pub assume_down: BTreeSet<String>,
+    /// Give up another interrupted promote or rebuild instead of refusing.
+    pub abandon_interrupted: bool,
 }
 
+/// Builds the rebuild plan, with its journal; resumes an interrupted rebuild of the same
+/// region to the same role.
 pub async fn plan_rebuild(
     env: &Environment,
     provider: &dyn Provider,
@@ -34,19 +40,73 @@ pub async fn plan_rebuild(
     if req.role == Role::Primary || req.role == Role::Failed {
         bail!("rebuild brings a region to warm-standby or cold-standby; to make {r} the primary, rebuild it as a warm standby and then `standby promote {r}`");
     }
-    let mut roles = env.roles(Some(state));
-    if roles.get(r) == Some(&Role::Primary) {
-        bail!("region {r} is the primary: promote another region first");
-    }
-    if !roles.values().any(|x| *x == Role::Primary) {
-        bail!("there is no primary to replicate from: promote a standby first");
-    }
-    roles.insert(r.to_string(), req.role);
+    let operation = format!("rebuild {r} as {}", req.role);
+    let resumed = super::resuming(state, &operation, req.abandon_interrupted)?;
+    let roles = match resumed {
+        Some(j) => j.roles.clone(),
+        None => {
+            let mut roles = super::true_roles(env, state);
+            if roles.get(r) == Some(&Role::Primary) {
+                bail!("region {r} is the primary: promote another region first");
+            }
+            if !roles.values().any(|x| *x == Role::Primary) {
+                bail!("there is no primary to replicate from: promote a standby first");
+            }
+            roles.insert(r.to_string(), req.role);
+            roles
+        }
+    };
     let opts = PlanOptions {
         refresh: true,
         assume_down: req.assume_down.clone(),
-        roles: Some(roles),
+        roles: Some(roles.clone()),
         ..Default::default()
     };
-    env.plan(provider, Some(state), &opts).await
+    let mut plan = env.plan(provider, Some(state), &opts).await?;
+    plan.stages = plan
+        .actions
+        .iter()
+        .map(|a| (a.address().clone(), u32::from(follows_the_region(a.kind()))))
+        .collect();
+    super::explain_resumption(&mut plan, state, resumed.is_some());
+    plan.journal = Some(match resumed {
+        Some(j) => {
+            let mut j = j.clone();
+            j.resume_run();
+            j
+        }
+        None => new_journal(req, roles),
+    });
+    Ok(plan)
+}
+
+/// DNS records and bucket replication point at the region once it is up: a second stage.
+fn follows_the_region(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Record
+            | Kind::HealthCheck
+            | Kind::HostedZone
+            | Kind::BucketReplication
+            | Kind::ReplicationRole
+    )
+}
+
+/// The region takes its role when its own resources (the replica first of all) are up.
+fn new_journal(req: &RebuildRequest, roles: BTreeMap<String, Role>) -> Journal {
+    let r = req.region.as_str();
+    let mut resume = format!("standby rebuild {r} --role {}", req.role);
+    for d in &req.assume_down {
+        resume.push_str(&format!(" --assume-down {d}"));
+    }
+    let stages = vec![
+        JournalStage::new(
+            format!("bring {r} up as {}", req.role),
+            BTreeMap::from([(r.to_string(), req.role)]),
+        ),
+        JournalStage::new(format!("point DNS and bucket replication at {r}"), BTreeMap::new()),
+    ];
+    let mut journal = Journal::new(&format!("rebuild {r} as {}", req.role), &resume, stages, roles);
+    journal.details = serde_json::json!({ "region": r, "role": req.role, "assume_down": req.assume_down });
+    journal
 }

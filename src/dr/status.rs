@@ -1,6 +1,6 @@
 //! `status`: one row per region: roles (state and spec), instances running and desired,
-//! database role and lag, bucket replication direction, DNS record role; and the last
-//! promote and drill from the history.
+//! database role and lag, bucket replication direction, DNS record role; a promote or
+//! rebuild that was interrupted; and the last promote and drill from the history.
 //!
 //! Invariant: status only reads (one batched refresh, one lag read per replica).
 
@@ -79,9 +79,24 @@ impl RegionStatus {
     }
 }
 
+/// A promote or rebuild the state's journal holds: interrupted, or running right now.
+#[derive(Debug, Clone, Serialize)]
+pub struct Interrupted {
+    pub operation: String,
+    /// `stage 2/5 (promote the database in us-west-2)`.
+    pub at: String,
+    /// The command that finishes it.
+    pub resume: String,
+    pub started_at: String,
+    /// One line for people.
+    pub note: String,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub environment: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<Interrupted>,
     pub regions: Vec<RegionStatus>,
     pub last_promote: Option<HistoryEntry>,
     pub last_drill: Option<HistoryEntry>,
@@ -220,6 +235,13 @@ pub async fn status(
     };
     Ok(Status {
         environment: env.spec.environment.clone(),
+        interrupted: state.and_then(|s| s.journal.as_ref()).map(|j| Interrupted {
+            operation: j.operation.clone(),
+            at: j.position(),
+            resume: j.resume.clone(),
+            started_at: j.started_at.clone(),
+            note: j.note(),
+        }),
         regions,
         last_promote: last("promote"),
         last_drill: last("drill"),

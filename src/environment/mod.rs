@@ -148,10 +148,11 @@ impl Environment {
             .await
     }
 
-    /// Every region's role, the state's taking precedence over the spec's.
+    /// Every region's role, the state's taking precedence over the spec's (and those an
+    /// interrupted promote or rebuild leads to over the state's).
     pub fn roles(&self, state: Option<&State>) -> BTreeMap<String, Role> {
-        let empty = BTreeMap::new();
-        topology::effective_roles(&self.spec, state.map(|s| &s.roles).unwrap_or(&empty))
+        let planned = state.map(State::planned_roles).unwrap_or_default();
+        topology::effective_roles(&self.spec, &planned)
     }
 
     pub fn desired(&self, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired>> {
@@ -252,7 +253,14 @@ impl Environment {
         opts: &PlanOptions,
     ) -> Result<Plan> {
         check_targets(&opts.targets, desired, &prior)?;
-        let mut notes = self.role_notes(&roles);
+        let mut notes: Vec<String> = state
+            .and_then(|s| s.journal.as_ref())
+            .map(|j| j.note())
+            .into_iter()
+            .collect();
+        // About the roles the state holds, which an interrupted operation's may run ahead of.
+        let held = state.map(|s| topology::effective_roles(&self.spec, &s.roles));
+        notes.extend(self.role_notes(held.as_ref().unwrap_or(&roles)));
         notes.extend(check_replace(&opts.replace, desired, &prior)?);
         let failed: BTreeSet<String> = roles
             .iter()
@@ -302,6 +310,7 @@ impl Environment {
             blocked,
             stages: BTreeMap::new(),
             best_effort: BTreeSet::new(),
+            journal: None,
             roles,
             prior,
             actions,

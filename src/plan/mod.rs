@@ -59,6 +59,10 @@ pub struct Plan {
     /// a promote, when its control plane may be impaired).
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub best_effort: std::collections::BTreeSet<Address>,
+    /// A DR plan's journal: apply records it in the state, marks its stages done as their
+    /// steps complete, and moves it into the history when the last one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<crate::state::Journal>,
     /// Outputs evaluated from the spec.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,

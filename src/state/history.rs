@@ -18,6 +18,19 @@ pub struct HistoryEntry {
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub details: serde_json::Value,
+    /// Runs of a DR operation that stopped before the same command finished it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interruptions: Vec<Interruption>,
+}
+
+/// A run that stopped part-way; the next run of the same command resumed it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// Where it stopped: `stage 2/5 (promote the database in us-west-2)`.
+    pub at: String,
+    pub reason: String,
+    /// RFC 3339.
+    pub resumed_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +39,15 @@ pub struct Step {
     pub started_at: String,
     pub duration_ms: u64,
     pub outcome: String,
+}
+
+/// Who runs this process and where: `$USER` and the host name.
+pub fn who() -> (String, String) {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let host = hostname::get()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into());
+    (user, host)
 }
 
 /// The current time as RFC 3339.

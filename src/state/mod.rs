@@ -10,6 +10,7 @@ mod backend;
 pub mod check;
 pub mod edit;
 mod history;
+mod journal;
 mod lock;
 pub mod s3;
 mod store;
@@ -18,7 +19,8 @@ pub use backend::{
     record as record_backend, record_lineage, recorded as recorded_backend, recorded_lineage,
     Backend,
 };
-pub use history::{now_rfc3339 as history_now, HistoryEntry, Step};
+pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, Step};
+pub use journal::{Journal, JournalStage};
 pub use lock::{refuse_running, LockHolder, StateLock};
 pub use s3::{defer_interrupts, S3Location};
 pub use store::StateStore;
@@ -54,6 +56,9 @@ pub struct State {
     pub outputs: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
+    /// The promote or rebuild under way or interrupted; absent when none is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journal: Option<Journal>,
 }
 
 impl State {
@@ -68,7 +73,18 @@ impl State {
             resources: Vec::new(),
             outputs: BTreeMap::new(),
             history: Vec::new(),
+            journal: None,
         }
+    }
+
+    /// The roles to plan for: the state's, with those of an interrupted DR operation over
+    /// them (the roles it leads to), so that no plan undoes half of it.
+    pub fn planned_roles(&self) -> BTreeMap<String, Role> {
+        let mut roles = self.roles.clone();
+        if let Some(j) = &self.journal {
+            roles.extend(j.roles.clone());
+        }
+        roles
     }
 
     pub fn get(&self, address: &Address) -> Option<&Observed> {

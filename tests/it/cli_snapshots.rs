@@ -71,6 +71,7 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         blocked: vec![],
         stages: Default::default(),
         best_effort: Default::default(),
+        journal: None,
         outputs: BTreeMap::new(),
     }
 }
@@ -353,6 +354,7 @@ fn status() -> standby::dr::Status {
     ) = (false, 0, 0);
     Status {
         environment: "prod".into(),
+        interrupted: None,
         regions: vec![
             region(
                 "us-east-1",

@@ -615,6 +615,7 @@ mod dr {
             region: "us-east-1".into(),
             role: Role::WarmStandby,
             assume_down: Default::default(),
+            abandon_interrupted: false,
         };
         let plan = plan_rebuild(&env, &*fresh, &state, &req).await.unwrap();
         assert!(plan.actions.iter().any(|a| matches!(a, Action::Replace { reason, .. } if a.address().as_str() == "region.us-east-1.database.orders" && reason.contains("replica_of"))));
@@ -635,6 +636,7 @@ mod dr {
             region: "us-west-2".into(),
             role: Role::WarmStandby,
             assume_down: Default::default(),
+            abandon_interrupted: false,
         };
         let plan = plan_rebuild(&env, &*fresh, &state, &req).await.unwrap();
         assert!(apply_plan(&env, fresh.clone(), &plan).await.succeeded());

@@ -14,6 +14,8 @@ mod config_drift_ignore;
 mod config_hostile;
 mod config_load;
 mod dr_emulator;
+mod dr_journal_fake;
+mod dr_resume;
 mod drift_emulator;
 mod drift_fake;
 mod drill_emulator;

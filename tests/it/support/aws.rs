@@ -1,6 +1,7 @@
 //! Test support: readers (and two small writers) of what the emulator holds, shared by the
 //! emulator tests: clients the `Emulator` has no method for, the environment's instances by
-//! tag, the failover records of the `example.com` zone, and bucket versioning.
+//! tag, the failover records of the `example.com` zone, bucket versioning and replication,
+//! databases and their replicas, and a `ReplicaLag` datapoint.
 //!
 //! Invariant: helpers only fetch and shape data through the given `Emulator` (or client);
 //! they never assert about the environment, so each test keeps its own assertions. Writers
@@ -207,4 +208,77 @@ pub async fn set_versioning(
         .send()
         .await
         .unwrap();
+}
+
+/// Publishes a CloudWatch `ReplicaLag` datapoint of `seconds` for the database `identifier`
+/// in `region`, as RDS would.
+pub async fn publish_lag(emulator: &Emulator, region: &str, identifier: &str, seconds: f64) {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    cloudwatch(emulator, region)
+        .await
+        .put_metric_data()
+        .namespace("AWS/RDS")
+        .metric_data(
+            MetricDatum::builder()
+                .metric_name("ReplicaLag")
+                .dimensions(
+                    Dimension::builder()
+                        .name("DBInstanceIdentifier")
+                        .value(identifier)
+                        .build(),
+                )
+                .value(seconds)
+                .timestamp(std::time::SystemTime::now().into())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The destination bucket ARNs of `checkout-prod-receipts-<region>`'s replication, sorted;
+/// empty without a replication configuration.
+pub async fn replication_targets(emulator: &Emulator, region: &str) -> Vec<String> {
+    let s3 = emulator.s3(region).await;
+    let Ok(out) = s3
+        .get_bucket_replication()
+        .bucket(format!("checkout-{ENVIRONMENT}-receipts-{region}"))
+        .send()
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut targets: Vec<String> = out
+        .replication_configuration()
+        .map(|c| {
+            c.rules()
+                .iter()
+                .filter_map(|r| r.destination().map(|d| d.bucket().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    targets.sort();
+    targets
+}
+
+/// How standby sees `checkout-prod-orders-<region>`: `standalone`, `replica of <source>`,
+/// or `None` when it does not exist. moto leaves a promoted replica's source set (on both
+/// sides), so the `standby:promoted` tag standby writes after a promotion is what tells.
+pub async fn database_standing(emulator: &Emulator, region: &str) -> Option<String> {
+    let out = rds(emulator, region)
+        .await
+        .describe_db_instances()
+        .db_instance_identifier(format!("checkout-{ENVIRONMENT}-orders-{region}"))
+        .send()
+        .await
+        .ok()?;
+    let db = out.db_instances().first()?;
+    let promoted = db
+        .tag_list()
+        .iter()
+        .any(|t| t.key() == Some("standby:promoted"));
+    Some(match db.read_replica_source_db_instance_identifier() {
+        Some(source) if !promoted => format!("replica of {source}"),
+        _ => "standalone".to_string(),
+    })
 }

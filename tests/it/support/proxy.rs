@@ -33,9 +33,12 @@
 //!   forwarding, alternately with a 500 internal error and a throttling error, in the error
 //!   shape of the request's protocol, so that the SDK's standard retry retries them),
 //!   [`Proxy::fail_operation`] (every request of one operation answered without forwarding
-//!   with a non-retryable 400 error, such as RDS's `InvalidParameterCombination`), and
+//!   with a non-retryable 400 error, such as RDS's `InvalidParameterCombination`),
 //!   [`Proxy::answer_operation`] (every request of one operation answered with an error of
-//!   the test's choosing, such as EC2's `UnauthorizedOperation`).
+//!   the test's choosing, such as EC2's `UnauthorizedOperation`), and
+//!   [`Proxy::hold_operation`] (every request of one operation held unanswered, before or
+//!   after it reached the emulator, until [`Proxy::release`]: a test kills the client while
+//!   [`Proxy::wait_held`] says a request is held, at a point it chose, with no race).
 //!
 //! Invariant: the proxy runs on its own thread with its own tokio runtime, so it works the
 //! same from synchronous tests and from any test runtime; dropping the `Proxy` stops the
@@ -82,6 +85,10 @@ struct Shared {
     /// `host:port` of the emulator.
     upstream: String,
     state: Mutex<State>,
+    /// Signalled when a request starts being held.
+    held_changed: std::sync::Condvar,
+    /// Wakes held requests when an operation is released.
+    released: tokio::sync::Notify,
 }
 
 #[derive(Default)]
@@ -97,6 +104,10 @@ struct State {
     failed_operations: HashSet<String>,
     /// Operations answered with a given error ([`Proxy::answer_operation`]).
     answers: HashMap<String, Answer>,
+    /// Operations held until released, and whether they reach the emulator first.
+    held_operations: HashMap<String, Hold>,
+    /// Requests held so far, per operation.
+    held: HashMap<String, usize>,
 }
 
 /// An error answer of the test's choosing: HTTP status, AWS error code, message.
@@ -105,6 +116,15 @@ struct Answer {
     status: u16,
     code: String,
     message: String,
+}
+
+/// Where [`Proxy::hold_operation`] holds a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Before forwarding: the emulator never sees it (AWS did not take the step).
+    Before,
+    /// After the emulator answered: the step was taken, the client never hears so.
+    After,
 }
 
 struct Failures {
@@ -148,6 +168,8 @@ impl Proxy {
         let shared = Arc::new(Shared {
             upstream,
             state: Mutex::new(State::default()),
+            held_changed: std::sync::Condvar::new(),
+            released: tokio::sync::Notify::new(),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let in_thread = shared.clone();
@@ -307,6 +329,35 @@ impl Proxy {
     /// Stops every [`Proxy::fail_operation`].
     pub fn clear_failed_operations(&self) {
         self.state().failed_operations.clear();
+    }
+
+    /// From now on every request of `operation` is held unanswered, `Hold::Before` or
+    /// `Hold::After` forwarding it, until [`Proxy::release`]; it is then answered with a 500
+    /// internal error (what the emulator said is dropped), and recorded.
+    pub fn hold_operation(&self, operation: &str, hold: Hold) {
+        self.state()
+            .held_operations
+            .insert(operation.to_string(), hold);
+    }
+
+    /// Blocks until a request of `operation` is held; panics after `timeout`.
+    pub fn wait_held(&self, operation: &str, timeout: Duration) {
+        let guard = self.state();
+        let (_guard, waited) = self
+            .shared
+            .held_changed
+            .wait_timeout_while(guard, timeout, |s| s.held.get(operation).is_none_or(|n| *n == 0))
+            .unwrap_or_else(|e| e.into_inner());
+        assert!(
+            !waited.timed_out(),
+            "no request of {operation} was held within {timeout:?}"
+        );
+    }
+
+    /// Stops holding `operation`: the requests held are answered.
+    pub fn release(&self, operation: &str) {
+        self.state().held_operations.remove(operation);
+        self.shared.released.notify_waiters();
     }
 
     fn set_failures(&self, rate: f64, seed: u64, service: Option<String>) {
@@ -584,6 +635,18 @@ async fn handle(shared: &Shared, request: Request) -> Response {
         std::future::pending::<()>().await;
     }
 
+    let hold = shared.lock().held_operations.get(&operation).copied();
+    if let Some(hold) = hold {
+        let response = hold_until_released(shared, &request, &operation, &service, &region, hold).await;
+        shared.lock().seen.push(Seen {
+            service,
+            region,
+            operation,
+            status: response.status,
+        });
+        return response;
+    }
+
     let fault = {
         let mut state = shared.lock();
         // Route 53 and IAM are global: signed for us-east-1 but not served from it, so a
@@ -637,6 +700,32 @@ async fn handle(shared: &Shared, request: Request) -> Response {
         status: response.status,
     });
     response
+}
+
+/// Holds a request of a held operation (forwarding it first with `Hold::After`) until the
+/// test releases the operation; answers with an internal error.
+async fn hold_until_released(
+    shared: &Shared,
+    request: &Request,
+    operation: &str,
+    service: &str,
+    region: &str,
+    hold: Hold,
+) -> Response {
+    if hold == Hold::After {
+        let _ = forward(&shared.upstream, request).await;
+    }
+    *shared.lock().held.entry(operation.to_string()).or_default() += 1;
+    shared.held_changed.notify_all();
+    loop {
+        // Registered before the check, so a release between the two is not missed.
+        let released = shared.released.notified();
+        if !shared.lock().held_operations.contains_key(operation) {
+            break;
+        }
+        released.await;
+    }
+    fault_response(Fault::Internal, request, service, region)
 }
 
 async fn forward(upstream: &str, request: &Request) -> Result<Response, String> {
