@@ -70,7 +70,7 @@ fn main() {
         expected.apply_lines, expected.promote_lines
     );
     println!(
-        "{:<18}{:>8}{:>8}{:>8}{:>8}{:>11}{:>12}{:>10}",
+        "{:<18}{:>8}{:>8}{:>8}{:>8}{:>11}{:>12}{:>14}",
         "scenario",
         "trials",
         "landed",
