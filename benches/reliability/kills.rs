@@ -52,6 +52,20 @@ impl Trial {
             && self.double_primaries.is_empty()
     }
 
+    pub fn summary(&self) -> String {
+        let verdict = if self.passed() { "pass" } else { "FAIL" };
+        let detail = self
+            .cause
+            .iter()
+            .chain(&self.duplicates)
+            .chain(&self.double_primaries);
+        let detail: Vec<&String> = detail.collect();
+        format!(
+            "{verdict} ({}, landed {}) {detail:?}",
+            self.point, self.landed
+        )
+    }
+
     /// Notes the first failing step.
     fn failed(&mut self, step: &str, o: &Outcome) {
         if self.cause.is_none() && !o.ok() {

@@ -53,7 +53,8 @@ fn main() {
     });
     let promote_points = kills::points(args.promote_kills, expected.promote_lines);
     let promote = parallel(&promote_points, args.jobs, "kill -9 promote", |p| {
-        kills::promote_trial(*p, &expected)
+        let t = kills::promote_trial(*p, &expected);
+        (t.summary(), t)
     });
     let mut runs = Vec::new();
     for command in faults::COMMANDS {
@@ -175,10 +176,10 @@ fn parallel<T: Sync, R: Send>(
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(item) = items.get(i) else { break };
-                let r = f(item);
+                let (line, r) = f(item);
                 results.lock().unwrap()[i] = Some(r);
                 let d = done.fetch_add(1, Ordering::SeqCst) + 1;
-                eprintln!("{what}: {d}/{}", items.len());
+                eprintln!("{what} {d}/{} (#{i}): {line}", items.len());
             });
         }
     });
