@@ -161,12 +161,13 @@ fn failures(name: &str, points: &[kills::Point], trials: &[Trial]) {
     }
 }
 
-/// Runs `f` on every item, `jobs` at once, and returns the results in order.
+/// Runs `f` on every item, `jobs` at once, and returns the results in order; prints each
+/// result's line as it comes, so that an interrupted run still shows what it measured.
 fn parallel<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     what: &str,
-    f: impl Fn(&T) -> R + Sync,
+    f: impl Fn(&T) -> (String, R) + Sync,
 ) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
