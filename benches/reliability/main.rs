@@ -34,6 +34,9 @@ struct Args {
     /// Trials at once, each with its own emulator
     #[arg(long, default_value_t = 2)]
     jobs: usize,
+    /// The `standby` binary to run (default: the one cargo built with this bench)
+    #[arg(long)]
+    standby: Option<std::path::PathBuf>,
     /// Passed by `cargo bench`
     #[arg(long, hide = true)]
     bench: bool,
@@ -41,6 +44,11 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    if let Some(binary) = args.standby.clone() {
+        world::BINARY
+            .set(binary)
+            .expect("set once, before any trial");
+    }
     let started = std::time::Instant::now();
     let expected = kills::calibrate();
     eprintln!(
@@ -49,7 +57,8 @@ fn main() {
     );
     let apply_points = kills::points(args.apply_kills, expected.apply_lines);
     let apply = parallel(&apply_points, args.jobs, "kill -9 apply", |p| {
-        kills::apply_trial(*p)
+        let t = kills::apply_trial(*p);
+        (t.summary(), t)
     });
     let promote_points = kills::points(args.promote_kills, expected.promote_lines);
     let promote = parallel(&promote_points, args.jobs, "kill -9 promote", |p| {
@@ -63,7 +72,8 @@ fn main() {
         }
     }
     let faults = parallel(&runs, args.jobs, "faults", |(c, r, s)| {
-        faults::run(c, *r, *s)
+        let o = faults::run(c, *r, *s);
+        (format!("{c} at {r}, seed {s}: {o:?}"), o)
     });
 
     println!(

@@ -15,6 +15,9 @@ pub const ENV: &str = "environments/prod";
 /// replicated bucket and health-checked failover DNS: every kind of resource apply creates.
 const SPEC: &str = include_str!("spec.hcl");
 
+/// The `standby` binary the trials run: `--standby`, else the one cargo built with the bench.
+pub static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 pub struct World {
     pub emulator: Emulator,
     pub proxy: Option<Proxy>,
@@ -80,7 +83,8 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_standby"));
+        let binary = BINARY.get_or_init(|| env!("CARGO_BIN_EXE_standby").into());
+        let mut c = Command::new(binary);
         c.args(args)
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
