@@ -1,4 +1,4 @@
-//! The test proxy (tests/it/support/proxy.rs) in front of a real emulator: what it records, and
+//! The test proxy (crates/emulator/src/proxy.rs) in front of a real emulator: what it records, and
 //! that its faults (a region down, injected failures, latency) reach the SDK as intended.
 
 use std::time::{Duration, Instant};

@@ -1,9 +1,12 @@
 //! `Emulator`, a private moto server per test (or bench) on its own port, and SDK clients
-//! that reach it or a proxy in front of it. Shared by tests/it and benches/.
+//! that reach it or a proxy in front of it (`proxy`: the project's recording and
+//! fault-injecting HTTP proxy). Shared by tests/it and benches/.
 //!
 //! Invariant: nothing is set process-wide (tests run in parallel): each test reaches its own
 //! emulator through `endpoint()`, `env()` for child processes, or `sdk_config()`; the server
 //! is killed by its PID when the `Emulator` drops. A missing moto fails loudly, never skips.
+
+pub mod proxy;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -4,7 +4,6 @@
 //! binary in (`workspace`).
 
 pub mod aws;
-pub mod proxy;
 pub mod workspace;
 
-pub use standby_emulator::Emulator;
+pub use standby_emulator::{proxy, Emulator};

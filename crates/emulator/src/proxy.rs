@@ -1,4 +1,4 @@
-//! Test support: `Proxy`, an HTTP proxy of the project's own between the SDK (or the
+//! `Proxy`, an HTTP proxy of the project's own between the SDK (or the
 //! `standby` binary) and the emulator. moto has no latency or fault injection; this proxy
 //! adds them, and records every AWS call it sees.
 //!
@@ -211,21 +211,21 @@ impl Proxy {
     /// The environment a child process (the `standby` binary) needs to reach the emulator
     /// through this proxy; the same keys as `Emulator::env()`.
     pub fn env(&self) -> Vec<(String, String)> {
-        standby_emulator::env_for(&self.endpoint())
+        crate::env_for(&self.endpoint())
     }
 
     /// An SDK configuration whose calls in `region` go through this proxy.
     pub async fn sdk_config(&self, region: &str) -> aws_types::SdkConfig {
-        standby_emulator::sdk_config_for(&self.endpoint(), region).await
+        crate::sdk_config_for(&self.endpoint(), region).await
     }
 
     pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        standby_emulator::ec2_client(&self.sdk_config(region).await)
+        crate::ec2_client(&self.sdk_config(region).await)
     }
 
     /// S3 with path-style addressing, as the emulator needs.
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
-        standby_emulator::s3_client(&self.sdk_config(region).await)
+        crate::s3_client(&self.sdk_config(region).await)
     }
 
     /// Every request so far, in the order they were answered.
