@@ -93,10 +93,6 @@ pub fn targeted_apply_warning(plan: &Plan) -> String {
     )
 }
 
-pub fn warning_prefix() -> String {
-    style("warning:").yellow().bold().for_stderr().to_string()
-}
-
 pub fn summary_line(plan: &Plan) -> String {
     let s = plan.summary();
     format!(
