@@ -4,6 +4,7 @@ use super::{Cli, Outcome};
 use anyhow::Result;
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
+use std::io::Write;
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -30,11 +31,14 @@ pub fn text(version: &str, os: &str, arch: &str) -> String {
 }
 
 pub fn completions(args: CompletionsArgs) -> Result<Outcome> {
-    clap_complete::generate(
-        args.shell,
-        &mut Cli::command(),
-        "standby",
-        &mut std::io::stdout(),
-    );
-    Ok(Outcome::Success)
+    // Generated into a buffer: clap_complete panics on a failed write, and a reader that
+    // stops early (`| head`) is no error.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "standby", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write the completion script"))
+        }
+        _ => Ok(Outcome::Success),
+    }
 }
