@@ -64,6 +64,9 @@ pub async fn apply(
         state.outputs = plan.outputs.clone();
     }
     store.save().await?;
+    let _ = opts.events.send(ApplyEvent::StateSaved {
+        serial: store.state().serial,
+    });
 
     let graph = apply_graph(&plan.actions, &plan.stages)?;
     let shared = Arc::new(SharedState(RwLock::new(store.state().clone())));
@@ -152,6 +155,7 @@ pub async fn apply(
                             | Action::Replace { desired, .. } = action
                             {
                                 o.depends_on = desired.dependencies().cloned().collect();
+                                record_name(&mut o, desired);
                             }
                             state.upsert(o);
                         }
@@ -200,10 +204,13 @@ pub async fn apply(
                 }
             }
         }
-        *store.state_mut() = shared
+        // Only the resources come from the shared copy: the serial is the store's, so every
+        // write raises it.
+        store.state_mut().resources = shared
             .0
             .read()
             .expect("no thread panics while holding the state")
+            .resources
             .clone();
         store.save().await?;
         let _ = opts.events.send(ApplyEvent::StateSaved {
@@ -212,6 +219,14 @@ pub async fn apply(
     }
     report.elapsed = started.elapsed();
     Ok(report)
+}
+
+/// Keeps the name the resource was created with (names are fixed at creation: a component
+/// renamed after `state mv` keeps its AWS names, see `topology::pin_names`).
+fn record_name(o: &mut Observed, desired: &Desired) {
+    o.computed
+        .entry(crate::topology::NAME_KEY)
+        .or_insert_with(|| desired.name.clone().into());
 }
 
 /// When a step that just finished after `elapsed` started, as RFC 3339.

@@ -419,12 +419,25 @@ fn decode_service(ev: &mut Evaluator, first_file: FileId) -> Option<Service> {
     let rto = duration(&mut d, "rto");
     let rpo = duration(&mut d, "rpo");
     let tags = d.string_map("tags");
+    for key in tags.keys().filter(|k| reserved_tag(k)) {
+        d.invalid(
+            "tags",
+            format!("tag `{key}` in `tags` is reserved"),
+            "standby sets `Name` and the `standby:*` tags itself and AWS keeps `aws:*`: give the tag another key".to_string(),
+        );
+    }
     d.done(Service {
         name: decl.name.clone(),
         rto,
         rpo,
         tags,
     })
+}
+
+/// Tag keys a spec cannot set: standby's own (`Name`, `standby:*`, see `topology`) and the
+/// `aws:` prefix AWS reserves for itself.
+fn reserved_tag(key: &str) -> bool {
+    crate::topology::is_own_tag(key) || key.to_ascii_lowercase().starts_with("aws:")
 }
 
 fn duration(d: &mut Decoder, name: &str) -> std::time::Duration {

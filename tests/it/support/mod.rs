@@ -5,6 +5,7 @@
 
 pub mod aws;
 pub mod proxy;
+pub mod tags;
 pub mod workspace;
 
 pub use standby_emulator::Emulator;
