@@ -269,7 +269,7 @@ async fn environments_share_a_zone_keep_to_their_records_and_refuse_a_taken_name
     }
 
     // A third copy that wants blue's record name is refused before anything is made.
-    let red = std::fs::read_to_string(ws.env_dir("green").join("main.hcl"))
+    let red = std::fs::read_to_string(ws.path().join("environments/green/main.hcl"))
         .unwrap()
         .replace("api-green.example.com", "api-blue.example.com");
     ws.write("environments/red/main.hcl", &red);
