@@ -81,6 +81,9 @@ pub async fn apply(
         state.outputs = plan.outputs.clone();
     }
     store.save().await?;
+    let _ = opts.events.send(ApplyEvent::StateSaved {
+        serial: store.state().serial,
+    });
 
     let shared = Arc::new(SharedState(RwLock::new(store.state().clone())));
     let mut waiting: Vec<usize> = graph
@@ -175,6 +178,7 @@ pub async fn apply(
                             | Action::Replace { desired, .. } = action
                             {
                                 o.depends_on = desired.dependencies().cloned().collect();
+                                record_name(&mut o, desired);
                             }
                             state.upsert(o);
                         }
@@ -229,7 +233,11 @@ pub async fn apply(
                 .write()
                 .expect("no thread panics while holding the state");
             stages.record(&mut state, plan);
+            // Everything but the serial comes from the shared copy: the store's serial rises
+            // on every write.
+            let serial = store.state().serial;
             *store.state_mut() = state.clone();
+            store.state_mut().serial = serial;
         }
         store.save().await?;
         let _ = opts.events.send(ApplyEvent::StateSaved {
@@ -245,6 +253,14 @@ pub async fn apply(
         store.save().await?;
     }
     Ok(report)
+}
+
+/// Keeps the name the resource was created with (names are fixed at creation: a component
+/// renamed after `state mv` keeps its AWS names, see `topology::pin_names`).
+fn record_name(o: &mut Observed, desired: &Desired) {
+    o.computed
+        .entry(crate::topology::NAME_KEY)
+        .or_insert_with(|| desired.name.clone().into());
 }
 
 /// When a step that just finished after `elapsed` started, as RFC 3339.

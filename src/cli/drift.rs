@@ -15,7 +15,6 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use console::style;
 use serde::Serialize;
-use serde_json::Value;
 use std::fmt::Write;
 use std::path::PathBuf;
 
@@ -146,20 +145,9 @@ fn checked_line(r: &DriftReport) -> String {
     out
 }
 
-/// A value as HCL would write it (as plans show values).
-fn value(v: &Value) -> String {
-    match v {
-        Value::Null => "(none)".into(),
-        Value::Array(items) if items.iter().all(|i| !i.is_object()) => format!(
-            "[{}]",
-            items.iter().map(value).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.to_string(),
-    }
-}
-
-fn change_line(c: &Change) -> String {
-    format!("{} = {} -> {}", c.key, value(&c.before), value(&c.after))
+/// A change as plans show it, element by element for lists and maps.
+fn change_lines(c: &Change, indent: usize) -> Vec<String> {
+    crate::cli::render::change_lines(c, indent, 0)
 }
 
 /// The report as a person reads it in a terminal.
@@ -193,7 +181,9 @@ pub fn text(r: &DriftReport) -> String {
         let _ = writeln!(out, "{} ({})", st, label(d.drift));
         let _ = writeln!(out, "      {}", d.detail);
         for c in &d.changes {
-            let _ = writeln!(out, "    ~ {}", change_line(c));
+            for line in change_lines(c, 4) {
+                let _ = writeln!(out, "{line}");
+            }
         }
         out.push('\n');
     }
@@ -324,7 +314,9 @@ pub fn junit(r: &DriftReport, timing: &Timing) -> String {
             let _ = writeln!(body, "id: {id}");
         }
         for c in &d.changes {
-            let _ = writeln!(body, "{}", change_line(c));
+            for line in change_lines(c, 0) {
+                let _ = writeln!(body, "{line}");
+            }
         }
         format!(
             "      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
@@ -432,6 +424,27 @@ fn code(s: &str) -> String {
     format!("{fence}{}{fence}", cell(s))
 }
 
+/// `key`: `before` → `after`, or for a list or map each changed element on a line of its own.
+fn markdown_change(c: &Change) -> String {
+    use crate::cli::render::{element_diff, value};
+    let Some((elements, same)) = element_diff(&c.before, &c.after) else {
+        return format!(
+            "{}: {} → {}",
+            code(&c.key),
+            code(&value(&c.before)),
+            code(&value(&c.after))
+        );
+    };
+    let mut out = format!("{}:", code(&c.key));
+    for e in &elements {
+        let _ = write!(out, "<br>&nbsp;&nbsp;{}", code(&e.line()));
+    }
+    if same > 0 {
+        let _ = write!(out, "<br>&nbsp;&nbsp;({same} unchanged)");
+    }
+    out
+}
+
 /// A summary line and a table: for a CI job summary or a pull-request comment.
 pub fn markdown(r: &DriftReport) -> String {
     let mut out = String::new();
@@ -448,13 +461,7 @@ pub fn markdown(r: &DriftReport) -> String {
         for d in &r.drifted {
             let mut details = cell(&d.detail);
             for c in &d.changes {
-                let _ = write!(
-                    details,
-                    "<br>{}: {} → {}",
-                    code(&c.key),
-                    code(&value(&c.before)),
-                    code(&value(&c.after))
-                );
+                let _ = write!(details, "<br>{}", markdown_change(c));
             }
             let _ = writeln!(
                 out,

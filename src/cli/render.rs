@@ -156,13 +156,9 @@ fn changes_block(out: &mut String, changes: &[Change], replaced_id: Option<&str>
                 }
             }
             _ => {
-                let _ = writeln!(
-                    out,
-                    "    ~ {:width$} = {} -> {}",
-                    c.key,
-                    value(&c.before),
-                    value(&c.after)
-                );
+                for line in change_lines(c, 4, width) {
+                    let _ = writeln!(out, "{line}");
+                }
             }
         }
     }
@@ -176,8 +172,143 @@ fn changes_block(out: &mut String, changes: &[Change], replaced_id: Option<&str>
     }
 }
 
+/// One element of a list or map that changed, as `element_diff` finds them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Element {
+    /// A map key whose value changed.
+    Changed {
+        key: String,
+        before: String,
+        after: String,
+    },
+    /// A list element or map entry (`key` set) that is new.
+    Added { key: Option<String>, value: String },
+    /// A list element or map entry (`key` set) that is gone.
+    Removed { key: Option<String>, value: String },
+}
+
+impl Element {
+    /// `~ team = "a" -> "b"`, `+ "10.0.0.6"`, `- cost = "1"`.
+    pub fn line(&self) -> String {
+        let entry = |key: &Option<String>, v: &str| match key {
+            Some(k) => format!("{k} = {v}"),
+            None => v.to_string(),
+        };
+        match self {
+            Element::Changed { key, before, after } => format!("~ {key} = {before} -> {after}"),
+            Element::Added { key, value } => format!("+ {}", entry(key, value)),
+            Element::Removed { key, value } => format!("- {}", entry(key, value)),
+        }
+    }
+}
+
+/// The elements that differ between two lists or two maps (a missing value counts as an
+/// empty one), and how many are unchanged; `None` unless the values are such collections.
+/// Lists are compared in order (an element moved is removed and added), maps by key.
+pub fn element_diff(before: &Value, after: &Value) -> Option<(Vec<Element>, usize)> {
+    let empty = |v: &Value, other: &Value| match (v, other) {
+        (Value::Null, Value::Array(_)) => Some(Value::Array(Vec::new())),
+        (Value::Null, Value::Object(_)) => Some(Value::Object(Default::default())),
+        _ => None,
+    };
+    let before = empty(before, after).unwrap_or_else(|| before.clone());
+    let after = empty(after, &before).unwrap_or_else(|| after.clone());
+    match (&before, &after) {
+        (Value::Array(b), Value::Array(a)) => {
+            let (b, a): (Vec<String>, Vec<String>) =
+                (b.iter().map(value).collect(), a.iter().map(value).collect());
+            let mut out = Vec::new();
+            let mut same = 0;
+            for op in similar::capture_diff_slices(similar::Algorithm::Myers, &b, &a) {
+                for change in op.iter_changes(&b, &a) {
+                    let v = change.value().clone();
+                    match change.tag() {
+                        similar::ChangeTag::Equal => same += 1,
+                        similar::ChangeTag::Delete => out.push(Element::Removed {
+                            key: None,
+                            value: v,
+                        }),
+                        similar::ChangeTag::Insert => out.push(Element::Added {
+                            key: None,
+                            value: v,
+                        }),
+                    }
+                }
+            }
+            Some((out, same))
+        }
+        (Value::Object(b), Value::Object(a)) => {
+            let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
+            let mut out = Vec::new();
+            let mut same = 0;
+            for k in keys {
+                let key = map_key(k);
+                match (b.get(k), a.get(k)) {
+                    (Some(x), Some(y)) if x == y => same += 1,
+                    (Some(x), Some(y)) => out.push(Element::Changed {
+                        key,
+                        before: value(x),
+                        after: value(y),
+                    }),
+                    (None, Some(y)) => out.push(Element::Added {
+                        key: Some(key),
+                        value: value(y),
+                    }),
+                    (Some(x), _) => out.push(Element::Removed {
+                        key: Some(key),
+                        value: value(x),
+                    }),
+                    (None, None) => {}
+                }
+            }
+            Some((out, same))
+        }
+        _ => None,
+    }
+}
+
+/// The lines of one attribute change at `indent`, its key padded to `width`: `~ key = a -> b`,
+/// or for a list or map only the elements that changed, one per line, as Terraform shows
+/// them (a changed IP in a list of twenty is one `-` and one `+` line).
+pub fn change_lines(c: &Change, indent: usize, width: usize) -> Vec<String> {
+    let pad = " ".repeat(indent);
+    let Some((elements, same)) = element_diff(&c.before, &c.after) else {
+        return vec![format!(
+            "{pad}~ {:width$} = {} -> {}",
+            c.key,
+            value(&c.before),
+            value(&c.after)
+        )];
+    };
+    let (open, close) = if c.after.is_array() || c.before.is_array() {
+        ('[', ']')
+    } else {
+        ('{', '}')
+    };
+    let mut lines = vec![format!("{pad}~ {:width$} = {open}", c.key)];
+    lines.extend(elements.iter().map(|e| format!("{pad}    {}", e.line())));
+    if same > 0 {
+        let what = if same == 1 { "element" } else { "elements" };
+        lines.push(format!("{pad}      # ({same} unchanged {what} hidden)"));
+    }
+    lines.push(format!("{pad}  {close}"));
+    lines
+}
+
+/// A map key as HCL writes it: bare when it is an identifier, quoted otherwise.
+fn map_key(k: &str) -> String {
+    let bare = k.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && k.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        k.to_string()
+    } else {
+        Value::String(k.to_string()).to_string()
+    }
+}
+
 /// A value as HCL would write it.
-fn value(v: &Value) -> String {
+pub fn value(v: &Value) -> String {
     match v {
         Value::String(s) if s == crate::topology::UNKNOWN => s.clone(),
         Value::Null => "(none)".into(),
@@ -187,6 +318,14 @@ fn value(v: &Value) -> String {
                 items.iter().map(value).collect::<Vec<_>>().join(", ")
             )
         }
+        Value::Object(m) if m.is_empty() => "{}".into(),
+        Value::Object(m) if m.values().all(|i| !i.is_object() && !i.is_array()) => format!(
+            "{{ {} }}",
+            m.iter()
+                .map(|(k, v)| format!("{} = {}", map_key(k), value(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         Value::Array(_) | Value::Object(_) => v.to_string(),
         other => other.to_string(),
     }

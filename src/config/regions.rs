@@ -60,12 +60,25 @@ pub fn decode_service(ev: &mut Evaluator, first_file: FileId) -> Option<Service>
         "how much recent data a recovery may lose, such as `5m`",
     );
     let tags = d.string_map("tags");
+    for key in tags.keys().filter(|k| reserved_tag(k)) {
+        d.invalid(
+            "tags",
+            format!("tag `{key}` in `tags` is reserved"),
+            "standby sets `Name` and the `standby:*` tags itself and AWS keeps `aws:*`: give the tag another key".to_string(),
+        );
+    }
     d.done(Service {
         name: decl.name.clone(),
         rto,
         rpo,
         tags,
     })
+}
+
+/// Tag keys a spec cannot set: standby's own (`Name`, `standby:*`, see `topology`) and the
+/// `aws:` prefix AWS reserves for itself.
+fn reserved_tag(key: &str) -> bool {
+    crate::topology::is_own_tag(key) || key.to_ascii_lowercase().starts_with("aws:")
 }
 
 /// A required, positive duration; `meaning` completes "the objective is ..." in the help.

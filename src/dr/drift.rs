@@ -167,10 +167,11 @@ pub async fn drift(
     opts: &DriftOptions,
 ) -> Result<DriftReport> {
     let roles = env.roles(state);
-    let desired = env.desired(&roles)?;
+    let desired = env.desired_in(&roles, state)?;
     let mut scope = env.scope(state, &desired);
     scope.include_unmanaged = true;
-    let live = provider.refresh(&scope).await?;
+    let mut live = provider.refresh(&scope).await?;
+    crate::environment::reconcile(&mut live, state, &desired);
     Ok(compare(env, state, &roles, &desired, &live, opts))
 }
 
@@ -190,10 +191,11 @@ pub fn compare(
     // Bound attributes (record values, health-check addresses) are what the live resources
     // they point at give now, whether or not those changed: a record must follow its
     // instances.
-    let bound: Vec<Desired> = desired
+    let mut bound: Vec<Desired> = desired
         .iter()
         .map(|d| d.bind(|a| live_by.get(a).map(|o| o.computed.clone())))
         .collect();
+    crate::environment::leave_shared(&mut bound, live);
     let desired_by: BTreeMap<&Address, &Desired> = bound.iter().map(|d| (&d.address, d)).collect();
 
     let managed: BTreeSet<&Address> = state_by.keys().chain(desired_by.keys()).copied().collect();

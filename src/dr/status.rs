@@ -108,7 +108,7 @@ pub async fn status(
     state: Option<&State>,
 ) -> Result<Status> {
     let roles = env.roles(state);
-    let desired = env.desired(&roles)?;
+    let desired = env.desired_in(&roles, state)?;
     // Each region is read on its own so that one unreachable region (the reason somebody
     // runs status during an outage) does not hide the others.
     let scope = env.scope(state, &desired);

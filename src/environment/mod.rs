@@ -8,9 +8,10 @@ use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
 use crate::provider::{KnownResource, Observed, Provider, Scope};
 use crate::state::check::{self, Expected};
 use crate::state::{Backend, S3Location, State, StateStore};
-use crate::topology::{self, Desired};
+use crate::topology::{self, Desired, Kind, NAME_KEY, TAGS};
 use anyhow::{bail, Result};
-use std::collections::{BTreeMap, BTreeSet};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -159,6 +160,21 @@ impl Environment {
         topology::expand(&self.spec, roles)
     }
 
+    /// The desired resources with the names the state's resources were created with (names
+    /// are fixed at creation, so a component renamed after `state mv` replaces nothing), and
+    /// no two of them named alike.
+    pub fn desired_in(
+        &self,
+        roles: &BTreeMap<String, Role>,
+        state: Option<&State>,
+    ) -> Result<Vec<Desired>> {
+        let mut desired = self.desired(roles)?;
+        let recorded = state.map(recorded_names).unwrap_or_default();
+        topology::pin_names(&mut desired, &recorded);
+        topology::check_unique_names(&desired, &recorded)?;
+        Ok(desired)
+    }
+
     /// The refresh scope: the spec's and the state's regions, and every known name.
     pub fn scope(&self, state: Option<&State>, desired: &[Desired]) -> Scope {
         let mut regions: BTreeSet<String> =
@@ -206,12 +222,8 @@ impl Environment {
         let mut scope = self.scope(state, desired);
         scope.regions.retain(|r| !assume_down.contains(r));
         let mut live = provider.refresh(&scope).await?;
+        reconcile(&mut live, state, desired);
         if let Some(state) = state {
-            for o in &mut live {
-                if let Some(known) = state.get(&o.address) {
-                    o.depends_on = known.depends_on.clone();
-                }
-            }
             // Regions assumed down are not read: the state's view of them stands.
             live.extend(
                 state
@@ -233,7 +245,7 @@ impl Environment {
         opts: &PlanOptions,
     ) -> Result<Plan> {
         let roles = opts.roles.clone().unwrap_or_else(|| self.roles(state));
-        let desired = self.desired(&roles)?;
+        let desired = self.desired_in(&roles, state)?;
         let prior = if opts.refresh {
             self.refresh(provider, state, &desired, &opts.assume_down)
                 .await?
@@ -274,11 +286,9 @@ impl Environment {
             frozen_regions: failed.union(&opts.assume_down).cloned().collect(),
             fenced_regions: failed.difference(&opts.assume_down).cloned().collect(),
         };
-        let mut actions = diff(
-            &bind_from_prior(desired, &prior, &BTreeSet::new()),
-            &prior,
-            &diff_opts,
-        );
+        let mut bound = bind_from_prior(desired, &prior, &BTreeSet::new());
+        leave_shared(&mut bound, &prior);
+        let mut actions = diff(&bound, &prior, &diff_opts);
         // A replaced source (requested, or cascading from its parent) gets new values, such
         // as an instance's IP: what binds to it is known only after apply.
         let replaced: BTreeSet<Address> = actions
@@ -287,13 +297,12 @@ impl Environment {
             .map(|a| a.address().clone())
             .collect();
         if !replaced.is_empty() {
-            actions = diff(
-                &bind_from_prior(desired, &prior, &replaced),
-                &prior,
-                &diff_opts,
-            );
+            let mut bound = bind_from_prior(desired, &prior, &replaced);
+            leave_shared(&mut bound, &prior);
+            actions = diff(&bound, &prior, &diff_opts);
         }
         explain_role_changes(&mut actions, state, &roles);
+        explain_zone_deletions(&mut actions);
         let blocked = protected_deletions(desired, &actions);
         notes.extend(opts.assume_down.iter().map(|r| {
             format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
@@ -378,6 +387,122 @@ fn check_replace(
         }
     }
     Ok(notes)
+}
+
+/// What a refresh found, made comparable with the spec and the state:
+/// - a resource the state holds under another address (moved with `standby state mv`) is
+///   matched by its id before its `standby:address` tag, which keeps the old address until
+///   the resource's next update rewrites its tags;
+/// - what only the state knows stays: dependencies and the name at creation;
+/// - `tags` keeps only the keys standby manages: the spec's, and those it set before (so a
+///   tag dropped from the spec is removed from AWS, and tags others added are not drift).
+pub fn reconcile(live: &mut [Observed], state: Option<&State>, desired: &[Desired]) {
+    let empty = Vec::new();
+    let resources = state.map(|s| &s.resources).unwrap_or(&empty);
+    let by_id: HashMap<(Kind, &str), &Address> = resources
+        .iter()
+        .map(|r| ((r.kind, r.id.as_str()), &r.address))
+        .collect();
+    let taken: BTreeSet<Address> = live.iter().map(|o| o.address.clone()).collect();
+    let keys = |attrs: &Map<String, Value>| -> Vec<String> {
+        attrs
+            .get(TAGS)
+            .and_then(Value::as_object)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut managed: HashMap<&Address, BTreeSet<String>> = HashMap::new();
+    for (a, attrs) in desired
+        .iter()
+        .map(|d| (&d.address, &d.attrs))
+        .chain(resources.iter().map(|r| (&r.address, &r.attrs)))
+    {
+        managed.entry(a).or_default().extend(keys(attrs));
+    }
+    for o in live.iter_mut() {
+        if let Some(moved) = by_id.get(&(o.kind, o.id.as_str())) {
+            if **moved != o.address && !taken.contains(*moved) {
+                o.address = (*moved).clone();
+            }
+        }
+        if let Some(known) = state.and_then(|s| s.get(&o.address)) {
+            o.depends_on = known.depends_on.clone();
+            if let Some(name) = known.computed.get(NAME_KEY) {
+                o.computed.insert(NAME_KEY.into(), name.clone());
+            }
+        }
+        if let Some(Value::Object(tags)) = o.attrs.get_mut(TAGS) {
+            let keep = managed.get(&o.address);
+            tags.retain(|k, _| keep.is_some_and(|m| m.contains(k)));
+        }
+    }
+}
+
+/// The names the state's resources were created with: recorded at creation, or (states
+/// from before names were recorded) the attribute that holds the name.
+fn recorded_names(state: &State) -> BTreeMap<Address, String> {
+    state
+        .resources
+        .iter()
+        .filter_map(|r| {
+            let name = r
+                .computed
+                .get(NAME_KEY)
+                .or_else(|| topology::name_attr(r.kind).and_then(|k| r.attrs.get(k)))?;
+            Some((r.address.clone(), name.as_str()?.to_string()))
+        })
+        .collect()
+}
+
+/// A hosted zone that is not this environment's (another environment's, or one standby
+/// adopted) is shared: its tags are not managed here.
+pub fn leave_shared(desired: &mut [Desired], prior: &[Observed]) {
+    let shared: BTreeSet<&Address> = prior
+        .iter()
+        .filter(|o| o.computed.get("owned") == Some(&Value::Bool(false)))
+        .map(|o| &o.address)
+        .collect();
+    for d in desired.iter_mut().filter(|d| shared.contains(&d.address)) {
+        d.attrs.remove(TAGS);
+    }
+}
+
+/// A hosted zone standby did not create, or one that holds records of others, stays when
+/// its environment lets go of it: the deletion says so.
+fn explain_zone_deletions(actions: &mut [Action]) {
+    for a in actions.iter_mut() {
+        let Action::Delete { current, reason } = a else {
+            continue;
+        };
+        if current.kind != Kind::HostedZone {
+            continue;
+        }
+        let others: Vec<&str> = current
+            .computed
+            .get("other_records")
+            .and_then(Value::as_array)
+            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if current.computed.get("created") == Some(&Value::Bool(false)) {
+            reason.push_str(
+                "; standby did not create the zone, so it stays: only the state forgets it",
+            );
+        } else if !others.is_empty() {
+            let shown = others
+                .iter()
+                .take(3)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ");
+            let more = match others.len() {
+                n if n > 3 => format!(" and {} more", n - 3),
+                _ => String::new(),
+            };
+            reason.push_str(&format!(
+                "; the zone holds records that are not this environment's ({shown}{more}), so it stays: only the state forgets it"
+            ));
+        }
+    }
 }
 
 /// Fills bound attributes (record values, health-check addresses) from the refreshed view;

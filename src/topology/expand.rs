@@ -106,6 +106,8 @@ impl Expander {
         depends_on: Vec<Address>,
     ) -> &mut Desired {
         let tags = self.naming.tags(&name, &address);
+        let mut attrs = attrs;
+        self.naming.add_managed(kind, &mut attrs);
         self.out.push(Desired {
             address,
             kind,

@@ -3,13 +3,26 @@
 //! Invariant: a name depends only on those four, so a lost state finds its resources again;
 //! S3 names are lower-case and at most 63 characters.
 
+use super::resource::{Kind, OWNER, TAGS};
 use crate::address::Address;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 pub const TAG_SERVICE: &str = "standby:service";
 pub const TAG_ENVIRONMENT: &str = "standby:environment";
 pub const TAG_ADDRESS: &str = "standby:address";
+/// Tags under this prefix are standby's own: the spec cannot set them (a diagnostic), they
+/// are not part of the managed `tags` attribute, and no user tag overrides them.
+pub const TAG_PREFIX: &str = "standby:";
+/// The tag AWS consoles show as the name: standby sets it to the deterministic name.
+pub const TAG_NAME: &str = "Name";
+
+/// Whether `key` is a tag standby sets itself (`Name` and `standby:*`), as opposed to a
+/// user tag from `service.tags`.
+pub fn is_own_tag(key: &str) -> bool {
+    key == TAG_NAME || key.starts_with(TAG_PREFIX)
+}
 
 #[derive(Debug, Clone)]
 pub struct Naming {
@@ -51,10 +64,37 @@ impl Naming {
         format!("{}-{}", &full[..64 - hash.len() - 1], hash)
     }
 
-    /// `Name`, the `standby:*` tags and the service's own tags.
+    /// The user tags of `service.tags`: what the managed `tags` attribute holds. A drill's
+    /// `standby:drill` marker travels in `service_tags` too but is standby's own.
+    pub fn user_tags(&self) -> BTreeMap<String, String> {
+        self.service_tags
+            .iter()
+            .filter(|(k, _)| !is_own_tag(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Adds what standby manages on every resource of `kind`: the user tags (on a kind that
+    /// carries tags) and a record's owner.
+    pub fn add_managed(&self, kind: Kind, attrs: &mut Map<String, Value>) {
+        if kind.has_tags() {
+            let tags = self
+                .user_tags()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            attrs.insert(TAGS.into(), Value::Object(tags));
+        }
+        if kind == Kind::Record {
+            let owner = format!("{}/{}", self.service, self.environment);
+            attrs.insert(OWNER.into(), Value::String(owner));
+        }
+    }
+
+    /// `Name`, the `standby:*` tags and the service's own tags; standby's own win.
     pub fn tags(&self, name: &str, address: &Address) -> BTreeMap<String, String> {
         let mut tags = self.service_tags.clone();
-        tags.insert("Name".into(), name.into());
+        tags.insert(TAG_NAME.into(), name.into());
         tags.insert(TAG_SERVICE.into(), self.service.clone());
         tags.insert(TAG_ENVIRONMENT.into(), self.environment.clone());
         tags.insert(TAG_ADDRESS.into(), address.to_string());

@@ -9,6 +9,8 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
 /// Every kind of resource the engine manages. Closed: a provider handles all of them.
+///
+/// Every kind but `Record` and `BucketReplication` also has `tags` (see `TAGS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -54,8 +56,9 @@ pub enum Kind {
     /// `ip_address` (bound: the first target instance's `public_ip`). Computed: `id`.
     HealthCheck,
     /// Global: one failover A record. attrs: `name`, `failover` (PRIMARY | SECONDARY), `ttl`,
-    /// `set_identifier` (the region), `values` (bound: the instances' `public_ip`s, sorted).
-    /// refs: `zone`, `health_check`. A drill's record is a plain A record: `failover` and
+    /// `set_identifier` (the region), `values` (bound: the instances' `public_ip`s, sorted),
+    /// `owner` (`<service>/<environment>`, kept in a TXT record beside it: records carry no
+    /// tags). refs: `zone`, `health_check`. A drill's record is a plain A record: `failover` and
     /// `set_identifier` are null and there is no health check.
     Record,
 }
@@ -81,6 +84,7 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "ip_address",
     "map_public_ip",
     "name",
+    "owner",
     "path",
     "port",
     "protocol",
@@ -93,13 +97,29 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "set_identifier",
     "source_region",
     "storage_gb",
+    "tags",
     "ttl",
     "values",
     "versioning",
     "zone",
 ];
 
+/// The managed user tags (`service.tags` without standby's own), an object of strings, on
+/// every kind that can carry tags. Keys only standby ever set are in it; tags others added
+/// in AWS are not (see `environment`).
+pub const TAGS: &str = "tags";
+/// A record's owning `<service>/<environment>`.
+pub const OWNER: &str = "owner";
+/// The computed value holding the name a resource was created with (names are fixed then).
+pub const NAME_KEY: &str = "name";
+
 impl Kind {
+    /// Whether resources of the kind carry tags. A Route 53 record cannot (its owner is kept
+    /// in a TXT record instead), and a bucket replication is a setting of its bucket.
+    pub fn has_tags(self) -> bool {
+        !matches!(self, Kind::Record | Kind::BucketReplication)
+    }
+
     /// Attribute keys whose change cannot be made in place.
     pub fn replace_keys(self) -> &'static [&'static str] {
         match self {

@@ -399,3 +399,44 @@ fn status_for_people_and_machines() {
     assert_eq!(v["format_version"], 1);
     insta::assert_json_snapshot!("status_json", v);
 }
+
+/// A tag change shows as the tags that changed; a list of twenty IPs with one changed shows
+/// as one `-` and one `+` line.
+#[test]
+fn plan_diffs_lists_and_maps_element_by_element() {
+    let ips = |changed: &str| -> Vec<String> {
+        (1..=20)
+            .map(|i| match i {
+                7 => changed.to_string(),
+                i => format!("198.51.100.{i}"),
+            })
+            .collect()
+    };
+    let record = |values: Vec<String>| {
+        desired(
+            "dns.api.record.us-east-1",
+            Kind::Record,
+            json!({"name": "api.example.com", "failover": "PRIMARY", "ttl": 60, "values": values}),
+        )
+    };
+    let vpc = |tags: serde_json::Value| {
+        desired(
+            "region.us-east-1.network.vpc",
+            Kind::Vpc,
+            json!({"cidr": "10.0.0.0/16", "tags": tags}),
+        )
+    };
+    let old_record = record(ips("198.51.100.7"));
+    let old_vpc = vpc(json!({"team": "payments", "cost-center": "42"}));
+    let plan = plan_of(
+        &[
+            record(ips("203.0.113.9")),
+            vpc(json!({"team": "checkout", "tier": "gold"})),
+        ],
+        vec![
+            observed(&old_record, "Z1/api.example.com/us-east-1"),
+            observed(&old_vpc, "vpc-0a1"),
+        ],
+    );
+    insta::assert_snapshot!(render::plan(&plan));
+}

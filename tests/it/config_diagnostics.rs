@@ -470,3 +470,12 @@ fn a_lone_unparsable_file_is_reported_as_itself_not_as_a_missing_spec() {
     assert!(!text.contains("holds no .hcl files"), "{text}");
     assert_eq!(err.0.len(), 1, "{text}");
 }
+
+#[test]
+fn reserved_tag_keys() {
+    let base = BASE.replace(
+        "rpo = \"5m\"",
+        "rpo = \"5m\"\n  tags = { team = \"payments\", \"standby:environment\" = \"prod\", Name = \"x\" }",
+    );
+    insta::assert_snapshot!(diagnose(&[("environments/prod/main.hcl", &base)]));
+}

@@ -428,3 +428,51 @@ fn timing() -> standby::cli::drift::Timing {
         elapsed: std::time::Duration::from_millis(1250),
     }
 }
+
+/// A tag changed in AWS is drift of `tags`, shown as that tag; a tag somebody else added is
+/// not drift; an IP changed in a record of twenty shows as one `-` and one `+` line.
+#[tokio::test]
+async fn drift_shows_the_one_tag_and_the_one_ip_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let env_dir = dir.path().join("environments/prod");
+    std::fs::create_dir_all(&env_dir).unwrap();
+    let text = SPEC.replace("WEB_SIZE", "20").replace(
+        "rpo = \"5m\"",
+        "rpo = \"5m\"\n  tags = { team = \"payments\" }",
+    );
+    std::fs::write(env_dir.join("main.hcl"), text).unwrap();
+    let env = Environment::load(&env_dir, &VarInputs::default()).unwrap_or_else(|d| panic!("{d}"));
+    let provider = Arc::new(FakeProvider::new());
+    let state = apply_all(&env, &provider).await;
+    provider.edit("region.us-east-1.network.vpc", |o| {
+        let tags = o.as_mut().unwrap().attrs.get_mut("tags").unwrap();
+        let tags = tags.as_object_mut().unwrap();
+        tags.insert("team".into(), json!("growth"));
+        tags.insert("owner".into(), json!("ops"));
+    });
+    provider.edit("region.us-east-1.cluster.web.instance[7]", |o| {
+        o.as_mut()
+            .unwrap()
+            .computed
+            .insert("public_ip".into(), json!("203.0.113.9"));
+    });
+    let report = drift_of(&env, &provider, &state).await;
+    let vpc = report
+        .get("region.us-east-1.network.vpc")
+        .expect("tag drift");
+    assert_eq!(vpc.changes.len(), 1);
+    assert_eq!(
+        (&vpc.changes[0].before, &vpc.changes[0].after),
+        (&json!({"team": "payments"}), &json!({"team": "growth"})),
+        "a tag standby never set is not compared"
+    );
+    assert!(report.get("dns.api.record.us-east-1").is_some());
+    insta::assert_snapshot!(
+        "drift_one_tag_one_ip_text",
+        stable(&standby::cli::drift::text(&report))
+    );
+    insta::assert_snapshot!(
+        "drift_one_tag_one_ip_markdown",
+        stable(&standby::cli::drift::markdown(&report))
+    );
+}

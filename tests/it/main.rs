@@ -28,3 +28,4 @@ mod proxy_support;
 mod state_checks;
 mod state_s3;
 mod support;
+mod tags_isolation_emulator;

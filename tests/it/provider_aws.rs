@@ -51,13 +51,15 @@ fn desired(
     refs: &[(&str, &str)],
 ) -> Desired {
     let address = Address::new(address);
+    let mut attrs = attrs(attrs_);
+    naming().add_managed(kind, &mut attrs);
     Desired {
         tags: naming().tags(name, &address),
         address,
         kind,
         region: region.map(str::to_owned),
         name: name.into(),
-        attrs: attrs(attrs_),
+        attrs,
         refs: refs
             .iter()
             .map(|(k, a)| (k.to_string(), Address::new(*a)))
@@ -576,11 +578,12 @@ async fn buckets_roles_and_replication() {
     let observed = p.refresh(&scope(&all, true, known(&ds))).await.unwrap();
     assert_clean(&observed, &ds);
     // Per region: 5 EC2 describes and 2 RDS ones; S3: one listing, then 5 reads per bucket;
-    // IAM: one listing; Route 53: one health-check listing (no zone is known).
+    // IAM: one listing and the role's tags; Route 53: one health-check listing (no zone is
+    // known).
     let requests = p.request_count() - before;
     assert_eq!(
         requests,
-        3 * 5 + 3 * 2 + 1 + 3 * 5 + 1 + 1,
+        3 * 5 + 3 * 2 + 1 + 3 * 5 + 1 + 1 + 1,
         "refresh requests"
     );
 

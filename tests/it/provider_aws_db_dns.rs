@@ -50,13 +50,15 @@ fn desired(
     refs: &[(&str, &str)],
 ) -> Desired {
     let address = Address::new(address);
+    let mut attrs = attrs.as_object().unwrap().clone();
+    naming().add_managed(kind, &mut attrs);
     Desired {
         tags: naming().tags(name, &address),
         address,
         kind,
         region: region.map(str::to_owned),
         name: name.into(),
-        attrs: attrs.as_object().unwrap().clone(),
+        attrs,
         refs: refs
             .iter()
             .map(|(k, a)| (k.to_string(), Address::new(*a)))
@@ -318,8 +320,8 @@ async fn primary_and_cross_region_replica_round_trip() {
     let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
     let requests = p.request_count() - before;
     assert_clean(&observed, &ds);
-    // Per region: 5 EC2 describes and 2 RDS ones (subnet groups, instances).
-    assert_eq!(requests, 2 * 5 + 2 * 2, "refresh requests");
+    // Per region: 5 EC2 describes and 3 RDS calls (subnet groups and their tags, instances).
+    assert_eq!(requests, 2 * 5 + 2 * 3, "refresh requests");
     let r_obs = observed
         .iter()
         .find(|o| o.address.as_str() == REPLICA_DB)
@@ -660,15 +662,36 @@ async fn zones_health_checks_and_failover_records() {
         assert_eq!(s.health_check_id(), Some(hc.as_str()), "{}", o.address);
     }
 
-    // Refresh: a clean diff. One zone listing, one health-check listing and one tag batch,
-    // one record listing per known zone; IAM's role listing comes with the global read.
+    // Refresh: a clean diff. One zone listing and one batch of their tags, one health-check
+    // listing and one tag batch, one record listing per known zone; IAM's role listing comes
+    // with the global read. The adopted zone is not this environment's: its tags are left
+    // alone (the environment does not compare them).
     let mut all = ds.clone();
-    all.push(foreign.clone());
+    let mut shared = foreign.clone();
+    shared.attrs.remove("tags");
+    all.push(shared);
     let before = p.request_count();
     let observed = p.refresh(&scope(&[], true, known(&all))).await.unwrap();
     let requests = p.request_count() - before;
-    assert_clean(&observed, &all);
-    assert_eq!(requests, 1 + 1 + 1 + 2 + 1, "refresh requests");
+    let mut comparable = observed.clone();
+    for o in comparable
+        .iter_mut()
+        .filter(|o| o.address == foreign.address)
+    {
+        assert_eq!(
+            o.computed["owned"],
+            json!(false),
+            "an adopted zone is shared"
+        );
+        o.attrs.remove("tags");
+    }
+    assert_clean(&comparable, &all);
+    let own = observed
+        .iter()
+        .find(|o| o.address == ds[0].address)
+        .unwrap();
+    assert_eq!(own.computed["owned"], json!(true));
+    assert_eq!(requests, 1 + 1 + 1 + 1 + 2 + 1, "refresh requests");
     let rec = observed
         .iter()
         .find(|o| o.address == ds[3].address)
@@ -736,13 +759,30 @@ async fn zones_health_checks_and_failover_records() {
     let err = format!("{:#}", p.create(&empty, &ctx).await.unwrap_err());
     assert!(err.contains("at least one instance"), "{err}");
 
-    // The zone refuses to go while records remain, naming them.
+    // A zone that still holds records (another environment's, in a shared zone) stays, and
+    // loses this environment's tags.
     let zone_obs = observed
         .iter()
         .find(|o| o.address.as_str() == ZONE)
         .unwrap();
-    let err = format!("{:#}", p.delete(zone_obs, &ctx).await.unwrap_err());
-    assert!(err.contains("api.example.com A (us-east-1)"), "{err}");
+    p.delete(zone_obs, &ctx).await.unwrap();
+    let tags = r53
+        .list_tags_for_resource()
+        .resource_type(aws_sdk_route53::types::TagResourceType::Hostedzone)
+        .resource_id(&zone_id)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = tags
+        .resource_tag_set()
+        .map(|s| s.tags().iter().filter_map(|t| t.key()).collect())
+        .unwrap_or_default();
+    assert!(keys.is_empty(), "{keys:?}");
+    assert_eq!(
+        api_records(&emu, &zone_id).await.len(),
+        2,
+        "the records stay"
+    );
 
     // Delete: records, health checks, the zone; the adopted zone stays.
     let order: Vec<Observed> = [3, 4, 1, 2, 0]

@@ -57,13 +57,15 @@ fn desired(
         environment: ENV.into(),
         service_tags: [("team".to_string(), "payments".to_string())].into(),
     };
+    let mut attrs = attrs.as_object().unwrap().clone();
+    naming.add_managed(kind, &mut attrs);
     Desired {
         tags: naming.tags(name, &address),
         address,
         kind,
         region: region.map(str::to_owned),
         name: name.into(),
-        attrs: attrs.as_object().unwrap().clone(),
+        attrs,
         refs: refs
             .iter()
             .map(|(k, a)| (k.to_string(), Address::new(*a)))

@@ -13,9 +13,10 @@
 //! address tag names an address nobody knows is reported at that address, as before.
 
 use super::error::{AwsResultExt, AwsSdkError};
+use super::tags;
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
-use crate::topology::{Desired, Kind};
+use crate::topology::{Desired, Kind, TAGS};
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_ec2::client::Waiters as _;
@@ -110,6 +111,7 @@ impl Ec2 {
                 let changed: Vec<&String> = d
                     .attrs
                     .iter()
+                    .filter(|(k, _)| *k != TAGS)
                     .filter(|(k, v)| current.attrs.get(*k) != Some(v))
                     .map(|(k, _)| k)
                     .collect();
@@ -130,6 +132,18 @@ impl Ec2 {
             .send()
             .await
             .op("CreateTags", &self.region, &d.address)?;
+        let removed = tags::removed(d, current);
+        if !removed.is_empty() {
+            // A key without a value deletes the tag whatever its value (EC2 DeleteTags).
+            let keys = removed.iter().map(|k| Tag::builder().key(k).build());
+            self.client
+                .delete_tags()
+                .resources(&current.id)
+                .set_tags(Some(keys.collect()))
+                .send()
+                .await
+                .op("DeleteTags", &self.region, &d.address)?;
+        }
         let mut found = self
             .find_by_address(d)
             .await?
@@ -880,6 +894,7 @@ impl Ec2 {
     fn vpc_observed(&self, v: &Vpc) -> Option<Observed> {
         let mut o = self.base(Kind::Vpc, v.vpc_id(), v.tags())?;
         o.attrs = map([("cidr", json!(v.cidr_block()))]);
+        tags::observe(&mut o, pairs(v.tags()));
         Some(o)
     }
 
@@ -888,6 +903,7 @@ impl Ec2 {
         if let Some(vpc) = g.attachments().first().and_then(|a| a.vpc_id()) {
             o.computed = map([("vpc_id", json!(vpc))]);
         }
+        tags::observe(&mut o, pairs(g.tags()));
         Some(o)
     }
 
@@ -903,6 +919,7 @@ impl Ec2 {
             ),
         ]);
         o.computed = map([("vpc_id", json!(s.vpc_id()))]);
+        tags::observe(&mut o, pairs(s.tags()));
         Some(o)
     }
 
@@ -922,6 +939,7 @@ impl Ec2 {
             .and_then(|p| p.from_port());
         o.attrs = map([("group_name", json!(g.group_name())), ("port", json!(port))]);
         o.computed = map([("vpc_id", json!(g.vpc_id()))]);
+        tags::observe(&mut o, pairs(g.tags()));
         Some(o)
     }
 
@@ -943,7 +961,7 @@ impl Ec2 {
         if let Some(state) = i.state().and_then(|s| s.name()) {
             computed.insert("state".into(), json!(state.as_str()));
         }
-        Some(Observed {
+        let mut o = Observed {
             address: Address::new(""),
             kind: Kind::Instance,
             region: Some(self.region.clone()),
@@ -961,7 +979,9 @@ impl Ec2 {
             ]),
             computed,
             depends_on: Vec::new(),
-        })
+        };
+        tags::observe(&mut o, pairs(i.tags()));
+        Some(o)
     }
 
     fn empty(&self, op: &str, address: &Address) -> anyhow::Error {
@@ -1037,12 +1057,22 @@ where
     call().await
 }
 
-/// A `ClientToken` derived from the address and the spec-derived attributes (at most 64
-/// characters): the same resource retried yields the same token, a replacement a new one.
+/// A `ClientToken` derived from the environment, the address and the spec-derived settings
+/// (at most 64 characters): the same resource retried yields the same token, a replacement
+/// or the same address in another environment of the account a new one. Tags are left out:
+/// they change in place.
 pub(crate) fn client_token(d: &Desired) -> String {
-    let attrs = serde_json::to_string(&d.attrs).unwrap_or_default();
-    let digest = Sha256::digest(format!("{}|{}", d.address, attrs).as_bytes());
-    hex::encode(digest)[..64].to_string()
+    let mut settings = d.attrs.clone();
+    settings.remove(TAGS);
+    let attrs = serde_json::to_string(&settings).unwrap_or_default();
+    let tag = |k: &str| d.tags.get(k).map(String::as_str).unwrap_or_default();
+    let input = format!(
+        "{}|{}|{}|{attrs}",
+        tag(TAG_SERVICE),
+        tag(TAG_ENVIRONMENT),
+        d.address
+    );
+    hex::encode(Sha256::digest(input.as_bytes()))[..64].to_string()
 }
 
 fn salted_token(token: &str, terminated_id: &str) -> String {
@@ -1090,6 +1120,11 @@ fn tag_spec(resource_type: ResourceType, d: &Desired) -> TagSpecification {
         .resource_type(resource_type)
         .set_tags(Some(ec2_tags(d)))
         .build()
+}
+
+fn pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
 }
 
 fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {

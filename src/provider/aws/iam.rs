@@ -6,16 +6,17 @@
 
 use super::ec2::{map, str_attr};
 use super::error::AwsResultExt;
+use super::tags;
 use crate::address::Address;
 use crate::provider::{Observed, Scope};
+use crate::topology::TAG_ADDRESS;
 use crate::topology::{Desired, Kind};
-use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 use anyhow::anyhow;
 use aws_sdk_iam::types::{Role, Tag};
 use aws_sdk_iam::Client;
 use futures::future::try_join_all;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -52,8 +53,16 @@ impl Iam {
             .absent_if(&["EntityAlreadyExists"], "CreateRole", REGION, a)?;
         let role = match created.and_then(|o| o.role().cloned()) {
             Some(role) => role,
-            // Ours from an interrupted apply (same deterministic name): adopt it.
+            // Ours from an interrupted apply (same deterministic name): adopt it, unless its
+            // tags name another environment.
             None => {
+                let live = self.role_tags(name, a).await?.unwrap_or_default();
+                let ours = tags::owner(&d.tags).unwrap_or_default();
+                if let Some(owner) = tags::owner(&live).filter(|o| *o != ours) {
+                    let what = format!("IAM role {name}");
+                    let fix = "rename the bucket component or the environment so the names differ";
+                    anyhow::bail!("{}", tags::conflict(a, &what, &owner, &ours, fix));
+                }
                 self.tag(d).await?;
                 self.client
                     .get_role()
@@ -69,14 +78,28 @@ impl Iam {
             }
         };
         self.put_policy(d, name).await?;
-        let mut o = observed(&role, a.clone());
+        let mut o = observed(&role, a.clone(), &BTreeMap::new());
         o.depends_on = d.dependencies().cloned().collect();
         Ok(o)
     }
 
-    pub(crate) async fn update_role(&self, d: &Desired) -> anyhow::Result<Observed> {
+    pub(crate) async fn update_role(
+        &self,
+        d: &Desired,
+        current: &Observed,
+    ) -> anyhow::Result<Observed> {
         let name = str_attr(d, "role_name")?;
         self.tag(d).await?;
+        let removed = tags::removed(d, current);
+        if !removed.is_empty() {
+            self.client
+                .untag_role()
+                .role_name(name)
+                .set_tag_keys(Some(removed))
+                .send()
+                .await
+                .op("UntagRole", REGION, &d.address)?;
+        }
         self.put_policy(d, name).await?;
         let role = self
             .client
@@ -93,7 +116,7 @@ impl Iam {
                     d.address
                 )
             })?;
-        let mut o = observed(&role, d.address.clone());
+        let mut o = observed(&role, d.address.clone(), &BTreeMap::new());
         o.depends_on = d.dependencies().cloned().collect();
         Ok(o)
     }
@@ -148,8 +171,9 @@ impl Iam {
         Ok(())
     }
 
-    /// The scope's replication roles: one paginated listing under `/standby/`; tags are read
-    /// only for roles the caller does not know by name.
+    /// The scope's replication roles: one paginated listing under `/standby/`, then each
+    /// candidate's tags (IAM ListRoles returns no tags): a role is adopted only when they
+    /// name this environment, and one this environment needs that another owns refuses.
     pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
         let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
         let prefix = format!("standby-{}-{}-", scope.service, scope.environment);
@@ -176,38 +200,61 @@ impl Iam {
                 .filter(|r| known.contains_key(r.role_name()) || r.role_name().starts_with(&prefix))
                 .collect()
         };
-        let found = try_join_all(roles.iter().map(|role| {
-            let subject = &subject;
-            let known = &known;
-            async move {
-                if let Some(a) = known.get(role.role_name()) {
-                    return Ok::<_, anyhow::Error>(Some(observed(role, (*a).clone())));
-                }
-                let _p = self.limit.acquire().await?;
-                let tags = self
-                    .client
-                    .list_role_tags()
-                    .role_name(role.role_name())
-                    .send()
-                    .await
-                    .absent_if(&["NoSuchEntity"], "ListRoleTags", REGION, subject)?;
-                let Some(tags) = tags else { return Ok(None) };
-                let tag = |k: &str| {
-                    tags.tags()
-                        .iter()
-                        .find(|t| t.key() == k)
-                        .map(|t| t.value().to_string())
-                };
-                if tag(TAG_SERVICE).as_deref() != Some(scope.service.as_str())
-                    || tag(TAG_ENVIRONMENT).as_deref() != Some(scope.environment.as_str())
-                {
-                    return Ok(None);
-                }
-                Ok(tag(TAG_ADDRESS).map(|a| observed(role, Address::new(a))))
-            }
+        let subject = &subject;
+        let tagged = try_join_all(roles.iter().map(|role| async move {
+            let _p = self.limit.acquire().await?;
+            let tags = self.role_tags(role.role_name(), subject).await?;
+            Ok::<_, anyhow::Error>(tags.map(|t| (role, t)))
         }))
         .await?;
-        Ok(found.into_iter().flatten().collect())
+        let mut out = Vec::new();
+        let mut conflicts = Vec::new();
+        for (role, tags) in tagged.into_iter().flatten() {
+            let known = known.get(role.role_name());
+            if let (Some(owner), Some(a)) = (tags::foreign(&tags, scope), known) {
+                let what = format!("IAM role {}", role.role_name());
+                let fix = "rename the bucket component or the environment so the names differ";
+                conflicts.push(tags::conflict(a, &what, &owner, &tags::ours(scope), fix));
+                continue;
+            }
+            if tags::owner(&tags) != Some(tags::ours(scope)) {
+                continue;
+            }
+            let address = match (tags.get(TAG_ADDRESS), known) {
+                (Some(a), _) => Address::new(a.clone()),
+                (None, Some(a)) => (*a).clone(),
+                (None, None) => continue,
+            };
+            out.push(observed(role, address, &tags));
+        }
+        tags::refuse(conflicts)?;
+        Ok(out)
+    }
+
+    /// The role's tags; `None` when the role does not exist.
+    async fn role_tags(
+        &self,
+        name: &str,
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+        let items = self
+            .client
+            .list_role_tags()
+            .role_name(name)
+            .into_paginator()
+            .items()
+            .send();
+        let tags: Option<Vec<Tag>> = items.try_collect().await.absent_if(
+            &["NoSuchEntity"],
+            "ListRoleTags",
+            REGION,
+            subject,
+        )?;
+        Ok(tags.map(|ts| {
+            ts.iter()
+                .map(|t| (t.key().to_string(), t.value().to_string()))
+                .collect()
+        }))
     }
 
     async fn tag(&self, d: &Desired) -> anyhow::Result<()> {
@@ -240,8 +287,8 @@ impl Iam {
     }
 }
 
-fn observed(role: &Role, address: Address) -> Observed {
-    Observed {
+fn observed(role: &Role, address: Address, live: &BTreeMap<String, String>) -> Observed {
+    let mut o = Observed {
         address,
         kind: Kind::ReplicationRole,
         region: None,
@@ -249,7 +296,9 @@ fn observed(role: &Role, address: Address) -> Observed {
         attrs: map([("role_name", json!(role.role_name()))]),
         computed: map([("arn", json!(role.arn()))]),
         depends_on: Vec::new(),
-    }
+    };
+    tags::observe(&mut o, live.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    o
 }
 
 fn trust_policy() -> String {

@@ -9,6 +9,7 @@
 
 mod cloudwatch;
 mod counter;
+mod dns_owner;
 mod ec2;
 pub(crate) mod error;
 mod iam;
@@ -16,6 +17,7 @@ mod rds;
 mod route53;
 mod s3;
 pub mod settings;
+mod tags;
 
 use crate::address::Address;
 use crate::provider::{ApplyContext, Observed, Provider, Scope};
@@ -242,6 +244,15 @@ impl AwsProvider {
     }
 }
 
+/// What an apply leaves: the managed tags as the call set them (tags others add later are
+/// not standby's).
+fn as_applied(mut o: Observed, desired: &Desired) -> Observed {
+    if let Some(tags) = desired.attrs.get(crate::topology::TAGS) {
+        o.attrs.insert(crate::topology::TAGS.into(), tags.clone());
+    }
+    o
+}
+
 fn cached<C: Clone>(map: &Mutex<HashMap<String, C>>, region: &str, make: impl FnOnce() -> C) -> C {
     let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
     map.entry(region.to_string()).or_insert_with(make).clone()
@@ -301,7 +312,7 @@ impl Provider for AwsProvider {
 
     async fn create(&self, desired: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Observed> {
         let region = desired.region.as_deref();
-        match desired.kind {
+        let o = match desired.kind {
             Kind::Vpc
             | Kind::InternetGateway
             | Kind::Subnet
@@ -330,7 +341,8 @@ impl Provider for AwsProvider {
             Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
                 self.route53().create(desired, ctx).await
             }
-        }
+        }?;
+        Ok(as_applied(o, desired))
     }
 
     async fn update(
@@ -348,7 +360,7 @@ impl Provider for AwsProvider {
             );
         }
         let region = desired.region.as_deref();
-        match desired.kind {
+        let o = match desired.kind {
             Kind::Vpc
             | Kind::InternetGateway
             | Kind::Subnet
@@ -360,7 +372,7 @@ impl Provider for AwsProvider {
             }
             Kind::Bucket => {
                 self.s3(region_of(&desired.address, region)?)
-                    .configure_bucket(desired)
+                    .configure_bucket(desired, &tags::removed(desired, current))
                     .await
             }
             Kind::BucketReplication => {
@@ -368,7 +380,7 @@ impl Provider for AwsProvider {
                     .put_replication(desired, ctx)
                     .await
             }
-            Kind::ReplicationRole => self.iam().update_role(desired).await,
+            Kind::ReplicationRole => self.iam().update_role(desired, current).await,
             Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => {
                 let rds = self.rds(region_of(&desired.address, region)?);
                 let promoting = desired.kind == Kind::Database
@@ -377,22 +389,24 @@ impl Provider for AwsProvider {
                         .attrs
                         .get("replica_of")
                         .is_some_and(|v| !v.is_null());
-                if !promoting {
-                    return rds.update(desired, current, ctx).await;
+                if promoting {
+                    // A replica becoming standalone is promoted, then any other change applies.
+                    rds.promote_read_replica(&current.id, &desired.address)
+                        .await?;
+                    let mut promoted = current.clone();
+                    promoted
+                        .attrs
+                        .insert("replica_of".into(), serde_json::Value::Null);
+                    rds.update(desired, &promoted).await
+                } else {
+                    rds.update(desired, current).await
                 }
-                // A replica becoming standalone is promoted, then any other change applies.
-                rds.promote_read_replica(&current.id, &desired.address)
-                    .await?;
-                let mut promoted = current.clone();
-                promoted
-                    .attrs
-                    .insert("replica_of".into(), serde_json::Value::Null);
-                rds.update(desired, &promoted, ctx).await
             }
             Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
                 self.route53().update(desired, current, ctx).await
             }
-        }
+        }?;
+        Ok(as_applied(o, desired))
     }
 
     async fn delete(&self, current: &Observed, _ctx: &dyn ApplyContext) -> anyhow::Result<()> {

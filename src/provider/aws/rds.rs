@@ -11,10 +11,11 @@
 
 use super::ec2::{map, str_attr};
 use super::error::{self, AwsResultExt, AwsSdkError};
+use super::tags;
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
-use crate::topology::{Desired, Kind};
-use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+use crate::topology::TAG_ADDRESS;
+use crate::topology::{Desired, Kind, TAGS};
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_rds::client::Waiters as _;
 use aws_sdk_rds::types::{DbInstance, DbSnapshot, DbSubnetGroup, Tag};
@@ -71,7 +72,7 @@ impl Rds {
         ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
         let mut o = match d.kind {
-            Kind::DbSubnetGroup => self.put_subnet_group(d, ctx, true).await?,
+            Kind::DbSubnetGroup => self.put_subnet_group(d, ctx).await?,
             Kind::Database => self.create_database(d, ctx).await?,
             Kind::DbSnapshot => self.create_snapshot(d, ctx).await?,
             other => bail!("kind {other:?} is not an RDS resource"),
@@ -80,22 +81,32 @@ impl Rds {
         Ok(o)
     }
 
-    pub(crate) async fn update(
-        &self,
-        d: &Desired,
-        current: &Observed,
-        ctx: &dyn ApplyContext,
-    ) -> anyhow::Result<Observed> {
+    pub(crate) async fn update(&self, d: &Desired, current: &Observed) -> anyhow::Result<Observed> {
         let mut o = match d.kind {
-            Kind::DbSubnetGroup => self.put_subnet_group(d, ctx, false).await?,
+            Kind::DbSubnetGroup => self.retag_subnet_group(d, current).await?,
             Kind::Database => self.update_database(d, current).await?,
-            // A snapshot is immutable: any change of its attrs is a replacement.
+            // A snapshot is immutable but for its tags: any other change is a replacement.
             Kind::DbSnapshot => {
-                if d.attrs != current.attrs {
+                let settings = |m: &Map<String, Value>| {
+                    let mut m = m.clone();
+                    m.remove(TAGS);
+                    m
+                };
+                if settings(&d.attrs) != settings(&current.attrs) {
                     bail!(
                         "{}: a DB snapshot cannot change in place; replace it instead",
                         d.address
                     );
+                }
+                let arn = current.computed.get("arn").and_then(Value::as_str);
+                if let Some(arn) = arn {
+                    self.retag(
+                        arn,
+                        &snapshot_tags(d),
+                        &tags::removed(d, current),
+                        &d.address,
+                    )
+                    .await?;
                 }
                 current.clone()
             }
@@ -175,13 +186,12 @@ impl Rds {
 
     // --- subnet groups -------------------------------------------------------------------
 
-    /// Creates (or, when `create` is false or the group exists, modifies) the subnet group
-    /// over every `subnet*` reference.
+    /// Creates the subnet group over every `subnet*` reference, or adopts and modifies one of
+    /// its deterministic name that is ours.
     async fn put_subnet_group(
         &self,
         d: &Desired,
         ctx: &dyn ApplyContext,
-        create: bool,
     ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let name = str_attr(d, "name")?;
@@ -195,7 +205,7 @@ impl Rds {
             bail!("{a}: a DB subnet group needs at least one `subnet` reference");
         }
         let description = format!("standby: {a}");
-        if create {
+        {
             let created = self
                 .client
                 .create_db_subnet_group()
@@ -216,7 +226,7 @@ impl Rds {
                 )?;
             if let Some(out) = created {
                 if let Some(g) = out.db_subnet_group() {
-                    return Ok(subnet_group_observed(g, a.clone(), r));
+                    return Ok(subnet_group_observed(g, a.clone(), r, &BTreeMap::new()));
                 }
             }
             // Deterministic name: ours from an interrupted apply. Adopt it below.
@@ -235,15 +245,49 @@ impl Rds {
                 anyhow!("ModifyDBSubnetGroup in {r} failed for {a}: no group in the answer")
             })?;
             if let Some(arn) = group.db_subnet_group_arn() {
-                self.client
-                    .add_tags_to_resource()
-                    .resource_name(arn)
-                    .set_tags(Some(rds_tags(d)))
-                    .send()
-                    .await
-                    .op("AddTagsToResource", r, a)?;
+                self.ensure_group_ours(d, arn).await?;
+                self.retag(arn, &rds_tags(d), &[], a).await?;
             }
-            Ok(subnet_group_observed(group, a.clone(), r))
+            Ok(subnet_group_observed(group, a.clone(), r, &BTreeMap::new()))
+        }
+    }
+
+    /// A subnet group's one in-place change: its tags (its name is replaced, its subnets
+    /// follow the region's zones). ModifyDBSubnetGroup is not needed for that, and moto 5.2.5
+    /// loses the group on it.
+    async fn retag_subnet_group(
+        &self,
+        d: &Desired,
+        current: &Observed,
+    ) -> anyhow::Result<Observed> {
+        let arn = current
+            .computed
+            .get("arn")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: the subnet group {} has no ARN in the state",
+                    d.address,
+                    current.id
+                )
+            })?;
+        self.ensure_group_ours(d, arn).await?;
+        self.retag(arn, &rds_tags(d), &tags::removed(d, current), &d.address)
+            .await?;
+        Ok(current.clone())
+    }
+
+    /// Refuses a subnet group whose tags name another environment.
+    async fn ensure_group_ours(&self, d: &Desired, arn: &str) -> anyhow::Result<()> {
+        let live = self.resource_tags(arn, &d.address).await?;
+        let ours = tags::owner(&d.tags).unwrap_or_default();
+        match tags::owner(&live).filter(|o| *o != ours) {
+            None => Ok(()),
+            Some(owner) => {
+                let what = format!("DB subnet group {} in {}", current_name(arn), self.region);
+                let fix = "rename the environment (or the service) so the names differ";
+                bail!("{}", tags::conflict(&d.address, &what, &owner, &ours, fix))
+            }
         }
     }
 
@@ -258,7 +302,7 @@ impl Rds {
         let identifier = str_attr(d, "identifier")?;
         if let Some(found) = self.describe_one(identifier, a).await? {
             // Deterministic identifier: adopt it if it is ours, refuse otherwise.
-            ensure_ours(found.tag_list(), a, r, "an RDS instance", identifier)?;
+            ensure_ours(found.tag_list(), d, r, "an RDS instance", identifier)?;
         } else {
             let refs = resolve_refs(d, ctx)?;
             let subnet_group = refs
@@ -426,13 +470,8 @@ impl Rds {
             req.send().await.op("ModifyDBInstance", r, a)?;
         }
         if let Some(arn) = live.db_instance_arn() {
-            self.client
-                .add_tags_to_resource()
-                .resource_name(arn)
-                .set_tags(Some(db_tags(d)))
-                .send()
-                .await
-                .op("AddTagsToResource", r, a)?;
+            self.retag(arn, &db_tags(d), &tags::removed(d, current), a)
+                .await?;
         }
         self.wait_available(identifier, a).await?;
         let instance = self
@@ -563,7 +602,7 @@ impl Rds {
         let (r, a) = (self.region.as_str(), &d.address);
         let identifier = str_attr(d, "identifier")?;
         if let Some(found) = self.describe_snapshot(identifier, a).await? {
-            ensure_ours(found.tag_list(), a, r, "a DB snapshot", identifier)?;
+            ensure_ours(found.tag_list(), d, r, "a DB snapshot", identifier)?;
         } else {
             let db_instance = d.attrs.get("db_instance").and_then(Value::as_str);
             let copy_of = d.attrs.get("copy_of").and_then(Value::as_str);
@@ -672,6 +711,52 @@ impl Rds {
             .await
             .absent_if(NO_SNAPSHOT, "DescribeDBSnapshots", &self.region, address)?
             .and_then(|o| o.db_snapshots().first().cloned()))
+    }
+
+    /// Sets `add` on the resource `arn` and removes the keys `remove` (RDS AddTagsToResource
+    /// and RemoveTagsFromResource).
+    async fn retag(
+        &self,
+        arn: &str,
+        add: &[Tag],
+        remove: &[String],
+        a: &Address,
+    ) -> anyhow::Result<()> {
+        let r = self.region.as_str();
+        self.client
+            .add_tags_to_resource()
+            .resource_name(arn)
+            .set_tags(Some(add.to_vec()))
+            .send()
+            .await
+            .op("AddTagsToResource", r, a)?;
+        if !remove.is_empty() {
+            self.client
+                .remove_tags_from_resource()
+                .resource_name(arn)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .op("RemoveTagsFromResource", r, a)?;
+        }
+        Ok(())
+    }
+
+    /// The tags of the resource `arn` (DescribeDBSubnetGroups returns none: RDS
+    /// ListTagsForResource).
+    async fn resource_tags(
+        &self,
+        arn: &str,
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<BTreeMap<String, String>> {
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_name(arn)
+            .send()
+            .await
+            .op("ListTagsForResource", &self.region, subject)?;
+        Ok(tag_map(out.tag_list()))
     }
 
     async fn subnet_group_exists(&self, name: &str, address: &Address) -> anyhow::Result<bool> {
@@ -835,31 +920,57 @@ pub(crate) async fn refresh(
     }
 
     let mut out = Vec::new();
+    let mut conflicts = Vec::new();
+    let ours = tags::ours(scope);
+    let fix = "rename the environment (or the service) so the names differ";
     let mut group_address: HashMap<(&str, &str), Address> = HashMap::new();
-    for (region, groups, _, _) in &read {
-        for g in groups {
-            let Some(name) = g.db_subnet_group_name() else {
-                continue;
-            };
+    let known_groups = &known_groups;
+    let groups = read.iter().flat_map(|(region, groups, _, _)| {
+        groups.iter().filter_map(move |g| {
+            let name = g.db_subnet_group_name()?;
             let address = known_groups
                 .get(&(Some(region.as_str()), name))
-                .or_else(|| known_groups.get(&(None, name)));
-            if let Some(address) = address {
-                group_address.insert((region.as_str(), name), (*address).clone());
-                out.push(subnet_group_observed(g, (*address).clone(), region));
+                .or_else(|| known_groups.get(&(None, name)))?;
+            Some((region, g, name, *address))
+        })
+    });
+    let tagged = try_join_all(groups.map(|(region, g, name, address)| {
+        let (rds, subject) = (rds_in(region), &subject);
+        async move {
+            let arn = g.db_subnet_group_arn().unwrap_or_default();
+            let live = rds.resource_tags(arn, subject).await?;
+            Ok::<_, anyhow::Error>((region, g, name, address, live))
+        }
+    }))
+    .await?;
+    for (region, g, name, address, live) in tagged {
+        match tags::owner(&live) {
+            Some(owner) if owner != ours => {
+                let what = format!("DB subnet group {name} in {region}");
+                conflicts.push(tags::conflict(address, &what, &owner, &ours, fix));
             }
+            Some(_) => {
+                group_address.insert((region.as_str(), name), address.clone());
+                out.push(subnet_group_observed(g, address.clone(), region, &live));
+            }
+            // Untagged: an interrupted creation; the create that follows adopts it.
+            None => {}
         }
     }
     let mut db_address: HashMap<(&str, &str), Address> = HashMap::new();
     for (region, _, instances, _) in &read {
         for i in instances {
             let tags = tag_map(i.tag_list());
-            if tags.get(TAG_SERVICE) != Some(&scope.service)
-                || tags.get(TAG_ENVIRONMENT) != Some(&scope.environment)
-            {
+            let id = i.db_instance_identifier().unwrap_or_default();
+            let known = known_dbs.get(&(Some(region.as_str()), id));
+            if let (Some(owner), Some(a)) = (tags::foreign(&tags, scope), known) {
+                let what = format!("RDS instance {id} in {region}");
+                conflicts.push(tags::conflict(a, &what, &owner, &ours, fix));
                 continue;
             }
-            let id = i.db_instance_identifier().unwrap_or_default();
+            if tags::owner(&tags).as_ref() != Some(&ours) {
+                continue;
+            }
             let address = match tags.get(TAG_ADDRESS) {
                 Some(a) => Address::new(a.clone()),
                 None => match known_dbs.get(&(Some(region.as_str()), id)) {
@@ -909,6 +1020,9 @@ pub(crate) async fn refresh(
         for s in snapshots {
             let tags = tag_map(s.tag_list());
             let id = s.db_snapshot_identifier().unwrap_or_default();
+            if tags::foreign(&tags, scope).is_some() {
+                continue;
+            }
             let address = match tags.get(TAG_ADDRESS) {
                 Some(a) if snapshot_addresses.contains(a.as_str()) => Address::new(a.clone()),
                 Some(_) => continue,
@@ -933,6 +1047,7 @@ pub(crate) async fn refresh(
             out.push(o);
         }
     }
+    tags::refuse(conflicts)?;
     Ok(out)
 }
 
@@ -987,7 +1102,12 @@ fn live_source(
     }
 }
 
-fn subnet_group_observed(g: &DbSubnetGroup, address: Address, region: &str) -> Observed {
+fn subnet_group_observed(
+    g: &DbSubnetGroup,
+    address: Address,
+    region: &str,
+    live: &BTreeMap<String, String>,
+) -> Observed {
     let mut computed = Map::new();
     if let Some(arn) = g.db_subnet_group_arn() {
         computed.insert("arn".into(), json!(arn));
@@ -995,7 +1115,7 @@ fn subnet_group_observed(g: &DbSubnetGroup, address: Address, region: &str) -> O
     if let Some(vpc) = g.vpc_id() {
         computed.insert("vpc_id".into(), json!(vpc));
     }
-    Observed {
+    let mut o = Observed {
         address,
         kind: Kind::DbSubnetGroup,
         region: Some(region.to_string()),
@@ -1003,7 +1123,9 @@ fn subnet_group_observed(g: &DbSubnetGroup, address: Address, region: &str) -> O
         attrs: map([("name", json!(g.db_subnet_group_name()))]),
         computed,
         depends_on: Vec::new(),
-    }
+    };
+    tags::observe(&mut o, live.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    o
 }
 
 /// An instance as `Observed`; `replica_of` is `null` here (the caller decides it).
@@ -1044,6 +1166,7 @@ fn instance_observed(i: &DbInstance, address: Address, region: &str) -> Observed
         o.attrs
             .insert("final_snapshot".into(), json!(keep != "false"));
     }
+    tags::observe(&mut o, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     o
 }
 
@@ -1072,7 +1195,7 @@ fn snapshot_observed(s: &DbSnapshot, address: Address, region: &str) -> Observed
     if let Some(status) = s.status() {
         computed.insert("status".into(), json!(status));
     }
-    Observed {
+    let mut o = Observed {
         address,
         kind: Kind::DbSnapshot,
         region: Some(region.to_string()),
@@ -1080,7 +1203,9 @@ fn snapshot_observed(s: &DbSnapshot, address: Address, region: &str) -> Observed
         attrs,
         computed,
         depends_on: Vec::new(),
-    }
+    };
+    tags::observe(&mut o, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    o
 }
 
 /// After a create or update: `replica_of` as asked (the call succeeded), and
@@ -1119,6 +1244,11 @@ fn storage_gb(d: &Desired) -> anyhow::Result<i32> {
                 d.address
             )
         })
+}
+
+/// The name at the end of an RDS ARN (`arn:aws:rds:<region>:<account>:subgrp:<name>`).
+fn current_name(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
 }
 
 fn server_error<E>(e: &AwsSdkError<E>) -> bool {
@@ -1181,17 +1311,24 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// An object with a deterministic name is adopted only when its address tag says it is this
-/// resource; anything else of that name is somebody else's.
+/// An object with a deterministic name is adopted only when its tags say it is this resource
+/// of this environment; anything else of that name is somebody else's.
 fn ensure_ours(
-    tags: &[Tag],
-    a: &Address,
+    live: &[Tag],
+    d: &Desired,
     region: &str,
     what: &str,
     name: &str,
 ) -> anyhow::Result<()> {
-    let tags = tag_map(tags);
-    match tags.get(TAG_ADDRESS) {
+    let a = &d.address;
+    let live = tag_map(live);
+    let ours = tags::owner(&d.tags).unwrap_or_default();
+    if let Some(owner) = tags::owner(&live).filter(|o| *o != ours) {
+        let what = format!("{what} named {name} in {region}");
+        let fix = "rename the environment (or the service) so the names differ";
+        bail!("{}", tags::conflict(a, &what, &owner, &ours, fix));
+    }
+    match live.get(TAG_ADDRESS) {
         Some(owner) if owner == a.as_str() => Ok(()),
         owner => bail!(
             "{a}: {what} named {name} already exists in {region} and belongs to {}; rename it in the spec or delete that one",

@@ -9,12 +9,14 @@
 //! checks by their `standby:*` tags, records by `<name>#<set identifier>` (`<name>#` for a
 //! plain record, which has no set identifier).
 
+use super::dns_owner;
 use super::ec2::{map, str_attr};
 use super::error::{self, AwsResultExt, AwsSdkError};
+use super::tags;
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
-use crate::topology::{Desired, Kind, UNKNOWN};
-use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+use crate::topology::{Desired, Kind, OWNER, TAGS, UNKNOWN};
+use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_NAME, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheck, HealthCheckConfig,
@@ -26,7 +28,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::try_join_all;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -72,10 +74,16 @@ impl Route53 {
         ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
         let mut o = match d.kind {
-            // The zone's one attribute is its name, which is replaced, not updated.
+            // The zone's name is replaced, not updated; its tags change in place when the
+            // zone is this environment's (a shared or adopted zone's are left alone).
             Kind::HostedZone => {
                 let mut o = current.clone();
                 o.attrs = map([("zone", json!(zone_attr(d)?))]);
+                if current.computed.get("owned") != Some(&Value::Bool(false)) {
+                    let removed = tags::removed(d, current);
+                    self.change_tags(TagResourceType::Hostedzone, &current.id, d, None, &removed)
+                        .await?;
+                }
                 o
             }
             Kind::HealthCheck => self.update_health_check(d, current).await?,
@@ -109,11 +117,14 @@ impl Route53 {
         }
     }
 
-    /// Zones the caller knows by name (one listing), health checks tagged for the scope (one
-    /// listing, then tags by batches of ten) and the known failover records of those zones
-    /// (one listing per zone).
+    /// Zones the caller knows by name (one listing, then their tags by batches of ten), health
+    /// checks tagged for the scope (one listing, then tags by batches of ten) and the known
+    /// records of those zones (one listing per zone). A zone is shared: adopted whoever made
+    /// it. A record name is not: one whose owner record (or, before owner records, whose
+    /// health check) names another environment refuses the refresh.
     pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
         let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
+        let ours = tags::ours(scope);
         let known_zones: Vec<(&str, &Address)> = scope
             .known
             .iter()
@@ -126,24 +137,34 @@ impl Route53 {
             }
             self.list_zones(&subject).await
         };
-        let (zones, checks) = tokio::try_join!(zones, self.list_health_checks(scope, &subject))?;
+        let (zones, (checks, check_owners)) =
+            tokio::try_join!(zones, self.list_health_checks(scope, &subject))?;
+        let picked: Vec<(&HostedZone, &Address)> = known_zones
+            .iter()
+            .filter_map(|(name, address)| {
+                let candidates: Vec<&HostedZone> =
+                    zones.iter().filter(|z| same_name(z.name(), name)).collect();
+                // Several zones of one name: prefer one standby created.
+                let zone = candidates
+                    .iter()
+                    .find(|z| created_by_standby(z))
+                    .or_else(|| candidates.first())?;
+                Some((*zone, *address))
+            })
+            .collect();
+        let ids: Vec<String> = picked.iter().map(|(z, _)| zone_id(z)).collect();
+        let zone_tags = self
+            .tags_of(TagResourceType::Hostedzone, &ids, &subject)
+            .await?;
 
         let mut out = Vec::new();
         // Zone id -> address of the zone, for the records' dependencies.
         let mut zone_ids: BTreeMap<String, Address> = BTreeMap::new();
-        for (name, address) in &known_zones {
-            let candidates: Vec<&HostedZone> =
-                zones.iter().filter(|z| same_name(z.name(), name)).collect();
-            // Several zones of one name: prefer the one standby created.
-            let zone = candidates
-                .iter()
-                .find(|z| created_by_standby(z))
-                .or_else(|| candidates.first());
-            if let Some(z) = zone {
-                let o = zone_observed(z, (*address).clone());
-                zone_ids.insert(o.id.clone(), (*address).clone());
-                out.push(o);
-            }
+        for (z, address) in picked {
+            let live = zone_tags.get(&zone_id(z)).cloned().unwrap_or_default();
+            let o = zone_observed(z, address.clone(), &live, &ours);
+            zone_ids.insert(o.id.clone(), address.clone());
+            out.push(o);
         }
         let check_address: HashMap<String, Address> = checks
             .iter()
@@ -157,32 +178,78 @@ impl Route53 {
             .filter(|k| k.kind == Kind::Record)
             .map(|k| (known_record_key(&k.name), &k.address))
             .collect();
-        if !known_records.is_empty() {
-            let listed = try_join_all(zone_ids.iter().map(|(zone_id, zone_address)| {
-                let subject = &subject;
-                async move {
-                    let sets = self.list_records(zone_id, None, subject).await?;
-                    Ok::<_, anyhow::Error>((zone_id, zone_address, sets))
+        if known_records.is_empty() {
+            return Ok(out);
+        }
+        let listed = try_join_all(zone_ids.iter().map(|(zone_id, zone_address)| {
+            let subject = &subject;
+            async move {
+                let sets = self.list_records(zone_id, None, subject).await?;
+                Ok::<_, anyhow::Error>((zone_id, zone_address, sets))
+            }
+        }))
+        .await?;
+        let mut conflicts = BTreeSet::new();
+        for (zone_id, zone_address, sets) in listed {
+            let zone_name = out
+                .iter()
+                .find(|o| o.id == *zone_id)
+                .and_then(|o| o.attrs.get("zone").and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_string();
+            let owners = dns_owner::owners(&sets);
+            let mut others = Vec::new();
+            for set in &sets {
+                let name = set.name().trim_end_matches('.').to_ascii_lowercase();
+                if matches!(set.r#type(), RrType::Soa | RrType::Ns) && same_name(&name, &zone_name)
+                {
+                    continue;
                 }
-            }))
-            .await?;
-            for (zone_id, zone_address, sets) in listed {
-                for set in &sets {
-                    let Some(key) = record_key(set) else { continue };
-                    let Some(address) = known_records.get(&key) else {
-                        continue;
-                    };
-                    let mut o = record_observed(set, zone_id, (*address).clone());
-                    o.depends_on = std::iter::once(zone_address.clone())
-                        .chain(
-                            set.health_check_id()
-                                .and_then(|h| check_address.get(h).cloned()),
-                        )
-                        .collect();
-                    out.push(o);
+                if let Some((_, owner)) = dns_owner::owner_of(set) {
+                    if owner != ours {
+                        others.push(describe_set(set, Some(&owner)));
+                    }
+                    continue;
                 }
+                // Before owner records, a failover record's health check told whose it was.
+                let owner = owners.get(&name).cloned().or_else(|| {
+                    set.health_check_id()
+                        .and_then(|h| check_owners.get(h))
+                        .cloned()
+                });
+                let known = record_key(set).and_then(|k| known_records.get(&k).copied());
+                if let Some(owner) = owner.as_ref().filter(|o| **o != ours) {
+                    let wanted = known_records
+                        .iter()
+                        .filter(|(k, _)| k.split('#').next() == Some(name.as_str()))
+                        .map(|(_, a)| *a)
+                        .min();
+                    if let Some(a) = wanted {
+                        let what = format!("the record name {name} in hosted zone {zone_name}");
+                        let fix = "record names are not shared: give this environment's dns block another name";
+                        conflicts.insert(tags::conflict(a, &what, owner, &ours, fix));
+                    }
+                    others.push(describe_set(set, Some(owner)));
+                    continue;
+                }
+                let Some(address) = known else {
+                    others.push(describe_set(set, None));
+                    continue;
+                };
+                let mut o = record_observed(set, zone_id, address.clone(), owners.get(&name));
+                o.depends_on = std::iter::once(zone_address.clone())
+                    .chain(
+                        set.health_check_id()
+                            .and_then(|h| check_address.get(h).cloned()),
+                    )
+                    .collect();
+                out.push(o);
+            }
+            if let Some(zone) = out.iter_mut().find(|o| o.id == *zone_id) {
+                zone.computed.insert("other_records".into(), json!(others));
             }
         }
+        tags::refuse(conflicts.into_iter().collect())?;
         Ok(out)
     }
 
@@ -259,11 +326,17 @@ impl Route53 {
     async fn create_zone(&self, d: &Desired) -> anyhow::Result<Observed> {
         let a = &d.address;
         let zone = zone_attr(d)?;
+        let ours = tags::owner(&d.tags).unwrap_or_default();
         if let Some(z) = self.find_zone(zone, a).await? {
             if !created_by_standby(&z) {
                 tracing::info!(address = %a, zone, "adopting an existing hosted zone; standby will not delete it");
             }
-            return Ok(zone_observed(&z, a.clone()));
+            let id = zone_id(&z);
+            let live = self
+                .tags_of(TagResourceType::Hostedzone, &[id.clone()], a)
+                .await?;
+            let live = live.get(&id).cloned().unwrap_or_default();
+            return Ok(zone_observed(&z, a.clone(), &live, &ours));
         }
         let reference = caller_reference(d, None);
         let created = {
@@ -283,7 +356,7 @@ impl Route53 {
             // one), or by one that appeared meanwhile.
             Err(e) if error::code(&e) == Some("HostedZoneAlreadyExists") => {
                 if let Some(z) = self.find_zone(zone, a).await? {
-                    return Ok(zone_observed(&z, a.clone()));
+                    return Ok(zone_observed(&z, a.clone(), &BTreeMap::new(), &ours));
                 }
                 let _p = self.permit().await?;
                 self.client
@@ -303,7 +376,10 @@ impl Route53 {
             }
             Err(e) => return Err(error::failure("CreateHostedZone", REGION, a, &e)),
         };
-        Ok(zone_observed(&z, a.clone()))
+        // CreateHostedZone takes no tags: they follow (Route 53 ChangeTagsForResource).
+        self.change_tags(TagResourceType::Hostedzone, &zone_id(&z), d, None, &[])
+            .await?;
+        Ok(zone_observed(&z, a.clone(), &d.tags, &ours))
     }
 
     async fn find_zone(&self, zone: &str, a: &Address) -> anyhow::Result<Option<HostedZone>> {
@@ -364,12 +440,30 @@ impl Route53 {
             })
             .collect();
         if !left.is_empty() {
-            bail!(
-                "{a}: hosted zone {} still holds records standby does not delete: {}; \
-                 delete them (or move them elsewhere) first",
-                zone.name().trim_end_matches('.'),
-                left.join(", ")
+            // Shared with another environment (or holding records of others): it stays, without
+            // this environment's tags.
+            if current.computed.get("owned") == Some(&Value::Bool(true)) {
+                let mut keys: Vec<String> = [TAG_NAME, TAG_SERVICE, TAG_ENVIRONMENT, TAG_ADDRESS]
+                    .map(String::from)
+                    .into();
+                keys.extend(
+                    current
+                        .attrs
+                        .get(TAGS)
+                        .and_then(Value::as_object)
+                        .map(|t| t.keys().cloned().collect::<Vec<_>>())
+                        .unwrap_or_default(),
+                );
+                self.remove_tags(TagResourceType::Hostedzone, &current.id, &keys, a)
+                    .await?;
+            }
+            tracing::info!(
+                address = %a,
+                zone = zone.name(),
+                records = %left.join(", "),
+                "leaving the hosted zone in place: it holds records that are not this environment's"
             );
+            return Ok(());
         }
         let _p = self.permit().await?;
         self.client
@@ -422,8 +516,8 @@ impl Route53 {
                 })?
             }
         };
-        self.tag_health_check(d, check.id()).await?;
-        health_check_observed(&check, a.clone(), str_attr(d, "region").ok())
+        self.tag_health_check(d, check.id(), &[]).await?;
+        health_check_observed(&check, a.clone(), str_attr(d, "region").ok(), &d.tags)
     }
 
     /// A live health check made with `reference` (by an earlier, interrupted attempt).
@@ -458,35 +552,128 @@ impl Route53 {
                 .await
                 .op("UpdateHealthCheck", REGION, a)?
         };
-        self.tag_health_check(d, &current.id).await?;
+        self.tag_health_check(d, &current.id, &tags::removed(d, current))
+            .await?;
         let check = updated.health_check().ok_or_else(|| {
             anyhow!("UpdateHealthCheck in {REGION} failed for {a}: no health check in the answer")
         })?;
-        health_check_observed(check, a.clone(), str_attr(d, "region").ok())
+        health_check_observed(check, a.clone(), str_attr(d, "region").ok(), &d.tags)
     }
 
-    /// Every desired tag, and the region it watches (ten tags per call at most).
-    async fn tag_health_check(&self, d: &Desired, id: &str) -> anyhow::Result<()> {
-        let mut tags: Vec<Tag> = d
-            .tags
-            .iter()
-            .map(|(k, v)| Tag::builder().key(k).value(v).build())
-            .collect();
-        if let Ok(region) = str_attr(d, "region") {
-            tags.push(Tag::builder().key(TAG_WATCHES).value(region).build());
-        }
-        for chunk in tags.chunks(10) {
+    /// Every desired tag and the region it watches; `removed` goes.
+    async fn tag_health_check(
+        &self,
+        d: &Desired,
+        id: &str,
+        removed: &[String],
+    ) -> anyhow::Result<()> {
+        let watches = str_attr(d, "region")
+            .ok()
+            .map(|r| Tag::builder().key(TAG_WATCHES).value(r).build());
+        self.change_tags(TagResourceType::Healthcheck, id, d, watches, removed)
+            .await
+    }
+
+    /// Removes the tag keys `keys` from a health check or hosted zone, ten per call.
+    async fn remove_tags(
+        &self,
+        kind: TagResourceType,
+        id: &str,
+        keys: &[String],
+        a: &Address,
+    ) -> anyhow::Result<()> {
+        for chunk in keys.chunks(10) {
             let _p = self.permit().await?;
             self.client
                 .change_tags_for_resource()
-                .resource_type(TagResourceType::Healthcheck)
+                .resource_type(kind.clone())
                 .resource_id(id)
-                .set_add_tags(Some(chunk.to_vec()))
+                .set_remove_tag_keys(Some(chunk.to_vec()))
+                .send()
+                .await
+                .op("ChangeTagsForResource", REGION, a)?;
+        }
+        Ok(())
+    }
+
+    /// Sets `d`'s tags (and `extra`) on a health check or hosted zone and removes the keys
+    /// `removed`: Route 53 ChangeTagsForResource takes ten of each per call.
+    async fn change_tags(
+        &self,
+        kind: TagResourceType,
+        id: &str,
+        d: &Desired,
+        extra: Option<Tag>,
+        removed: &[String],
+    ) -> anyhow::Result<()> {
+        let add: Vec<Tag> = d
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .chain(extra)
+            .collect();
+        let calls = add.len().div_ceil(10).max(removed.len().div_ceil(10));
+        for i in 0..calls {
+            let part = |n: usize| i * 10..((i + 1) * 10).min(n);
+            let adding = add.get(part(add.len())).unwrap_or_default().to_vec();
+            let removing = removed
+                .get(part(removed.len()))
+                .unwrap_or_default()
+                .to_vec();
+            let _p = self.permit().await?;
+            self.client
+                .change_tags_for_resource()
+                .resource_type(kind.clone())
+                .resource_id(id)
+                .set_add_tags(Some(adding).filter(|v| !v.is_empty()))
+                .set_remove_tag_keys(Some(removing).filter(|v| !v.is_empty()))
                 .send()
                 .await
                 .op("ChangeTagsForResource", REGION, &d.address)?;
         }
         Ok(())
+    }
+
+    /// The tags of health checks or hosted zones by id: ListTagsForResources, ten at a time.
+    async fn tags_of(
+        &self,
+        kind: TagResourceType,
+        ids: &[String],
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<HashMap<String, BTreeMap<String, String>>> {
+        let sets = try_join_all(ids.chunks(10).map(|chunk| {
+            let kind = kind.clone();
+            async move {
+                let _p = self.permit().await?;
+                let out = self
+                    .client
+                    .list_tags_for_resources()
+                    .resource_type(kind)
+                    .set_resource_ids(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .op("ListTagsForResources", REGION, subject)?;
+                Ok::<_, anyhow::Error>(out.resource_tag_sets().to_vec())
+            }
+        }))
+        .await?;
+        Ok(sets
+            .into_iter()
+            .flatten()
+            .filter_map(|set| {
+                let tags = set
+                    .tags()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.key()?.to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        ))
+                    })
+                    .collect();
+                Some((set.resource_id()?.to_string(), tags))
+            })
+            .collect())
     }
 
     async fn all_health_checks(
@@ -506,53 +693,43 @@ impl Route53 {
             .op("ListHealthChecks", REGION, subject)
     }
 
-    /// The scope's health checks: one listing, then their tags by batches of ten.
+    /// The scope's health checks (one listing, then their tags by batches of ten), and the
+    /// owner (`<service>/<environment>`) of every health check that names one.
     async fn list_health_checks(
         &self,
         scope: &Scope,
         subject: &str,
-    ) -> anyhow::Result<Vec<Observed>> {
+    ) -> anyhow::Result<(Vec<Observed>, HashMap<String, String>)> {
         let checks = self.all_health_checks(&subject).await?;
-        let by_id: HashMap<&str, &HealthCheck> = checks.iter().map(|c| (c.id(), c)).collect();
         let ids: Vec<String> = checks.iter().map(|c| c.id().to_string()).collect();
-        let tagged = try_join_all(ids.chunks(10).map(|chunk| async move {
-            let _p = self.permit().await?;
-            let out = self
-                .client
-                .list_tags_for_resources()
-                .resource_type(TagResourceType::Healthcheck)
-                .set_resource_ids(Some(chunk.to_vec()))
-                .send()
-                .await
-                .op("ListTagsForResources", REGION, &subject)?;
-            Ok::<_, anyhow::Error>(out.resource_tag_sets().to_vec())
-        }))
-        .await?;
+        let tagged = self
+            .tags_of(TagResourceType::Healthcheck, &ids, &subject)
+            .await?;
         let mut out = Vec::new();
-        for set in tagged.into_iter().flatten() {
-            let tags: BTreeMap<&str, &str> = set
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
-                .collect();
-            if tags.get(TAG_SERVICE) != Some(&scope.service.as_str())
-                || tags.get(TAG_ENVIRONMENT) != Some(&scope.environment.as_str())
-            {
-                continue;
-            }
-            let (Some(address), Some(check)) = (
-                tags.get(TAG_ADDRESS),
-                set.resource_id().and_then(|id| by_id.get(id)),
-            ) else {
+        let mut owners = HashMap::new();
+        for check in &checks {
+            let Some(tags) = tagged.get(check.id()) else {
                 continue;
             };
+            let Some(owner) = tags::owner(tags) else {
+                continue;
+            };
+            owners.insert(check.id().to_string(), owner.clone());
+            if owner != tags::ours(scope) {
+                continue;
+            }
+            let Some(address) = tags.get(TAG_ADDRESS) else {
+                continue;
+            };
+            let watches = tags.get(TAG_WATCHES).map(String::as_str);
             out.push(health_check_observed(
                 check,
-                Address::new(*address),
-                tags.get(TAG_WATCHES).copied(),
+                Address::new(address.as_str()),
+                watches,
+                tags,
             )?);
         }
-        Ok(out)
+        Ok((out, owners))
     }
 
     // --- records -------------------------------------------------------------------------
@@ -577,9 +754,20 @@ impl Route53 {
             .filter(|_| !plain)
             .map(|o| o.id.clone());
         let set = record_set(d, health_check.clone())?;
-        self.change_records(&zone_id, ChangeAction::Upsert, set.clone(), a)
-            .await?;
-        let mut o = record_observed(&set, &zone_id, a.clone());
+        let owner = d.attrs.get(OWNER).and_then(Value::as_str);
+        let mut changes = vec![(ChangeAction::Upsert, set.clone())];
+        if let Some(owner) = owner {
+            let ttl = set.ttl().unwrap_or(60);
+            let txt = dns_owner::txt_set(set.name(), set.set_identifier(), owner, ttl)?;
+            changes.push((ChangeAction::Upsert, txt));
+        }
+        self.change_records(&zone_id, changes, a).await?;
+        let mut o = record_observed(
+            &set,
+            &zone_id,
+            a.clone(),
+            owner.map(str::to_string).as_ref(),
+        );
         if let Some(h) = health_check {
             o.computed.insert("health_check_id".into(), json!(h));
         }
@@ -597,27 +785,45 @@ impl Route53 {
                 current.id
             );
         };
-        let Some(sets) = self.list_records_or_none(zone_id, Some(name), a).await? else {
+        let Some(sets) = self.list_records_or_none(zone_id, None, a).await? else {
             return Ok(());
         };
         // An empty set identifier is a plain record's: it has none.
         let want_set = Some(set_id).filter(|s| !s.is_empty());
-        let Some(set) = sets.into_iter().find(|s| {
-            same_name(s.name(), name) && s.r#type() == &RrType::A && s.set_identifier() == want_set
-        }) else {
+        let of_name =
+            |s: &&ResourceRecordSet| same_name(s.name(), name) && s.r#type() == &RrType::A;
+        let Some(set) = sets
+            .iter()
+            .filter(of_name)
+            .find(|s| s.set_identifier() == want_set)
+        else {
             return Ok(());
         };
+        let mut changes = vec![(ChangeAction::Delete, set.clone())];
+        // Its owner record goes with it, when it is there and ours.
+        let ours = current.attrs.get(OWNER).and_then(Value::as_str);
+        let txt_name = dns_owner::record_name(name, want_set);
+        let owner_record = sets.iter().find(|s| {
+            same_name(s.name(), &txt_name)
+                && dns_owner::owner_of(s).is_some_and(|(_, o)| Some(o.as_str()) == ours)
+        });
+        if let Some(txt) = owner_record {
+            changes.push((ChangeAction::Delete, txt.clone()));
+        }
         let deleted = {
             let _p = self.permit().await?;
             self.client
                 .change_resource_record_sets()
                 .hosted_zone_id(zone_id)
-                .change_batch(batch(ChangeAction::Delete, set)?)
+                .change_batch(batch(changes)?)
                 .send()
                 .await
         };
         match deleted {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.restore_collateral(zone_id, &sets, name, want_set, a)
+                    .await
+            }
             Err(e) if error::code(&e) == Some("NoSuchHostedZone") => Ok(()),
             Err(e)
                 if error::code(&e) == Some("InvalidChangeBatch")
@@ -629,11 +835,52 @@ impl Route53 {
         }
     }
 
+    /// Emulator workaround, a no-op against Route 53: moto 5.2.5 deletes every record of the
+    /// zone with the deleted record's set identifier, whatever its name (so deleting one
+    /// environment's `us-east-1` record took another's in a shared zone). Puts back, as they
+    /// were, the records of other names with that set identifier that are gone.
+    async fn restore_collateral(
+        &self,
+        zone_id: &str,
+        before: &[ResourceRecordSet],
+        name: &str,
+        set: Option<&str>,
+        a: &Address,
+    ) -> anyhow::Result<()> {
+        let others: Vec<&ResourceRecordSet> = before
+            .iter()
+            .filter(|s| set.is_some() && s.set_identifier() == set && !same_name(s.name(), name))
+            .collect();
+        if others.is_empty() {
+            return Ok(());
+        }
+        let after = self.list_records(zone_id, None, a).await?;
+        let gone: Vec<(ChangeAction, ResourceRecordSet)> = others
+            .into_iter()
+            .filter(|s| {
+                !after.iter().any(|x| {
+                    same_name(x.name(), s.name())
+                        && x.r#type() == s.r#type()
+                        && x.set_identifier() == s.set_identifier()
+                })
+            })
+            .map(|s| (ChangeAction::Upsert, s.clone()))
+            .collect();
+        if gone.is_empty() {
+            return Ok(());
+        }
+        tracing::debug!(
+            zone_id,
+            count = gone.len(),
+            "putting back records the emulator deleted with another"
+        );
+        self.change_records(zone_id, gone, a).await
+    }
+
     async fn change_records(
         &self,
         zone_id: &str,
-        action: ChangeAction,
-        set: ResourceRecordSet,
+        changes: Vec<(ChangeAction, ResourceRecordSet)>,
         a: &Address,
     ) -> anyhow::Result<()> {
         let out = {
@@ -641,7 +888,7 @@ impl Route53 {
             self.client
                 .change_resource_record_sets()
                 .hosted_zone_id(zone_id)
-                .change_batch(batch(action, set)?)
+                .change_batch(batch(changes)?)
                 .send()
                 .await
                 .op("ChangeResourceRecordSets", REGION, a)?
@@ -751,9 +998,25 @@ impl Route53 {
 
 // --- normalisation -----------------------------------------------------------------------
 
-fn zone_observed(z: &HostedZone, address: Address) -> Observed {
-    let id = z.id().trim_start_matches("/hostedzone/").to_string();
-    Observed {
+fn zone_id(z: &HostedZone) -> String {
+    z.id().trim_start_matches("/hostedzone/").to_string()
+}
+
+/// A zone as `Observed`. `owned`: its tags are this environment's (`ours`) to manage: tagged
+/// for it, or created by standby before zones were tagged. `created`: standby made it (a
+/// zone somebody else made is never deleted).
+fn zone_observed(
+    z: &HostedZone,
+    address: Address,
+    live: &BTreeMap<String, String>,
+    ours: &str,
+) -> Observed {
+    let id = zone_id(z);
+    let owned = match tags::owner(live) {
+        Some(owner) => owner == ours,
+        None => created_by_standby(z),
+    };
+    let mut o = Observed {
         address,
         kind: Kind::HostedZone,
         region: None,
@@ -761,21 +1024,38 @@ fn zone_observed(z: &HostedZone, address: Address) -> Observed {
         computed: map([
             ("zone_id", json!(id)),
             ("created", json!(created_by_standby(z))),
+            ("owned", json!(owned)),
         ]),
         id,
         depends_on: Vec::new(),
+    };
+    tags::observe(&mut o, live.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    o
+}
+
+/// `api.example.com A us-east-1 (checkout/blue)`: a record of a zone that is not this
+/// environment's, for the plan to say why the zone stays.
+fn describe_set(s: &ResourceRecordSet, owner: Option<&String>) -> String {
+    let mut out = format!("{} {}", s.name().trim_end_matches('.'), s.r#type().as_str());
+    if let Some(set) = s.set_identifier() {
+        out.push_str(&format!(" {set}"));
     }
+    if let Some(owner) = owner {
+        out.push_str(&format!(" ({owner})"));
+    }
+    out
 }
 
 fn health_check_observed(
     c: &HealthCheck,
     address: Address,
     region: Option<&str>,
+    live: &BTreeMap<String, String>,
 ) -> anyhow::Result<Observed> {
     let config = c
         .health_check_config()
         .ok_or_else(|| anyhow!("{address}: health check {} has no configuration", c.id()))?;
-    Ok(Observed {
+    let mut o = Observed {
         address,
         kind: Kind::HealthCheck,
         region: None,
@@ -789,10 +1069,18 @@ fn health_check_observed(
         ]),
         computed: map([("id", json!(c.id()))]),
         depends_on: Vec::new(),
-    })
+    };
+    tags::observe(&mut o, live.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    Ok(o)
 }
 
-fn record_observed(s: &ResourceRecordSet, zone_id: &str, address: Address) -> Observed {
+/// A record as `Observed`; `owner` from its owner record (`None`: there is none yet).
+fn record_observed(
+    s: &ResourceRecordSet,
+    zone_id: &str,
+    address: Address,
+    owner: Option<&String>,
+) -> Observed {
     let name = s.name().trim_end_matches('.');
     let set_id = s.set_identifier().unwrap_or_default();
     let mut values: Vec<&str> = s.resource_records().iter().map(|r| r.value()).collect();
@@ -812,6 +1100,7 @@ fn record_observed(s: &ResourceRecordSet, zone_id: &str, address: Address) -> Ob
             ("ttl", json!(s.ttl())),
             ("set_identifier", json!(s.set_identifier())),
             ("values", json!(values)),
+            (OWNER, json!(owner)),
         ]),
         computed,
         depends_on: Vec::new(),
@@ -910,15 +1199,18 @@ fn not_implemented<E: ProvideErrorMetadata>(e: &AwsSdkError<E>) -> bool {
     }
 }
 
-fn batch(action: ChangeAction, set: ResourceRecordSet) -> anyhow::Result<ChangeBatch> {
-    Ok(ChangeBatch::builder()
-        .changes(
+/// One change batch: Route 53 applies all of its changes or none.
+fn batch(changes: Vec<(ChangeAction, ResourceRecordSet)>) -> anyhow::Result<ChangeBatch> {
+    let changes = changes
+        .into_iter()
+        .map(|(action, set)| {
             Change::builder()
                 .action(action)
                 .resource_record_set(set)
-                .build()?,
-        )
-        .build()?)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ChangeBatch::builder().set_changes(Some(changes)).build()?)
 }
 
 fn health_check_config(d: &Desired) -> anyhow::Result<HealthCheckConfig> {
@@ -963,11 +1255,15 @@ fn zone_attr(d: &Desired) -> anyhow::Result<&str> {
     Ok(str_attr(d, "zone")?.trim_end_matches('.'))
 }
 
-/// `standby-` and SHA-256 of the address and desired attributes: at most 64 characters
-/// (health checks' limit; zones allow 128). `salt` makes a fresh one.
+/// `standby-` and SHA-256 of the environment, the address and the desired settings (tags
+/// change in place): at most 64 characters (health checks' limit; zones allow 128). `salt`
+/// makes a fresh one. The environment keeps two environments' references apart.
 fn caller_reference(d: &Desired, salt: Option<&str>) -> String {
-    let attrs = serde_json::to_string(&d.attrs).unwrap_or_default();
-    let mut input = format!("{}|{attrs}", d.address);
+    let mut settings = d.attrs.clone();
+    settings.remove(TAGS);
+    let attrs = serde_json::to_string(&settings).unwrap_or_default();
+    let owner = tags::owner(&d.tags).unwrap_or_default();
+    let mut input = format!("{owner}|{}|{attrs}", d.address);
     if let Some(s) = salt {
         input.push('|');
         input.push_str(s);

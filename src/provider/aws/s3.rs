@@ -8,10 +8,11 @@
 
 use super::ec2::{map, str_attr};
 use super::error::AwsResultExt;
+use super::tags;
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, KnownResource, Observed, Scope};
+use crate::topology::TAG_ADDRESS;
 use crate::topology::{Desired, Kind};
-use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_s3::types::{
     BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Delete,
@@ -52,18 +53,55 @@ impl S3 {
                     .build(),
             );
         }
-        // Already ours (a retried or interrupted apply): adopt it and configure it.
-        req.send().await.absent_if(
+        // Already in this account: ours from a retried or interrupted apply (adopted and
+        // configured), unless its tags name another environment.
+        let created = req.send().await.absent_if(
             &["BucketAlreadyOwnedByYou"],
             "CreateBucket",
             &self.region,
             &d.address,
         )?;
-        self.configure_bucket(d).await
+        if created.is_none() {
+            let live = self.bucket_tags(name, &d.address).await?;
+            if let Some(owner) = live.as_ref().and_then(|t| foreign_to(t, d)) {
+                let ours = tags::owner(&d.tags).unwrap_or_default();
+                let what = format!("bucket {name}");
+                let fix = "bucket names are global: rename the component or the environment so the names differ";
+                bail!("{}", tags::conflict(&d.address, &what, &owner, &ours, fix));
+            }
+        }
+        self.configure_bucket(d, &[]).await
     }
 
-    /// Versioning, default encryption, the public access block and tags, as desired.
-    pub(crate) async fn configure_bucket(&self, d: &Desired) -> anyhow::Result<Observed> {
+    /// The bucket's tags; `None` when the bucket does not exist.
+    async fn bucket_tags(
+        &self,
+        name: &str,
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+        let res = self.client.get_bucket_tagging().bucket(name).send().await;
+        match res {
+            // A bucket without tags answers NoSuchTagSet (S3 GetBucketTagging).
+            Err(e) if super::error::code(&e) == Some("NoSuchTagSet") => Ok(Some(BTreeMap::new())),
+            res => Ok(res
+                .absent_if(NO_BUCKET, "GetBucketTagging", &self.region, subject)?
+                .map(|o| {
+                    o.tag_set()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect()
+                })),
+        }
+    }
+
+    /// Versioning, default encryption, the public access block and tags, as desired; tags in
+    /// `removed` go, tags others set stay (PutBucketTagging replaces the whole set, so the
+    /// live set is read first).
+    pub(crate) async fn configure_bucket(
+        &self,
+        d: &Desired,
+        removed: &[String],
+    ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let name = str_attr(d, "bucket")?;
         let versioning = d
@@ -81,8 +119,10 @@ impl S3 {
             .get("public_access_blocked")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        let tags = d
-            .tags
+        let mut merged = self.bucket_tags(name, a).await?.unwrap_or_default();
+        merged.retain(|k, _| !removed.contains(k));
+        merged.extend(d.tags.clone());
+        let tags = merged
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Result<Vec<_>, _>>()?;
@@ -336,21 +376,7 @@ impl S3 {
         let r = self.region.as_str();
         let tags = async {
             let _p = self.limit.acquire().await?;
-            let res = self.client.get_bucket_tagging().bucket(name).send().await;
-            match res {
-                Err(e) if super::error::code(&e) == Some("NoSuchTagSet") => {
-                    Ok(Some(BTreeMap::new()))
-                }
-                res => Ok::<_, anyhow::Error>(
-                    res.absent_if(NO_BUCKET, "GetBucketTagging", r, &subject)?
-                        .map(|o| {
-                            o.tag_set()
-                                .iter()
-                                .map(|t| (t.key().to_string(), t.value().to_string()))
-                                .collect::<BTreeMap<_, _>>()
-                        }),
-                ),
-            }
+            self.bucket_tags(name, &subject).await
         };
         let versioning = async {
             let _p = self.limit.acquire().await?;
@@ -672,19 +698,29 @@ pub(crate) async fn refresh(
     let mut out = Vec::new();
     let mut unknown_dests = BTreeSet::new();
     let mut pending = Vec::new();
+    let mut conflicts = Vec::new();
     for (name, c, s3, read) in reads {
         let Some(read) = read else { continue };
-        let tagged_ours = read.tags.get(TAG_SERVICE) == Some(&scope.service)
-            && read.tags.get(TAG_ENVIRONMENT) == Some(&scope.environment);
+        // Only a bucket tagged for this environment is adopted; one whose name this
+        // environment needs but whose tags name another refuses the plan. An untagged one
+        // (an interrupted creation) is adopted by the create that follows.
+        let known = c.bucket_address.as_ref().or(c.replication_address.as_ref());
+        if let (Some(owner), Some(a)) = (tags::foreign(&read.tags, scope), known) {
+            let what = format!("bucket {name}");
+            let fix = "bucket names are global: rename the component or the environment so the names differ";
+            conflicts.push(tags::conflict(a, &what, &owner, &tags::ours(scope), fix));
+            continue;
+        }
+        let tagged_ours = tags::owner(&read.tags) == Some(tags::ours(scope));
         let address = match (tagged_ours, read.tags.get(TAG_ADDRESS), &c.bucket_address) {
             (true, Some(a), _) => Address::new(a.clone()),
-            (_, _, Some(a)) => a.clone(),
+            (true, None, Some(a)) => a.clone(),
             _ => {
-                tracing::debug!(bucket = %name, "bucket under the environment's prefix without its tags; ignored");
+                tracing::debug!(bucket = %name, "bucket without this environment's tags; not adopted");
                 continue;
             }
         };
-        out.push(Observed {
+        let mut observed = Observed {
             address: address.clone(),
             kind: Kind::Bucket,
             region: Some(s3.region.clone()),
@@ -697,7 +733,12 @@ pub(crate) async fn refresh(
             ),
             computed: map([("arn", json!(format!("arn:aws:s3:::{name}")))]),
             depends_on: Vec::new(),
-        });
+        };
+        tags::observe(
+            &mut observed,
+            read.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        out.push(observed);
         if let Some(config) = &read.replication {
             for rule in config.rules() {
                 if let Some(dest) = rule.destination().map(|d| dest_name(d.bucket())) {
@@ -720,6 +761,7 @@ pub(crate) async fn refresh(
         }
     }
 
+    tags::refuse(conflicts)?;
     let unknown_dests: Vec<String> = unknown_dests.into_iter().collect();
     let regions = try_join_all(
         unknown_dests
@@ -775,6 +817,12 @@ fn replication_attrs(bucket: &str, dests: &[Dest], role_arn: &str) -> Map<String
         attrs.insert("role_arn".into(), json!(role_arn));
     }
     attrs
+}
+
+/// The owner the live `tags` name when it is not the environment `d` belongs to.
+fn foreign_to(tags: &BTreeMap<String, String>, d: &Desired) -> Option<String> {
+    let ours = tags::owner(&d.tags);
+    tags::owner(tags).filter(|o| Some(o) != ours.as_ref())
 }
 
 /// moto 5.2.5 answers GetBucketVersioning with a `<GetBucketVersioningResponse>` root where

@@ -4,6 +4,7 @@
 //! binary in (`workspace`).
 
 pub mod aws;
+pub mod tags;
 pub mod workspace;
 
 pub use standby_emulator::{proxy, Emulator};
