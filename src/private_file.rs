@@ -31,7 +31,12 @@ pub fn write_private(path: &Path, bytes: &[u8], what: &str) -> Result<()> {
         .suffix(".tmp")
         .permissions(fs::Permissions::from_mode(0o600))
         .tempfile_in(dir)
-        .with_context(|| format!("cannot write {what} to {shown}: cannot create a file in {}", dir.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot write {what} to {shown}: cannot create a file in {}",
+                dir.display()
+            )
+        })?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_all())
         .with_context(|| format!("cannot write {what} to {shown}"))?;
@@ -59,15 +64,18 @@ mod tests {
         assert_eq!(fs::read_to_string(&path).unwrap(), "new");
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names, ["plan.json"], "no temporary file is left behind");
     }
 
     #[test]
     fn names_the_file_when_it_cannot_write() {
         let dir = tempfile::tempdir().unwrap();
-        let err = write_private(&dir.path().join("missing/plan.json"), b"x", "the plan")
-            .unwrap_err();
+        let err =
+            write_private(&dir.path().join("missing/plan.json"), b"x", "the plan").unwrap_err();
         let text = format!("{err:#}");
         assert!(text.starts_with("cannot write the plan to "), "{text}");
         assert!(text.contains("missing/plan.json"), "{text}");

@@ -230,8 +230,18 @@ pub(super) async fn execute(
         record(store, plan, &report, op, started_at, clock).await?;
     }
     eprint!("{}", render::apply_report(&report, &op_name));
-    if let Some(j) = store.state().journal.as_ref().filter(|_| plan.journal.is_some()) {
-        eprintln!("{} stopped at {}: run `{}` to finish it", j.operation, j.position(), j.resume);
+    if let Some(j) = store
+        .state()
+        .journal
+        .as_ref()
+        .filter(|_| plan.journal.is_some())
+    {
+        eprintln!(
+            "{} stopped at {}: run `{}` to finish it",
+            j.operation,
+            j.position(),
+            j.resume
+        );
     }
     if report.succeeded() {
         Ok(report)

@@ -3,8 +3,8 @@
 
 use super::{confirm, progress, render, EnvArg, GlobalArgs, Outcome};
 use crate::dr::{cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest};
-use crate::provider::aws::AwsProvider;
 use crate::private_file::write_private;
+use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
 use crate::state::{history_now, HistoryEntry, Step};
 use anyhow::{bail, Context, Result};

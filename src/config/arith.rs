@@ -141,7 +141,11 @@ fn apply(op: Op, args: &FuncArgs) -> Result<Value, String> {
     };
     let (a, b) = (*a, *b);
     if matches!(op, Op::Div | Op::Rem) && b.as_f64() == Some(0.0) {
-        let what = if op == Op::Div { "division" } else { "remainder" };
+        let what = if op == Op::Div {
+            "division"
+        } else {
+            "remainder"
+        };
         return Err(format!("{what} by zero in `{a} {symbol} {b}`"));
     }
     let exact = match (integer(a), integer(b)) {
@@ -156,7 +160,10 @@ fn apply(op: Op, args: &FuncArgs) -> Result<Value, String> {
     let result = match exact {
         Some(n) => n.and_then(from_integer),
         None => {
-            let (x, y) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                a.as_f64().unwrap_or(f64::NAN),
+                b.as_f64().unwrap_or(f64::NAN),
+            );
             let f = match op {
                 Op::Add => x + y,
                 Op::Sub => x - y,
@@ -234,12 +241,17 @@ mod tests {
 
     #[test]
     fn failures_are_errors_at_the_operator() {
-        assert_eq!(eval("1 / 0").unwrap_err(), "division by zero in `1 / 0` @Some(2)");
+        assert_eq!(
+            eval("1 / 0").unwrap_err(),
+            "division by zero in `1 / 0` @Some(2)"
+        );
         assert_eq!(
             eval("[1, 2 % 0]").unwrap_err(),
             "remainder by zero in `2 % 0` @Some(6)"
         );
-        assert!(eval("1.5 % 0.0").unwrap_err().starts_with("remainder by zero"));
+        assert!(eval("1.5 % 0.0")
+            .unwrap_err()
+            .starts_with("remainder by zero"));
         for src in [
             "18446744073709551615 + 1",
             "-9223372036854775808 - 1",

@@ -65,7 +65,9 @@ pub fn check_region(name: &str) -> Result<(), (String, String)> {
     }
     if let Some((_, partition)) = OTHER_PARTITIONS.iter().find(|(p, _)| name.starts_with(p)) {
         return Err((
-            format!("region `{name}` is in the {partition} partition, which standby does not manage"),
+            format!(
+                "region `{name}` is in the {partition} partition, which standby does not manage"
+            ),
             "standby manages the commercial AWS regions only, such as `us-east-1`".to_string(),
         ));
     }
@@ -102,9 +104,9 @@ pub fn check_instance_type(name: &str) -> Result<(), (String, String)> {
         return Ok(());
     }
     let help = match name.strip_prefix("db.") {
-        Some(rest) if instance_type_shape(rest) => format!(
-            "`db.` classes are for databases: did you mean `{rest}`?"
-        ),
+        Some(rest) if instance_type_shape(rest) => {
+            format!("`db.` classes are for databases: did you mean `{rest}`?")
+        }
         _ => "an EC2 instance type is a family and a size, such as `m6i.large` or `t3.micro`"
             .to_string(),
     };
@@ -139,8 +141,10 @@ fn instance_type_shape(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
     let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
-    let size_ok = ["nano", "micro", "small", "medium", "large", "xlarge", "metal"]
-        .contains(&size)
+    let size_ok = [
+        "nano", "micro", "small", "medium", "large", "xlarge", "metal",
+    ]
+    .contains(&size)
         || size.strip_suffix("xlarge").is_some_and(digits)
         || size
             .strip_prefix("metal-")
@@ -170,7 +174,10 @@ mod tests {
     fn zones() {
         assert!(check_zone("us-east-1a", "us-east-1").is_ok());
         let (message, _) = check_zone("us-east-1b", "eu-west-1").unwrap_err();
-        assert_eq!(message, "zone `us-east-1b` belongs to region `us-east-1`, not `eu-west-1`");
+        assert_eq!(
+            message,
+            "zone `us-east-1b` belongs to region `us-east-1`, not `eu-west-1`"
+        );
         for bad in ["us-east-1", "us-east-1ab", "us-east-1A", "us-east-11a", "a"] {
             assert!(check_zone(bad, "us-east-1").is_err(), "{bad}");
         }
@@ -191,22 +198,42 @@ mod tests {
         ] {
             assert!(check_instance_type(ok).is_ok(), "{ok}");
         }
-        for bad in ["large", "m6i", "m6i.", ".large", "m6i.huge", "M6i.large", "mi.large", "m6i.large.x"] {
+        for bad in [
+            "large",
+            "m6i",
+            "m6i.",
+            ".large",
+            "m6i.huge",
+            "M6i.large",
+            "mi.large",
+            "m6i.large.x",
+        ] {
             assert!(check_instance_type(bad).is_err(), "{bad}");
         }
         let (_, help) = check_instance_type("db.r6g.large").unwrap_err();
-        assert_eq!(help, "`db.` classes are for databases: did you mean `r6g.large`?");
+        assert_eq!(
+            help,
+            "`db.` classes are for databases: did you mean `r6g.large`?"
+        );
     }
 
     #[test]
     fn db_instance_classes() {
-        for ok in ["db.r6g.large", "db.t3.micro", "db.m5d.24xlarge", "db.x2iedn.metal"] {
+        for ok in [
+            "db.r6g.large",
+            "db.t3.micro",
+            "db.m5d.24xlarge",
+            "db.x2iedn.metal",
+        ] {
             assert!(check_db_instance_class(ok).is_ok(), "{ok}");
         }
         for bad in ["large", "m6i", "r6g.large", "db.large", "db.r6g"] {
             assert!(check_db_instance_class(bad).is_err(), "{bad}");
         }
         let (_, help) = check_db_instance_class("r6g.large").unwrap_err();
-        assert_eq!(help, "a DB instance class starts with `db.`: did you mean `db.r6g.large`?");
+        assert_eq!(
+            help,
+            "a DB instance class starts with `db.`: did you mean `db.r6g.large`?"
+        );
     }
 }

@@ -738,7 +738,10 @@ dns "api" {
     #[test]
     fn arithmetic_overflow_is_a_diagnostic() {
         let err = eval_in("", "18446744073709551615 + 1").unwrap_err();
-        assert!(err.contains("`18446744073709551615 + 1` is out of range"), "{err}");
+        assert!(
+            err.contains("`18446744073709551615 + 1` is out of range"),
+            "{err}"
+        );
         assert!(err.contains("expr.hcl:1:22"), "{err}");
     }
 }

@@ -126,8 +126,8 @@ fn file(args: FuncArgs) -> Result {
     let rel = str_arg(&args, 0);
     let path = BASE_DIR.with(|b| b.borrow().join(rel));
     let shown = path.display();
-    let bytes = read_regular(&path, MAX_FILE_FUNCTION_BYTES)
-        .map_err(|e| format!("`{shown}` {e}"))?;
+    let bytes =
+        read_regular(&path, MAX_FILE_FUNCTION_BYTES).map_err(|e| format!("`{shown}` {e}"))?;
     let text =
         String::from_utf8(bytes).map_err(|_| format!("`{shown}` is not valid UTF-8 text"))?;
     if text.contains('\0') {
@@ -456,7 +456,10 @@ mod tests {
         let err = with_base_dir(dir.path(), || eval(r#"file("missing.txt")"#)).unwrap_err();
         assert!(err.contains("missing.txt` does not exist"), "{err}");
         let err = eval(r#"file("/dev/zero")"#).unwrap_err();
-        assert!(err.contains("is a character device, not a regular file"), "{err}");
+        assert!(
+            err.contains("is a character device, not a regular file"),
+            "{err}"
+        );
     }
 
     #[test]

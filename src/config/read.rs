@@ -28,7 +28,10 @@ pub enum ReadError {
     Loop,
     /// A directory, FIFO, device or socket.
     NotRegular(&'static str),
-    TooLarge { size: u64, cap: u64 },
+    TooLarge {
+        size: u64,
+        cap: u64,
+    },
     Io(io::Error),
 }
 
@@ -218,14 +221,23 @@ mod tests {
             "is a symbolic link that loops back on itself"
         );
         assert_eq!(err(&p("dir.hcl")), "is a directory, not a regular file");
-        assert_eq!(err(&p("fifo.hcl")), "is a FIFO (named pipe), not a regular file");
+        assert_eq!(
+            err(&p("fifo.hcl")),
+            "is a FIFO (named pipe), not a regular file"
+        );
         assert_eq!(
             err(Path::new("/dev/zero")),
             "is a character device, not a regular file"
         );
-        assert_eq!(err(&p("big.hcl")), "is 17 bytes, over the limit of 16 bytes");
+        assert_eq!(
+            err(&p("big.hcl")),
+            "is 17 bytes, over the limit of 16 bytes"
+        );
         let err = read_regular(&p("big.hcl"), 16).unwrap_err();
-        assert_eq!(FileRole::Spec.help(&err), "a spec file is at most 16 bytes: is this file really part of the spec?");
+        assert_eq!(
+            FileRole::Spec.help(&err),
+            "a spec file is at most 16 bytes: is this file really part of the spec?"
+        );
     }
 
     #[test]

@@ -105,7 +105,10 @@ fn duration(d: &mut Decoder, name: &str, meaning: &str) -> Duration {
 
 /// Every region, with the per-region override blocks found in them. `None` when any
 /// region failed or the primary is not exactly one.
-pub fn decode_regions(ev: &mut Evaluator, first_file: FileId) -> (Option<Vec<Region>>, Vec<Override>) {
+pub fn decode_regions(
+    ev: &mut Evaluator,
+    first_file: FileId,
+) -> (Option<Vec<Region>>, Vec<Override>) {
     let decls = ev.scopes[ROOT].regions.clone();
     if decls.is_empty() {
         let loc = ev.scopes[ROOT]
@@ -171,10 +174,9 @@ pub fn decode_regions(ev: &mut Evaluator, first_file: FileId) -> (Option<Vec<Reg
 fn disjoint_blocks(ev: &mut Evaluator, regions: &[(Region, &BlockDecl)]) -> bool {
     let mut ok = true;
     for (i, (region, decl)) in regions.iter().enumerate() {
-        let Some((earlier, earlier_decl)) = regions[..i]
-            .iter()
-            .find(|(e, _)| e.cidr.contains(&region.cidr.network()) || region.cidr.contains(&e.cidr.network()))
-        else {
+        let Some((earlier, earlier_decl)) = regions[..i].iter().find(|(e, _)| {
+            e.cidr.contains(&region.cidr.network()) || region.cidr.contains(&e.cidr.network())
+        }) else {
             continue;
         };
         let cidr_loc = |d: &BlockDecl| d.attr("cidr").map_or(d.loc, |e| Loc::of(d.file, e.span()));

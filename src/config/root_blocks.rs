@@ -74,7 +74,8 @@ pub fn decode_drift_ignores(ev: &mut Evaluator) -> Vec<DriftIgnore> {
             };
             let address = label.as_str().trim().to_string();
             let label_loc = Loc::of(decl.file, label.span());
-            if address.is_empty() || address.contains(|c: char| c.is_whitespace() || c.is_control()) {
+            if address.is_empty() || address.contains(|c: char| c.is_whitespace() || c.is_control())
+            {
                 ev.reporter.error(
                     label_loc,
                     format!("invalid address `{address}` in a drift ignore rule"),

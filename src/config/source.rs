@@ -94,7 +94,12 @@ impl SourceMap {
 
     /// The text of 1-based line `line`, empty past the end.
     pub fn line_text(&self, file: FileId, line: usize) -> String {
-        visible(self.text(file).lines().nth(line.saturating_sub(1)).unwrap_or(""))
+        visible(
+            self.text(file)
+                .lines()
+                .nth(line.saturating_sub(1))
+                .unwrap_or(""),
+        )
     }
 }
 
@@ -158,7 +163,13 @@ mod tests {
         // Inside the multi-byte character and past the end: clamped, no panic.
         assert_eq!(map.locate(Loc { file: f, offset: 8 }).0, 2);
         let nul = map.add("b.hcl".into(), "x = \"a\0b\"\n".into());
-        assert_eq!(map.locate(Loc { file: nul, offset: 6 }), (1, 7, "x = \"a\u{2400}b\"".into()));
+        assert_eq!(
+            map.locate(Loc {
+                file: nul,
+                offset: 6
+            }),
+            (1, 7, "x = \"a\u{2400}b\"".into())
+        );
         assert_eq!(
             map.locate(Loc {
                 file: f,

@@ -31,7 +31,11 @@ pub use drift::{
 
 /// The journal this run resumes: the state's open one when it is the same operation; another
 /// operation's is refused unless the user gives it up (apply then records it as abandoned).
-fn resuming<'a>(state: &'a State, operation: &str, abandon: bool) -> anyhow::Result<Option<&'a Journal>> {
+fn resuming<'a>(
+    state: &'a State,
+    operation: &str,
+    abandon: bool,
+) -> anyhow::Result<Option<&'a Journal>> {
     match &state.journal {
         Some(j) if abandon => {
             tracing::info!(operation = %j.operation, "giving up the interrupted operation");
@@ -63,7 +67,11 @@ fn explain_resumption(plan: &mut crate::plan::Plan, state: &State, resumed: bool
         if resumed {
             format!("resuming {}, interrupted at {}", j.operation, j.position())
         } else {
-            format!("giving up {}, interrupted at {}: its history entry says abandoned", j.operation, j.position())
+            format!(
+                "giving up {}, interrupted at {}: its history entry says abandoned",
+                j.operation,
+                j.position()
+            )
         },
     );
 }

@@ -102,7 +102,9 @@ pub async fn plan_promote(
             rpo: env.spec.service.rpo,
             fenced_first,
             accepted_data_loss: false,
-            verdict: format!("the database in {r} was promoted by the interrupted run: no lag to check"),
+            verdict: format!(
+                "the database in {r} was promoted by the interrupted run: no lag to check"
+            ),
         }
     } else {
         rpo_gate(env, provider, &roles, r, fenced_first, req.accept_data_loss).await?
@@ -185,8 +187,13 @@ fn refuse_an_empty_primary(plan: &Plan, r: &str) -> Result<()> {
     });
     let Some(a) = empty else { return Ok(()) };
     let why = match a {
-        Action::Replace { reason, .. } => format!("its database {} would be replaced ({reason})", a.address()),
-        _ => format!("{} has no read replica to promote, neither in the state nor in AWS", a.address()),
+        Action::Replace { reason, .. } => {
+            format!("its database {} would be replaced ({reason})", a.address())
+        }
+        _ => format!(
+            "{} has no read replica to promote, neither in the state nor in AWS",
+            a.address()
+        ),
     };
     let identifier = match a {
         Action::Create { desired } | Action::Replace { desired, .. } => desired.name.as_str(),
@@ -215,7 +222,10 @@ fn new_journal(
         resume.push_str(&format!(" --assume-down {d}"));
     }
     let fence = match old_primary {
-        Some(p) => JournalStage::new(format!("fence {p}"), BTreeMap::from([(p.to_string(), Role::Failed)])),
+        Some(p) => JournalStage::new(
+            format!("fence {p}"),
+            BTreeMap::from([(p.to_string(), Role::Failed)]),
+        ),
         None => JournalStage::new("fence the old primary (there is none)", BTreeMap::new()),
     };
     let stages = vec![

@@ -104,9 +104,18 @@ fn new_journal(req: &RebuildRequest, roles: BTreeMap<String, Role>) -> Journal {
             format!("bring {r} up as {}", req.role),
             BTreeMap::from([(r.to_string(), req.role)]),
         ),
-        JournalStage::new(format!("point DNS and bucket replication at {r}"), BTreeMap::new()),
+        JournalStage::new(
+            format!("point DNS and bucket replication at {r}"),
+            BTreeMap::new(),
+        ),
     ];
-    let mut journal = Journal::new(&format!("rebuild {r} as {}", req.role), &resume, stages, roles);
-    journal.details = serde_json::json!({ "region": r, "role": req.role, "assume_down": req.assume_down });
+    let mut journal = Journal::new(
+        &format!("rebuild {r} as {}", req.role),
+        &resume,
+        stages,
+        roles,
+    );
+    journal.details =
+        serde_json::json!({ "region": r, "role": req.role, "assume_down": req.assume_down });
     journal
 }

@@ -248,6 +248,9 @@ mod tests {
                 .unwrap()
         };
         assert!(position("vpc") < position("group") && position("group") < position("db"));
-        assert!(position("db") < position("instance"), "stage 1 before stage 2");
+        assert!(
+            position("db") < position("instance"),
+            "stage 1 before stage 2"
+        );
     }
 }

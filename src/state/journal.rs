@@ -221,7 +221,9 @@ mod tests {
         );
         let roles = j.complete_stage(0, vec![]);
         assert_eq!(roles["us-east-1"], Role::Failed);
-        assert!(j.note().contains("stage 2/2 (promote the database in us-west-2)"));
+        assert!(j
+            .note()
+            .contains("stage 2/2 (promote the database in us-west-2)"));
         j.complete_stage(1, vec!["dns.api.record.us-east-1".into()]);
         assert!(j.is_complete());
         assert_eq!(j.success_outcome(), "succeeded, 1 change not made");

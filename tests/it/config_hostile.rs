@@ -143,7 +143,10 @@ fn file_refuses_devices_and_missing_files() {
 fn var_files_that_are_devices_or_too_large() {
     let env = Env::new();
     env.write("vars.hcl", "variable \"ami\" {\n  default = \"ami-1\"\n}\n");
-    insta::assert_snapshot!("var_file_device", env.diagnose_with(var_file(Path::new("/dev/zero"))));
+    insta::assert_snapshot!(
+        "var_file_device",
+        env.diagnose_with(var_file(Path::new("/dev/zero")))
+    );
     let big = env.tmp.path().join("big.tfvars");
     std::fs::write(&big, vec![b' '; 8 * 1024 * 1024 + 1]).unwrap();
     insta::assert_snapshot!("var_file_too_large", env.diagnose_with(var_file(&big)));
@@ -252,8 +255,18 @@ fn the_binary_diagnoses_without_panicking() {
     std::fs::write(big.path(), vec![b' '; 8 * 1024 * 1024 + 1]).unwrap();
     let big_arg = big.path().to_str().unwrap();
     let cases: Vec<(&str, &str, Vec<&str>, &str)> = vec![
-        ("1/0", "locals {\n  a = 1 / 0\n}\n", vec![], "division by zero"),
-        ("1 % 0", "locals {\n  a = 1 % 0\n}\n", vec![], "remainder by zero"),
+        (
+            "1/0",
+            "locals {\n  a = 1 / 0\n}\n",
+            vec![],
+            "division by zero",
+        ),
+        (
+            "1 % 0",
+            "locals {\n  a = 1 % 0\n}\n",
+            vec![],
+            "remainder by zero",
+        ),
         (
             "file(/dev/zero)",
             "locals {\n  a = file(\"/dev/zero\")\n}\n",

@@ -304,11 +304,7 @@ async fn promote_completes_with_a_tenth_of_requests_failing() {
         ])
         .ok();
     assert!(s.proxy.injected_count() > 0, "failures were injected");
-    assert!(
-        !promoted.stderr.contains("not made"),
-        "{}",
-        promoted.stderr
-    );
+    assert!(!promoted.stderr.contains("not made"), "{}", promoted.stderr);
     s.proxy.inject_failures(0.0, 0);
     assert_eq!(running_public_ips(&s.emulator, "us-west-2").await.len(), 4);
     let (set, _) = primary_record(&s.emulator).await;

@@ -149,7 +149,11 @@ fn healed(provider: &FakeProvider) -> Arc<FakeProvider> {
 }
 
 fn primaries(state: &State) -> usize {
-    state.roles.values().filter(|r| **r == Role::Primary).count()
+    state
+        .roles
+        .values()
+        .filter(|r| **r == Role::Primary)
+        .count()
 }
 
 /// The layout and roles after an uninterrupted promote.
@@ -165,10 +169,38 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
     let (want_layout, want_roles) = reference().await;
     // One failing step per stage that can stop (DNS, stage 4, is best effort).
     let cases = [
-        ("region.us-east-1.bucket.receipts.replication", 1, "us-east-1", Role::Primary, "us-west-2", Role::WarmStandby),
-        ("region.us-west-2.database.orders", 2, "us-east-1", Role::Failed, "us-west-2", Role::WarmStandby),
-        ("region.us-west-2.cluster.web.instance[3]", 3, "us-east-1", Role::Failed, "us-west-2", Role::Primary),
-        ("region.us-west-2.bucket.receipts.replication", 5, "us-east-1", Role::Failed, "us-west-2", Role::Primary),
+        (
+            "region.us-east-1.bucket.receipts.replication",
+            1,
+            "us-east-1",
+            Role::Primary,
+            "us-west-2",
+            Role::WarmStandby,
+        ),
+        (
+            "region.us-west-2.database.orders",
+            2,
+            "us-east-1",
+            Role::Failed,
+            "us-west-2",
+            Role::WarmStandby,
+        ),
+        (
+            "region.us-west-2.cluster.web.instance[3]",
+            3,
+            "us-east-1",
+            Role::Failed,
+            "us-west-2",
+            Role::Primary,
+        ),
+        (
+            "region.us-west-2.bucket.receipts.replication",
+            5,
+            "us-east-1",
+            Role::Failed,
+            "us-west-2",
+            Role::Primary,
+        ),
     ];
     for (failing, stage, old, old_role, new, new_role) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -190,11 +222,20 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
         assert_eq!(s.roles[new], new_role, "{failing}");
         assert!(primaries(&s) <= 1, "{failing}: {:?}", s.roles);
         assert!(
-            s.history.iter().all(|h| !h.operation.starts_with("promote")),
+            s.history
+                .iter()
+                .all(|h| !h.operation.starts_with("promote")),
             "no history entry until it is done"
         );
         let plan = env
-            .plan(&*provider, Some(&s), &PlanOptions { refresh: true, ..Default::default() })
+            .plan(
+                &*provider,
+                Some(&s),
+                &PlanOptions {
+                    refresh: true,
+                    ..Default::default()
+                },
+            )
             .await
             .unwrap();
         assert_eq!(plan.notes[0], journal.note(), "plan shows it");
@@ -210,7 +251,11 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
         let done = state(&env).await;
         assert!(done.journal.is_none());
         assert_eq!(done.roles, want_roles, "{failing}");
-        assert_eq!(layout(&healed), want_layout, "{failing}: the same end state");
+        assert_eq!(
+            layout(&healed),
+            want_layout,
+            "{failing}: the same end state"
+        );
         let entries: Vec<_> = done
             .history
             .iter()
@@ -299,7 +344,11 @@ async fn another_operation_is_refused_while_one_is_interrupted_unless_given_up()
         ]
     );
     assert_eq!(s.roles["eu-west-1"], Role::WarmStandby);
-    assert_eq!(s.roles["us-west-2"], Role::Primary, "the promote got that far");
+    assert_eq!(
+        s.roles["us-west-2"],
+        Role::Primary,
+        "the promote got that far"
+    );
 }
 
 #[tokio::test]
@@ -340,7 +389,14 @@ async fn a_rebuild_stopped_part_way_is_finished_by_the_same_request() {
     assert_eq!(last.operation, "rebuild us-east-1 as warm-standby");
     assert_eq!(last.interruptions.len(), 1);
     let clean = env
-        .plan(&*healed, Some(&s), &PlanOptions { refresh: true, ..Default::default() })
+        .plan(
+            &*healed,
+            Some(&s),
+            &PlanOptions {
+                refresh: true,
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(clean.actions.is_empty(), "{:?}", clean.actions);

@@ -65,7 +65,12 @@ database "orders" {
 }
 "#;
 
-const PROMOTE: &[&str] = &["promote", "us-west-2", "environments/prod", "--auto-approve"];
+const PROMOTE: &[&str] = &[
+    "promote",
+    "us-west-2",
+    "environments/prod",
+    "--auto-approve",
+];
 /// Route 53's ChangeResourceRecordSets, as the proxy names it.
 const CHANGE_RECORDS: &str = "POST /2013-04-01/hostedzone/{id}/rrset";
 const HELD_FOR: Duration = Duration::from_secs(120);
@@ -93,7 +98,13 @@ async fn setup() -> Setup {
 }
 
 async fn lag(emulator: &Emulator, seconds: f64) {
-    publish_lag(emulator, "us-west-2", "checkout-prod-orders-us-west-2", seconds).await;
+    publish_lag(
+        emulator,
+        "us-west-2",
+        "checkout-prod-orders-us-west-2",
+        seconds,
+    )
+    .await;
 }
 
 /// What a promote of us-west-2 leaves in AWS, read back through the SDK.
@@ -226,7 +237,11 @@ async fn assert_resumed(s: &Setup, stage: usize) -> Run {
     assert_eq!(entries.len(), 1, "one entry for the whole promote");
     let entry = entries[0];
     assert_eq!(entry["outcome"], "succeeded");
-    assert_eq!(entry["interruptions"].as_array().unwrap().len(), 1, "{entry:#}");
+    assert_eq!(
+        entry["interruptions"].as_array().unwrap().len(),
+        1,
+        "{entry:#}"
+    );
     let gates = entry["steps"]
         .as_array()
         .unwrap()
@@ -236,7 +251,9 @@ async fn assert_resumed(s: &Setup, stage: usize) -> Run {
     assert_eq!(gates, 2, "the steps of both runs: {entry:#}");
     let status = s.ws.run(&["status", "environments/prod"]).ok();
     assert!(
-        status.stdout.contains("succeeded, resumed after an interruption)"),
+        status
+            .stdout
+            .contains("succeeded, resumed after an interruption)"),
         "{}",
         status.stdout
     );
@@ -264,7 +281,8 @@ async fn a_promote_killed_while_fencing_is_finished_by_the_same_command() {
     assert_stopped_at(&s, 1, "primary", "warm-standby");
     assert_resumed(&s, 1).await;
     let state = s.ws.state("prod");
-    let reason = &state["history"].as_array().unwrap().last().unwrap()["interruptions"][0]["reason"];
+    let reason =
+        &state["history"].as_array().unwrap().last().unwrap()["interruptions"][0]["reason"];
     assert!(reason.as_str().unwrap().contains("killed"), "{reason}");
 }
 
@@ -324,7 +342,8 @@ async fn a_promote_killed_while_moving_dns_is_finished_by_the_same_command() {
 #[tokio::test]
 async fn a_promote_killed_while_moving_replication_is_finished_by_the_same_command() {
     let s = setup().await;
-    s.proxy.hold_operation("PUT bucket?replication", Hold::Before);
+    s.proxy
+        .hold_operation("PUT bucket?replication", Hold::Before);
     kill_promote_when_held(&s, "PUT bucket?replication", |_| {});
     assert_stopped_at(&s, 5, "failed", "primary");
     assert_resumed(&s, 5).await;
@@ -369,9 +388,18 @@ async fn a_failed_promote_shows_in_status_and_plan_and_apply_waits_for_it() {
         "{}",
         apply.stderr
     );
-    let other = s.ws.run(&["rebuild", "eu-west-1", "environments/prod", "--auto-approve"]);
+    let other = s.ws.run(&[
+        "rebuild",
+        "eu-west-1",
+        "environments/prod",
+        "--auto-approve",
+    ]);
     assert_eq!(other.code, 1);
-    assert!(other.stderr.contains("to finish it first"), "{}", other.stderr);
+    assert!(
+        other.stderr.contains("to finish it first"),
+        "{}",
+        other.stderr
+    );
 
     s.proxy.clear_failed_operations();
     assert_resumed(&s, 2).await;
@@ -379,7 +407,8 @@ async fn a_failed_promote_shows_in_status_and_plan_and_apply_waits_for_it() {
     let entry = state["history"].as_array().unwrap().last().unwrap().clone();
     let reason = entry["interruptions"][0]["reason"].as_str().unwrap();
     assert!(
-        reason.contains("region.us-west-2.database.orders") && reason.contains("PromoteReadReplica"),
+        reason.contains("region.us-west-2.database.orders")
+            && reason.contains("PromoteReadReplica"),
         "{reason}"
     );
 }

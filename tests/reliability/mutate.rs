@@ -80,10 +80,44 @@ const HAZARDS: &[&str] = &[
 
 /// Fragments dropped in anywhere: delimiters, references, templates, odd characters.
 const TOKENS: &[&str] = &[
-    "{", "}", "[", "]", "(", ")", "\"", "${", "%{", "}", "=", ",", ":", "?", "=>", "...",
-    "local.", "var.", "module.workers.", "cluster.web.", "dns.api", "<<EOT\n", "\nEOT\n",
-    "#", "//", "/*", "*/", "\\", "é", "\u{202e}", "𝔘", "\t", "\r\n", "\0", "\u{feff}",
-    "locals { x = local.y\n y = local.x }\n", "region \"us-east-1\" {}\n", "service \"x\" {}\n",
+    "{",
+    "}",
+    "[",
+    "]",
+    "(",
+    ")",
+    "\"",
+    "${",
+    "%{",
+    "}",
+    "=",
+    ",",
+    ":",
+    "?",
+    "=>",
+    "...",
+    "local.",
+    "var.",
+    "module.workers.",
+    "cluster.web.",
+    "dns.api",
+    "<<EOT\n",
+    "\nEOT\n",
+    "#",
+    "//",
+    "/*",
+    "*/",
+    "\\",
+    "é",
+    "\u{202e}",
+    "𝔘",
+    "\t",
+    "\r\n",
+    "\0",
+    "\u{feff}",
+    "locals { x = local.y\n y = local.x }\n",
+    "region \"us-east-1\" {}\n",
+    "service \"x\" {}\n",
     "module \"again\" { source = \"../../modules/worker-tier\"\n image = \"ami-1\" }\n",
     "module \"self\" { source = \".\" }\n",
 ];
@@ -129,7 +163,8 @@ fn mutate_once(rng: &mut Rng, b: &mut Vec<u8>) -> &'static str {
         }
         3 => {
             let depth = 1 + rng.below(200);
-            let (open, close) = *rng.pick(&[("[", "]"), ("(", ")"), ("{ a = ", " }"), ("\"${", "}\"")]);
+            let (open, close) =
+                *rng.pick(&[("[", "]"), ("(", ")"), ("{ a = ", " }"), ("\"${", "}\"")]);
             let nested = format!("{}1{}", open.repeat(depth), close.repeat(depth));
             replace_value(rng, b, &nested);
             "deep nesting"
@@ -170,7 +205,9 @@ fn mutate_once(rng: &mut Rng, b: &mut Vec<u8>) -> &'static str {
         }
         11 => {
             let at = rng.below(b.len() + 1);
-            let garbage: Vec<u8> = (0..1 + rng.below(64)).map(|_| rng.below(256) as u8).collect();
+            let garbage: Vec<u8> = (0..1 + rng.below(64))
+                .map(|_| rng.below(256) as u8)
+                .collect();
             b.splice(at..at, garbage);
             "insert garbage"
         }
@@ -193,7 +230,10 @@ fn replace_value(rng: &mut Rng, b: &mut Vec<u8>, value: &str) {
         return;
     }
     let start = spots[rng.below(spots.len())] + 2;
-    let end = b[start..].iter().position(|c| *c == b'\n').map_or(b.len(), |i| start + i);
+    let end = b[start..]
+        .iter()
+        .position(|c| *c == b'\n')
+        .map_or(b.len(), |i| start + i);
     b.splice(start..end, value.bytes());
 }
 
@@ -219,7 +259,9 @@ fn replace_number(rng: &mut Rng, b: &mut Vec<u8>) {
         return;
     }
     let start = digits[rng.below(digits.len())];
-    let end = (start..b.len()).find(|&i| !b[i].is_ascii_digit()).unwrap_or(b.len());
+    let end = (start..b.len())
+        .find(|&i| !b[i].is_ascii_digit())
+        .unwrap_or(b.len());
     let n = *rng.pick(&[
         "18446744073709551615",
         "18446744073709551616",

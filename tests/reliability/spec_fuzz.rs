@@ -52,9 +52,8 @@ fn main() {
         first.get_or_insert_with(|| info.to_string());
     }));
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let originals = [ENV_FILE, MODULE_FILE].map(|rel| {
-        std::fs::read(repo.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
-    });
+    let originals = [ENV_FILE, MODULE_FILE]
+        .map(|rel| std::fs::read(repo.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}")));
     let work = tempfile::tempdir().expect("a temporary directory");
     // A file for the mutants' `file("../motd.txt")` calls to read.
     write(&work.path().join("environments/motd.txt"), b"hello");
@@ -89,7 +88,9 @@ fn main() {
                 tally.diagnostics += diagnostics.0.len();
                 for d in &diagnostics.0 {
                     if !located(d) {
-                        tally.unlocated.push(format!("case {case} ({}): {d}", applied.join(", ")));
+                        tally
+                            .unlocated
+                            .push(format!("case {case} ({}): {d}", applied.join(", ")));
                     }
                 }
             }
@@ -119,7 +120,10 @@ fn located(d: &Diagnostic) -> bool {
 
 fn report(args: &Args, tally: &Tally, total: Duration) {
     let panics = PANICS.load(Ordering::SeqCst);
-    println!("spec loader fuzz: seed {}, mutants of {ENV_FILE} and {MODULE_FILE}", args.seed);
+    println!(
+        "spec loader fuzz: seed {}, mutants of {ENV_FILE} and {MODULE_FILE}",
+        args.seed
+    );
     println!("  specs:                          {}", args.specs);
     println!("  loaded without diagnostics:     {}", tally.loaded);
     println!(
@@ -127,14 +131,24 @@ fn report(args: &Args, tally: &Tally, total: Duration) {
         tally.rejected, tally.diagnostics
     );
     println!("  panics:                         {panics}");
-    println!("  diagnostics without a location: {}", tally.unlocated.len());
+    println!(
+        "  diagnostics without a location: {}",
+        tally.unlocated.len()
+    );
     println!(
         "  max time per spec:              {:.1} ms ({})",
         tally.slowest.0.as_secs_f64() * 1000.0,
         tally.slowest.1
     );
-    println!("  total time:                     {:.1} s", total.as_secs_f64());
-    if let Some(first) = FIRST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    println!(
+        "  total time:                     {:.1} s",
+        total.as_secs_f64()
+    );
+    if let Some(first) = FIRST_PANIC
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_ref()
+    {
         println!("first panic: {first}");
     }
     for u in tally.unlocated.iter().take(5) {
