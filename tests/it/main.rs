@@ -25,6 +25,7 @@ mod provider_aws;
 mod provider_aws_db_dns;
 mod provider_aws_drill;
 mod proxy_support;
+mod readme_examples;
 mod readme_quickstart;
 mod state_checks;
 mod state_s3;

@@ -155,17 +155,22 @@ impl Drop for Emulator {
 }
 
 fn moto_server() -> PathBuf {
-    // The emulator lives in the repository's `.venv`, two levels above this crate.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("repository root");
-    let bin = root.join(".venv/bin/moto_server");
-    if !bin.exists() {
+    // The emulator lives in the repository's `.venv`. The repository is found at run time
+    // (cargo and nextest run tests and benches with the package's directory as
+    // `CARGO_MANIFEST_DIR`): a build reused from another checkout must not look in that one.
+    let runtime = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from);
+    let start = runtime.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    let found = start
+        .ancestors()
+        .map(|dir| dir.join(".venv/bin/moto_server"))
+        .find(|bin| bin.exists());
+    found.unwrap_or_else(|| {
         panic!(
             "moto is not installed: run scripts/test, or python3 -m venv .venv && \
-             .venv/bin/pip install 'moto[server]==5.2.5' (looked for {})",
-            bin.display()
-        );
-    }
-    bin
+             .venv/bin/pip install 'moto[server]==5.2.5' (looked in {} and above)",
+            start.display()
+        )
+    })
 }
 
 fn free_port() -> u16 {
