@@ -29,5 +29,6 @@ mod readme_examples;
 mod readme_quickstart;
 mod state_checks;
 mod state_s3;
+mod strict_proxy;
 mod support;
 mod tags_isolation_emulator;

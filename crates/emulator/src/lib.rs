@@ -7,6 +7,7 @@
 //! is killed by its PID when the `Emulator` drops. A missing moto fails loudly, never skips.
 
 pub mod proxy;
+pub mod strict;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

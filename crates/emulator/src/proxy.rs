@@ -108,6 +108,8 @@ struct State {
     held_operations: HashMap<String, Hold>,
     /// Requests held so far, per operation.
     held: HashMap<String, usize>,
+    /// Real-AWS behaviours modelled on top of moto ([`Proxy::strict`]).
+    strict: Option<crate::strict::Strict>,
 }
 
 /// An error answer of the test's choosing: HTTP status, AWS error code, message.
@@ -226,6 +228,17 @@ impl Proxy {
     /// S3 with path-style addressing, as the emulator needs.
     pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
         crate::s3_client(&self.sdk_config(region).await)
+    }
+
+    /// Strict mode: from now on, the real-AWS behaviours of [`crate::strict`] apply, with
+    /// AWS's durations multiplied by `scale` (0.01: a 10-minute create takes 6 s).
+    pub fn strict(&self, scale: f64) {
+        self.state().strict = Some(crate::strict::Strict::new(scale));
+    }
+
+    /// How often the strict-mode rule `rule` (`ec2.instance-pending` ...) fired.
+    pub fn fired(&self, rule: &str) -> usize {
+        self.state().strict.as_ref().map_or(0, |s| s.fired(rule))
     }
 
     /// Every request so far, in the order they were answered.
@@ -678,10 +691,18 @@ async fn handle(shared: &Shared, request: Request) -> Response {
         }
     };
 
+    let call = shared.lock().strict.is_some().then(|| strict_call(&request, &service, &region, &operation));
+    let fault = fault.or_else(|| {
+        let refusal = shared.lock().strict.as_mut()?.before(call.as_ref()?)?;
+        Some(Fault::Answer(Answer { status: refusal.status, code: refusal.code, message: refusal.message }))
+    });
     let response = match fault {
         Some(fault) => fault_response(fault, &request, &service, &region),
         None => match forward(&shared.upstream, &request).await {
-            Ok(r) => r,
+            Ok(r) => match (&call, shared.lock().strict.as_mut()) {
+                (Some(call), Some(strict)) => strict_reply(strict, call, r),
+                _ => r,
+            },
             Err(e) => Response {
                 status: 502,
                 reason: "Bad Gateway".into(),
@@ -700,6 +721,31 @@ async fn handle(shared: &Shared, request: Request) -> Response {
         status: response.status,
     });
     response
+}
+
+/// The call as strict-mode rules see it.
+fn strict_call(request: &Request, service: &str, region: &str, operation: &str) -> crate::strict::Call {
+    let mut params: std::collections::BTreeMap<String, String> = query_pairs(query(&request.target)).collect();
+    if request.header("content-type").is_some_and(|t| t.starts_with("application/x-www-form-urlencoded")) {
+        params.extend(query_pairs(&String::from_utf8_lossy(&request.body)));
+    }
+    crate::strict::Call {
+        service: service.to_string(),
+        region: region.to_string(),
+        operation: operation.to_string(),
+        params,
+        body: request.body.to_vec(),
+    }
+}
+
+/// moto's answer after the strict-mode rules rewrote it.
+fn strict_reply(strict: &mut crate::strict::Strict, call: &crate::strict::Call, mut r: Response) -> Response {
+    let mut reply = crate::strict::Reply { status: r.status, body: String::from_utf8_lossy(&r.body).into_owned() };
+    strict.after(call, &mut reply);
+    if reply.body.as_bytes() != r.body.as_ref() {
+        r.body = Bytes::from(reply.body);
+    }
+    r
 }
 
 /// Holds a request of a held operation (forwarding it first with `Hold::After`) until the

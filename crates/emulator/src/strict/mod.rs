@@ -1,0 +1,163 @@
+//! Strict mode of the test proxy: real-AWS behaviours that moto forgives, modelled on top of
+//! it as named rules, so the suite proves standby handles them (`Proxy::strict`).
+//!
+//! A rule sees every call twice: `before` it reaches moto (it may answer instead, with the
+//! error AWS would give) and `after` moto answered (it may rewrite the answer, e.g. show a
+//! resource in a transitional state AWS would still report). Every rule cites the AWS
+//! documentation it models, and counts how often it fired (`Proxy::fired(name)`), so each
+//! rule has a test showing it fires.
+//!
+//! Time: AWS's durations (an instance `pending` for 15 s, an RDS create for minutes) are
+//! multiplied by the scale given to `Proxy::strict` (0.01 turns a 10-minute create into 6 s),
+//! which keeps the suite inside CI's limit while the code still has to wait.
+//!
+//! The rules:
+//! - [`ec2::InstancePending`] `ec2.instance-pending`: a new instance is `pending` before
+//!   `running`.
+
+mod ec2;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// One AWS call as the rules see it.
+#[derive(Debug, Clone)]
+pub struct Call {
+    /// Signing name: `ec2`, `rds`, `s3`, `route53`, `iam`, `monitoring` ...
+    pub service: String,
+    pub region: String,
+    /// As `Seen::operation` names it (`RunInstances`, `PUT bucket?replication` ...).
+    pub operation: String,
+    /// Query-string and form-body parameters (query protocols: EC2, RDS, IAM, CloudWatch).
+    pub params: BTreeMap<String, String>,
+    /// The raw body (REST protocols: Route 53's XML, S3).
+    pub body: Vec<u8>,
+}
+
+impl Call {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params.get(key).map(String::as_str)
+    }
+
+    /// Values of a list parameter (`InstanceId.1`, `InstanceId.2` ...).
+    pub fn list(&self, prefix: &str) -> Vec<&str> {
+        let dotted = format!("{prefix}.");
+        self.params
+            .iter()
+            .filter(|(k, _)| k.strip_prefix(&dotted).is_some_and(|n| n.parse::<u32>().is_ok()))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// An error answer, in the error shape of the call's protocol.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl Refusal {
+    /// A 400 with `code` and a message naming the rule, so a failing test says why.
+    pub fn bad_request(rule: &str, code: &str, message: &str) -> Refusal {
+        Refusal {
+            status: 400,
+            code: code.to_string(),
+            message: format!("{message} (standby strict proxy: {rule})"),
+        }
+    }
+}
+
+/// moto's answer, which `after` may rewrite.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Real time to AWS time: AWS's documented durations times the scale.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    scale: f64,
+}
+
+impl Clock {
+    /// How long `aws` (a duration AWS takes) lasts here.
+    pub fn of(&self, aws: Duration) -> Duration {
+        aws.mul_f64(self.scale)
+    }
+}
+
+pub trait Rule: Send {
+    /// The rule's name as `Proxy::fired` counts it: `<service>.<behaviour>`.
+    fn name(&self) -> &'static str;
+
+    /// Before moto sees the call: `Some` answers with AWS's error instead (the rule fired).
+    fn before(&mut self, _call: &Call, _now: Instant, _clock: Clock) -> Option<Refusal> {
+        None
+    }
+
+    /// After moto answered: rewrites the answer; true when the rule fired.
+    fn after(&mut self, _call: &Call, _reply: &mut Reply, _now: Instant, _clock: Clock) -> bool {
+        false
+    }
+}
+
+/// Every rule, with its counts.
+pub struct Strict {
+    clock: Clock,
+    rules: Vec<Box<dyn Rule>>,
+    fired: BTreeMap<&'static str, usize>,
+}
+
+impl Strict {
+    /// All rules, with AWS's durations multiplied by `scale`.
+    pub fn new(scale: f64) -> Strict {
+        Strict {
+            clock: Clock { scale },
+            rules: vec![Box::new(ec2::InstancePending::default())],
+            fired: BTreeMap::new(),
+        }
+    }
+
+    /// The first rule that refuses the call, counted.
+    pub fn before(&mut self, call: &Call) -> Option<Refusal> {
+        let now = Instant::now();
+        for rule in &mut self.rules {
+            if let Some(refusal) = rule.before(call, now, self.clock) {
+                *self.fired.entry(rule.name()).or_default() += 1;
+                return Some(refusal);
+            }
+        }
+        None
+    }
+
+    /// Lets every rule rewrite moto's answer, in order.
+    pub fn after(&mut self, call: &Call, reply: &mut Reply) {
+        let now = Instant::now();
+        for rule in &mut self.rules {
+            if rule.after(call, reply, now, self.clock) {
+                *self.fired.entry(rule.name()).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn fired(&self, rule: &str) -> usize {
+        self.fired.get(rule).copied().unwrap_or(0)
+    }
+}
+
+/// The text of each `<tag>…</tag>` in `xml`, in order.
+pub fn elements<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        out.push(&after[..end]);
+        rest = &after[end + close.len()..];
+    }
+    out
+}
