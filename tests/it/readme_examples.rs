@@ -1,8 +1,10 @@
 //! Every example in the README, held to the real binary: each HCL block validates (the spec
 //! tour as written, the others added to it), the tour applies against the emulator and makes
-//! exactly the listed addresses, every command and flag of the command table exists, and
-//! every JSON example's fields are in the document the command really prints.
+//! exactly the listed addresses, every command and flag of the command table exists, every
+//! JSON example's fields are in the document the command really prints, and every AWS call
+//! of apply, status, drift and promote is allowed by the README's IAM policy.
 
+use crate::support::proxy::Proxy;
 use crate::support::workspace::{Run, Workspace};
 use crate::support::Emulator;
 use serde_json::Value;
@@ -194,9 +196,10 @@ fn json_of(run: Run) -> Value {
 }
 
 #[tokio::test]
-async fn the_tour_applies_to_the_listed_addresses_and_prints_the_documented_json() {
+async fn the_tour_makes_the_listed_addresses_documented_json_and_only_policy_calls() {
     let emulator = Emulator::start();
-    let ws = tour_workspace(emulator.env(), "");
+    let proxy = Proxy::start(&emulator.endpoint());
+    let ws = tour_workspace(proxy.env(), "");
     let plan = json_of(ws.run(&["plan", "environments/tour", "--json"]).ok());
     assert_eq!(
         fields_missing(
@@ -266,4 +269,93 @@ async fn the_tour_applies_to_the_listed_addresses_and_prints_the_documented_json
         fields_missing(&example_json("Drift"), &json_of(run), ""),
         Vec::<String>::new()
     );
+    ws.run(&[
+        "promote",
+        "us-west-2",
+        "environments/tour",
+        "--auto-approve",
+    ])
+    .ok();
+    let policy = actions_of(&block_under("Running on real AWS", "json"));
+    let missing: BTreeSet<String> = proxy
+        .seen()
+        .iter()
+        .map(|seen| iam_action(&seen.service, &seen.operation))
+        .filter(|action| !policy.contains(action))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "the README's IAM policy lacks {missing:?}"
+    );
+}
+
+/// Every `Action` of an IAM policy document.
+fn actions_of(policy: &str) -> BTreeSet<String> {
+    let policy: Value = serde_json::from_str(policy).expect("the IAM policy is JSON");
+    let statements = policy["Statement"].as_array().expect("a Statement list");
+    statements
+        .iter()
+        .flat_map(|s| s["Action"].as_array().expect("an Action list").clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The IAM action that authorizes a call as the test proxy names it (REST shapes for Route 53
+/// and S3, from the service authorization reference).
+fn iam_action(service: &str, operation: &str) -> String {
+    let action = match (service, operation) {
+        ("ec2" | "rds" | "iam", op) => return format!("{service}:{op}"),
+        ("monitoring", op) => return format!("cloudwatch:{op}"),
+        ("s3", "ListBuckets") => "s3:ListAllMyBuckets",
+        ("s3", "PUT bucket") => "s3:CreateBucket",
+        ("s3", "DELETE bucket") => "s3:DeleteBucket",
+        ("s3", "GET bucket?location") => "s3:GetBucketLocation",
+        ("s3", "GET bucket?versioning") => "s3:GetBucketVersioning",
+        ("s3", "PUT bucket?versioning") => "s3:PutBucketVersioning",
+        ("s3", "GET bucket?replication") => "s3:GetReplicationConfiguration",
+        ("s3", "PUT bucket?replication" | "DELETE bucket?replication") => {
+            "s3:PutReplicationConfiguration"
+        }
+        ("s3", "GET bucket?encryption") => "s3:GetEncryptionConfiguration",
+        ("s3", "PUT bucket?encryption") => "s3:PutEncryptionConfiguration",
+        ("s3", "GET bucket?publicAccessBlock") => "s3:GetBucketPublicAccessBlock",
+        ("s3", "PUT bucket?publicAccessBlock") => "s3:PutBucketPublicAccessBlock",
+        ("s3", "GET bucket?tagging") => "s3:GetBucketTagging",
+        ("s3", "PUT bucket?tagging") => "s3:PutBucketTagging",
+        ("s3", "GET bucket?versions") => "s3:ListBucketVersions",
+        ("s3", "GetObject" | "HeadObject") => "s3:GetObject",
+        ("s3", "PutObject") => "s3:PutObject",
+        ("s3", "DeleteObject" | "DeleteObjects") => "s3:DeleteObject",
+        ("route53", op) => return route53_action(op),
+        _ => panic!("no IAM action known for {service} {operation}: add it here and to the README"),
+    };
+    action.to_string()
+}
+
+fn route53_action(op: &str) -> String {
+    let path = op.split_once(' ').map_or("", |(_, p)| p);
+    let action = match (
+        op.split(' ').next().unwrap(),
+        path.trim_start_matches("/2013-04-01/"),
+    ) {
+        ("GET", "hostedzone") => "ListHostedZones",
+        ("POST", "hostedzone") => "CreateHostedZone",
+        ("GET", "hostedzone/{id}") => "GetHostedZone",
+        ("DELETE", "hostedzone/{id}") => "DeleteHostedZone",
+        ("GET", "hostedzonesbyname") => "ListHostedZonesByName",
+        ("GET", "hostedzone/{id}/rrset") => "ListResourceRecordSets",
+        ("POST", "hostedzone/{id}/rrset") => "ChangeResourceRecordSets",
+        ("GET", "change/{id}") => "GetChange",
+        ("GET", "healthcheck") => "ListHealthChecks",
+        ("POST", "healthcheck") => "CreateHealthCheck",
+        ("GET", "healthcheck/{id}") => "GetHealthCheck",
+        ("POST", "healthcheck/{id}") => "UpdateHealthCheck",
+        ("DELETE", "healthcheck/{id}") => "DeleteHealthCheck",
+        ("POST", "tags/healthcheck" | "tags/hostedzone") => "ListTagsForResources",
+        ("POST", "tags/healthcheck/{id}" | "tags/hostedzone/{id}") => "ChangeTagsForResource",
+        ("GET", "tags/healthcheck/{id}" | "tags/hostedzone/{id}") => "ListTagsForResource",
+        ("GET", "testdnsanswer") => "TestDNSAnswer",
+        _ => panic!("no IAM action known for route53 {op}: add it here and to the README"),
+    };
+    format!("route53:{action}")
 }
