@@ -2,121 +2,15 @@
 //! the SDK directly, refresh to a clean diff with a bounded request count, idempotent
 //! creates, deletes (twice), and error messages naming operation, region and address.
 
+use crate::support::provider::{
+    assert_clean, create_all, desired, known, scope, Ctx, ENV, SERVICE,
+};
 use crate::support::Emulator;
-use serde_json::{json, Map, Value};
-use standby::address::Address;
+use serde_json::json;
 use standby::provider::aws::AwsProvider;
-use standby::provider::{ApplyContext, KnownResource, Observed, Provider, Scope};
-use standby::topology::{Desired, Kind, Naming, TAG_ADDRESS};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
-
-const SERVICE: &str = "checkout";
-const ENV: &str = "test";
-
-/// The state, as far as an apply needs it: observed resources by address.
-#[derive(Default)]
-struct Ctx(Mutex<HashMap<Address, Observed>>);
-
-impl ApplyContext for Ctx {
-    fn get(&self, address: &Address) -> Option<Observed> {
-        self.0.lock().unwrap().get(address).cloned()
-    }
-}
-
-impl Ctx {
-    fn put(&self, o: &Observed) {
-        self.0.lock().unwrap().insert(o.address.clone(), o.clone());
-    }
-}
-
-fn naming() -> Naming {
-    Naming {
-        service: SERVICE.into(),
-        environment: ENV.into(),
-        service_tags: [("team".to_string(), "payments".to_string())].into(),
-    }
-}
-
-fn attrs(v: Value) -> Map<String, Value> {
-    v.as_object().unwrap().clone()
-}
-
-fn desired(
-    kind: Kind,
-    region: Option<&str>,
-    address: &str,
-    name: &str,
-    attrs_: Value,
-    refs: &[(&str, &str)],
-) -> Desired {
-    let address = Address::new(address);
-    let mut attrs = attrs(attrs_);
-    naming().add_managed(kind, &mut attrs);
-    Desired {
-        tags: naming().tags(name, &address),
-        address,
-        kind,
-        region: region.map(str::to_owned),
-        name: name.into(),
-        attrs,
-        refs: refs
-            .iter()
-            .map(|(k, a)| (k.to_string(), Address::new(*a)))
-            .collect(),
-        depends_on: Vec::new(),
-        bindings: Default::default(),
-        prevent_destroy: false,
-    }
-}
-
-fn scope(regions: &[&str], global: bool, known: Vec<KnownResource>) -> Scope {
-    Scope {
-        service: SERVICE.into(),
-        environment: ENV.into(),
-        regions: regions.iter().map(|r| r.to_string()).collect(),
-        global,
-        known,
-        include_unmanaged: false,
-    }
-}
-
-async fn create_all(p: &AwsProvider, ctx: &Ctx, ds: &[Desired]) -> Vec<Observed> {
-    let mut out = Vec::new();
-    for d in ds {
-        let o = p
-            .create(d, ctx)
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e:#}", d.address));
-        assert_eq!(o.address, d.address);
-        assert_eq!(o.attrs, d.attrs, "{} as created", d.address);
-        ctx.put(&o);
-        out.push(o);
-    }
-    out
-}
-
-/// Asserts refresh saw exactly `ds`, each with the desired attrs (a clean diff).
-fn assert_clean(observed: &[Observed], ds: &[Desired]) {
-    let by_address: BTreeMap<&Address, &Observed> =
-        observed.iter().map(|o| (&o.address, o)).collect();
-    assert_eq!(
-        by_address.keys().cloned().collect::<BTreeSet<_>>(),
-        ds.iter().map(|d| &d.address).collect::<BTreeSet<_>>(),
-        "refreshed addresses"
-    );
-    assert_eq!(
-        by_address.len(),
-        observed.len(),
-        "one observed resource per address"
-    );
-    for d in ds {
-        let o = by_address[&d.address];
-        assert_eq!(o.kind, d.kind, "{}", d.address);
-        assert_eq!(o.attrs, d.attrs, "{} refreshed", d.address);
-        assert_eq!(o.region, d.region, "{}", d.address);
-    }
-}
+use standby::provider::{ApplyContext, Provider};
+use standby::topology::{Desired, Kind, TAG_ADDRESS};
+use std::collections::BTreeMap;
 
 /// An AMI moto knows (it accepts unknown ones too, with a warning, but stay honest).
 async fn known_ami(emu: &Emulator) -> String {
@@ -436,17 +330,6 @@ fn buckets_and_replication() -> Vec<Desired> {
         role,
         replication,
     ]
-}
-
-fn known(ds: &[Desired]) -> Vec<KnownResource> {
-    ds.iter()
-        .map(|d| KnownResource {
-            address: d.address.clone(),
-            kind: d.kind,
-            region: d.region.clone(),
-            name: d.name.clone(),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -4,176 +4,21 @@
 //! back through the SDK directly, refreshed to a clean diff in a bounded number of requests,
 //! updated, deleted (twice).
 
+use crate::support::aws::rds;
+use crate::support::provider::{
+    assert_clean, create_all, data_network, delete_all, desired, known, scope, Ctx,
+};
 use crate::support::Emulator;
 use serde_json::{json, Value};
-use standby::address::Address;
 use standby::provider::aws::AwsProvider;
-use standby::provider::{ApplyContext, KnownResource, Observed, Provider, Scope};
-use standby::topology::{Desired, Kind, Naming};
+use standby::provider::{Observed, Provider};
+use standby::topology::{Desired, Kind};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
 
-const SERVICE: &str = "checkout";
-const ENV: &str = "test";
 const PRIMARY_DB: &str = "region.us-east-1.database.orders";
 const REPLICA_DB: &str = "region.us-west-2.database.orders";
 
-#[derive(Default)]
-struct Ctx(Mutex<HashMap<Address, Observed>>);
-
-impl ApplyContext for Ctx {
-    fn get(&self, address: &Address) -> Option<Observed> {
-        self.0.lock().unwrap().get(address).cloned()
-    }
-}
-
-impl Ctx {
-    fn put(&self, o: &Observed) {
-        self.0.lock().unwrap().insert(o.address.clone(), o.clone());
-    }
-}
-
-fn naming() -> Naming {
-    Naming {
-        service: SERVICE.into(),
-        environment: ENV.into(),
-        service_tags: [("team".to_string(), "payments".to_string())].into(),
-    }
-}
-
-fn desired(
-    kind: Kind,
-    region: Option<&str>,
-    address: &str,
-    name: &str,
-    attrs: Value,
-    refs: &[(&str, &str)],
-) -> Desired {
-    let address = Address::new(address);
-    let mut attrs = attrs.as_object().unwrap().clone();
-    naming().add_managed(kind, &mut attrs);
-    Desired {
-        tags: naming().tags(name, &address),
-        address,
-        kind,
-        region: region.map(str::to_owned),
-        name: name.into(),
-        attrs,
-        refs: refs
-            .iter()
-            .map(|(k, a)| (k.to_string(), Address::new(*a)))
-            .collect(),
-        depends_on: Vec::new(),
-        bindings: Default::default(),
-        prevent_destroy: false,
-    }
-}
-
-fn scope(regions: &[&str], global: bool, known: Vec<KnownResource>) -> Scope {
-    Scope {
-        service: SERVICE.into(),
-        environment: ENV.into(),
-        regions: regions.iter().map(|r| r.to_string()).collect(),
-        global,
-        known,
-        include_unmanaged: false,
-    }
-}
-
-fn known(ds: &[Desired]) -> Vec<KnownResource> {
-    ds.iter()
-        .map(|d| KnownResource {
-            address: d.address.clone(),
-            kind: d.kind,
-            region: d.region.clone(),
-            name: d.name.clone(),
-        })
-        .collect()
-}
-
-async fn create_all(p: &AwsProvider, ctx: &Ctx, ds: &[Desired]) -> Vec<Observed> {
-    let mut out = Vec::new();
-    for d in ds {
-        let o = p
-            .create(d, ctx)
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e:#}", d.address));
-        assert_eq!(o.address, d.address);
-        assert_eq!(o.attrs, d.attrs, "{} as created", d.address);
-        ctx.put(&o);
-        out.push(o);
-    }
-    out
-}
-
-/// Asserts refresh saw exactly `ds`, each with the desired attrs (a clean diff).
-fn assert_clean(observed: &[Observed], ds: &[Desired]) {
-    let by_address: BTreeMap<&Address, &Observed> =
-        observed.iter().map(|o| (&o.address, o)).collect();
-    assert_eq!(
-        by_address.keys().cloned().collect::<BTreeSet<_>>(),
-        ds.iter().map(|d| &d.address).collect::<BTreeSet<_>>(),
-        "refreshed addresses"
-    );
-    assert_eq!(by_address.len(), observed.len(), "one observed per address");
-    for d in ds {
-        let o = by_address[&d.address];
-        assert_eq!(o.kind, d.kind, "{}", d.address);
-        assert_eq!(o.attrs, d.attrs, "{} refreshed", d.address);
-        assert_eq!(o.region, d.region, "{}", d.address);
-    }
-}
-
-async fn delete_all(p: &AwsProvider, ctx: &Ctx, os: &[Observed]) {
-    for o in os {
-        p.delete(o, ctx)
-            .await
-            .unwrap_or_else(|e| panic!("delete {}: {e:#}", o.address));
-    }
-}
-
 // --- databases -----------------------------------------------------------------------------
-
-/// VPC, two subnets and a DB subnet group in `region` (`cidr` is `10.N.0.0/16`).
-fn data_network(region: &str, n: u8) -> Vec<Desired> {
-    let vpc = format!("region.{region}.network.vpc");
-    let group = format!("checkout-test-orders-{region}");
-    let mut ds = vec![desired(
-        Kind::Vpc,
-        Some(region),
-        &vpc,
-        &format!("checkout-test-vpc-{region}"),
-        json!({"cidr": format!("10.{n}.0.0/16")}),
-        &[],
-    )];
-    let mut subnet_refs = Vec::new();
-    for (i, z) in ["a", "b"].iter().enumerate() {
-        let zone = format!("{region}{z}");
-        let address = format!("region.{region}.network.subnet[{i}]");
-        ds.push(desired(
-            Kind::Subnet,
-            Some(region),
-            &address,
-            &format!("checkout-test-subnet-{zone}"),
-            json!({"zone": zone, "cidr": format!("10.{n}.{}.0/24", i + 1), "map_public_ip": false}),
-            &[("vpc", &vpc)],
-        ));
-        subnet_refs.push((format!("subnet.{zone}"), address));
-    }
-    let refs: Vec<(&str, &str)> = subnet_refs
-        .iter()
-        .map(|(k, a)| (k.as_str(), a.as_str()))
-        .collect();
-    ds.push(desired(
-        Kind::DbSubnetGroup,
-        Some(region),
-        &format!("region.{region}.database.orders.subnet_group"),
-        &group,
-        json!({"name": group}),
-        &refs,
-    ));
-    ds
-}
 
 fn database(region: &str, replica_of: Option<&str>) -> Desired {
     let identifier = format!("checkout-test-orders-{region}");
@@ -197,10 +42,6 @@ fn database(region: &str, replica_of: Option<&str>) -> Desired {
         }),
         &refs,
     )
-}
-
-async fn rds(emu: &Emulator, region: &str) -> aws_sdk_rds::Client {
-    aws_sdk_rds::Client::new(&emu.sdk_config(region).await)
 }
 
 async fn describe_db(emu: &Emulator, region: &str, id: &str) -> aws_sdk_rds::types::DbInstance {

@@ -4,18 +4,19 @@
 //! through the SDK, refreshed to a clean diff, deleted (twice) until nothing is left. And a
 //! restore the test proxy rejects, whose error names the address, region and operation.
 
+use crate::support::aws::rds;
+use crate::support::provider::{
+    assert_clean, create_all, data_network, desired, known, scope, subnet_group, Ctx,
+};
 use crate::support::proxy::Proxy;
 use crate::support::Emulator;
 use serde_json::{json, Value};
 use standby::address::Address;
 use standby::provider::aws::AwsProvider;
-use standby::provider::{ApplyContext, KnownResource, Observed, Provider, Scope};
-use standby::topology::{Desired, Kind, Naming};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use standby::provider::{ApplyContext, Provider};
+use standby::topology::{Desired, Kind};
+use std::collections::BTreeMap;
 
-const SERVICE: &str = "checkout";
-const ENV: &str = "test";
 const PRIMARY: &str = "us-east-1";
 const DRILL: &str = "eu-west-1";
 const PRIMARY_DB: &str = "region.us-east-1.database.orders";
@@ -28,152 +29,7 @@ const RESTORED: &str = "drill.d1.region.eu-west-1.database.orders";
 const RESTORED_ID: &str = "checkout-test-drill-d1-orders-eu-west-1";
 const ZONE: &str = "dns.api.zone";
 
-#[derive(Default)]
-struct Ctx(Mutex<HashMap<Address, Observed>>);
-
-impl ApplyContext for Ctx {
-    fn get(&self, address: &Address) -> Option<Observed> {
-        self.0.lock().unwrap().get(address).cloned()
-    }
-}
-
-impl Ctx {
-    fn put(&self, o: &Observed) {
-        self.0.lock().unwrap().insert(o.address.clone(), o.clone());
-    }
-}
-
-fn desired(
-    kind: Kind,
-    region: Option<&str>,
-    address: &str,
-    name: &str,
-    attrs: Value,
-    refs: &[(&str, &str)],
-) -> Desired {
-    let address = Address::new(address);
-    let naming = Naming {
-        service: SERVICE.into(),
-        environment: ENV.into(),
-        service_tags: [("team".to_string(), "payments".to_string())].into(),
-    };
-    let mut attrs = attrs.as_object().unwrap().clone();
-    naming.add_managed(kind, &mut attrs);
-    Desired {
-        tags: naming.tags(name, &address),
-        address,
-        kind,
-        region: region.map(str::to_owned),
-        name: name.into(),
-        attrs,
-        refs: refs
-            .iter()
-            .map(|(k, a)| (k.to_string(), Address::new(*a)))
-            .collect(),
-        depends_on: Vec::new(),
-        bindings: Default::default(),
-        prevent_destroy: false,
-    }
-}
-
-fn scope(regions: &[&str], global: bool, ds: &[Desired]) -> Scope {
-    Scope {
-        service: SERVICE.into(),
-        environment: ENV.into(),
-        regions: regions.iter().map(|r| r.to_string()).collect(),
-        global,
-        known: ds
-            .iter()
-            .map(|d| KnownResource {
-                address: d.address.clone(),
-                kind: d.kind,
-                region: d.region.clone(),
-                name: d.name.clone(),
-            })
-            .collect(),
-        include_unmanaged: false,
-    }
-}
-
-async fn create_all(p: &AwsProvider, ctx: &Ctx, ds: &[Desired]) -> Vec<Observed> {
-    let mut out = Vec::new();
-    for d in ds {
-        let o = p
-            .create(d, ctx)
-            .await
-            .unwrap_or_else(|e| panic!("create {}: {e:#}", d.address));
-        assert_eq!(o.address, d.address);
-        assert_eq!(o.attrs, d.attrs, "{} as created", d.address);
-        ctx.put(&o);
-        out.push(o);
-    }
-    out
-}
-
-/// Asserts refresh saw exactly `ds`, each with the desired attrs (a clean diff).
-fn assert_clean(observed: &[Observed], ds: &[Desired]) {
-    let by_address: BTreeMap<&Address, &Observed> =
-        observed.iter().map(|o| (&o.address, o)).collect();
-    assert_eq!(
-        by_address.keys().cloned().collect::<BTreeSet<_>>(),
-        ds.iter().map(|d| &d.address).collect::<BTreeSet<_>>(),
-        "refreshed addresses"
-    );
-    assert_eq!(by_address.len(), observed.len(), "one observed per address");
-    for d in ds {
-        let o = by_address[&d.address];
-        assert_eq!(o.kind, d.kind, "{}", d.address);
-        assert_eq!(o.attrs, d.attrs, "{} refreshed", d.address);
-        assert_eq!(o.region, d.region, "{}", d.address);
-    }
-}
-
 // --- the stack -----------------------------------------------------------------------------
-
-/// VPC, two subnets and a DB subnet group in `region` (`cidr` is `10.N.0.0/16`).
-fn data_network(region: &str, n: u8) -> Vec<Desired> {
-    let vpc = format!("region.{region}.network.vpc");
-    let group = format!("checkout-test-orders-{region}");
-    let mut ds = vec![desired(
-        Kind::Vpc,
-        Some(region),
-        &vpc,
-        &format!("checkout-test-vpc-{region}"),
-        json!({"cidr": format!("10.{n}.0.0/16")}),
-        &[],
-    )];
-    let mut subnet_refs = Vec::new();
-    for (i, z) in ["a", "b"].iter().enumerate() {
-        let zone = format!("{region}{z}");
-        let address = format!("region.{region}.network.subnet[{i}]");
-        ds.push(desired(
-            Kind::Subnet,
-            Some(region),
-            &address,
-            &format!("checkout-test-subnet-{zone}"),
-            json!({"zone": zone, "cidr": format!("10.{n}.{}.0/24", i + 1), "map_public_ip": false}),
-            &[("vpc", &vpc)],
-        ));
-        subnet_refs.push((format!("subnet.{zone}"), address));
-    }
-    let refs: Vec<(&str, &str)> = subnet_refs
-        .iter()
-        .map(|(k, a)| (k.as_str(), a.as_str()))
-        .collect();
-    ds.push(desired(
-        Kind::DbSubnetGroup,
-        Some(region),
-        &subnet_group(region),
-        &group,
-        json!({"name": group}),
-        &refs,
-    ));
-    ds
-}
-
-fn subnet_group(region: &str) -> String {
-    format!("region.{region}.database.orders.subnet_group")
-}
 
 fn primary_db() -> Desired {
     let group = subnet_group(PRIMARY);
@@ -245,10 +101,6 @@ async fn primary_and_copy(p: &AwsProvider, ctx: &Ctx) -> Vec<Desired> {
     ds.extend(snapshots());
     create_all(p, ctx, &ds).await;
     ds
-}
-
-async fn rds(emu: &Emulator, region: &str) -> aws_sdk_rds::Client {
-    aws_sdk_rds::Client::new(&emu.sdk_config(region).await)
 }
 
 async fn instance_ids(emu: &Emulator, region: &str) -> Vec<String> {
@@ -422,7 +274,7 @@ async fn snapshot_copy_restore_and_plain_record_round_trip() {
 
     // Refresh with the state: a clean diff, the drill attrs included.
     let both = [PRIMARY, DRILL];
-    let observed = p.refresh(&scope(&both, false, &ds)).await.unwrap();
+    let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
     assert_clean(&observed, &ds);
     let copy_obs = observed
         .iter()
@@ -472,7 +324,7 @@ async fn snapshot_copy_restore_and_plain_record_round_trip() {
         vec!["203.0.113.10"],
         "the production record's answer"
     );
-    let observed = p.refresh(&scope(&[], true, &dns)).await.unwrap();
+    let observed = p.refresh(&scope(&[], true, known(&dns))).await.unwrap();
     assert_clean(&observed, &dns);
 
     // Teardown: the restored instance leaves no final snapshot; then the snapshots, the
@@ -517,7 +369,7 @@ async fn snapshot_copy_restore_and_plain_record_round_trip() {
         .collect();
     assert_eq!(drill.len(), 4);
     let left: Vec<String> = p
-        .refresh(&scope(&both, true, &drill))
+        .refresh(&scope(&both, true, known(&drill)))
         .await
         .unwrap()
         .iter()
