@@ -1,5 +1,5 @@
 //! One trial's world: a private emulator, optionally behind the project's fault-injecting
-//! proxy, and a repository-shaped temp dir holding `spec.hcl`, in which the real `standby`
+//! proxy, and a repository-shaped temp dir holding the DR spec, in which the real `standby`
 //! binary runs. Nothing is shared between trials, so they run in parallel.
 
 use std::io::{BufRead, BufReader};
@@ -13,7 +13,16 @@ use standby_emulator::Emulator;
 pub const ENV: &str = "environments/prod";
 /// Three regions (primary, warm and cold standby), a cluster, a database with a replica, a
 /// replicated bucket and health-checked failover DNS: every kind of resource apply creates.
-const SPEC: &str = include_str!("spec.hcl");
+/// The DR integration tests run the same spec (`DR` in tests/it/support/specs.rs).
+const SPEC: &str = concat!(
+    include_str!("../../tests/it/specs/service.hcl"),
+    include_str!("../../tests/it/specs/primary.hcl"),
+    include_str!("../../tests/it/specs/dr/warm_standby.hcl"),
+    include_str!("../../tests/it/specs/cold_standby.hcl"),
+    include_str!("../../tests/it/specs/dr/web.hcl"),
+    include_str!("../../tests/it/specs/dr/database.hcl"),
+    include_str!("../../tests/it/specs/dr/receipts_and_api.hcl"),
+);
 
 /// The `standby` binary the trials run: `--standby`, else the one cargo built with the bench.
 pub static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();

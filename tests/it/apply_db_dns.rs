@@ -2,6 +2,7 @@
 //! binary against the emulator, read back through the SDK.
 
 use crate::support::aws::{failover_record, rds, running_public_ips};
+use crate::support::specs::{API_DNS, COLD_STANDBY, REGIONS, SERVICE};
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
 
@@ -20,28 +21,8 @@ const DEFAULT: Knobs = Knobs {
 };
 
 fn spec(k: &Knobs) -> String {
-    format!(
+    let workload = format!(
         r#"
-service "checkout" {{
-  rto = "15m"
-  rpo = "5m"
-}}
-
-region "us-east-1" {{
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}}
-
-region "us-west-2" {{
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}}
-
-region "eu-west-1" {{
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}}
-
 cluster "web" {{
   size  = {web}
   image = "ami-12c6146b"
@@ -55,24 +36,13 @@ database "orders" {{
   storage_gb      = 20
   prevent_destroy = {protect}
 }}
-
-dns "api" {{
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  ttl     = 60
-  health_check {{
-    path     = "/health"
-    port     = 443
-    protocol = "HTTPS"
-  }}
-}}
 "#,
         web = k.web,
         engine = k.engine,
         class = k.class,
         protect = k.protect
-    )
+    );
+    [SERVICE, REGIONS, COLD_STANDBY, &workload, API_DNS].concat()
 }
 
 fn workspace(emulator: &Emulator, k: &Knobs) -> Workspace {

@@ -3,80 +3,16 @@
 //! region black-holed, promote fails within the configured timeout, names the region and
 //! says to pass `--assume-down`. Results are read back from the emulator.
 
-use crate::support::aws::{self, primary_record, running_public_ips};
+use crate::support::aws::{primary_record, publish_lag, running_public_ips};
 use crate::support::proxy::Proxy;
+use crate::support::specs::{replace_once, DR};
 use crate::support::workspace::{Run, Workspace};
 use crate::support::Emulator;
 use std::time::{Duration, Instant};
 
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role     = "warm-standby"
-  cidr     = "10.1.0.0/16"
-  capacity = 0.5
-}
-
-region "eu-west-1" {
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}
-
-cluster "web" {
-  size  = 2
-  image = "ami-12c6146b"
-  port  = 443
-}
-
-database "orders" {
-  engine         = "postgres"
-  engine_version = "16.3"
-  instance_class = "db.t3.micro"
-}
-
-bucket "receipts" {}
-
-dns "api" {
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  health_check {
-    path     = "/health"
-    protocol = "HTTPS"
-  }
-}
-"#;
-
-async fn publish_lag(emulator: &Emulator, identifier: &str, seconds: f64) {
-    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
-    let cw = aws::cloudwatch(emulator, "us-west-2").await;
-    cw.put_metric_data()
-        .namespace("AWS/RDS")
-        .metric_data(
-            MetricDatum::builder()
-                .metric_name("ReplicaLag")
-                .dimensions(
-                    Dimension::builder()
-                        .name("DBInstanceIdentifier")
-                        .value(identifier)
-                        .build(),
-                )
-                .value(seconds)
-                .timestamp(std::time::SystemTime::now().into())
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+/// The DR spec with a web cluster of two.
+fn spec() -> String {
+    replace_once(DR, "size  = 4", "size  = 2")
 }
 
 /// Runs a command and prints how long it took and how many failures were injected meanwhile.
@@ -98,7 +34,7 @@ async fn apply_plan_drift_and_promote_complete_with_30_percent_of_requests_faili
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
     proxy.inject_failures(0.3, 20_261_130);
 
     timed(
@@ -119,7 +55,13 @@ async fn apply_plan_drift_and_promote_complete_with_30_percent_of_requests_faili
         "no drift: {}\n{}",
         drift.stdout, drift.stderr
     );
-    publish_lag(&emulator, "checkout-prod-orders-us-west-2", 1.0).await;
+    publish_lag(
+        &emulator,
+        "us-west-2",
+        "checkout-prod-orders-us-west-2",
+        1.0,
+    )
+    .await;
     let promoted = timed(
         &ws,
         &proxy,
@@ -159,10 +101,16 @@ async fn promote_fails_within_the_timeout_when_a_region_never_answers() {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
-    publish_lag(&emulator, "checkout-prod-orders-us-west-2", 1.0).await;
+    publish_lag(
+        &emulator,
+        "us-west-2",
+        "checkout-prod-orders-us-west-2",
+        1.0,
+    )
+    .await;
     let before = ws.state("prod");
 
     proxy.black_hole_region("eu-west-1");

@@ -2,26 +2,13 @@
 //! the emulator, results read back through the SDK.
 
 use crate::support::aws::{environment_instances, live_instances_by_address};
+use crate::support::specs::{API_DNS, REGIONS, SERVICE};
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
 use serde_json::Value;
 
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}
-
+/// The workload after the service and its regions.
+const WORKLOAD: &str = r#"
 cluster "web" {
   size  = 2
   image = "ami-12c6146b"
@@ -36,28 +23,27 @@ database "orders" {
 }
 
 bucket "receipts" {}
-
-dns "api" {
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  ttl     = 60
-  health_check {
-    path     = "/health"
-    port     = 443
-    protocol = "HTTPS"
-  }
-}
-
-output "api" { value = dns.api.name }
 "#;
+
+fn spec() -> String {
+    [
+        SERVICE,
+        REGIONS,
+        WORKLOAD,
+        API_DNS,
+        r#"
+output "api" { value = dns.api.name }
+"#,
+    ]
+    .concat()
+}
 
 const ENV: &str = "environments/prod";
 const WEB0: &str = "region.us-east-1.cluster.web.instance[0]";
 
 fn workspace(emulator: &Emulator) -> Workspace {
     let ws = Workspace::new(emulator.env());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
     ws
 }
 
@@ -303,7 +289,7 @@ fn hold_lock(ws: &Workspace, id: &str, host: &str, pid: u32) -> std::fs::File {
 #[test]
 fn state_unlock_breaks_a_stale_local_lock_but_not_a_live_one() {
     let ws = Workspace::new(Vec::new());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
     let vpc = "region.us-east-1.network.vpc";
     let state = serde_json::json!({
         "format_version": 1, "serial": 1, "lineage": "l-1", "environment": "prod",

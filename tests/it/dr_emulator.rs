@@ -3,55 +3,9 @@
 
 use crate::support::aws::{self, primary_record, replication_targets, running_public_ips};
 use crate::support::proxy::Proxy;
+use crate::support::specs::DR;
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
-
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role     = "warm-standby"
-  cidr     = "10.1.0.0/16"
-  capacity = 0.5
-}
-
-region "eu-west-1" {
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}
-
-cluster "web" {
-  size  = 4
-  image = "ami-12c6146b"
-  port  = 443
-}
-
-database "orders" {
-  engine         = "postgres"
-  engine_version = "16.3"
-  instance_class = "db.t3.micro"
-}
-
-bucket "receipts" {}
-
-dns "api" {
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  health_check {
-    path     = "/health"
-    protocol = "HTTPS"
-  }
-}
-"#;
 
 struct Setup {
     emulator: Emulator,
@@ -64,7 +18,7 @@ fn setup() -> Setup {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", DR);
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
     Setup {

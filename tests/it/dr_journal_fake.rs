@@ -2,6 +2,7 @@
 //! at any stage is finished by the same request, to the same end state as a run that never
 //! stopped, with roles that are true at every save and one history entry.
 
+use crate::support::specs::{replace_once, DR_WITHOUT_DATABASE};
 use serde_json::Value;
 use standby::apply::{apply, ApplyOptions, ApplyReport};
 use standby::config::{Role, VarInputs};
@@ -16,46 +17,6 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}
-
-region "eu-west-1" {
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}
-
-cluster "web" {
-  size  = 4
-  image = "ami-12c6146b"
-  port  = 443
-}
-
-bucket "receipts" {}
-
-dns "api" {
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  health_check {
-    path     = "/health"
-    protocol = "HTTPS"
-  }
-}
-"#;
-
 const DATABASE: &str = r#"
 database "orders" {
   engine          = "postgres"
@@ -65,13 +26,18 @@ database "orders" {
 }
 "#;
 
+/// The DR spec without its database, with a warm standby at full capacity.
+fn spec() -> String {
+    replace_once(DR_WITHOUT_DATABASE, "  capacity = 0.5\n", "")
+}
+
 fn environment(dir: &Path, with_database: bool) -> Environment {
     let env_dir = dir.join("environments/prod");
     std::fs::create_dir_all(&env_dir).unwrap();
     let text = if with_database {
-        format!("{SPEC}{DATABASE}")
+        format!("{}{DATABASE}", spec())
     } else {
-        SPEC.to_string()
+        spec()
     };
     std::fs::write(env_dir.join("main.hcl"), text).unwrap();
     Environment::load(&env_dir, &VarInputs::default()).unwrap_or_else(|d| panic!("{d}"))

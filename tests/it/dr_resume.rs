@@ -11,59 +11,11 @@ use crate::support::aws::{
     running_public_ips,
 };
 use crate::support::proxy::{Hold, Proxy};
+use crate::support::specs::{DR, DR_WITHOUT_DATABASE};
 use crate::support::workspace::{Run, Workspace};
 use crate::support::Emulator;
 use std::collections::BTreeMap;
 use std::time::Duration;
-
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role     = "warm-standby"
-  cidr     = "10.1.0.0/16"
-  capacity = 0.5
-}
-
-region "eu-west-1" {
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}
-
-cluster "web" {
-  size  = 4
-  image = "ami-12c6146b"
-  port  = 443
-}
-
-bucket "receipts" {}
-
-dns "api" {
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  health_check {
-    path     = "/health"
-    protocol = "HTTPS"
-  }
-}
-"#;
-
-const DATABASE: &str = r#"
-database "orders" {
-  engine         = "postgres"
-  engine_version = "16.3"
-  instance_class = "db.t3.micro"
-}
-"#;
 
 const PROMOTE: &[&str] = &[
     "promote",
@@ -86,7 +38,7 @@ async fn setup() -> Setup {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", &format!("{SPEC}{DATABASE}"));
+    ws.write("environments/prod/main.hcl", DR);
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
     lag(&emulator, 2.0).await;
@@ -428,7 +380,7 @@ fn apply_part_way(spec: &str, operation: &str) -> (Emulator, Proxy, Workspace) {
 
 #[tokio::test]
 async fn a_promote_after_an_apply_that_stopped_part_way_plans_and_runs() {
-    let (emulator, _proxy, ws) = apply_part_way(SPEC, "CreateSubnet");
+    let (emulator, _proxy, ws) = apply_part_way(DR_WITHOUT_DATABASE, "CreateSubnet");
     ws.run(PROMOTE).ok();
     let (set, values) = primary_record(&emulator).await;
     assert_eq!(set, "us-west-2");
@@ -439,8 +391,7 @@ async fn a_promote_after_an_apply_that_stopped_part_way_plans_and_runs() {
 
 #[tokio::test]
 async fn a_promote_without_a_replica_is_refused_even_accepting_data_loss() {
-    let (_emulator, _proxy, ws) =
-        apply_part_way(&format!("{SPEC}{DATABASE}"), "CreateDBSubnetGroup");
+    let (_emulator, _proxy, ws) = apply_part_way(DR, "CreateDBSubnetGroup");
     let before = ws.state("prod");
     let refused = ws.run(&[
         "promote",

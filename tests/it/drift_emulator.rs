@@ -2,6 +2,7 @@
 //! change made through the SDK as a person or another tool would make it.
 
 use crate::support::aws;
+use crate::support::specs::{API_DNS, REGIONS, SERVICE};
 use crate::support::workspace::{file_mode, Run, Workspace};
 use crate::support::Emulator;
 use aws_sdk_ec2::types::{Filter, InstanceType, ResourceType, Tag, TagSpecification};
@@ -9,23 +10,8 @@ use aws_sdk_route53::types::{Change, ChangeAction, ChangeBatch};
 use serde_json::Value;
 
 fn spec(web: u32, extra: &str) -> String {
-    format!(
+    let workload = format!(
         r#"
-service "checkout" {{
-  rto = "15m"
-  rpo = "5m"
-}}
-
-region "us-east-1" {{
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}}
-
-region "us-west-2" {{
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}}
-
 cluster "web" {{
   instance_type = "t3.micro"
   size          = {web}
@@ -34,21 +20,9 @@ cluster "web" {{
 }}
 
 bucket "receipts" {{}}
-
-dns "api" {{
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  ttl     = 60
-  health_check {{
-    path     = "/health"
-    port     = 443
-    protocol = "HTTPS"
-  }}
-}}
-{extra}
 "#
-    )
+    );
+    [SERVICE, REGIONS, &workload, API_DNS, extra, "\n"].concat()
 }
 
 fn workspace(emulator: &Emulator, web: u32, extra: &str) -> Workspace {

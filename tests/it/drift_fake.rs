@@ -2,6 +2,7 @@
 //! change is reported once, by address; ignore rules and their expiry; roles as a note or as
 //! drift; one refresh per drift; and snapshots of the text and Markdown reports.
 
+use crate::support::specs::{API_DNS, REGIONS, SERVICE};
 use serde_json::json;
 use standby::apply::{apply, ApplyOptions};
 use standby::config::{Role, VarInputs};
@@ -15,22 +16,8 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}
-
+/// The workload after the service and its regions.
+const WORKLOAD: &str = r#"
 cluster "web" {
   instance_type = "t3.micro"
   size          = WEB_SIZE
@@ -39,25 +26,17 @@ cluster "web" {
 }
 
 bucket "receipts" {}
-
-dns "api" {
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-  ttl     = 60
-  health_check {
-    path     = "/health"
-    port     = 443
-    protocol = "HTTPS"
-  }
-}
 "#;
+
+fn spec() -> String {
+    [SERVICE, REGIONS, WORKLOAD, API_DNS].concat()
+}
 
 /// Writes the spec (with `extra` appended) to `<dir>/environments/prod` and loads it.
 fn env_with(dir: &Path, web_size: u32, extra: &str) -> Environment {
     let env_dir = dir.join("environments/prod");
     std::fs::create_dir_all(&env_dir).unwrap();
-    let text = SPEC.replace("WEB_SIZE", &web_size.to_string());
+    let text = spec().replace("WEB_SIZE", &web_size.to_string());
     std::fs::write(env_dir.join("main.hcl"), format!("{text}\n{extra}")).unwrap();
     Environment::load(&env_dir, &VarInputs::default()).unwrap_or_else(|d| panic!("{d}"))
 }
@@ -370,7 +349,7 @@ async fn roles_that_differ_from_the_spec_are_a_note_unless_asked() {
     // Without components every role gets the same network, so only the roles differ.
     let env_dir = dir.path().join("environments/prod");
     std::fs::create_dir_all(&env_dir).unwrap();
-    let spec = SPEC.split("cluster \"web\"").next().unwrap();
+    let spec = [SERVICE, REGIONS].concat();
     std::fs::write(env_dir.join("main.hcl"), spec).unwrap();
     let env = Environment::load(&env_dir, &VarInputs::default()).unwrap();
     let provider = Arc::new(FakeProvider::new());
@@ -436,7 +415,7 @@ async fn drift_shows_the_one_tag_and_the_one_ip_that_changed() {
     let dir = tempfile::tempdir().unwrap();
     let env_dir = dir.path().join("environments/prod");
     std::fs::create_dir_all(&env_dir).unwrap();
-    let text = SPEC.replace("WEB_SIZE", "20").replace(
+    let text = spec().replace("WEB_SIZE", "20").replace(
         "rpo = \"5m\"",
         "rpo = \"5m\"\n  tags = { team = \"payments\" }",
     );

@@ -3,30 +3,12 @@
 
 use crate::support::aws;
 use crate::support::proxy::Proxy;
+use crate::support::specs::{COLD_STANDBY, REGIONS, SERVICE};
 use crate::support::workspace::{file_mode, Workspace};
 use crate::support::Emulator;
 
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}
-
-region "eu-west-1" {
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}
-
+/// The workload after the service and its regions.
+const WORKLOAD: &str = r#"
 cluster "web" {
   size  = 3
   image = "ami-12c6146b"
@@ -47,9 +29,13 @@ dns "api" {
 }
 "#;
 
+fn spec() -> String {
+    [SERVICE, REGIONS, COLD_STANDBY, WORKLOAD].concat()
+}
+
 fn setup(env: Vec<(String, String)>) -> Workspace {
     let ws = Workspace::new(env);
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
     ws

@@ -67,6 +67,15 @@ async fn instance_count(emu: &Emulator, region: &str) -> usize {
         .len()
 }
 
+/// A primary database in us-east-1 and its replica in us-west-2, each on its own network.
+fn primary_and_replica() -> Vec<Desired> {
+    let mut ds = data_network("us-east-1", 0);
+    ds.extend(data_network("us-west-2", 1));
+    ds.push(database("us-east-1", None));
+    ds.push(database("us-west-2", Some(PRIMARY_DB)));
+    ds
+}
+
 /// Asserts no value anywhere in `o` looks like a password, and no key names one.
 fn assert_no_password(o: &Observed) {
     let text = serde_json::to_string(o).unwrap().to_ascii_lowercase();
@@ -80,10 +89,7 @@ async fn primary_and_cross_region_replica_round_trip() {
     let p = AwsProvider::with_endpoint(&emu.endpoint()).await.unwrap();
     let ctx = Ctx::default();
 
-    let mut ds = data_network("us-east-1", 0);
-    ds.extend(data_network("us-west-2", 1));
-    ds.push(database("us-east-1", None));
-    ds.push(database("us-west-2", Some(PRIMARY_DB)));
+    let ds = primary_and_replica();
     let created = create_all(&p, &ctx, &ds).await;
     let primary = &created[8];
     let replica = &created[9];
@@ -284,10 +290,7 @@ async fn promoted_replica_is_no_longer_a_replica() {
     let emu = Emulator::start();
     let p = AwsProvider::with_endpoint(&emu.endpoint()).await.unwrap();
     let ctx = Ctx::default();
-    let mut ds = data_network("us-east-1", 0);
-    ds.extend(data_network("us-west-2", 1));
-    ds.push(database("us-east-1", None));
-    ds.push(database("us-west-2", Some(PRIMARY_DB)));
+    let ds = primary_and_replica();
     let created = create_all(&p, &ctx, &ds).await;
     let replica = &created[9];
 

@@ -1,6 +1,7 @@
 //! The test proxy (crates/emulator/src/proxy.rs) in front of a real emulator: what it records, and
 //! that its faults (a region down, injected failures, latency) reach the SDK as intended.
 
+use crate::support::specs::{COLD_STANDBY, REGIONS, SERVICE};
 use std::time::{Duration, Instant};
 
 use crate::support::proxy::{Proxy, Seen};
@@ -250,27 +251,8 @@ fn http_get(port: u16, path: &str) -> String {
     answer
 }
 
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}
-
-region "eu-west-1" {
-  role = "cold-standby"
-  cidr = "10.2.0.0/16"
-}
-
+/// The workload after the service and its regions.
+const WORKLOAD: &str = r#"
 cluster "web" {
   instance_type = "t3.micro"
   size          = 2
@@ -279,12 +261,16 @@ cluster "web" {
 }
 "#;
 
+fn spec() -> String {
+    [SERVICE, REGIONS, COLD_STANDBY, WORKLOAD].concat()
+}
+
 #[test]
 fn standby_plan_goes_through_the_proxy_to_every_region_of_the_spec() {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
 
     let run = ws.run(&["plan", "environments/prod"]).ok();
     assert!(

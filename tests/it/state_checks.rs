@@ -4,26 +4,13 @@
 //! is the way past.
 
 use crate::support::proxy::Proxy;
+use crate::support::specs::{REGIONS, SERVICE};
 use crate::support::workspace::{Run, Workspace};
 use crate::support::Emulator;
 use serde_json::Value;
 
-const SPEC: &str = r#"
-service "checkout" {
-  rto = "15m"
-  rpo = "5m"
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}
-
+/// The workload after the service and its regions.
+const WORKLOAD: &str = r#"
 cluster "web" {
   size  = 1
   image = "ami-12c6146b"
@@ -31,6 +18,10 @@ cluster "web" {
 
 bucket "receipts" {}
 "#;
+
+fn spec() -> String {
+    [SERVICE, REGIONS, WORKLOAD].concat()
+}
 
 /// What the emulator holds: every instance with its state, every bucket.
 async fn live(emulator: &Emulator) -> Vec<String> {
@@ -93,8 +84,8 @@ async fn a_state_copied_from_another_environment_is_refused_before_any_request()
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", SPEC);
-    ws.write("environments/staging/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
+    ws.write("environments/staging/main.hcl", &spec());
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
     let before = live(&emulator).await;
@@ -176,7 +167,7 @@ async fn a_state_copied_from_another_environment_is_refused_before_any_request()
 fn offline() -> (Proxy, Workspace) {
     let proxy = Proxy::start("http://127.0.0.1:9");
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", &spec());
     (proxy, ws)
 }
 
@@ -333,7 +324,10 @@ standby {
   }
 }
 "#;
-    ws.write("environments/prod/main.hcl", &format!("{backend}{SPEC}"));
+    ws.write(
+        "environments/prod/main.hcl",
+        &format!("{backend}{}", spec()),
+    );
     ws.write("seed.json", &seeded_state(Some("checkout")).to_string());
     ws.run(&["state", "push", "seed.json", "environments/prod"])
         .ok();

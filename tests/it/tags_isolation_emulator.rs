@@ -4,30 +4,15 @@
 //! back through the SDK.
 
 use crate::support::aws::{route53, zone_record_sets};
+use crate::support::specs::{self, replace_once, API_DNS, SERVICE};
 use crate::support::tags::environment_tags;
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
 
 const REGIONS: &[&str] = &["us-east-1", "us-west-2"];
 
-/// One service over two regions with every kind of resource; `TAGS` and `NAME` are filled in.
-const SPEC: &str = r#"
-service "checkout" {
-  rto  = "15m"
-  rpo  = "5m"
-  tags = TAGS
-}
-
-region "us-east-1" {
-  role = "primary"
-  cidr = "10.0.0.0/16"
-}
-
-region "us-west-2" {
-  role = "warm-standby"
-  cidr = "10.1.0.0/16"
-}
-
+/// The workload after the service and its two regions: every kind of resource.
+const WORKLOAD: &str = r#"
 cluster "web" {
   size  = 1
   image = "ami-12c6146b"
@@ -35,18 +20,6 @@ cluster "web" {
 }
 
 bucket "receipts" {}
-
-dns "api" {
-  zone    = "example.com"
-  name    = "NAME"
-  cluster = cluster.web
-  ttl     = 60
-  health_check {
-    path     = "/health"
-    port     = 443
-    protocol = "HTTPS"
-  }
-}
 "#;
 
 /// Added where every kind must be there: databases are the slowest to make.
@@ -60,8 +33,13 @@ database "orders" {
 }
 "#;
 
+/// One service with `tags` over two regions with every kind of resource, the API's record
+/// named `name`.
 fn spec(tags: &str, name: &str) -> String {
-    SPEC.replace("TAGS", tags).replace("NAME", name)
+    let rpo = "  rpo = \"5m\"\n";
+    let service = replace_once(SERVICE, rpo, &format!("{rpo}  tags = {tags}\n"));
+    let dns = replace_once(API_DNS, "\"api.example.com\"", &format!("\"{name}\""));
+    [&service, specs::REGIONS, WORKLOAD, &dns].concat()
 }
 
 /// The prefix of every kind key `environment_tags` gives (`vpc vpc-…` is `vpc`).

@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod provider;
+pub mod specs;
 pub mod tags;
 pub mod workspace;
 

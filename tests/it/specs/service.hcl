@@ -1,0 +1,5 @@
+
+service "checkout" {
+  rto = "15m"
+  rpo = "5m"
+}

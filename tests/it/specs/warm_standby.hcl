@@ -1,0 +1,5 @@
+
+region "us-west-2" {
+  role = "warm-standby"
+  cidr = "10.1.0.0/16"
+}
