@@ -25,17 +25,10 @@ database "orders" {
 bucket "receipts" {}
 "#;
 
+const OUTPUT: &str = "\noutput \"api\" { value = dns.api.name }\n";
+
 fn spec() -> String {
-    [
-        SERVICE,
-        REGIONS,
-        WORKLOAD,
-        API_DNS,
-        r#"
-output "api" { value = dns.api.name }
-"#,
-    ]
-    .concat()
+    [SERVICE, REGIONS, WORKLOAD, API_DNS, OUTPUT].concat()
 }
 
 const ENV: &str = "environments/prod";

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 
-/// The workload after the service and its regions.
+/// The workload after the service and its regions; `WEB_SIZE` is filled in.
 const WORKLOAD: &str = r#"
 cluster "web" {
   instance_type = "t3.micro"
