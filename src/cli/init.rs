@@ -9,7 +9,7 @@
 use super::apply::release_after;
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::state::{
-    edit, record_backend, record_lineage, recorded_backend, recorded_lineage, Backend,
+    edit, record_backend, record_lineage, recorded_backend, recorded_lineage, Backend, OpenOptions,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -79,15 +79,19 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
             ""
         }
     );
-    if !confirm::approve(&question, args.auto_approve)? {
+    if !confirm::approve(&question, args.auto_approve).await? {
         eprintln!("Migration cancelled: the state stays in {current}.");
         return Ok(Outcome::Success);
     }
 
     // Under both locks, the source's first, so that nobody writes either meanwhile.
     let operation = "init --migrate-state";
-    let mut source = current.open(name, operation, env.lock_timeout).await?;
-    let mut dest = match wanted.open(name, operation, env.lock_timeout).await {
+    let opts = OpenOptions {
+        lock_timeout: env.lock_timeout,
+        ..OpenOptions::default()
+    };
+    let mut source = current.open(name, operation, &opts).await?;
+    let mut dest = match wanted.open(name, operation, &opts).await {
         Ok(d) => d,
         Err(e) => return release_after(&mut source, Err(e)).await,
     };
