@@ -37,6 +37,14 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
         // Reading proves the backend is reachable with these credentials.
         let state = wanted.read().await?;
         record_backend(&env.state_path, &wanted)?;
+        if state.is_some() && matches!(&wanted, Backend::S3(loc) if loc.replica.is_some()) {
+            // Opening under the lock reconciles the replica (a new one gets its first copy).
+            let opts = OpenOptions {
+                lock_timeout: env.lock_timeout,
+                ..OpenOptions::default()
+            };
+            wanted.open(name, "init", &opts).await?.release().await?;
+        }
         match state {
             Some(s) => {
                 // Lineage aside (accepting a replaced object is what this does), the state

@@ -40,5 +40,5 @@ pub async fn interrupted() {
 
 /// A command cancelled by Ctrl-C; `main` exits 130 (128 + SIGINT), as a shell reports it.
 #[derive(Debug, thiserror::Error)]
-#[error("interrupted: stopped before finishing, and the state lock was released")]
+#[error("interrupted: stopped before finishing (a state lock it held was released)")]
 pub struct Interrupted;

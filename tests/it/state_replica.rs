@@ -63,6 +63,11 @@ struct Setup {
 /// Both versioned buckets, as a platform team would provide them, and an applied
 /// environment whose commands go through the proxy.
 async fn setup() -> Setup {
+    setup_with(SPEC).await
+}
+
+/// The same with the environment applied from `spec`.
+async fn setup_with(spec: &str) -> Setup {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
     let east = emulator.s3("us-east-1").await;
@@ -87,7 +92,7 @@ async fn setup() -> Setup {
         .await;
     }
     let ws = Workspace::new(proxy.env());
-    ws.write("environments/prod/main.hcl", SPEC);
+    ws.write("environments/prod/main.hcl", spec);
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
     Setup {
@@ -139,6 +144,21 @@ async fn every_write_lands_in_both_copies_with_the_same_serial_and_lineage() {
             .ok();
     let pulled: Value = serde_json::from_str(&pulled.stdout).unwrap();
     assert_eq!(pulled, replica);
+}
+
+#[tokio::test]
+async fn init_gives_a_replica_added_to_the_backend_its_first_copy() {
+    let without = SPEC.replace(
+        "    replica {\n      bucket = \"standby-state-west\"\n      region = \"us-west-2\"\n    }\n",
+        "",
+    );
+    assert_ne!(without, SPEC);
+    let s = setup_with(&without).await;
+    assert!(object(&s.west, REPLICA, KEY).await.is_none());
+    s.ws.write("environments/prod/main.hcl", SPEC);
+    s.ws.run(&["init", "environments/prod"]).ok();
+    assert_eq!(s.replica().await, s.primary().await);
+    assert_eq!(s.locks().await, (false, false));
 }
 
 #[tokio::test]

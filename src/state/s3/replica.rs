@@ -177,20 +177,19 @@ impl S3Store {
         opts: &OpenOptions,
     ) -> Result<(S3Store, Option<State>)> {
         let rloc = loc.replica_location();
-        if opts
+        let assumed_down = opts
             .failover
             .as_ref()
-            .is_some_and(|d| d.contains(&loc.region))
-        {
-            let Some(rloc) = rloc else {
-                return Err(anyhow!(
-                    "the state {loc} is in {}, which --assume-down says is down, and the backend has no replica: \
-                     add `replica {{ bucket, region }}` to the backend block (while the region is up), or drop --assume-down {}",
-                    loc.region,
+            .is_some_and(|d| d.contains(&loc.region));
+        if assumed_down {
+            match rloc {
+                Some(rloc) => return Self::open_replica(rloc, holder, opts, "assumed down").await,
+                None => tracing::warn!(
+                    "the state {loc} is in {}, assumed down, and the backend has no replica: it is used there all the same \
+                     (a `replica {{ bucket, region }}` in the backend block keeps the state through an outage of its region)",
                     loc.region
-                ));
-            };
-            return Self::open_replica(rloc, holder, opts, "assumed down").await;
+                ),
+            }
         }
         let primary = ObjectStore::open(client(&loc.region).await, loc, holder, opts.lock_timeout);
         let (primary, p) = match (primary.await, rloc.clone()) {
@@ -253,17 +252,20 @@ impl S3Store {
         let state = match (copies, p, r) {
             (Copies::Same, p, _) => p,
             (Copies::PrimaryAhead, Some(p), r) => {
-                store.copies[1].save(&p).await?;
                 tracing::info!(
-                    "brought the state replica {} up to serial {} (it was at {})",
+                    "bringing the state replica {} up to serial {} (it was at {})",
                     store.copies[1].loc.placed(),
                     p.serial,
                     r.map_or("no state".into(), |r| format!("serial {}", r.serial))
                 );
+                store.save_replica(&p).await;
                 Some(p)
             }
             (Copies::ReplicaAhead, p, Some(r)) => {
-                store.copies[0].save(&r).await?;
+                if let Err(e) = store.copies[0].save(&r).await {
+                    let _ = store.release().await;
+                    return Err(e);
+                }
                 tracing::warn!(
                     "reconciled the state: {} was at {}, its replica {} at serial {} (written while the region was down): both are at serial {} now",
                     store.copies[0].loc.placed(),
@@ -308,19 +310,26 @@ impl S3Store {
     /// up to date, or refuses the pair if another writer got there.
     pub(in crate::state) async fn save(&mut self, state: &State) -> Result<()> {
         self.copies[0].save(state).await?;
-        if self.copies.len() > 1 {
-            if let Err(e) = self.copies[1].save(state).await {
-                tracing::warn!(
-                    "{e:#}: the state replica stays at the previous serial until the next command brings it up to date"
-                );
-                if let Some(mut replica) = self.copies.pop() {
-                    if let Err(e) = replica.release().await {
-                        tracing::warn!("{e:#}");
-                    }
+        self.save_replica(state).await;
+        Ok(())
+    }
+
+    /// Writes `state` to the replica, if this run holds it; on a failure, warns and lets it
+    /// go (its lock released) for the rest of the run.
+    async fn save_replica(&mut self, state: &State) {
+        if self.copies.len() < 2 {
+            return;
+        }
+        if let Err(e) = self.copies[1].save(state).await {
+            tracing::warn!(
+                "{e:#}: the state replica stays behind until the next command brings it up to date"
+            );
+            if let Some(mut replica) = self.copies.pop() {
+                if let Err(e) = replica.release().await {
+                    tracing::warn!("{e:#}");
                 }
             }
         }
-        Ok(())
     }
 
     /// Releases every lock held (the replica's after the primary's); the first error wins.
