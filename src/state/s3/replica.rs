@@ -228,8 +228,18 @@ impl S3Store {
         opts: &OpenOptions,
         why: &str,
     ) -> Result<(S3Store, Option<State>)> {
-        let (replica, r) =
+        let (mut replica, r) =
             ObjectStore::open(client(&rloc.region).await, &rloc, holder, opts.lock_timeout).await?;
+        if r.is_none() {
+            let _ = replica.release().await;
+            return Err(anyhow!(
+                "the state's region is {why} and the state replica {} holds no state yet \
+                 (a replica gets its first copy from `standby init` or the next command that locks the state): \
+                 run the {} once the backend's region answers",
+                rloc.placed(),
+                holder.operation
+            ));
+        }
         tracing::warn!(
             "the state's region is {why}: {} reads, locks and writes the state replica {} (its history entry says so)",
             holder.operation,
