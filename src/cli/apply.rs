@@ -67,7 +67,14 @@ async fn apply_saved(
         path: StateStore::path_for(&plan.env_dir, &plan.environment),
     });
     let mut store = backend
-        .open(&plan.environment, "apply", g.lock_timeout)
+        .open(
+            &plan.environment,
+            "apply",
+            &crate::state::OpenOptions {
+                lock_timeout: g.lock_timeout,
+                ..Default::default()
+            },
+        )
         .await?;
     let result = async {
         check_plan_is_current(&plan, store.state(), store.exists())?;
@@ -124,7 +131,7 @@ async fn converge(
         return Ok(Outcome::Success);
     }
     refuse_blocked(&plan)?;
-    if !confirm::approve("Apply these actions", args.auto_approve)? {
+    if !confirm::approve("Apply these actions", args.auto_approve).await? {
         eprintln!("Apply cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
@@ -295,6 +302,7 @@ async fn record(
         steps,
         details,
         interruptions: Vec::new(),
+        state_replica: None,
     };
     store.state_mut().history.push(entry);
     store.save().await

@@ -53,7 +53,7 @@ async fn run_locked(
         return Ok(Outcome::Success);
     }
     refuse_blocked(&plan)?;
-    if !confirm::approve("Destroy everything listed", args.auto_approve)? {
+    if !confirm::approve("Destroy everything listed", args.auto_approve).await? {
         eprintln!("Destroy cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }

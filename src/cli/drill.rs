@@ -64,13 +64,15 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
             "tears all of it down"
         }
     );
-    if !confirm::approve("Run this drill", args.auto_approve)? {
+    if !confirm::approve("Run this drill", args.auto_approve).await? {
         eprintln!("Drill cancelled: nothing was created.");
         return Ok(Outcome::Success);
     }
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let renderer = tokio::spawn(progress::render(0, events_rx));
     let (cancel_tx, cancel_rx) = watch::channel(false);
+    // Ctrl-C is handled here (tear down what the drill made), not by cancelling the command.
+    let _interrupts = crate::state::defer_interrupts();
     let interrupt = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             eprintln!("\nstopping the drill: tearing down what it made");
@@ -178,6 +180,7 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
             .collect(),
         details: serde_json::json!({ "id": report.id, "recovery_time_s": report.recovery_time_s, "rto_s": report.rto_s, "recorded_at": history_now() }),
         interruptions: Vec::new(),
+        state_replica: None,
     });
     store.save().await?;
     store.release().await

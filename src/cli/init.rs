@@ -9,7 +9,7 @@
 use super::apply::release_after;
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::state::{
-    edit, record_backend, record_lineage, recorded_backend, recorded_lineage, Backend,
+    edit, record_backend, record_lineage, recorded_backend, recorded_lineage, Backend, OpenOptions,
 };
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -37,6 +37,14 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
         // Reading proves the backend is reachable with these credentials.
         let state = wanted.read().await?;
         record_backend(&env.state_path, &wanted)?;
+        if state.is_some() && matches!(&wanted, Backend::S3(loc) if loc.replica.is_some()) {
+            // Opening under the lock reconciles the replica (a new one gets its first copy).
+            let opts = OpenOptions {
+                lock_timeout: env.lock_timeout,
+                ..OpenOptions::default()
+            };
+            wanted.open(name, "init", &opts).await?.release().await?;
+        }
         match state {
             Some(s) => {
                 // Lineage aside (accepting a replaced object is what this does), the state
@@ -79,15 +87,19 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
             ""
         }
     );
-    if !confirm::approve(&question, args.auto_approve)? {
+    if !confirm::approve(&question, args.auto_approve).await? {
         eprintln!("Migration cancelled: the state stays in {current}.");
         return Ok(Outcome::Success);
     }
 
     // Under both locks, the source's first, so that nobody writes either meanwhile.
     let operation = "init --migrate-state";
-    let mut source = current.open(name, operation, env.lock_timeout).await?;
-    let mut dest = match wanted.open(name, operation, env.lock_timeout).await {
+    let opts = OpenOptions {
+        lock_timeout: env.lock_timeout,
+        ..OpenOptions::default()
+    };
+    let mut source = current.open(name, operation, &opts).await?;
+    let mut dest = match wanted.open(name, operation, &opts).await {
         Ok(d) => d,
         Err(e) => return release_after(&mut source, Err(e)).await,
     };

@@ -195,9 +195,23 @@ pub fn main() -> ExitCode {
         }
     };
     let dr = DrCommand::of(&cli.command);
-    match runtime.block_on(run(cli)) {
+    // Ctrl-C outside the scopes that handle it themselves cancels the command: its future is
+    // dropped, which releases the state lock it held (see `state::interrupt`).
+    let result = runtime.block_on(async {
+        tokio::select! {
+            result = run(cli) => result,
+            () = crate::state::interrupted() => Err(crate::state::Interrupted.into()),
+        }
+    });
+    // The prompt's reader thread may still wait for a line: do not wait for it.
+    runtime.shutdown_background();
+    match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPresent) => ExitCode::from(2),
+        Err(e) if e.downcast_ref::<crate::state::Interrupted>().is_some() => {
+            eprintln!("{} {e}", render::error_prefix());
+            ExitCode::from(130)
+        }
         Err(e) => {
             match e.downcast_ref::<Reported>() {
                 Some(r) => eprintln!("{}", r.0),

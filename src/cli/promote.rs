@@ -37,7 +37,8 @@ pub struct PromoteArgs {
 
 pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
     let clock = Instant::now();
-    let env = g.load(&args.env.env)?;
+    let mut env = g.load(&args.env.env)?;
+    env.state_failover = Some(args.assume_down.iter().cloned().collect());
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
     let name = format!("promote {}", args.region);
     let mut store = env.open_state(&name).await?;
@@ -70,7 +71,7 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
     } else {
         format!("Promote {}", args.region)
     };
-    if !confirm::approve(&question, args.auto_approve)? {
+    if !confirm::approve(&question, args.auto_approve).await? {
         eprintln!("Promote cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }

@@ -41,7 +41,8 @@ fn parse_role(s: &str) -> Result<Role, String> {
 }
 
 pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
-    let env = g.load(&args.env.env)?;
+    let mut env = g.load(&args.env.env)?;
+    env.state_failover = Some(args.assume_down.iter().cloned().collect());
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
     let name = format!("rebuild {} as {}", args.region, args.role);
     let mut store = env.open_state(&name).await?;
@@ -63,7 +64,9 @@ pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
     if !confirm::approve(
         &format!("Rebuild {} as {}", args.region, args.role),
         args.auto_approve,
-    )? {
+    )
+    .await?
+    {
         eprintln!("Rebuild cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }

@@ -48,6 +48,9 @@ pub enum StateCommand {
     Pull {
         #[command(flatten)]
         env: EnvArg,
+        /// Print the backend's replica instead (`replica { ... }` in the backend block)
+        #[arg(long)]
+        replica: bool,
     },
     /// Replace the state with FILE: same lineage and a newer serial, unless --force
     Push {
@@ -129,9 +132,9 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                 gone.len()
             );
         }
-        StateCommand::Pull { env } => {
+        StateCommand::Pull { env, replica } => {
             let env = g.load(&env.env)?;
-            let state = env.read_state_as_is().await?.ok_or_else(|| {
+            let state = env.read_state_as_is(replica).await?.ok_or_else(|| {
                 anyhow!(
                     "environment {} has no state yet in {}",
                     env.spec.environment,
@@ -179,7 +182,7 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                     if !confirm::approve(
                         &format!("Remove the lock held by {h}; do so only if that operation is no longer running"),
                         force,
-                    )? {
+                    ).await? {
                         eprintln!("Unlock cancelled: the lock is still held.");
                         return Ok(Outcome::Success);
                     }

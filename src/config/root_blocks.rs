@@ -11,11 +11,12 @@ use super::reporter::did_you_mean;
 use super::schema;
 use super::scope::ROOT;
 use super::source::Loc;
-use super::spec::{Backend, DriftIgnore};
+use super::spec::{Backend, BackendReplica, DriftIgnore};
 use hcl_edit::Span;
 
-/// `standby { backend "s3" { bucket, key, region, kms_key_id } }`: `bucket`, `key` and
-/// `region` are required. `Some(None)` when there is no backend.
+/// `standby { backend "s3" { bucket, key, region, kms_key_id, replica { bucket, region } } }`:
+/// `bucket`, `key` and `region` are required, and both of the optional replica's, whose
+/// region must differ from the backend's. `Some(None)` when there is no backend.
 pub fn decode_backend(ev: &mut Evaluator) -> Option<Option<Backend>> {
     let decls = ev.scopes[ROOT].standby.clone();
     for extra in decls.iter().skip(1) {
@@ -53,11 +54,31 @@ pub fn decode_backend(ev: &mut Evaluator) -> Option<Option<Backend>> {
         }
     }
     let kms_key_id = d.optional_string("kms_key_id");
+    let replica = d.nested("replica", |r| {
+        let bucket = r.string("bucket", None);
+        let replica_region = r.string("region", None);
+        if r.has_value("region") {
+            if let Err((message, help)) = check_region(&replica_region) {
+                r.invalid("region", message, help);
+            } else if replica_region == region {
+                r.invalid(
+                    "region",
+                    format!("the state replica is in {region}, the backend's own region"),
+                    "put the replica in another region, so that it outlives an outage of the backend's".to_string(),
+                );
+            }
+        }
+        r.done(BackendReplica {
+            bucket,
+            region: replica_region,
+        })
+    });
     d.done(Some(Backend {
         bucket,
         key,
         region,
         kms_key_id,
+        replica,
     }))
 }
 

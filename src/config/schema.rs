@@ -86,8 +86,13 @@ pub const MODULE: Schema = Schema {
     any_attrs: true,
     ..schema(1, "its name", &["source"])
 };
+pub const BACKEND_REPLICA: Schema = Schema {
+    once: true,
+    ..schema(0, "", &["bucket", "region"])
+};
 pub const BACKEND: Schema = Schema {
     once: true,
+    blocks: &[("replica", &BACKEND_REPLICA)],
     ..schema(
         1,
         "the backend type",

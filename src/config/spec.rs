@@ -188,6 +188,17 @@ pub struct Backend {
     pub key: String,
     pub region: String,
     pub kms_key_id: Option<String>,
+    /// `replica { bucket, region }`: a copy of the state in another region.
+    pub replica: Option<BackendReplica>,
+}
+
+/// `replica { bucket, region }` inside the backend: every state write lands there too, under
+/// the same key, so a promote can read, lock and write the state while the backend's region
+/// is down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendReplica {
+    pub bucket: String,
+    pub region: String,
 }
 
 /// `drift { ignore "ADDRESS" { attributes, reason, until } }`: drift that `standby drift`

@@ -21,6 +21,9 @@ pub struct Environment {
     pub state_path: PathBuf,
     /// How long to wait for a held lock (`--lock-timeout`); `None` fails at once.
     pub lock_timeout: Option<Duration>,
+    /// Set by promote and rebuild to their `--assume-down` regions: the state may then be
+    /// read, locked and written in the backend's replica (see `state::OpenOptions`).
+    pub state_failover: Option<BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -48,6 +51,7 @@ impl Environment {
             spec,
             state_path,
             lock_timeout: None,
+            state_failover: None,
         })
     }
 
@@ -104,23 +108,25 @@ impl Environment {
     /// Reads the state through the backend, without locking it, and checks it is this
     /// environment's and holds together.
     pub async fn read_state(&self) -> Result<Option<State>> {
-        let state = self.read_state_as_is().await?;
+        self.check_backend()?;
+        let state = self.backend().read().await?;
         if let Some(s) = &state {
             self.check_loaded(s)?;
         }
         Ok(state)
     }
 
-    /// Reads the state without checking it (`state pull`, which shows a refused state).
-    pub async fn read_state_as_is(&self) -> Result<Option<State>> {
+    /// Reads the state, or with `replica` its replica, as it is, without checking or
+    /// reconciling it (`state pull`, which shows a refused state).
+    pub async fn read_state_as_is(&self, replica: bool) -> Result<Option<State>> {
         self.check_backend()?;
-        self.backend().read().await
+        self.backend().read_copy(replica).await
     }
 
     /// Locks the state through the backend for `operation`, loads it and checks it is this
     /// environment's and holds together; a refused state is released at once.
     pub async fn open_state(&self, operation: &str) -> Result<StateStore> {
-        let mut store = self.open_state_as_is(operation).await?;
+        let mut store = self.open_backend(operation, false).await?;
         if store.exists() {
             if let Err(e) = self.check_loaded(store.state()) {
                 let _ = store.release().await;
@@ -135,8 +141,13 @@ impl Environment {
         Ok(store)
     }
 
-    /// Locks and loads the state without checking it (`state push`, which replaces it).
+    /// Locks and loads the state without checking it (`state push`, which replaces it, also
+    /// over a replica that diverged).
     pub async fn open_state_as_is(&self, operation: &str) -> Result<StateStore> {
+        self.open_backend(operation, true).await
+    }
+
+    async fn open_backend(&self, operation: &str, overwrite_diverged: bool) -> Result<StateStore> {
         self.check_backend()?;
         let backend = self.backend();
         if matches!(backend, Backend::S3(_)) {
@@ -144,9 +155,12 @@ impl Environment {
             // a new local state.
             crate::state::record_backend(&self.state_path, &backend)?;
         }
-        backend
-            .open(&self.spec.environment, operation, self.lock_timeout)
-            .await
+        let opts = crate::state::OpenOptions {
+            lock_timeout: self.lock_timeout,
+            failover: self.state_failover.clone(),
+            overwrite_diverged,
+        };
+        backend.open(&self.spec.environment, operation, &opts).await
     }
 
     /// Every region's role, the state's taking precedence over the spec's (and those an

@@ -8,10 +8,25 @@
 
 use super::s3::{self, S3Location};
 use super::{LockHolder, State, StateStore};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// How `Backend::open` takes the state.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// How long to wait for a held lock (`--lock-timeout`); `None` fails at once.
+    pub lock_timeout: Option<Duration>,
+    /// A promote or rebuild: the regions it assumes down (`--assume-down`). With a replica,
+    /// the state is read, locked and written there when the backend's region is one of them
+    /// or does not answer. `None`: every other command, which needs the backend's region.
+    pub failover: Option<BTreeSet<String>>,
+    /// `state push`: a state and replica that diverged are opened anyway (the push writes
+    /// both) instead of refused.
+    pub overwrite_diverged: bool,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
@@ -42,28 +57,52 @@ impl Backend {
     }
 
     /// Reads the state without locking it (a plan, a status); `None` when there is none.
+    /// With a replica: the newer copy when one extends the other, the replica when the
+    /// backend's region does not answer; a pair that diverged is refused.
     pub async fn read(&self) -> Result<Option<State>> {
         match self {
             Backend::Local { path } => StateStore::read(path),
-            Backend::S3(loc) => {
-                let client = s3::client(&loc.region).await;
-                Ok(s3::read(&client, loc).await?.map(|(s, _)| s))
-            }
+            Backend::S3(loc) => s3::read_pair(loc).await,
+        }
+    }
+
+    /// Reads one copy as it is, without locking or comparing it (`state pull`): the state,
+    /// or with `replica` its replica.
+    pub async fn read_copy(&self, replica: bool) -> Result<Option<State>> {
+        let loc = match (self, replica) {
+            (_, false) => return self.read_primary().await,
+            (Backend::S3(loc), true) => loc.replica_location(),
+            (Backend::Local { .. }, true) => None,
+        };
+        let Some(loc) = loc else {
+            bail!("the state {self} has no replica: add `replica {{ bucket, region }}` to the backend block to keep one");
+        };
+        Ok(s3::read(&s3::client(&loc.region).await, &loc)
+            .await?
+            .map(|(s, _)| s))
+    }
+
+    async fn read_primary(&self) -> Result<Option<State>> {
+        match self {
+            Backend::Local { path } => StateStore::read(path),
+            Backend::S3(loc) => Ok(s3::read(&s3::client(&loc.region).await, loc)
+                .await?
+                .map(|(s, _)| s)),
         }
     }
 
     /// Locks the state for `operation` and loads it (a new empty state when there is none);
-    /// a held lock fails at once, or is waited for up to `lock_timeout`.
+    /// a held lock fails at once, or is waited for up to `opts.lock_timeout`.
     pub async fn open(
         &self,
         environment: &str,
         operation: &str,
-        lock_timeout: Option<Duration>,
+        opts: &OpenOptions,
     ) -> Result<StateStore> {
         match self {
             // The OS lock cannot outlive its holder; with a timeout, poll it like the S3 lock.
             Backend::Local { path } => {
-                let deadline = std::time::Instant::now() + lock_timeout.unwrap_or_default();
+                let deadline = std::time::Instant::now() + opts.lock_timeout.unwrap_or_default();
                 let mut wait = Duration::from_millis(250);
                 loop {
                     match StateStore::open(path, environment, operation) {
@@ -80,10 +119,7 @@ impl Backend {
                     }
                 }
             }
-            Backend::S3(loc) => {
-                let client = s3::client(&loc.region).await;
-                s3::open_with(client, loc, environment, operation, lock_timeout).await
-            }
+            Backend::S3(loc) => s3::open(loc, environment, operation, opts).await,
         }
     }
 
@@ -93,7 +129,7 @@ impl Backend {
             Backend::Local { path } => {
                 Ok(super::lock::current_holder(&super::store::lock_path(path)))
             }
-            Backend::S3(loc) => s3::lock_holder(&s3::client(&loc.region).await, loc).await,
+            Backend::S3(loc) => s3::holder_of(loc).await,
         }
     }
 
@@ -211,6 +247,7 @@ mod tests {
             key: "prod.json".into(),
             region: "us-east-1".into(),
             kms_key_id: None,
+            replica: None,
         });
         record(&local, &s3).unwrap();
         assert_eq!(
@@ -241,6 +278,7 @@ mod tests {
             key: "k".into(),
             region: "r".into(),
             kms_key_id: None,
+            replica: None,
         };
         let b = S3Location {
             kms_key_id: Some("alias/x".into()),
@@ -260,7 +298,10 @@ mod tests {
         let path = dir.path().join("state/demo.json");
         let b = Backend::Local { path: path.clone() };
         assert!(b.read().await.unwrap().is_none());
-        let mut store = b.open("demo", "apply", None).await.unwrap();
+        let mut store = b
+            .open("demo", "apply", &OpenOptions::default())
+            .await
+            .unwrap();
         assert!(!store.exists());
         store.save().await.unwrap();
         assert!(store.exists());
@@ -270,7 +311,14 @@ mod tests {
         assert!(err.contains("still running: stop it"), "{err}");
         let t = std::time::Instant::now();
         let err = b
-            .open("demo", "apply", Some(Duration::from_millis(600)))
+            .open(
+                "demo",
+                "apply",
+                &OpenOptions {
+                    lock_timeout: Some(Duration::from_millis(600)),
+                    ..OpenOptions::default()
+                },
+            )
             .await
             .unwrap_err()
             .to_string();

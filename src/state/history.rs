@@ -21,6 +21,10 @@ pub struct HistoryEntry {
     /// Runs of a DR operation that stopped before the same command finished it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interruptions: Vec<Interruption>,
+    /// The state replica the run read, locked and wrote because the backend's region was
+    /// down: `s3://bucket/key in us-west-2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_replica: Option<String>,
 }
 
 /// A run that stopped part-way; the next run of the same command resumed it.

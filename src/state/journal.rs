@@ -177,6 +177,7 @@ impl Journal {
             steps: self.steps,
             details,
             interruptions: self.interruptions,
+            state_replica: None,
         }
     }
 

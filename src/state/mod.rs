@@ -1,5 +1,5 @@
 //! State: what standby last saw of an environment, as versioned JSON in a local file or an
-//! S3 object (`Backend`).
+//! S3 object, optionally kept in a replica bucket in another region (`Backend`).
 //!
 //! Invariant: every write bumps `serial`, happens under the lock and is all-or-nothing:
 //! locally atomic (temp file, fsync, rename, previous version kept as `.backup`, mode 0600),
@@ -10,6 +10,7 @@ mod backend;
 pub mod check;
 pub mod edit;
 mod history;
+mod interrupt;
 mod journal;
 mod lock;
 pub mod s3;
@@ -17,12 +18,13 @@ mod store;
 
 pub use backend::{
     record as record_backend, record_lineage, recorded as recorded_backend, recorded_lineage,
-    Backend,
+    Backend, OpenOptions,
 };
 pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, Step};
+pub use interrupt::{defer_interrupts, interrupted, Interrupted};
 pub use journal::{Journal, JournalStage};
 pub use lock::{refuse_running, LockHolder, StateLock};
-pub use s3::{defer_interrupts, S3Location};
+pub use s3::{Replica, S3Location};
 pub use store::StateStore;
 
 use crate::address::Address;

@@ -1,5 +1,5 @@
 //! An open state: the local file `state/<environment>.json` (with `.lock` and `.backup`
-//! beside it) or an S3 object (see `s3.rs`), held under its lock while open for writing.
+//! beside it) or an S3 object and its replica (see `s3/`), held under its lock while open for writing.
 //!
 //! Invariant: the local file on disk is always a complete state: writes go to a temp file
 //! that is fsynced and renamed over the old one, after the old one was copied to `.backup`;
@@ -135,7 +135,10 @@ impl StateStore {
     pub async fn save(&mut self) -> Result<()> {
         self.state.serial += 1;
         let result = match (&mut self.inner, &self.backend) {
-            (Inner::S3(s), _) => s.save(&self.state).await,
+            (Inner::S3(s), _) => {
+                s.stamp(&mut self.state);
+                s.save(&self.state).await
+            }
             (Inner::Local(lock), Backend::Local { path }) => {
                 if lock.is_none() {
                     Err(anyhow::anyhow!(

@@ -479,3 +479,11 @@ fn reserved_tag_keys() {
     );
     insta::assert_snapshot!(diagnose(&[("environments/prod/main.hcl", &base)]));
 }
+
+#[test]
+fn state_replica_in_the_backends_region_or_without_a_bucket() {
+    let extra = format!(
+        "{CLUSTER}\nstandby {{\n  backend \"s3\" {{\n    bucket = \"state\"\n    key    = \"prod.json\"\n    region = \"us-east-1\"\n    replica {{\n      region = \"us-east-1\"\n    }}\n  }}\n}}\n"
+    );
+    insta::assert_snapshot!(diagnose_extra(&extra));
+}

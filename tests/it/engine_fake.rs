@@ -94,6 +94,7 @@ fn env(dir: &Path, web_size: u32) -> Environment {
         spec,
         state_path,
         lock_timeout: None,
+        state_failover: None,
     }
 }
 

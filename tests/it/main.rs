@@ -28,6 +28,7 @@ mod proxy_support;
 mod readme_examples;
 mod readme_quickstart;
 mod state_checks;
+mod state_replica;
 mod state_s3;
 mod strict_proxy;
 mod support;

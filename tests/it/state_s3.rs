@@ -96,6 +96,7 @@ fn location() -> S3Location {
         key: KEY.into(),
         region: "us-east-1".into(),
         kms_key_id: None,
+        replica: None,
     }
 }
 
