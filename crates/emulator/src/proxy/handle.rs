@@ -1,0 +1,236 @@
+//! Handling: record, refuse, inject, forward.
+
+use super::*;
+
+#[derive(Clone)]
+pub(super) enum Fault {
+    Down,
+    Internal,
+    Throttle,
+    /// A non-retryable rejection ([`Proxy::fail_operation`]).
+    Rejected,
+    /// [`Proxy::answer_operation`]
+    Answer(Answer),
+}
+
+pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
+    let (service, region) = credential_scope(&request).unwrap_or_default();
+    let operation = operation(&request, &service);
+
+    let latency = shared.lock().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let global = matches!(service.as_str(), "route53" | "iam" | "sts");
+    if !global && shared.lock().black_holes.contains(&region) {
+        shared.lock().seen.push(Seen {
+            service: service.clone(),
+            region: region.clone(),
+            operation: operation.clone(),
+            status: 0,
+        });
+        std::future::pending::<()>().await;
+    }
+
+    let hold = shared.lock().held_operations.get(&operation).copied();
+    if let Some(hold) = hold {
+        let response =
+            hold_until_released(shared, &request, &operation, &service, &region, hold).await;
+        shared.lock().seen.push(Seen {
+            service,
+            region,
+            operation,
+            status: response.status,
+        });
+        return response;
+    }
+
+    let fault = {
+        let mut state = shared.lock();
+        // Route 53 and IAM are global: signed for us-east-1 but not served from it, so a
+        // region outage does not take them down (DESIGN.md, "DR operations").
+        if state.down.contains(&region) && !global {
+            *state.refused.entry(region.clone()).or_default() += 1;
+            Some(Fault::Down)
+        } else if let Some(answer) = state.answers.get(&operation) {
+            Some(Fault::Answer(answer.clone()))
+        } else if state.failed_operations.contains(&operation) {
+            Some(Fault::Rejected)
+        } else {
+            let fail = match &mut state.failures {
+                Some(f) if f.service.as_ref().is_none_or(|s| *s == service) => {
+                    f.rng.next_f64() < f.rate
+                }
+                _ => false,
+            };
+            if fail {
+                state.injected += 1;
+                Some(if state.injected % 2 == 1 {
+                    Fault::Internal
+                } else {
+                    Fault::Throttle
+                })
+            } else {
+                None
+            }
+        }
+    };
+
+    let call = shared
+        .lock()
+        .strict
+        .is_some()
+        .then(|| strict_call(&request, &service, &region, &operation));
+    let fault = fault.or_else(|| {
+        let refusal = shared.lock().strict.as_mut()?.before(call.as_ref()?)?;
+        Some(Fault::Answer(Answer {
+            status: refusal.status,
+            code: refusal.code,
+            message: refusal.message,
+        }))
+    });
+    let response = match fault {
+        Some(fault) => fault_response(fault, &request, &service, &region),
+        None => match forward(&shared.upstream, &request).await {
+            Ok(r) => match (&call, shared.lock().strict.as_mut()) {
+                (Some(call), Some(strict)) => strict_reply(strict, call, r),
+                _ => r,
+            },
+            Err(e) => Response {
+                status: 502,
+                reason: "Bad Gateway".into(),
+                headers: vec![("content-type".into(), b"text/plain".to_vec())],
+                body: Bytes::from(format!(
+                    "standby test proxy: upstream {} failed: {e}",
+                    shared.upstream
+                )),
+            },
+        },
+    };
+    shared.lock().seen.push(Seen {
+        service,
+        region,
+        operation,
+        status: response.status,
+    });
+    response
+}
+
+/// The call as strict-mode rules see it.
+fn strict_call(
+    request: &Request,
+    service: &str,
+    region: &str,
+    operation: &str,
+) -> crate::strict::Call {
+    let mut params: std::collections::BTreeMap<String, String> =
+        query_pairs(query(&request.target)).collect();
+    if request
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"))
+    {
+        params.extend(query_pairs(&String::from_utf8_lossy(&request.body)));
+    }
+    crate::strict::Call {
+        service: service.to_string(),
+        region: region.to_string(),
+        operation: operation.to_string(),
+        params,
+        body: request.body.to_vec(),
+    }
+}
+
+/// moto's answer after the strict-mode rules rewrote it.
+fn strict_reply(
+    strict: &mut crate::strict::Strict,
+    call: &crate::strict::Call,
+    mut r: Response,
+) -> Response {
+    let mut reply = crate::strict::Reply {
+        status: r.status,
+        body: String::from_utf8_lossy(&r.body).into_owned(),
+    };
+    strict.after(call, &mut reply);
+    if reply.body.as_bytes() != r.body.as_ref() {
+        r.body = Bytes::from(reply.body);
+    }
+    r
+}
+
+/// Holds a request of a held operation (forwarding it first with `Hold::After`) until the
+/// test releases the operation; answers with an internal error.
+pub(super) async fn hold_until_released(
+    shared: &Shared,
+    request: &Request,
+    operation: &str,
+    service: &str,
+    region: &str,
+    hold: Hold,
+) -> Response {
+    if hold == Hold::After {
+        let _ = forward(&shared.upstream, request).await;
+    }
+    *shared.lock().held.entry(operation.to_string()).or_default() += 1;
+    shared.held_changed.notify_all();
+    loop {
+        // Registered before the check, so a release between the two is not missed.
+        let released = shared.released.notified();
+        if !shared.lock().held_operations.contains_key(operation) {
+            break;
+        }
+        released.await;
+    }
+    fault_response(Fault::Internal, request, service, region)
+}
+
+pub(super) async fn forward(upstream: &str, request: &Request) -> Result<Response, String> {
+    // A fresh upstream connection per request: nothing to go stale between tests' calls.
+    let stream = TcpStream::connect(upstream)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(connection);
+
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.target.as_str());
+    let mut framed = false;
+    for (k, v) in &request.headers {
+        let lower = k.to_ascii_lowercase();
+        match lower.as_str() {
+            // The body was read whole: it goes on with a Content-Length.
+            "content-length" | "transfer-encoding" => framed = true,
+            "connection" | "keep-alive" | "expect" | "proxy-connection" => {}
+            _ => builder = builder.header(k.as_str(), v.as_slice()),
+        }
+    }
+    if framed || !request.body.is_empty() {
+        builder = builder.header("content-length", request.body.len());
+    }
+    let upstream_request = builder
+        .body(Full::new(request.body.clone()))
+        .map_err(|e| format!("request: {e}"))?;
+    let answer = sender
+        .send_request(upstream_request)
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let (parts, body) = answer.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map_err(|e| format!("body: {e}"))?
+        .to_bytes();
+    Ok(Response {
+        status: parts.status.as_u16(),
+        reason: parts.status.canonical_reason().unwrap_or("").to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+            .collect(),
+        body,
+    })
+}
