@@ -4,8 +4,8 @@
 //! state lost is found by one listing and adopted (`EntityAlreadyExists` reads it back); the
 //! role's inline policy is rewritten on every create and update, never merged.
 
-use super::ec2::{map, str_attr};
 use super::error::AwsResultExt;
+use super::network::{map, str_attr};
 use super::tags;
 use crate::address::Address;
 use crate::provider::{Observed, Scope};

@@ -9,14 +9,14 @@
 
 mod cloudwatch;
 mod counter;
+mod database;
+mod dns;
 mod dns_owner;
-mod ec2;
 pub(crate) mod error;
 mod iam;
-mod rds;
-mod route53;
-mod s3;
+mod network;
 pub mod settings;
+mod storage;
 mod tags;
 
 use crate::address::Address;
@@ -151,7 +151,7 @@ impl AwsProvider {
         }
     }
 
-    fn rds(&self, region: &str) -> rds::Rds {
+    fn rds(&self, region: &str) -> database::Rds {
         let client = cached(&self.rds, region, || {
             let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
@@ -160,7 +160,7 @@ impl AwsProvider {
                 .build();
             aws_sdk_rds::Client::from_conf(conf)
         });
-        rds::Rds {
+        database::Rds {
             client,
             region: region.to_string(),
             limit: self.rds_limit.clone(),
@@ -168,7 +168,7 @@ impl AwsProvider {
     }
 
     /// Route 53 is global: one client, signed for us-east-1, one limiter for every call.
-    fn route53(&self) -> route53::Route53 {
+    fn route53(&self) -> dns::Route53 {
         let mut slot = self.route53.lock().unwrap_or_else(|e| e.into_inner());
         let client = slot
             .get_or_insert_with(|| {
@@ -180,13 +180,13 @@ impl AwsProvider {
                 aws_sdk_route53::Client::from_conf(conf)
             })
             .clone();
-        route53::Route53 {
+        dns::Route53 {
             client,
             limit: self.route53_limit.clone(),
         }
     }
 
-    fn ec2(&self, region: &str) -> ec2::Ec2 {
+    fn ec2(&self, region: &str) -> network::Ec2 {
         let client = cached(&self.ec2, region, || {
             let conf = aws_sdk_ec2::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
@@ -195,14 +195,14 @@ impl AwsProvider {
                 .build();
             aws_sdk_ec2::Client::from_conf(conf)
         });
-        ec2::Ec2 {
+        network::Ec2 {
             client,
             region: region.to_string(),
             limit: self.ec2_limit.clone(),
         }
     }
 
-    fn s3(&self, region: &str) -> s3::S3 {
+    fn s3(&self, region: &str) -> storage::S3 {
         let client = cached(&self.s3, region, || {
             let conf = aws_sdk_s3::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
@@ -212,7 +212,7 @@ impl AwsProvider {
                 .build();
             aws_sdk_s3::Client::from_conf(conf)
         });
-        s3::S3 {
+        storage::S3 {
             client,
             region: region.to_string(),
             limit: self.s3_limit.clone(),
@@ -282,7 +282,7 @@ impl Provider for AwsProvider {
                 .map(|r| async move { self.ec2(r).refresh(scope).await }),
         );
         let s3_in = |r: &str| self.s3(r);
-        let s3 = s3::refresh(scope, &s3_in);
+        let s3 = storage::refresh(scope, &s3_in);
         let iam = async {
             if scope.global {
                 self.iam().refresh(scope).await
@@ -291,7 +291,7 @@ impl Provider for AwsProvider {
             }
         };
         let rds_in = |r: &str| self.rds(r);
-        let rds = rds::refresh(scope, &rds_in);
+        let rds = database::refresh(scope, &rds_in);
         let route53 = async {
             if scope.global {
                 self.route53().refresh(scope).await

@@ -1,0 +1,166 @@
+//! `Route53`: hosted zones, health checks, failover A records and drills' plain A records
+//! (global), and `TestDNSAnswer` for drills' readiness checks.
+//!
+//! Invariant: every Route 53 call, whatever its purpose, first takes a permit of the one
+//! limiter the provider shares (Route 53's quota is account-wide and small). Creations carry
+//! a `CallerReference` derived from the address and the desired attributes, and a create
+//! first looks for what an earlier attempt made, so a retry never makes a second one. Zones
+//! are found by name (a zone standby did not create is adopted and never deleted), health
+//! checks by their `standby:*` tags, records by `<name>#<set identifier>` (`<name>#` for a
+//! plain record, which has no set identifier).
+
+use super::dns_owner;
+use super::error::{self, AwsResultExt, AwsSdkError};
+use super::network::{map, str_attr};
+use super::tags;
+use crate::address::Address;
+use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
+use crate::topology::{Desired, Kind, OWNER, TAGS, UNKNOWN};
+use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_NAME, TAG_SERVICE};
+use anyhow::{anyhow, bail, Context as _};
+use aws_sdk_route53::types::{
+    Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheck, HealthCheckConfig,
+    HealthCheckType, HostedZone, ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover,
+    RrType, Tag, TagResourceType,
+};
+use aws_sdk_route53::Client;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use futures::future::try_join_all;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+mod health_check;
+mod record;
+mod refresh;
+mod test_answer;
+mod zone;
+use refresh::*;
+use zone::*;
+
+/// Route 53 is global; errors name it as the region.
+const REGION: &str = "global";
+/// The region a health check watches (not part of its configuration in Route 53).
+const TAG_WATCHES: &str = "standby:region";
+/// How long to wait for a record change to reach every Route 53 server.
+const CHANGE_WAIT: Duration = Duration::from_secs(300);
+/// Health-check settings standby does not expose.
+const REQUEST_INTERVAL: i32 = 30;
+const FAILURE_THRESHOLD: i32 = 3;
+const NO_ZONE: &[&str] = &["NoSuchHostedZone"];
+
+/// The Route 53 API (global, signed for us-east-1).
+pub(crate) struct Route53 {
+    pub(crate) client: Client,
+    /// The one limiter of every Route 53 call the provider makes.
+    pub(crate) limit: Arc<Semaphore>,
+}
+
+impl Route53 {
+    pub(crate) async fn create(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let mut o = match d.kind {
+            Kind::HostedZone => self.create_zone(d).await?,
+            Kind::HealthCheck => self.create_health_check(d).await?,
+            Kind::Record => self.upsert_record(d, ctx).await?,
+            other => bail!("kind {other:?} is not a Route 53 resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn update(
+        &self,
+        d: &Desired,
+        current: &Observed,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let mut o = match d.kind {
+            // The zone's name is replaced, not updated; its tags change in place when the
+            // zone is this environment's (a shared or adopted zone's are left alone).
+            Kind::HostedZone => {
+                let mut o = current.clone();
+                o.attrs = map([("zone", json!(zone_attr(d)?))]);
+                if current.computed.get("owned") != Some(&Value::Bool(false)) {
+                    let removed = tags::removed(d, current);
+                    self.change_tags(TagResourceType::Hostedzone, &current.id, d, None, &removed)
+                        .await?;
+                }
+                o
+            }
+            Kind::HealthCheck => self.update_health_check(d, current).await?,
+            Kind::Record => self.upsert_record(d, ctx).await?,
+            other => bail!("kind {other:?} is not a Route 53 resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        match current.kind {
+            Kind::HostedZone => self.delete_zone(current).await,
+            Kind::HealthCheck => {
+                let _p = self.permit().await?;
+                self.client
+                    .delete_health_check()
+                    .health_check_id(&current.id)
+                    .send()
+                    .await
+                    .absent_if(
+                        &["NoSuchHealthCheck"],
+                        "DeleteHealthCheck",
+                        REGION,
+                        &current.address,
+                    )?;
+                Ok(())
+            }
+            Kind::Record => self.delete_record(current).await,
+            other => bail!("kind {other:?} is not a Route 53 resource"),
+        }
+    }
+
+    async fn permit(&self) -> anyhow::Result<SemaphorePermit<'_>> {
+        Ok(self.limit.acquire().await?)
+    }
+}
+
+// --- normalisation -----------------------------------------------------------------------
+
+/// `standby-` and SHA-256 of the environment, the address and the desired settings (tags
+/// change in place): at most 64 characters (health checks' limit; zones allow 128). `salt`
+/// makes a fresh one. The environment keeps two environments' references apart.
+fn caller_reference(d: &Desired, salt: Option<&str>) -> String {
+    let mut settings = d.attrs.clone();
+    settings.remove(TAGS);
+    let attrs = serde_json::to_string(&settings).unwrap_or_default();
+    let owner = tags::owner(&d.tags).unwrap_or_default();
+    let mut input = format!("{owner}|{}|{attrs}", d.address);
+    if let Some(s) = salt {
+        input.push('|');
+        input.push_str(s);
+    }
+    let digest = hex::encode(Sha256::digest(input.as_bytes()));
+    format!("standby-{}", &digest[..56])
+}
+
+fn created_by_standby(z: &HostedZone) -> bool {
+    z.caller_reference().starts_with("standby-")
+}
+
+fn now_nanos() -> String {
+    time::OffsetDateTime::now_utc()
+        .unix_timestamp_nanos()
+        .to_string()
+}
+
+/// DNS names compare without the final dot and case-insensitively.
+fn same_name(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}

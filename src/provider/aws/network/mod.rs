@@ -1,0 +1,316 @@
+//! `Ec2`: VPCs, internet gateways, subnets, security groups and instances in one region.
+//!
+//! Invariant: every resource is created with all its desired tags in the creating call (tag
+//! specifications), so whatever exists can be found again by tag; a create first looks for
+//! a live resource carrying its `standby:address` tag and adopts it, and instances also carry
+//! a `ClientToken` derived from the address, so an interrupted apply never duplicates them.
+//! Refresh is one paginated, tag-filtered describe per resource type.
+//!
+//! Unmanaged instances: an instance carrying the environment's `standby:service` and
+//! `standby:environment` tags but no `standby:address` tag is left out of a refresh, except
+//! when the scope asks for `include_unmanaged` (`standby drift`): it then comes back at
+//! `unmanaged.instance.<instance id>` (see `provider::unmanaged_address`). An instance whose
+//! address tag names an address nobody knows is reported at that address, as before.
+
+use super::error::{self, AwsResultExt, AwsSdkError};
+use super::tags;
+use crate::address::Address;
+use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
+use crate::topology::{Desired, Kind, TAGS};
+use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+use anyhow::{anyhow, bail, Context as _};
+use aws_sdk_ec2::client::Waiters as _;
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, Filter, Instance, InstanceType, InternetGateway, IpPermission, IpRange,
+    ResourceType, SecurityGroup, Subnet, Tag, TagSpecification, Vpc,
+};
+use aws_sdk_ec2::Client;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+mod find;
+mod instance;
+mod refresh;
+mod security_group;
+mod vpc;
+use find::*;
+use instance::*;
+use security_group::*;
+
+/// How long to wait for an instance to run or terminate.
+const INSTANCE_WAIT: Duration = Duration::from_secs(600);
+/// Instance states that still hold capacity (and an address).
+const LIVE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
+
+/// The EC2 API of one region.
+pub(crate) struct Ec2 {
+    pub(crate) client: Client,
+    pub(crate) region: String,
+    /// Bounds concurrent EC2 reads (shared by every region's `Ec2`).
+    pub(crate) limit: Arc<Semaphore>,
+}
+
+impl Ec2 {
+    pub(crate) async fn create(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let refs = resolve_refs(d, ctx)?;
+        let ref_id = |name: &str| -> anyhow::Result<String> {
+            refs.get(name).map(|o| o.id.clone()).ok_or_else(|| {
+                anyhow!("{}: reference `{name}` is missing from the spec", d.address)
+            })
+        };
+        let mut observed = match d.kind {
+            Kind::Vpc => self.create_vpc(d).await?,
+            Kind::InternetGateway => self.create_internet_gateway(d, &ref_id("vpc")?).await?,
+            Kind::Subnet => self.create_subnet(d, &ref_id("vpc")?).await?,
+            Kind::SecurityGroup => self.create_security_group(d, &ref_id("vpc")?).await?,
+            Kind::Instance => {
+                self.create_instance(d, &ref_id("subnet")?, &ref_id("security_group")?)
+                    .await?
+            }
+            other => bail!("kind {other:?} is not an EC2 resource"),
+        };
+        observed.depends_on = d.dependencies().cloned().collect();
+        Ok(observed)
+    }
+
+    pub(crate) async fn update(&self, d: &Desired, current: &Observed) -> anyhow::Result<Observed> {
+        match d.kind {
+            Kind::Vpc | Kind::InternetGateway => {}
+            Kind::Subnet => {
+                let want = bool_attr(d, "map_public_ip", true)?;
+                if current.attrs.get("map_public_ip") != Some(&Value::Bool(want)) {
+                    self.set_map_public_ip(&d.address, &current.id, want)
+                        .await?;
+                }
+            }
+            Kind::SecurityGroup => {
+                let want = port_attr(d)?;
+                let had = current
+                    .attrs
+                    .get("port")
+                    .and_then(Value::as_i64)
+                    .map(|p| p as i32);
+                if had != Some(want) {
+                    self.authorize_port(&d.address, &current.id, want).await?;
+                    if let Some(old) = had {
+                        self.client
+                            .revoke_security_group_ingress()
+                            .group_id(&current.id)
+                            .ip_permissions(tcp_from_anywhere(old))
+                            .send()
+                            .await
+                            .absent_if(
+                                &["InvalidPermission.NotFound"],
+                                "RevokeSecurityGroupIngress",
+                                &self.region,
+                                &d.address,
+                            )?;
+                    }
+                }
+            }
+            Kind::Instance => {
+                let changed: Vec<&String> = d
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| *k != TAGS)
+                    .filter(|(k, v)| current.attrs.get(*k) != Some(v))
+                    .map(|(k, _)| k)
+                    .collect();
+                if !changed.is_empty() {
+                    bail!(
+                        "{}: an instance cannot be changed in place ({} changed); replace it instead",
+                        d.address,
+                        changed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                    );
+                }
+            }
+            other => bail!("kind {other:?} is not an EC2 resource"),
+        }
+        self.client
+            .create_tags()
+            .resources(&current.id)
+            .set_tags(Some(ec2_tags(d)))
+            .send()
+            .await
+            .op("CreateTags", &self.region, &d.address)?;
+        let removed = tags::removed(d, current);
+        if !removed.is_empty() {
+            // A key without a value deletes the tag whatever its value (EC2 DeleteTags).
+            let keys = removed.iter().map(|k| Tag::builder().key(k).build());
+            self.client
+                .delete_tags()
+                .resources(&current.id)
+                .set_tags(Some(keys.collect()))
+                .send()
+                .await
+                .op("DeleteTags", &self.region, &d.address)?;
+        }
+        let mut found = self
+            .find_by_address(d)
+            .await?
+            .ok_or_else(|| anyhow!("{} disappeared during its update", d.address))?;
+        found.depends_on = d.dependencies().cloned().collect();
+        Ok(found)
+    }
+
+    pub(crate) async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        let (a, r, id) = (&current.address, self.region.as_str(), current.id.as_str());
+        match current.kind {
+            Kind::Vpc => {
+                retry_dependency(|| async {
+                    self.client.delete_vpc().vpc_id(id).send().await.map(|_| ())
+                })
+                .await
+                .absent_if(&["InvalidVpcID.NotFound"], "DeleteVpc", r, a)?;
+            }
+            Kind::Subnet => {
+                retry_dependency(|| async {
+                    self.client
+                        .delete_subnet()
+                        .subnet_id(id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                })
+                .await
+                .absent_if(&["InvalidSubnetID.NotFound"], "DeleteSubnet", r, a)?;
+            }
+            Kind::SecurityGroup => {
+                retry_dependency(|| async {
+                    self.client
+                        .delete_security_group()
+                        .group_id(id)
+                        .send()
+                        .await
+                        .map(|_| ())
+                })
+                .await
+                .absent_if(
+                    &["InvalidGroup.NotFound", "InvalidGroupId.NotFound"],
+                    "DeleteSecurityGroup",
+                    r,
+                    a,
+                )?;
+            }
+            Kind::InternetGateway => self.delete_internet_gateway(a, id).await?,
+            Kind::Instance => {
+                let gone = self
+                    .client
+                    .terminate_instances()
+                    .instance_ids(id)
+                    .send()
+                    .await
+                    .absent_if(&["InvalidInstanceID.NotFound"], "TerminateInstances", r, a)?
+                    .is_none();
+                if !gone {
+                    self.client
+                        .wait_until_instance_terminated()
+                        .instance_ids(id)
+                        .wait(INSTANCE_WAIT)
+                        .await
+                        .map_err(|e| error::wait_failure("terminated", r, a, &e))?;
+                }
+            }
+            other => bail!("kind {other:?} is not an EC2 resource"),
+        }
+        Ok(())
+    }
+}
+
+/// Retries an EC2 call while it answers `DependencyViolation` (an ENI or attachment still
+/// going away after a dependent resource was deleted), with a bounded exponential backoff.
+async fn retry_dependency<F, Fut, E>(mut call: F) -> Result<(), AwsSdkError<E>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), AwsSdkError<E>>>,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    let mut delay = Duration::from_millis(500);
+    for _ in 0..8 {
+        match call().await {
+            Err(e) if error::code(&e) == Some("DependencyViolation") => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(20));
+            }
+            other => return other,
+        }
+    }
+    call().await
+}
+
+fn tag_filter(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+fn live_filters(mut filters: Vec<Filter>) -> Vec<Filter> {
+    filters.push(
+        Filter::builder()
+            .name("instance-state-name")
+            .set_values(Some(LIVE_STATES.iter().map(|s| s.to_string()).collect()))
+            .build(),
+    );
+    filters
+}
+
+fn ec2_tags(d: &Desired) -> Vec<Tag> {
+    d.tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+fn tag_spec(resource_type: ResourceType, d: &Desired) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(resource_type)
+        .set_tags(Some(ec2_tags(d)))
+        .build()
+}
+
+fn pairs(tags: &[Tag]) -> impl Iterator<Item = (&str, &str)> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default())))
+}
+
+fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
+}
+
+pub(crate) fn map<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+pub(crate) fn str_attr<'a>(d: &'a Desired, key: &str) -> anyhow::Result<&'a str> {
+    d.attrs.get(key).and_then(Value::as_str).with_context(|| {
+        format!(
+            "{}: attribute `{key}` is missing or not a string",
+            d.address
+        )
+    })
+}
+
+fn bool_attr(d: &Desired, key: &str, default: bool) -> anyhow::Result<bool> {
+    match d.attrs.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(v) => v
+            .as_bool()
+            .with_context(|| format!("{}: attribute `{key}` is not a boolean", d.address)),
+    }
+}
