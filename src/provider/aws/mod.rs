@@ -7,14 +7,16 @@
 //! carrying the request counter; every AWS failure is reported through `error.rs` with address, region, operation and
 //! request id. Every Route 53 call goes through one limiter (its quota is account-wide).
 
+mod attrs;
 mod cloudwatch;
 mod counter;
 mod database;
 mod dns;
 mod dns_owner;
 pub(crate) mod error;
-mod iam;
+mod handler;
 mod network;
+mod role;
 pub mod settings;
 mod storage;
 mod tags;
@@ -28,6 +30,7 @@ use aws_config::BehaviorVersion;
 use aws_types::region::Region;
 use aws_types::SdkConfig;
 use counter::RequestCounter;
+use handler::{handler, FAMILIES};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
@@ -220,7 +223,7 @@ impl AwsProvider {
     }
 
     /// IAM is global: signed for the configured region's partition (us-east-1 by default).
-    fn iam(&self) -> iam::Iam {
+    fn iam(&self) -> role::Iam {
         let mut slot = self.iam.lock().unwrap_or_else(|e| e.into_inner());
         let client = slot
             .get_or_insert_with(|| {
@@ -237,7 +240,7 @@ impl AwsProvider {
                 aws_sdk_iam::Client::from_conf(conf)
             })
             .clone();
-        iam::Iam {
+        role::Iam {
             client,
             limit: self.iam_limit.clone(),
         }
@@ -275,73 +278,13 @@ fn kind_name(kind: Kind) -> String {
 #[async_trait]
 impl Provider for AwsProvider {
     async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        let ec2 = futures::future::try_join_all(
-            scope
-                .regions
-                .iter()
-                .map(|r| async move { self.ec2(r).refresh(scope).await }),
-        );
-        let s3_in = |r: &str| self.s3(r);
-        let s3 = storage::refresh(scope, &s3_in);
-        let iam = async {
-            if scope.global {
-                self.iam().refresh(scope).await
-            } else {
-                Ok(Vec::new())
-            }
-        };
-        let rds_in = |r: &str| self.rds(r);
-        let rds = database::refresh(scope, &rds_in);
-        let route53 = async {
-            if scope.global {
-                self.route53().refresh(scope).await
-            } else {
-                Ok(Vec::new())
-            }
-        };
-        let (ec2, s3, iam, rds, route53) = tokio::try_join!(ec2, s3, iam, rds, route53)?;
-        Ok(ec2
-            .into_iter()
-            .flatten()
-            .chain(s3)
-            .chain(iam)
-            .chain(rds)
-            .chain(route53)
-            .collect())
+        let reads = FAMILIES.iter().map(|h| h.refresh(self, scope));
+        let found = futures::future::try_join_all(reads).await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn create(&self, desired: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Observed> {
-        let region = desired.region.as_deref();
-        let o = match desired.kind {
-            Kind::Vpc
-            | Kind::InternetGateway
-            | Kind::Subnet
-            | Kind::SecurityGroup
-            | Kind::Instance => {
-                self.ec2(region_of(&desired.address, region)?)
-                    .create(desired, ctx)
-                    .await
-            }
-            Kind::Bucket => {
-                self.s3(region_of(&desired.address, region)?)
-                    .create_bucket(desired)
-                    .await
-            }
-            Kind::BucketReplication => {
-                self.s3(region_of(&desired.address, region)?)
-                    .put_replication(desired, ctx)
-                    .await
-            }
-            Kind::ReplicationRole => self.iam().create_role(desired).await,
-            Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => {
-                self.rds(region_of(&desired.address, region)?)
-                    .create(desired, ctx)
-                    .await
-            }
-            Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
-                self.route53().create(desired, ctx).await
-            }
-        }?;
+        let o = handler(desired.kind).create(self, desired, ctx).await?;
         Ok(as_applied(o, desired))
     }
 
@@ -359,88 +302,13 @@ impl Provider for AwsProvider {
                 kind_name(desired.kind)
             );
         }
-        let region = desired.region.as_deref();
-        let o = match desired.kind {
-            Kind::Vpc
-            | Kind::InternetGateway
-            | Kind::Subnet
-            | Kind::SecurityGroup
-            | Kind::Instance => {
-                self.ec2(region_of(&desired.address, region)?)
-                    .update(desired, current)
-                    .await
-            }
-            Kind::Bucket => {
-                self.s3(region_of(&desired.address, region)?)
-                    .configure_bucket(desired, &tags::removed(desired, current))
-                    .await
-            }
-            Kind::BucketReplication => {
-                self.s3(region_of(&desired.address, region)?)
-                    .put_replication(desired, ctx)
-                    .await
-            }
-            Kind::ReplicationRole => self.iam().update_role(desired, current).await,
-            Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => {
-                let rds = self.rds(region_of(&desired.address, region)?);
-                let promoting = desired.kind == Kind::Database
-                    && desired.attrs.get("replica_of").is_some_and(|v| v.is_null())
-                    && current
-                        .attrs
-                        .get("replica_of")
-                        .is_some_and(|v| !v.is_null());
-                if promoting {
-                    // A replica becoming standalone is promoted, then any other change applies.
-                    rds.promote_read_replica(&current.id, &desired.address)
-                        .await?;
-                    let mut promoted = current.clone();
-                    promoted
-                        .attrs
-                        .insert("replica_of".into(), serde_json::Value::Null);
-                    rds.update(desired, &promoted).await
-                } else {
-                    rds.update(desired, current).await
-                }
-            }
-            Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
-                self.route53().update(desired, current, ctx).await
-            }
-        }?;
+        let h = handler(desired.kind);
+        let o = h.update(self, desired, current, ctx).await?;
         Ok(as_applied(o, desired))
     }
 
     async fn delete(&self, current: &Observed, _ctx: &dyn ApplyContext) -> anyhow::Result<()> {
-        let region = current.region.as_deref();
-        match current.kind {
-            Kind::Vpc
-            | Kind::InternetGateway
-            | Kind::Subnet
-            | Kind::SecurityGroup
-            | Kind::Instance => {
-                self.ec2(region_of(&current.address, region)?)
-                    .delete(current)
-                    .await
-            }
-            Kind::Bucket => {
-                self.s3(region_of(&current.address, region)?)
-                    .delete_bucket(current)
-                    .await
-            }
-            Kind::BucketReplication => {
-                self.s3(region_of(&current.address, region)?)
-                    .delete_replication(current)
-                    .await
-            }
-            Kind::ReplicationRole => self.iam().delete_role(current).await,
-            Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => {
-                self.rds(region_of(&current.address, region)?)
-                    .delete(current)
-                    .await
-            }
-            Kind::HostedZone | Kind::HealthCheck | Kind::Record => {
-                self.route53().delete(current).await
-            }
-        }
+        handler(current.kind).delete(self, current).await
     }
 
     async fn replica_lag(

@@ -9,9 +9,10 @@
 //! describe per type and region; a replica's `replica_of` is cross-checked against its
 //! source across every region read (moto keeps a promoted replica's source set).
 
+use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt, AwsSdkError};
-use super::network::{map, str_attr};
 use super::tags;
+use super::{region_of, AwsProvider};
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::TAG_ADDRESS;
@@ -337,5 +338,55 @@ fn ensure_ours(
             "{a}: {what} named {name} already exists in {region} and belongs to {}; rename it in the spec or delete that one",
             owner.map(String::as_str).unwrap_or("nothing standby manages")
         ),
+    }
+}
+
+/// The database family's handler: DB subnet groups, instances and drills' snapshots, each in
+/// its region.
+pub(super) struct Databases;
+
+#[async_trait::async_trait]
+impl super::handler::KindHandler for Databases {
+    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        refresh(scope, &|r: &str| p.rds(r)).await
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.rds(region_of(&d.address, d.region.as_deref())?)
+            .create(d, ctx)
+            .await
+    }
+
+    /// A replica becoming standalone is promoted first, then any other change applies.
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        current: &Observed,
+        _ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let rds = p.rds(region_of(&d.address, d.region.as_deref())?);
+        let is_replica = |o: &Map<String, Value>| o.get("replica_of").map(|v| !v.is_null());
+        let promoting = d.kind == Kind::Database
+            && is_replica(&d.attrs) == Some(false)
+            && is_replica(&current.attrs) == Some(true);
+        if !promoting {
+            return rds.update(d, current).await;
+        }
+        rds.promote_read_replica(&current.id, &d.address).await?;
+        let mut promoted = current.clone();
+        promoted.attrs.insert("replica_of".into(), Value::Null);
+        rds.update(d, &promoted).await
+    }
+
+    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
+        p.rds(region_of(&current.address, current.region.as_deref())?)
+            .delete(current)
+            .await
     }
 }

@@ -9,10 +9,11 @@
 //! checks by their `standby:*` tags, records by `<name>#<set identifier>` (`<name>#` for a
 //! plain record, which has no set identifier).
 
+use super::attrs::{map, str_attr};
 use super::dns_owner;
 use super::error::{self, AwsResultExt, AwsSdkError};
-use super::network::{map, str_attr};
 use super::tags;
+use super::AwsProvider;
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind, OWNER, TAGS, UNKNOWN};
@@ -163,4 +164,41 @@ fn now_nanos() -> String {
 fn same_name(a: &str, b: &str) -> bool {
     a.trim_end_matches('.')
         .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
+/// The DNS family's handler: hosted zones, health checks and records, global, read only when
+/// global services are.
+pub(super) struct Dns;
+
+#[async_trait::async_trait]
+impl super::handler::KindHandler for Dns {
+    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        if !scope.global {
+            return Ok(Vec::new());
+        }
+        p.route53().refresh(scope).await
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.route53().create(d, ctx).await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        current: &Observed,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.route53().update(d, current, ctx).await
+    }
+
+    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
+        p.route53().delete(current).await
+    }
 }

@@ -17,7 +17,7 @@ impl Route53 {
             }
             let id = zone_id(&z);
             let live = self
-                .tags_of(TagResourceType::Hostedzone, &[id.clone()], a)
+                .tags_of(TagResourceType::Hostedzone, std::slice::from_ref(&id), a)
                 .await?;
             let live = live.get(&id).cloned().unwrap_or_default();
             return Ok(zone_observed(&z, a.clone(), &live, &ours));

@@ -12,8 +12,10 @@
 //! `unmanaged.instance.<instance id>` (see `provider::unmanaged_address`). An instance whose
 //! address tag names an address nobody knows is reported at that address, as before.
 
+use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt, AwsSdkError};
 use super::tags;
+use super::{region_of, AwsProvider};
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind, TAGS};
@@ -293,24 +295,54 @@ fn tag_map(tags: &[Tag]) -> BTreeMap<String, String> {
         .collect()
 }
 
-pub(crate) fn map<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-}
-
-pub(crate) fn str_attr<'a>(d: &'a Desired, key: &str) -> anyhow::Result<&'a str> {
-    d.attrs.get(key).and_then(Value::as_str).with_context(|| {
-        format!(
-            "{}: attribute `{key}` is missing or not a string",
-            d.address
-        )
-    })
-}
-
 fn bool_attr(d: &Desired, key: &str, default: bool) -> anyhow::Result<bool> {
     match d.attrs.get(key) {
         None | Some(Value::Null) => Ok(default),
         Some(v) => v
             .as_bool()
             .with_context(|| format!("{}: attribute `{key}` is not a boolean", d.address)),
+    }
+}
+
+/// The network family's handler: VPCs, internet gateways, subnets, security groups and
+/// instances, each in its region.
+pub(super) struct Network;
+
+#[async_trait::async_trait]
+impl super::handler::KindHandler for Network {
+    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        let regions = scope.regions.iter().map(|r| p.ec2(r));
+        let reads = regions.map(|ec2| async move { ec2.refresh(scope).await });
+        let found = futures::future::try_join_all(reads).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.ec2(region_of(&d.address, d.region.as_deref())?)
+            .create(d, ctx)
+            .await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        current: &Observed,
+        _ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.ec2(region_of(&d.address, d.region.as_deref())?)
+            .update(d, current)
+            .await
+    }
+
+    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
+        p.ec2(region_of(&current.address, current.region.as_deref())?)
+            .delete(current)
+            .await
     }
 }

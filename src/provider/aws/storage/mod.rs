@@ -6,9 +6,10 @@
 //! address comes from its `standby:address` tag, else from the caller's known resources.
 //! Observed attrs hold exactly the managed keys, normalised so a fresh apply diffs clean.
 
+use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
-use super::network::{map, str_attr};
 use super::tags;
+use super::{region_of, AwsProvider};
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, KnownResource, Observed, Scope};
 use crate::topology::TAG_ADDRESS;
@@ -148,4 +149,53 @@ fn emulator_versioning(
 /// `arn:aws:s3:::name` (or a bare name) to the bucket name.
 fn dest_name(arn: &str) -> String {
     arn.rsplit(":::").next().unwrap_or(arn).to_string()
+}
+
+/// The storage family's handler: buckets and their replication, each through its bucket's
+/// region.
+pub(super) struct Storage;
+
+#[async_trait::async_trait]
+impl super::handler::KindHandler for Storage {
+    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        refresh(scope, &|r: &str| p.s3(r)).await
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let s3 = p.s3(region_of(&d.address, d.region.as_deref())?);
+        match d.kind {
+            Kind::Bucket => s3.create_bucket(d).await,
+            Kind::BucketReplication => s3.put_replication(d, ctx).await,
+            other => bail!("kind {other:?} is not an S3 resource"),
+        }
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        current: &Observed,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let s3 = p.s3(region_of(&d.address, d.region.as_deref())?);
+        match d.kind {
+            Kind::Bucket => s3.configure_bucket(d, &tags::removed(d, current)).await,
+            Kind::BucketReplication => s3.put_replication(d, ctx).await,
+            other => bail!("kind {other:?} is not an S3 resource"),
+        }
+    }
+
+    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
+        let s3 = p.s3(region_of(&current.address, current.region.as_deref())?);
+        match current.kind {
+            Kind::Bucket => s3.delete_bucket(current).await,
+            Kind::BucketReplication => s3.delete_replication(current).await,
+            other => bail!("kind {other:?} is not an S3 resource"),
+        }
+    }
 }

@@ -4,11 +4,12 @@
 //! state lost is found by one listing and adopted (`EntityAlreadyExists` reads it back); the
 //! role's inline policy is rewritten on every create and update, never merged.
 
+use super::attrs::{map, str_attr};
 use super::error::AwsResultExt;
-use super::network::{map, str_attr};
 use super::tags;
+use super::AwsProvider;
 use crate::address::Address;
-use crate::provider::{Observed, Scope};
+use crate::provider::{ApplyContext, Observed, Scope};
 use crate::topology::TAG_ADDRESS;
 use crate::topology::{Desired, Kind};
 use anyhow::anyhow;
@@ -330,4 +331,40 @@ fn replication_policy() -> String {
         ]
     })
     .to_string()
+}
+
+/// The replication role family's handler: global, read only when global services are.
+pub(super) struct Roles;
+
+#[async_trait::async_trait]
+impl super::handler::KindHandler for Roles {
+    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        if !scope.global {
+            return Ok(Vec::new());
+        }
+        p.iam().refresh(scope).await
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        _ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.iam().create_role(d).await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        current: &Observed,
+        _ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.iam().update_role(d, current).await
+    }
+
+    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
+        p.iam().delete_role(current).await
+    }
 }
