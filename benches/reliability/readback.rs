@@ -10,7 +10,7 @@ use aws_sdk_route53::types::{ResourceRecordSetFailover, TagResourceType};
 pub const REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
 const ADDRESS: &str = "standby:address";
 /// Set by the provider on a promoted replica, because moto keeps its source set
-/// (src/provider/aws/rds.rs, TAG_PROMOTED); real RDS clears the source.
+/// (src/provider/aws/database/mod.rs, TAG_PROMOTED); real RDS clears the source.
 const PROMOTED: &str = "standby:promoted";
 
 #[derive(Default)]

@@ -377,7 +377,7 @@ async fn buckets_roles_and_replication() {
         assert_eq!(tags["standby:address"], d.address.as_str());
         assert_eq!(tags["team"], "payments");
         // Versioning, by its effect (moto's GetBucketVersioning answer does not parse in the
-        // Rust SDK: see s3.rs): two puts of a key leave two versions.
+        // Rust SDK: see src/provider/aws/emulator.rs): two puts of a key leave two versions.
         for body in ["v1", "v2"] {
             s3.put_object()
                 .bucket(name)

@@ -1,6 +1,9 @@
-//! The AWS provider, on the real SDK: `AwsProvider` dispatches each kind to its service file
-//! (`ec2.rs`, `s3.rs`, `iam.rs`, `rds.rs`, `route53.rs`) and runs the batched refresh across
-//! regions and services.
+//! The AWS provider, on the real SDK: `AwsProvider` dispatches each kind to the handler of
+//! its family through one table (`handler.rs`): `network/` (VPCs, internet gateways,
+//! subnets, security groups, instances), `storage/` (buckets and their replication),
+//! `role.rs` (replication roles), `database/` (DB subnet groups, instances, snapshots) and
+//! `dns/` (hosted zones, health checks, records); a refresh reads every family concurrently.
+//! Every emulator workaround lives in `emulator.rs`, behind one flag decided here.
 //!
 //! Invariant: one `SdkConfig` (credentials, endpoint, retries, timeouts: `settings.rs`) for
 //! everything; one client per (service, region), built on first use and cached, each
@@ -13,6 +16,7 @@ mod counter;
 mod database;
 mod dns;
 mod dns_owner;
+pub(crate) mod emulator;
 pub(crate) mod error;
 mod handler;
 mod network;
@@ -49,6 +53,8 @@ pub struct AwsProvider {
     sdk: SdkConfig,
     /// Path-style S3 addressing (an emulator or a custom endpoint is in use).
     path_style: bool,
+    /// Whether the emulator workarounds apply: decided once, here.
+    emulator: emulator::Emulator,
     counter: RequestCounter,
     ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
@@ -107,6 +113,7 @@ impl AwsProvider {
     pub fn from_sdk_config(sdk: SdkConfig) -> AwsProvider {
         AwsProvider {
             path_style: sdk.endpoint_url().is_some(),
+            emulator: emulator::Emulator::of(&sdk),
             sdk,
             counter: RequestCounter::default(),
             ec2: Mutex::default(),
@@ -167,6 +174,7 @@ impl AwsProvider {
             client,
             region: region.to_string(),
             limit: self.rds_limit.clone(),
+            emulator: self.emulator,
         }
     }
 
@@ -186,6 +194,7 @@ impl AwsProvider {
         dns::Route53 {
             client,
             limit: self.route53_limit.clone(),
+            emulator: self.emulator,
         }
     }
 
@@ -219,6 +228,7 @@ impl AwsProvider {
             client,
             region: region.to_string(),
             limit: self.s3_limit.clone(),
+            emulator: self.emulator,
         }
     }
 

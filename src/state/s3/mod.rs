@@ -20,6 +20,7 @@ pub(super) use replica::S3Store;
 pub use replica::{open_with, read_pair, Copies};
 
 use super::{State, FORMAT_VERSION};
+use crate::provider::aws::emulator::versioning_status;
 use crate::provider::aws::error::describe;
 use anyhow::{anyhow, bail, Context, Result};
 use aws_sdk_s3::config::http::HttpResponse;
@@ -236,15 +237,9 @@ pub(super) async fn check_bucket(client: &aws_sdk_s3::Client, loc: &S3Location) 
         .await
     {
         Ok(v) => v.status().map(|s| s.as_str().to_string()),
-        // moto 5.2.5 answers with a root element the SDK's strict parser refuses: read the
-        // status from the raw answer.
-        Err(e) if status(&e) == Some(200) => e
-            .raw_response()
-            .and_then(|r| r.body().bytes())
-            .and_then(|b| std::str::from_utf8(b).ok())
-            .and_then(|t| t.split_once("<Status>"))
-            .and_then(|(_, r)| r.split_once("</Status>"))
-            .map(|(s, _)| s.to_string()),
+        // Emulator workaround (`provider/aws/emulator.rs`, quirk 1): moto's answer fails the
+        // SDK's parser.
+        Err(e) if versioning_status(&e).is_some() => versioning_status(&e).flatten(),
         Err(e) if e.code() == Some("NoSuchBucket") => bail!(
             "the state bucket {} does not exist in {}: create it with versioning enabled (standby does not create its own state bucket)",
             loc.bucket,

@@ -22,102 +22,12 @@ impl Rds {
                 .get("subnet_group")
                 .map(|o| o.id.clone())
                 .ok_or_else(|| anyhow!("{a}: reference `subnet_group` is missing from the spec"))?;
-            let instance_class = str_attr(d, "instance_class")?;
-            let restore = restore_from(d)?;
             match d.attrs.get("replica_of") {
-                _ if restore.is_some() => {
+                _ if restore_from(d)?.is_some() => {
                     self.restore_database(d, &refs, &subnet_group).await?;
                 }
-                None | Some(Value::Null) => {
-                    let engine = str_attr(d, "engine")?;
-                    let version = d
-                        .attrs
-                        .get("engine_version")
-                        .and_then(Value::as_str)
-                        .filter(|v| !v.is_empty());
-                    self.client
-                        .create_db_instance()
-                        .db_instance_identifier(identifier)
-                        .engine(engine)
-                        .set_engine_version(version.map(str::to_owned))
-                        .db_instance_class(instance_class)
-                        .allocated_storage(storage_gb(d)?)
-                        .db_subnet_group_name(subnet_group)
-                        .storage_encrypted(true)
-                        .backup_retention_period(BACKUP_RETENTION_DAYS)
-                        .master_username(MASTER_USERNAME)
-                        .manage_master_user_password(true)
-                        .set_tags(Some(db_tags(d)))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .absent_if(
-                            &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"],
-                            "CreateDBInstance",
-                            r,
-                            a,
-                        )?;
-                }
-                Some(Value::String(_)) => {
-                    let source = refs
-                        .get("source")
-                        .ok_or_else(|| anyhow!("{a}: a read replica needs a `source` reference"))?;
-                    let source_arn = source
-                        .computed
-                        .get("arn")
-                        .and_then(Value::as_str)
-                        .ok_or_else(|| {
-                            anyhow!(
-                                "{a}: the source database {} has no ARN in the state yet",
-                                source.address
-                            )
-                        })?;
-                    let cross_region = source.region.as_deref() != Some(r);
-                    // An encrypted source needs a KMS key of this region for a replica
-                    // elsewhere: RDS's own default key.
-                    let kms = cross_region.then(|| "alias/aws/rds".to_string());
-                    let replica = |group: Option<String>| {
-                        self.client
-                            .create_db_instance_read_replica()
-                            .db_instance_identifier(identifier)
-                            .source_db_instance_identifier(source_arn)
-                            .db_instance_class(instance_class)
-                            .set_db_subnet_group_name(group)
-                            .set_kms_key_id(kms.clone())
-                            .set_tags(Some(db_tags(d)))
-                            .send()
-                    };
-                    let already = &["DBInstanceAlreadyExists", "DBInstanceAlreadyExistsFault"];
-                    let op = "CreateDBInstanceReadReplica";
-                    match replica(Some(subnet_group.clone())).await {
-                        Ok(_) => {}
-                        Err(e) if error::code(&e).is_some_and(|c| already.contains(&c)) => {}
-                        // moto 5.2.5 looks a cross-region replica's subnet group up in the
-                        // source's region. When the group does exist here, create the replica
-                        // without it and move it into the group: real RDS never gets here.
-                        Err(e)
-                            if cross_region
-                                && error::code(&e)
-                                    .is_some_and(|c| NO_SUBNET_GROUP.contains(&c))
-                                && self.subnet_group_exists(&subnet_group, a).await? =>
-                        {
-                            replica(None)
-                                .await
-                                .map(|_| ())
-                                .absent_if(already, op, r, a)?;
-                            self.wait_available(identifier, a).await?;
-                            self.client
-                                .modify_db_instance()
-                                .db_instance_identifier(identifier)
-                                .db_subnet_group_name(&subnet_group)
-                                .apply_immediately(true)
-                                .send()
-                                .await
-                                .op("ModifyDBInstance", r, a)?;
-                        }
-                        Err(e) => return Err(error::failure(op, r, a, &e)),
-                    }
-                }
+                None | Some(Value::Null) => self.create_primary(d, subnet_group).await?,
+                Some(Value::String(_)) => self.create_replica(d, &refs, subnet_group).await?,
                 Some(other) => {
                     bail!("{a}: attribute `replica_of` must be an address or null, not {other}")
                 }
@@ -131,6 +41,98 @@ impl Rds {
         let mut o = instance_observed(&instance, a.clone(), r);
         align_to_desired(&mut o, d);
         Ok(o)
+    }
+
+    /// A writable, encrypted instance whose master password RDS manages.
+    async fn create_primary(&self, d: &Desired, subnet_group: String) -> anyhow::Result<()> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        let identifier = str_attr(d, "identifier")?;
+        let instance_class = str_attr(d, "instance_class")?;
+        let engine = str_attr(d, "engine")?;
+        let version = d
+            .attrs
+            .get("engine_version")
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty());
+        self.client
+            .create_db_instance()
+            .db_instance_identifier(identifier)
+            .engine(engine)
+            .set_engine_version(version.map(str::to_owned))
+            .db_instance_class(instance_class)
+            .allocated_storage(storage_gb(d)?)
+            .db_subnet_group_name(subnet_group)
+            .storage_encrypted(true)
+            .backup_retention_period(BACKUP_RETENTION_DAYS)
+            .master_username(MASTER_USERNAME)
+            .manage_master_user_password(true)
+            .set_tags(Some(db_tags(d)))
+            .send()
+            .await
+            .map(|_| ())
+            .absent_if(INSTANCE_EXISTS, "CreateDBInstance", r, a)?;
+        Ok(())
+    }
+
+    /// A read replica of `refs["source"]`, in this region or another.
+    async fn create_replica(
+        &self,
+        d: &Desired,
+        refs: &BTreeMap<String, Observed>,
+        subnet_group: String,
+    ) -> anyhow::Result<()> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        let identifier = str_attr(d, "identifier")?;
+        let instance_class = str_attr(d, "instance_class")?;
+        let source = refs
+            .get("source")
+            .ok_or_else(|| anyhow!("{a}: a read replica needs a `source` reference"))?;
+        let source_arn = source
+            .computed
+            .get("arn")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                anyhow!(
+                    "{a}: the source database {} has no ARN in the state yet",
+                    source.address
+                )
+            })?;
+        let cross_region = source.region.as_deref() != Some(r);
+        // An encrypted source needs a KMS key of this region for a replica elsewhere: RDS's
+        // own default key.
+        let kms = cross_region.then(|| "alias/aws/rds".to_string());
+        let replica = |group: Option<String>| {
+            self.client
+                .create_db_instance_read_replica()
+                .db_instance_identifier(identifier)
+                .source_db_instance_identifier(source_arn)
+                .db_instance_class(instance_class)
+                .set_db_subnet_group_name(group)
+                .set_kms_key_id(kms.clone())
+                .set_tags(Some(db_tags(d)))
+                .send()
+        };
+        let (already, op) = (INSTANCE_EXISTS, "CreateDBInstanceReadReplica");
+        match replica(Some(subnet_group.clone())).await {
+            Ok(_) => {}
+            Err(e) if error::code(&e).is_some_and(|c| already.contains(&c)) => {}
+            // Emulator workaround (`emulator.rs`): moto looks the group up in the source's
+            // region.
+            Err(e)
+                if self.emulator.on()
+                    && cross_region
+                    && error::code(&e).is_some_and(|c| NO_SUBNET_GROUP.contains(&c))
+                    && self.subnet_group_exists(&subnet_group, a).await? =>
+            {
+                replica(None)
+                    .await
+                    .map(|_| ())
+                    .absent_if(already, op, r, a)?;
+                self.join_subnet_group(identifier, &subnet_group, a).await?;
+            }
+            Err(e) => return Err(error::failure(op, r, a, &e)),
+        }
+        Ok(())
     }
 
     pub(super) async fn update_database(
@@ -246,10 +248,10 @@ impl Rds {
                 Err(e) if error::code(&e).is_some_and(|c| NO_INSTANCE.contains(&c)) => {
                     return Ok(());
                 }
-                // moto answers HTTP 500 to deleting a cross-region replica, although the
-                // instance is gone: believe a following "not found".
-                Err(e) if server_error(&e) => {
-                    if self.describe_one(id, a).await?.is_none() {
+                // Emulator workaround (`emulator.rs`): moto answers HTTP 500 to deleting a
+                // cross-region replica it did delete.
+                Err(e) if self.emulator.on() && emulator::server_error(&e) => {
+                    if self.gone_after_server_error(id, a).await? {
                         return Ok(());
                     }
                     return Err(error::failure("DeleteDBInstance", r, a, &e));

@@ -10,7 +10,8 @@
 //! source across every region read (moto keeps a promoted replica's source set).
 
 use super::attrs::{map, str_attr};
-use super::error::{self, AwsResultExt, AwsSdkError};
+use super::emulator::{self, Emulator};
+use super::error::{self, AwsResultExt};
 use super::tags;
 use super::{region_of, AwsProvider};
 use crate::address::Address;
@@ -74,6 +75,8 @@ pub(crate) struct Rds {
     pub(crate) region: String,
     /// Bounds concurrent RDS reads (shared by every region's `Rds`).
     pub(crate) limit: Arc<Semaphore>,
+    /// Whether the emulator workarounds apply (`emulator.rs`).
+    pub(crate) emulator: Emulator,
 }
 
 impl Rds {
@@ -253,10 +256,6 @@ fn storage_gb(d: &Desired) -> anyhow::Result<i32> {
                 d.address
             )
         })
-}
-
-fn server_error<E>(e: &AwsSdkError<E>) -> bool {
-    e.raw_response().is_some_and(|r| r.status().as_u16() >= 500)
 }
 
 fn rds_tags(d: &Desired) -> Vec<Tag> {

@@ -3,7 +3,7 @@
 use super::*;
 
 impl Rds {
-    pub(super) async fn wait_available(
+    pub(crate) async fn wait_available(
         &self,
         identifier: &str,
         address: &Address,
@@ -17,7 +17,7 @@ impl Rds {
         Ok(())
     }
 
-    pub(super) async fn describe_one(
+    pub(crate) async fn describe_one(
         &self,
         identifier: &str,
         address: &Address,

@@ -11,7 +11,8 @@
 
 use super::attrs::{map, str_attr};
 use super::dns_owner;
-use super::error::{self, AwsResultExt, AwsSdkError};
+use super::emulator::{self, Emulator};
+use super::error::{self, AwsResultExt};
 use super::tags;
 use super::AwsProvider;
 use crate::address::Address;
@@ -25,7 +26,6 @@ use aws_sdk_route53::types::{
     RrType, Tag, TagResourceType,
 };
 use aws_sdk_route53::Client;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::try_join_all;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -58,6 +58,8 @@ pub(crate) struct Route53 {
     pub(crate) client: Client,
     /// The one limiter of every Route 53 call the provider makes.
     pub(crate) limit: Arc<Semaphore>,
+    /// Whether the emulator workarounds apply (`emulator.rs`).
+    pub(crate) emulator: Emulator,
 }
 
 impl Route53 {
@@ -161,7 +163,7 @@ fn now_nanos() -> String {
 }
 
 /// DNS names compare without the final dot and case-insensitively.
-fn same_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
     a.trim_end_matches('.')
         .eq_ignore_ascii_case(b.trim_end_matches('.'))
 }

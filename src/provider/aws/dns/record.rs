@@ -95,10 +95,11 @@ impl Route53 {
                 .await
         };
         match deleted {
-            Ok(_) => {
+            Ok(_) if self.emulator.on() => {
                 self.restore_collateral(zone_id, &sets, name, want_set, a)
                     .await
             }
+            Ok(_) => Ok(()),
             Err(e) if error::code(&e) == Some("NoSuchHostedZone") => Ok(()),
             Err(e)
                 if error::code(&e) == Some("InvalidChangeBatch")
@@ -110,49 +111,7 @@ impl Route53 {
         }
     }
 
-    /// Emulator workaround, a no-op against Route 53: moto 5.2.5 deletes every record of the
-    /// zone with the deleted record's set identifier, whatever its name (so deleting one
-    /// environment's `us-east-1` record took another's in a shared zone). Puts back, as they
-    /// were, the records of other names with that set identifier that are gone.
-    pub(super) async fn restore_collateral(
-        &self,
-        zone_id: &str,
-        before: &[ResourceRecordSet],
-        name: &str,
-        set: Option<&str>,
-        a: &Address,
-    ) -> anyhow::Result<()> {
-        let others: Vec<&ResourceRecordSet> = before
-            .iter()
-            .filter(|s| set.is_some() && s.set_identifier() == set && !same_name(s.name(), name))
-            .collect();
-        if others.is_empty() {
-            return Ok(());
-        }
-        let after = self.list_records(zone_id, None, a).await?;
-        let gone: Vec<(ChangeAction, ResourceRecordSet)> = others
-            .into_iter()
-            .filter(|s| {
-                !after.iter().any(|x| {
-                    same_name(x.name(), s.name())
-                        && x.r#type() == s.r#type()
-                        && x.set_identifier() == s.set_identifier()
-                })
-            })
-            .map(|s| (ChangeAction::Upsert, s.clone()))
-            .collect();
-        if gone.is_empty() {
-            return Ok(());
-        }
-        tracing::debug!(
-            zone_id,
-            count = gone.len(),
-            "putting back records the emulator deleted with another"
-        );
-        self.change_records(zone_id, gone, a).await
-    }
-
-    pub(super) async fn change_records(
+    pub(crate) async fn change_records(
         &self,
         zone_id: &str,
         changes: Vec<(ChangeAction, ResourceRecordSet)>,
@@ -211,7 +170,7 @@ impl Route53 {
     }
 
     /// Every record set of a zone (from `start` on, when given): one paginated listing.
-    pub(super) async fn list_records(
+    pub(crate) async fn list_records(
         &self,
         zone_id: &str,
         start: Option<&str>,

@@ -7,6 +7,7 @@
 //! Observed attrs hold exactly the managed keys, normalised so a fresh apply diffs clean.
 
 use super::attrs::{map, str_attr};
+use super::emulator::{self, Emulator};
 use super::error::{self, AwsResultExt};
 use super::tags;
 use super::{region_of, AwsProvider};
@@ -45,6 +46,8 @@ pub(crate) struct S3 {
     pub(crate) region: String,
     /// Bounds concurrent S3 reads (shared by every region's `S3`).
     pub(crate) limit: Arc<Semaphore>,
+    /// Whether the emulator workarounds apply (`emulator.rs`).
+    pub(crate) emulator: Emulator,
 }
 
 impl S3 {}
@@ -120,30 +123,6 @@ fn bucket_attrs(
 fn foreign_to(tags: &BTreeMap<String, String>, d: &Desired) -> Option<String> {
     let ours = tags::owner(&d.tags);
     tags::owner(tags).filter(|o| Some(o) != ours.as_ref())
-}
-
-/// moto 5.2.5 answers GetBucketVersioning with a `<GetBucketVersioningResponse>` root where
-/// S3 (and the SDK's strict parser) use `<VersioningConfiguration>`; the SDK then fails to
-/// decode a successful answer. Reads the status from such a raw 200 answer: `Some(status)`
-/// when the error is that quirk, `None` for any real error.
-fn emulator_versioning(
-    err: &error::AwsSdkError<
-        aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningError,
-    >,
-) -> Option<Option<String>> {
-    let raw = err.raw_response()?;
-    if raw.status().as_u16() != 200 {
-        return None;
-    }
-    let body = std::str::from_utf8(raw.body().bytes()?).ok()?;
-    if !body.contains("<GetBucketVersioningResponse") {
-        return None;
-    }
-    let status = body
-        .split_once("<Status>")
-        .and_then(|(_, rest)| rest.split_once("</Status>"))
-        .map(|(status, _)| status.trim().to_string());
-    Some(status)
 }
 
 /// `arn:aws:s3:::name` (or a bare name) to the bucket name.
