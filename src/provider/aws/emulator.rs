@@ -119,7 +119,7 @@ impl Route53 {
         tracing::debug!(
             zone_id,
             name,
-            error = %error::describe(&e),
+            error = %error::describe(e),
             "TestDNSAnswer unavailable; reading the record set"
         );
         let sets = self.list_records(zone_id, Some(name), &subject).await?;

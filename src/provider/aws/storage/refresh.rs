@@ -172,90 +172,12 @@ pub(crate) async fn refresh(
     };
     let home = s3_in(home);
     let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
-    // Bucket names are lower-case, with anything but letters, digits and '-' turned to '-'.
-    let prefix: String = format!("{}-{}-", scope.service, scope.environment)
-        .to_ascii_lowercase()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-
-    let mut candidates: BTreeMap<String, Candidate> = BTreeMap::new();
-    // Regions of every bucket the caller knows, in scope or not (for destinations).
-    let mut known_regions: HashMap<String, String> = HashMap::new();
-    for k in &scope.known {
-        let KnownResource {
-            kind,
-            name,
-            region,
-            address,
-        } = k;
-        // A replication is known by its source bucket: its deterministic name is
-        // `<bucket>-replication`, its id in the state the bucket name itself.
-        let bucket = match kind {
-            Kind::Bucket => name.as_str(),
-            Kind::BucketReplication => name.strip_suffix("-replication").unwrap_or(name),
-            _ => continue,
-        };
-        if let Some(r) = region {
-            known_regions
-                .entry(bucket.to_string())
-                .or_insert_with(|| r.clone());
-        }
-        let c = candidates.entry(bucket.to_string()).or_default();
-        c.region = c.region.take().or_else(|| region.clone());
-        match kind {
-            Kind::Bucket => c.bucket_address = Some(address.clone()),
-            _ => c.replication_address = Some(address.clone()),
-        }
-    }
-
+    let prefix = bucket_prefix(scope);
+    let (mut candidates, mut known_regions) = known_candidates(scope);
     if scope.global {
-        let _p = home.limit.acquire().await?;
-        let items = home.client.list_buckets().into_paginator().items().send();
-        let buckets: Vec<_> =
-            items
-                .try_collect()
-                .await
-                .op("ListBuckets", &home.region, &subject)?;
-        let listed: HashMap<String, Option<String>> = buckets
-            .into_iter()
-            .filter_map(|b| Some((b.name?, b.bucket_region)))
-            .collect();
-        // Known buckets that are not listed are gone; listed ones under the prefix are
-        // candidates even when the state lost them.
-        candidates.retain(|name, _| listed.contains_key(name));
-        for (name, region) in listed {
-            if name.starts_with(&prefix) || candidates.contains_key(&name) {
-                let c = candidates.entry(name).or_default();
-                if c.region.is_none() {
-                    c.region = region;
-                }
-            }
-        }
+        keep_listed(&home, &subject, &prefix, &mut candidates).await?;
     }
-
-    // Resolve unknown regions, then keep only buckets in the scope's regions.
-    let unresolved: Vec<String> = candidates
-        .iter()
-        .filter(|(_, c)| c.region.is_none())
-        .map(|(n, _)| n.clone())
-        .collect();
-    let resolved = try_join_all(unresolved.iter().map(|n| home.bucket_region(n, &subject))).await?;
-    for (name, region) in unresolved.into_iter().zip(resolved) {
-        match region {
-            Some(r) => candidates.get_mut(&name).expect("candidate").region = Some(r),
-            None => {
-                candidates.remove(&name);
-            }
-        }
-    }
-    candidates.retain(|_, c| c.region.as_ref().is_some_and(|r| scope.regions.contains(r)));
+    resolve_regions(&home, &subject, scope, &mut candidates).await?;
     for (name, c) in &candidates {
         known_regions.insert(name.clone(), c.region.clone().unwrap_or_default());
     }
@@ -350,24 +272,7 @@ pub(crate) async fn refresh(
     }
 
     for (name, region, bucket_address, address, config) in pending {
-        let mut dests: Vec<Dest> = config
-            .rules()
-            .iter()
-            .filter(|r| *r.status() == ReplicationRuleStatus::Enabled)
-            .filter_map(|r| r.destination())
-            .map(|d| {
-                let bucket = dest_name(d.bucket());
-                Dest {
-                    region: known_regions.get(&bucket).cloned().unwrap_or_default(),
-                    storage_class: d
-                        .storage_class()
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_else(|| "STANDARD".into()),
-                    bucket,
-                }
-            })
-            .collect();
-        dests.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+        let dests = replication_dests(&config, &known_regions);
         out.push(Observed {
             address,
             kind: Kind::BucketReplication,
@@ -379,4 +284,135 @@ pub(crate) async fn refresh(
         });
     }
     Ok(out)
+}
+
+/// `<service>-<environment>-` as bucket names spell it: lower-case, with anything but
+/// letters, digits and '-' turned to '-'.
+fn bucket_prefix(scope: &Scope) -> String {
+    format!("{}-{}-", scope.service, scope.environment)
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
+/// The buckets the caller knows (by the bucket's name, replications by their source's),
+/// and the region of every one that has one, in scope or not (for destinations).
+fn known_candidates(scope: &Scope) -> (BTreeMap<String, Candidate>, HashMap<String, String>) {
+    let mut candidates: BTreeMap<String, Candidate> = BTreeMap::new();
+    let mut known_regions: HashMap<String, String> = HashMap::new();
+    for k in &scope.known {
+        let KnownResource {
+            kind,
+            name,
+            region,
+            address,
+        } = k;
+        // A replication is known by its source bucket: its deterministic name is
+        // `<bucket>-replication`, its id in the state the bucket name itself.
+        let bucket = match kind {
+            Kind::Bucket => name.as_str(),
+            Kind::BucketReplication => name.strip_suffix("-replication").unwrap_or(name),
+            _ => continue,
+        };
+        if let Some(r) = region {
+            known_regions
+                .entry(bucket.to_string())
+                .or_insert_with(|| r.clone());
+        }
+        let c = candidates.entry(bucket.to_string()).or_default();
+        c.region = c.region.take().or_else(|| region.clone());
+        match kind {
+            Kind::Bucket => c.bucket_address = Some(address.clone()),
+            _ => c.replication_address = Some(address.clone()),
+        }
+    }
+    (candidates, known_regions)
+}
+
+/// Known buckets that are not listed are gone; listed ones under the prefix are candidates
+/// even when the state lost them.
+async fn keep_listed(
+    home: &S3,
+    subject: &str,
+    prefix: &str,
+    candidates: &mut BTreeMap<String, Candidate>,
+) -> anyhow::Result<()> {
+    let _p = home.limit.acquire().await?;
+    let items = home.client.list_buckets().into_paginator().items().send();
+    let buckets: Vec<_> = items
+        .try_collect()
+        .await
+        .op("ListBuckets", &home.region, &subject)?;
+    let listed: HashMap<String, Option<String>> = buckets
+        .into_iter()
+        .filter_map(|b| Some((b.name?, b.bucket_region)))
+        .collect();
+    candidates.retain(|name, _| listed.contains_key(name));
+    for (name, region) in listed {
+        if name.starts_with(prefix) || candidates.contains_key(&name) {
+            let c = candidates.entry(name).or_default();
+            if c.region.is_none() {
+                c.region = region;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves unknown regions, then keeps only the buckets in the scope's regions.
+async fn resolve_regions(
+    home: &S3,
+    subject: &str,
+    scope: &Scope,
+    candidates: &mut BTreeMap<String, Candidate>,
+) -> anyhow::Result<()> {
+    let unresolved: Vec<String> = candidates
+        .iter()
+        .filter(|(_, c)| c.region.is_none())
+        .map(|(n, _)| n.clone())
+        .collect();
+    let resolved = try_join_all(unresolved.iter().map(|n| home.bucket_region(n, subject))).await?;
+    for (name, region) in unresolved.into_iter().zip(resolved) {
+        match region {
+            Some(r) => candidates.get_mut(&name).expect("candidate").region = Some(r),
+            None => {
+                candidates.remove(&name);
+            }
+        }
+    }
+    candidates.retain(|_, c| c.region.as_ref().is_some_and(|r| scope.regions.contains(r)));
+    Ok(())
+}
+
+/// The enabled rules' destinations, sorted by bucket.
+fn replication_dests(
+    config: &ReplicationConfiguration,
+    known_regions: &HashMap<String, String>,
+) -> Vec<Dest> {
+    let mut dests: Vec<Dest> = config
+        .rules()
+        .iter()
+        .filter(|r| *r.status() == ReplicationRuleStatus::Enabled)
+        .filter_map(|r| r.destination())
+        .map(|d| {
+            let bucket = dest_name(d.bucket());
+            Dest {
+                region: known_regions.get(&bucket).cloned().unwrap_or_default(),
+                storage_class: d
+                    .storage_class()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "STANDARD".into()),
+                bucket,
+            }
+        })
+        .collect();
+    dests.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+    dests
 }
