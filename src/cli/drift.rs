@@ -8,6 +8,7 @@
 //! documented in README.md, "Drift"); JUnit is escaped XML.
 
 use super::{EnvArg, GlobalArgs, Outcome};
+use crate::address::Address;
 use crate::dr::{kind_name, DriftKind, DriftOptions, DriftReport, Drifted};
 use crate::plan::Change;
 use crate::provider::aws::AwsProvider;
@@ -382,8 +383,8 @@ pub fn junit(r: &DriftReport, timing: &Timing) -> String {
             );
             let _ = writeln!(
                 cases,
-                "    <testcase classname=\"roles\" name=\"region.{}\" time=\"0\">\n      <failure message=\"{}\" type=\"role\">{}</failure>\n    </testcase>",
-                xml(&x.region),
+                "    <testcase classname=\"roles\" name=\"{}\" time=\"0\">\n      <failure message=\"{}\" type=\"role\">{}</failure>\n    </testcase>",
+                xml(Address::region_scope(&x.region).as_str()),
                 xml(&message),
                 xml(&message)
             );
@@ -477,7 +478,7 @@ pub fn markdown(r: &DriftReport) -> String {
                 let _ = writeln!(
                     out,
                     "| ~ | {} | role | {} in the state, {} in the spec |",
-                    code(&format!("region.{}", x.region)),
+                    code(Address::region_scope(&x.region).as_str()),
                     x.state,
                     x.spec
                 );

@@ -77,7 +77,10 @@ impl Settings {
     pub fn to_value(&self, kind: ComponentKind, name: &ComponentName) -> Value {
         let mut m = Map::new();
         m.insert("name".into(), Value::from(name.name.clone()));
-        m.insert("address".into(), Value::from(name.path(kind.as_str())));
+        m.insert(
+            "address".into(),
+            Value::from(name.address(None, kind.as_str()).to_string()),
+        );
         let mut put = |k: &str, v: Value| {
             m.insert(k.to_string(), v);
         };
@@ -107,7 +110,10 @@ impl Settings {
             Settings::Dns(s) => {
                 put("zone", s.zone.clone().into());
                 put("name", s.name.clone().into());
-                put("cluster", s.cluster.path("cluster").into());
+                put(
+                    "cluster",
+                    s.cluster.address(None, "cluster").to_string().into(),
+                );
                 put("ttl", u64::from(s.ttl).into());
                 let hc = s.health_check.as_ref().map_or(Value::Null, |h| {
                     let mut o = Map::new();

@@ -115,18 +115,9 @@ impl ComponentName {
         }
     }
 
-    /// `module.x.cluster.web` for kind `cluster`.
-    pub fn path(&self, kind: &str) -> String {
-        let mut s = String::new();
-        for m in &self.modules {
-            s.push_str("module.");
-            s.push_str(m);
-            s.push('.');
-        }
-        s.push_str(kind);
-        s.push('.');
-        s.push_str(&self.name);
-        s
+    /// The component's address: `[region.<r>.][module.x.]cluster.web` for kind `cluster`.
+    pub fn address(&self, region: Option<&str>, kind: &str) -> crate::address::Address {
+        crate::address::Address::component(region, &self.modules, kind, &self.name)
     }
 
     /// A flat name for AWS resource names: `x-web`.

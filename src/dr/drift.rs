@@ -13,7 +13,7 @@ use crate::address::Address;
 use crate::config::{DriftIgnore, Role};
 use crate::environment::Environment;
 use crate::plan::Change;
-use crate::provider::{Observed, Provider, UNMANAGED_PREFIX};
+use crate::provider::{Observed, Provider};
 use crate::state::State;
 use crate::topology::{Desired, Kind, UNKNOWN};
 use anyhow::Result;
@@ -289,7 +289,7 @@ pub fn compare(
         }
     }
     for o in live.iter().filter(|o| !managed.contains(&o.address)) {
-        let tagged = !o.address.as_str().starts_with(UNMANAGED_PREFIX);
+        let tagged = !o.address.is_unmanaged();
         drifted.push(Drifted {
             address: o.address.clone(),
             drift: DriftKind::Unmanaged,

@@ -320,9 +320,8 @@ fn stage(plan: &mut Plan, region: &str, old_primary: Option<&str>) {
             a.kind(),
             Kind::Record | Kind::HealthCheck | Kind::HostedZone
         );
-        let in_old = old_primary.is_some_and(|p| {
-            a.region() == Some(p) || a.address().as_str().ends_with(&format!(".{p}"))
-        });
+        let in_old = old_primary
+            .is_some_and(|p| a.region() == Some(p) || a.address().served_region() == Some(p));
         let stage = match a {
             Action::Delete { .. } if in_old => 0,
             _ if a.kind() == Kind::Database && a.region() == Some(region) => 1,

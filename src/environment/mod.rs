@@ -557,12 +557,7 @@ fn explain_role_changes(
         let Action::Delete { current, reason } = a else {
             continue;
         };
-        // Regional resources name their region first; DNS records and checks last.
-        let region = current
-            .address
-            .region()
-            .or_else(|| current.address.as_str().rsplit('.').next())
-            .unwrap_or_default();
+        let region = current.address.served_region().unwrap_or_default();
         if let (Some(new), Some(old)) = (roles.get(region), state.roles.get(region)) {
             if new != old && reason == "no longer in the spec" {
                 *reason = format!("region {region} becomes {new}");

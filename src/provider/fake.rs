@@ -95,9 +95,7 @@ impl Provider for FakeProvider {
                 Some(r) => scope.regions.contains(r),
                 None => scope.global,
             })
-            .filter(|o| {
-                scope.include_unmanaged || !o.address.as_str().starts_with(super::UNMANAGED_PREFIX)
-            })
+            .filter(|o| scope.include_unmanaged || !o.address.is_unmanaged())
             .cloned()
             .collect())
     }

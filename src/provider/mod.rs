@@ -51,17 +51,13 @@ pub struct Scope {
     pub include_unmanaged: bool,
 }
 
-/// Address prefix of resources a refresh found with the environment's tags but without a
-/// `standby:address` tag.
-pub const UNMANAGED_PREFIX: &str = "unmanaged.";
-
 /// `unmanaged.<kind>.<aws id>`: how such a resource is addressed (`unmanaged.instance.i-0ab`).
 pub fn unmanaged_address(kind: Kind, id: &str) -> Address {
     let kind = serde_json::to_value(kind)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    Address::new(format!("{UNMANAGED_PREFIX}{kind}.{id}"))
+    Address::unmanaged(&kind, id)
 }
 
 /// A resource the caller expects, by address, kind, region and AWS name or id.

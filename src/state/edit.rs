@@ -22,11 +22,7 @@ pub fn rename(state: &mut State, from: &Address, to: &Address) -> Result<Vec<(Ad
     let renames: Vec<(Address, Address)> = state
         .resources
         .iter()
-        .filter(|r| from.contains(&r.address))
-        .map(|r| {
-            let rest = &r.address.as_str()[from.as_str().len()..];
-            (r.address.clone(), Address::new(format!("{to}{rest}")))
-        })
+        .filter_map(|r| Some((r.address.clone(), r.address.moved(from, to)?)))
         .collect();
     if renames.is_empty() {
         bail!("{from} is not in the state: `standby state list` shows the addresses");

@@ -45,9 +45,9 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
         for db in &spec.databases {
             let settings = db.settings_in(r);
             let slug = db.name.slug();
-            let path = db.name.path("database");
+            let at = |region: &str| db.name.address(Some(region), "database");
             // A fresh snapshot of production's primary, copied here unless it is here.
-            let snapshot = Address::regional(primary, &format!("{path}.drill_snapshot"));
+            let snapshot = at(primary).child("drill_snapshot");
             let snapshot_id = super::expand::db_identifier(
                 &naming.regional(&format!("{slug}-snapshot"), primary),
             );
@@ -64,7 +64,7 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
             let restore_from = if primary == r {
                 snapshot
             } else {
-                let copy = Address::regional(r, &format!("{path}.drill_snapshot_copy"));
+                let copy = at(r).child("drill_snapshot_copy");
                 let copy_id =
                     super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), r));
                 x.push(
@@ -80,7 +80,7 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
             };
             let identifier = super::expand::db_identifier(&naming.regional(&slug, r));
             x.push(
-                Address::regional(r, &path),
+                at(r),
                 Kind::Database,
                 Some(r),
                 identifier.clone(),
@@ -104,7 +104,7 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
     for bucket in &spec.buckets {
         let name = naming.bucket(&bucket.name.slug(), r);
         x.push(
-            Address::regional(r, &bucket.name.path("bucket")),
+            bucket.name.address(Some(r), "bucket"),
             Kind::Bucket,
             Some(r),
             name.clone(),
@@ -119,7 +119,7 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
         );
     }
     for dns in &spec.dns {
-        let base = Address::new(dns.name.path("dns"));
+        let base = dns.name.address(None, "dns");
         let zone = base.child("zone");
         let zone_name = dns.settings.zone.trim_end_matches('.').to_string();
         x.push(
@@ -141,7 +141,9 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
         let size = cluster_size(Role::Primary, cluster.settings_in(r).size, target.capacity);
         let instances: Vec<Address> = (0..size as usize)
             .map(|i| {
-                Address::regional(r, &cluster.name.path("cluster"))
+                cluster
+                    .name
+                    .address(Some(r), "cluster")
                     .child("instance")
                     .index(i)
             })

@@ -125,7 +125,7 @@ impl Expander {
 
     pub(super) fn network(&mut self, region: &Region) -> Result<()> {
         let r = region.name.as_str();
-        let vpc = Address::regional(r, "network.vpc");
+        let vpc = network_address(r, "vpc");
         self.push(
             vpc.clone(),
             Kind::Vpc,
@@ -135,7 +135,7 @@ impl Expander {
             BTreeMap::new(),
             vec![],
         );
-        let igw = Address::regional(r, "network.internet_gateway");
+        let igw = network_address(r, "internet_gateway");
         self.push(
             igw.clone(),
             Kind::InternetGateway,
@@ -167,7 +167,7 @@ impl Expander {
     ) {
         let r = region.name.as_str();
         let settings = cluster.settings_in(r);
-        let base = Address::regional(r, &cluster.name.path("cluster"));
+        let base = cluster.name.address(Some(r), "cluster");
         let sg = base.child("security_group");
         let group_name = self.naming.regional(&cluster.name.slug(), r);
         self.push(
@@ -176,7 +176,7 @@ impl Expander {
             Some(r),
             group_name.clone(),
             attrs(json!({ "group_name": group_name, "port": settings.port })),
-            BTreeMap::from([("vpc".into(), Address::regional(r, "network.vpc"))]),
+            BTreeMap::from([("vpc".into(), network_address(r, "vpc"))]),
             vec![],
         );
         let count = cluster_size(role, settings.size, region.capacity);
@@ -207,7 +207,7 @@ impl Expander {
         roles: &BTreeMap<String, Role>,
         bucket: &Component<crate::config::BucketSettings>,
     ) {
-        let path = bucket.name.path("bucket");
+        let at = |region: Option<&str>| bucket.name.address(region, "bucket");
         let slug = bucket.name.slug();
         let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
         let live: Vec<&Region> = spec
@@ -219,7 +219,7 @@ impl Expander {
             let r = region.name.as_str();
             let name = self.naming.bucket(&slug, r);
             self.push(
-                Address::regional(r, &path),
+                at(Some(r)),
                 Kind::Bucket,
                 Some(r),
                 name.clone(),
@@ -244,7 +244,7 @@ impl Expander {
             return;
         }
         let p = primary.name.as_str();
-        let source = Address::regional(p, &path);
+        let source = at(Some(p));
         let mut destinations: Vec<Value> = standbys
             .iter()
             .map(|r| {
@@ -262,10 +262,7 @@ impl Expander {
             })
             .collect();
         destinations.sort_by(|a, b| a["bucket"].as_str().cmp(&b["bucket"].as_str()));
-        let depends_on = standbys
-            .iter()
-            .map(|r| Address::regional(&r.name, &path))
-            .collect();
+        let depends_on = standbys.iter().map(|r| at(Some(&r.name))).collect();
         let mut refs = BTreeMap::from([("source".to_string(), source.clone())]);
         let mut replication = json!({
             "bucket": self.naming.bucket(&slug, p),
@@ -276,7 +273,7 @@ impl Expander {
                 replication["role_arn"] = json!(arn);
             }
             None => {
-                let role_address = Address::new(format!("{path}.replication_role"));
+                let role_address = at(None).child("replication_role");
                 let role_name = self.naming.role(&slug);
                 self.push(
                     role_address.clone(),
@@ -322,7 +319,7 @@ impl Expander {
             let group = self.db_subnet_group(region);
             for db in &spec.databases {
                 let settings = db.settings_in(r);
-                let address = Address::regional(r, &db.name.path("database"));
+                let address = db.name.address(Some(r), "database");
                 let identifier = db_identifier(&self.naming.regional(&db.name.slug(), r));
                 let mut a = json!({
                     "identifier": identifier,
@@ -336,7 +333,7 @@ impl Expander {
                 }
                 let mut refs = BTreeMap::from([("subnet_group".to_string(), group.clone())]);
                 if role == Role::WarmStandby {
-                    let source = Address::regional(&primary.name, &db.name.path("database"));
+                    let source = db.name.address(Some(&primary.name), "database");
                     a["replica_of"] = json!(source.to_string());
                     refs.insert("source".into(), source);
                 }
@@ -357,7 +354,7 @@ impl Expander {
     /// The region's DB subnet group over all its subnets; returns its address.
     pub(super) fn db_subnet_group(&mut self, region: &Region) -> Address {
         let r = region.name.as_str();
-        let group = Address::regional(r, "network.db_subnet_group");
+        let group = network_address(r, "db_subnet_group");
         let group_name = db_identifier(&self.naming.regional("db", r));
         let refs = region
             .zones
@@ -385,7 +382,7 @@ impl Expander {
         dns: &Component<crate::config::DnsSettings>,
     ) {
         let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
-        let base = Address::new(dns.name.path("dns"));
+        let base = dns.name.address(None, "dns");
         let settings = &dns.settings;
         let zone = base.child("zone");
         let zone_name = settings.zone.trim_end_matches('.').to_string();
@@ -416,7 +413,9 @@ impl Expander {
             );
             let instances: Vec<Address> = (0..size as usize)
                 .map(|i| {
-                    Address::regional(r, &cluster.name.path("cluster"))
+                    cluster
+                        .name
+                        .address(Some(r), "cluster")
                         .child("instance")
                         .index(i)
                 })
@@ -486,7 +485,12 @@ pub(super) fn db_identifier(name: &str) -> String {
 }
 
 pub fn subnet_address(region: &str, zone: &str) -> Address {
-    Address::regional(region, &format!("network.subnet.{zone}"))
+    network_address(region, "subnet").child(zone)
+}
+
+/// `region.<r>.network.<part>`.
+pub(super) fn network_address(region: &str, part: &str) -> Address {
+    Address::region_scope(region).child("network").child(part)
 }
 
 /// One subnet per zone: the VPC split evenly (a /16 over two zones gives two /17s), so a

@@ -204,11 +204,14 @@ fn loads_a_three_region_environment_with_a_module() {
     assert_eq!(tier_web.settings.size, 2);
     assert_eq!(tier_web.settings.port, 8080);
     assert_eq!(tier_web.settings.instance_type, "t3.micro");
-    assert_eq!(tier.path("cluster"), "module.tier.cluster.web");
+    assert_eq!(
+        tier.address(None, "cluster").as_str(),
+        "module.tier.cluster.web"
+    );
     assert!(spec
         .buckets
         .iter()
-        .any(|b| b.name.path("bucket") == "module.tier.bucket.assets"));
+        .any(|b| b.name.address(None, "bucket").as_str() == "module.tier.bucket.assets"));
 
     // DNS references the cluster of its own scope.
     let api = spec
