@@ -350,7 +350,7 @@ pub struct ActionJson<'a> {
     pub action: &'static str,
     pub kind: crate::topology::Kind,
     pub region: Option<&'a str>,
-    pub reason: Option<&'a str>,
+    pub reason: Option<String>,
     pub changes: Vec<Change>,
 }
 
@@ -365,7 +365,7 @@ pub fn plan_json(plan: &Plan) -> String {
             region: a.region(),
             reason: match a {
                 Action::Replace { reason, .. } | Action::Delete { reason, .. } => {
-                    Some(reason.as_str())
+                    Some(reason.to_string())
                 }
                 _ => None,
             },

@@ -4,7 +4,7 @@
 
 use crate::address::Address;
 use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
-use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
+use crate::plan::{diff, Action, ChangeReason, DiffOptions, Plan, ZoneKept, PLAN_FORMAT_VERSION};
 use crate::provider::{KnownResource, Observed, Provider, Scope};
 use crate::state::check::{self, Expected};
 use crate::state::{Backend, S3Location, State, StateStore};
@@ -491,31 +491,28 @@ fn explain_zone_deletions(actions: &mut [Action]) {
         if current.kind != Kind::HostedZone {
             continue;
         }
-        let others: Vec<&str> = current
+        let others: Vec<String> = current
             .computed
             .get("other_records")
             .and_then(Value::as_array)
-            .map(|v| v.iter().filter_map(Value::as_str).collect())
+            .map(|v| {
+                v.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
-        if current.computed.get("created") == Some(&Value::Bool(false)) {
-            reason.push_str(
-                "; standby did not create the zone, so it stays: only the state forgets it",
-            );
+        let kept = if current.computed.get("created") == Some(&Value::Bool(false)) {
+            ZoneKept::NotCreated
         } else if !others.is_empty() {
-            let shown = others
-                .iter()
-                .take(3)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", ");
-            let more = match others.len() {
-                n if n > 3 => format!(" and {} more", n - 3),
-                _ => String::new(),
-            };
-            reason.push_str(&format!(
-                "; the zone holds records that are not this environment's ({shown}{more}), so it stays: only the state forgets it"
-            ));
-        }
+            ZoneKept::HoldsOthers {
+                more: others.len().saturating_sub(3),
+                shown: others.into_iter().take(3).collect(),
+            }
+        } else {
+            continue;
+        };
+        *reason = ChangeReason::ZoneKept(Box::new(reason.clone()), kept);
     }
 }
 
@@ -559,8 +556,11 @@ fn explain_role_changes(
         };
         let region = current.address.served_region().unwrap_or_default();
         if let (Some(new), Some(old)) = (roles.get(region), state.roles.get(region)) {
-            if new != old && reason == "no longer in the spec" {
-                *reason = format!("region {region} becomes {new}");
+            if new != old && *reason == ChangeReason::NotInSpec {
+                *reason = ChangeReason::RoleChange {
+                    region: region.to_string(),
+                    role: *new,
+                };
             }
         }
     }

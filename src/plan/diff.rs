@@ -3,7 +3,7 @@
 //! Invariant: only attributes the desired resource manages are compared, so settings AWS
 //! adds on its own never show up as changes; a replacement always carries its reason.
 
-use super::{Action, Change};
+use super::{Action, Change, ChangeReason};
 use crate::address::Address;
 use crate::provider::Observed;
 use crate::topology::{Desired, Kind};
@@ -65,7 +65,7 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
                     o.address.clone(),
                     Action::Delete {
                         current: o.clone(),
-                        reason: "fence: the failed primary's bucket stops replicating".into(),
+                        reason: ChangeReason::Fence,
                     },
                 );
             }
@@ -76,7 +76,7 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
                 o.address.clone(),
                 Action::Delete {
                     current: o.clone(),
-                    reason: "destroy".into(),
+                    reason: ChangeReason::Destroy,
                 },
             );
         } else if !desired_addresses.contains(&o.address) {
@@ -84,7 +84,7 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
                 o.address.clone(),
                 Action::Delete {
                     current: o.clone(),
-                    reason: "no longer in the spec".into(),
+                    reason: ChangeReason::NotInSpec,
                 },
             );
         }
@@ -128,11 +128,7 @@ fn compare(d: &Desired, current: &Observed) -> Option<Action> {
             changes,
         });
     }
-    let reason = forcing
-        .iter()
-        .map(|c| format!("`{}` cannot change in place", c.key))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let reason = ChangeReason::CannotUpdate(forcing.iter().map(|c| c.key.clone()).collect());
     Some(Action::Replace {
         desired: d.clone(),
         current: current.clone(),
@@ -151,7 +147,7 @@ fn replace_requested(d: &Desired, current: &Observed) -> Action {
         desired: d.clone(),
         current: current.clone(),
         changes,
-        reason: "replace requested".into(),
+        reason: ChangeReason::ReplaceRequested,
     }
 }
 
@@ -186,7 +182,7 @@ fn cascade_replacements(
                         desired: d.clone(),
                         current: (*current).clone(),
                         changes,
-                        reason: format!("{parent} is replaced"),
+                        reason: ChangeReason::ParentReplaced(parent.clone()),
                     },
                 );
                 grew = true;
@@ -305,7 +301,7 @@ mod tests {
         let reasons: Vec<String> = actions
             .iter()
             .map(|a| match a {
-                Action::Replace { reason, .. } => reason.clone(),
+                Action::Replace { reason, .. } => reason.to_string(),
                 other => panic!("expected a replacement, got {other:?}"),
             })
             .collect();
@@ -378,7 +374,7 @@ mod tests {
                     reason, changes, ..
                 } => {
                     assert!(changes.is_empty(), "{changes:?}");
-                    (a.address().to_string(), reason.clone())
+                    (a.address().to_string(), reason.to_string())
                 }
                 other => panic!("expected a replacement, got {other:?}"),
             })

@@ -6,9 +6,11 @@
 
 mod diff;
 mod file;
+mod reason;
 
 pub use diff::{diff, DiffOptions};
 pub use file::{load_plan, save_plan};
+pub use reason::{ChangeReason, ZoneKept};
 
 use crate::address::Address;
 use crate::config::Role;
@@ -93,11 +95,11 @@ pub enum Action {
         desired: Desired,
         current: Observed,
         changes: Vec<Change>,
-        reason: String,
+        reason: ChangeReason,
     },
     Delete {
         current: Observed,
-        reason: String,
+        reason: ChangeReason,
     },
 }
 

@@ -5,7 +5,7 @@ use standby::address::Address;
 use standby::apply::{apply, ApplyOptions, ApplyReport};
 use standby::config::*;
 use standby::environment::{check_plan_is_current, Environment, PlanOptions};
-use standby::plan::Action;
+use standby::plan::{Action, ChangeReason};
 use standby::provider::fake::FakeProvider;
 use standby::provider::Provider;
 use standby::state::StateStore;
@@ -273,7 +273,9 @@ async fn refresh_notices_out_of_band_changes_and_adopts_what_the_state_lost() {
             ("create", "region.us-east-1.cluster.web.instance[1]"),
         ]
     );
-    assert!(matches!(&plan.actions[2], Action::Replace { reason, .. } if reason.contains("image")));
+    assert!(
+        matches!(&plan.actions[2], Action::Replace { reason: ChangeReason::CannotUpdate(keys), .. } if keys == &["image"])
+    );
 }
 
 #[tokio::test]
@@ -619,7 +621,7 @@ mod dr {
             abandon_interrupted: false,
         };
         let plan = plan_rebuild(&env, &*fresh, &state, &req).await.unwrap();
-        assert!(plan.actions.iter().any(|a| matches!(a, Action::Replace { reason, .. } if a.address().as_str() == "region.us-east-1.database.orders" && reason.contains("replica_of"))));
+        assert!(plan.actions.iter().any(|a| matches!(a, Action::Replace { reason, .. } if a.address().as_str() == "region.us-east-1.database.orders" && matches!(reason, ChangeReason::CannotUpdate(keys) if keys.iter().any(|k| k == "replica_of")))));
         assert!(apply_plan(&env, fresh.clone(), &plan).await.succeeded());
         assert_eq!(
             find(&fresh, "region.us-east-1.database.orders").attrs["replica_of"],
