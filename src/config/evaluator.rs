@@ -7,9 +7,10 @@
 //! computed is a reference cycle (reported once, where it closes), and an item whose
 //! computation failed yields `None` without further diagnostics downstream.
 
-use super::arith;
 use super::component_kind::{ComponentKind, Settings};
 use super::decoder::{AttrValue, Decoder, EvaluatedBody};
+use super::expression::evaluate;
+use super::expression::parse_standalone;
 use super::functions;
 use super::references::{self, Namespace, Reference};
 use super::reporter::{closest, did_you_mean, Reporter};
@@ -17,13 +18,11 @@ use super::schema::Schema;
 use super::scope::{Scope, ScopeId};
 use super::source::{FileId, Loc};
 use super::spec::ComponentName;
-use hcl::eval::{ErrorKind, Evaluate};
 use hcl::{Map, Value};
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::Body;
 use hcl_edit::Span;
 use std::collections::{BTreeMap, HashMap};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 
 /// A value for a root variable from the command line, the environment or a var file.
@@ -509,239 +508,5 @@ impl Evaluator {
     }
 }
 
-/// Why an expression could not be evaluated.
-pub struct Failure {
-    /// Where to point, when more precise than the expression's start.
-    pub offset: Option<usize>,
-    pub message: String,
-    pub help: String,
-}
-
-/// Evaluates `expr` in `ctx` (which declares what it references), with `file(...)` paths
-/// relative to `dir`. Arithmetic is checked (see `arith`) and strings holding a NUL
-/// character are refused.
-fn evaluate(expr: &Expression, mut ctx: hcl::eval::Context, dir: &Path) -> Result<Value, Failure> {
-    let checked: hcl::Expression = arith::rewrite(expr, &mut ctx).into();
-    let result = functions::with_base_dir(dir, || {
-        catch_unwind(AssertUnwindSafe(|| checked.evaluate(&ctx)))
-    });
-    match result {
-        Ok(Ok(value)) if holds_nul(&value) => Err(Failure {
-            offset: None,
-            message: "a string in this value contains a NUL character".into(),
-            help: "AWS refuses NUL characters in names and tags: remove the `\\u0000`".into(),
-        }),
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(describe_eval_error(expr, e.kind())),
-        // Not expected: arithmetic, the only known source of panics in hcl-rs, is checked.
-        Err(_) => Err(Failure {
-            offset: None,
-            message: "this expression cannot be evaluated".into(),
-            help: "simplify the expression".into(),
-        }),
-    }
-}
-
-fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        _ => false,
-    }
-}
-
-/// Message, help and where to point, for an hcl-rs evaluation error in `expr`.
-fn describe_eval_error(expr: &Expression, kind: &ErrorKind) -> Failure {
-    let (message, help, offset) = match kind {
-        ErrorKind::UndefinedVar(name) => (
-            format!("unknown name `{name}`"),
-            "references look like `var.NAME`, `local.NAME`, `cluster.NAME` or `module.NAME.OUTPUT`"
-                .to_string(),
-            None,
-        ),
-        ErrorKind::UndefinedFunc(name) => {
-            let name = name.to_string();
-            let help = did_you_mean(
-                &name,
-                functions::NAMES.iter().copied(),
-                "see the function list in DESIGN.md",
-            );
-            let at = references::find_call(expr, &name);
-            (format!("unknown function `{name}`"), help, at)
-        }
-        ErrorKind::FuncCall(name, message) => {
-            let name = name.to_string();
-            match arith::failed_operator(&name) {
-                Some(at) => (message.clone(), arith::help(message).to_string(), Some(at)),
-                None => (
-                    format!("call to `{name}` failed: {message}"),
-                    format!("check the arguments of `{name}`"),
-                    references::find_call(expr, &name),
-                ),
-            }
-        }
-        ErrorKind::Unexpected(value, expected) => (
-            format!("expected {expected}, got `{value}`"),
-            "check the types of the values in this expression".to_string(),
-            None,
-        ),
-        ErrorKind::NoSuchKey(key) => (
-            format!("no key `{key}` in this object"),
-            "check the key, or use `lookup(map, key, default)`".to_string(),
-            None,
-        ),
-        ErrorKind::Index(i) => (
-            format!("index {i} is out of range"),
-            "check the length of the list with `length(...)`".to_string(),
-            None,
-        ),
-        other => (
-            other.to_string(),
-            "check the operands of this expression".to_string(),
-            None,
-        ),
-    };
-    Failure {
-        offset,
-        message,
-        help,
-    }
-}
-
-/// Parses and evaluates text given for a variable (command line, environment) with the
-/// function library only: no references.
-pub fn parse_standalone(text: &str, dir: &Path) -> Result<Value, String> {
-    let expr = hcl_edit::parser::parse_expr(text)
-        .map_err(|e| format!("cannot parse `{text}`: {}", e.message()))?;
-    eval_standalone(&expr, dir).map_err(|f| f.message)
-}
-
-/// Evaluates an expression with the function library only (var files, typed CLI values).
-pub fn eval_standalone(expr: &Expression, dir: &Path) -> Result<Value, Failure> {
-    evaluate(expr, functions::context(), dir)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Evaluates `expr` in a scope declared by `src`; the error is the rendered diagnostics.
-    fn eval_in(src: &str, expr: &str) -> Result<serde_json::Value, String> {
-        let mut reporter = Reporter::default();
-        let file = reporter.sources.add("main.hcl".into(), src.into());
-        let body = hcl_edit::parser::parse_body(src).expect("test spec parses");
-        let mut scope = Scope::default();
-        scope.collect(&mut reporter, &[(file, body)]);
-        let expr_file = reporter.sources.add("expr.hcl".into(), expr.into());
-        let parsed = hcl_edit::parser::parse_expr(expr).expect("test expression parses");
-        let mut ev = Evaluator::new(reporter, vec![scope], BTreeMap::new());
-        match ev.eval_expr(0, expr_file, &parsed) {
-            Some(v) if !ev.reporter.has_errors() => Ok(serde_json::to_value(v).unwrap()),
-            _ => Err(ev.reporter.finish().to_string()),
-        }
-    }
-
-    const SPEC: &str = r#"
-variable "sizes" {
-  type    = list(number)
-  default = ["1", 2]
-}
-variable "env" {
-  default = "prod"
-}
-locals {
-  name   = "${local.prefix}-${var.env}"
-  prefix = upper("svc")
-  count  = length(var.sizes)
-}
-cluster "web" {
-  size  = local.count
-  image = "ami-1"
-}
-dns "api" {
-  zone    = "example.com"
-  name    = "api.example.com"
-  cluster = cluster.web
-}
-"#;
-
-    #[test]
-    fn locals_reference_each_other_in_any_order() {
-        assert_eq!(
-            eval_in(SPEC, "local.name"),
-            Ok(serde_json::json!("SVC-prod"))
-        );
-    }
-
-    #[test]
-    fn variable_defaults_convert_to_the_declared_type() {
-        assert_eq!(eval_in(SPEC, "var.sizes"), Ok(serde_json::json!([1, 2])));
-    }
-
-    #[test]
-    fn conditionals_for_expressions_and_templates() {
-        assert_eq!(
-            eval_in(SPEC, "var.env == \"prod\" ? 3 : 1"),
-            Ok(serde_json::json!(3))
-        );
-        assert_eq!(
-            eval_in(SPEC, "[for s in var.sizes : s * 2]"),
-            Ok(serde_json::json!([2, 4]))
-        );
-        assert_eq!(
-            eval_in(SPEC, r#""%{ for s in var.sizes }${s};%{ endfor }""#),
-            Ok(serde_json::json!("1;2;"))
-        );
-    }
-
-    #[test]
-    fn components_evaluate_to_their_settings_with_defaults() {
-        let web = eval_in(SPEC, "cluster.web").unwrap();
-        assert_eq!(web["name"], "web");
-        assert_eq!(web["address"], "cluster.web");
-        assert_eq!(web["size"], 2);
-        assert_eq!(web["port"], 80);
-        assert_eq!(web["instance_type"], "t3.micro");
-        assert_eq!(
-            eval_in(SPEC, "dns.api.cluster"),
-            Ok(serde_json::json!("cluster.web"))
-        );
-    }
-
-    #[test]
-    fn undefined_names_are_reported_with_suggestions() {
-        let err = eval_in(SPEC, "local.nam").unwrap_err();
-        assert!(
-            err.contains("undefined local `local.nam`")
-                && err.contains("did you mean `local.name`?"),
-            "{err}"
-        );
-        let err = eval_in(SPEC, "cluster.api").unwrap_err();
-        assert!(err.contains("undefined cluster `cluster.api`"), "{err}");
-        let err = eval_in(SPEC, "var").unwrap_err();
-        assert!(err.contains("`var` must be followed by a name"), "{err}");
-        let err = eval_in(SPEC, "nope + 1").unwrap_err();
-        assert!(err.contains("unknown name `nope`"), "{err}");
-    }
-
-    #[test]
-    fn cycles_are_reported_once() {
-        let err = eval_in("locals {\n  a = local.b\n  b = local.a\n}\n", "local.a").unwrap_err();
-        assert!(
-            err.contains("reference cycle: `local.a` -> `local.b` -> `local.a`"),
-            "{err}"
-        );
-        assert!(err.ends_with("1 error in the spec"), "{err}");
-    }
-
-    #[test]
-    fn arithmetic_overflow_is_a_diagnostic() {
-        let err = eval_in("", "18446744073709551615 + 1").unwrap_err();
-        assert!(
-            err.contains("`18446744073709551615 + 1` is out of range"),
-            "{err}"
-        );
-        assert!(err.contains("expr.hcl:1:22"), "{err}");
-    }
-}
+mod tests;

@@ -7,7 +7,8 @@
 
 use super::component_kind::{ComponentKind, Settings};
 use super::decoder::Decoder;
-use super::evaluator::{eval_standalone, Evaluator, Input, InputValue};
+use super::evaluator::{Evaluator, Input, InputValue};
+use super::expression::eval_standalone;
 use super::read::{read_regular, FileRole, MAX_SPEC_FILE_BYTES};
 use super::regions::{decode_regions, decode_service, Override};
 use super::reporter::{did_you_mean, Reporter};

@@ -10,6 +10,7 @@ mod component_kind;
 mod decoder;
 mod diagnostic;
 mod evaluator;
+mod expression;
 mod format;
 mod functions;
 mod loader;

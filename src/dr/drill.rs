@@ -7,15 +7,19 @@
 //! success, failure, error or Ctrl-C, and `drill --cleanup` finds what an interrupted drill
 //! left.
 
+mod ready;
+
+use ready::check_ready;
+
 use crate::address::Address;
 use crate::apply::{apply, ApplyEvent, ApplyOptions, ApplyReport};
 use crate::config::Role;
 use crate::environment::Environment;
 use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
-use crate::provider::{KnownResource, Observed, Provider, Scope};
+use crate::provider::{Observed, Provider};
 use crate::state::{history_now, StateStore};
 use crate::topology::{drill_environment, expand_drill, Desired, Kind};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -426,194 +430,6 @@ async fn teardown(
     }
     store.save().await?;
     Ok(report)
-}
-
-/// Instances running, database available and writable, bucket versioned, DNS answering
-/// with the drill's instances: each timed.
-async fn check_ready(
-    env: &Environment,
-    provider: &dyn Provider,
-    id: &str,
-    region: &str,
-    primary: &str,
-    desired: &[Desired],
-    clock: &mut Clock,
-) -> Result<()> {
-    let t = Instant::now();
-    let at = history_now();
-    let scope = Scope {
-        service: env.spec.service.name.clone(),
-        environment: drill_environment(&env.spec, id),
-        regions: BTreeSet::from([region.to_string(), primary.to_string()]),
-        global: true,
-        include_unmanaged: false,
-        known: desired
-            .iter()
-            .map(|d| KnownResource {
-                address: d.address.clone(),
-                kind: d.kind,
-                region: d.region.clone(),
-                name: d.name.clone(),
-            })
-            .collect(),
-    };
-    let live = provider
-        .refresh(&scope)
-        .await
-        .context("reading the drill's resources")?;
-    clock.step(
-        "read the drill's resources",
-        t,
-        at,
-        true,
-        format!("{} resources", live.len()),
-    );
-    let by_address: BTreeMap<&Address, &Observed> = live.iter().map(|o| (&o.address, o)).collect();
-    let mut problems = Vec::new();
-
-    let t = Instant::now();
-    let at = history_now();
-    let wanted: Vec<&Desired> = desired
-        .iter()
-        .filter(|d| d.kind == Kind::Instance)
-        .collect();
-    let running = wanted
-        .iter()
-        .filter(|d| {
-            by_address.get(&d.address).is_some_and(|o| {
-                o.computed
-                    .get("state")
-                    .and_then(|s| s.as_str())
-                    .is_none_or(|s| s == "running")
-            })
-        })
-        .count();
-    let ok = running == wanted.len();
-    clock.step(
-        "instances running",
-        t,
-        at,
-        ok,
-        format!("{running}/{} running", wanted.len()),
-    );
-    if !ok {
-        problems.push(format!("{running} of {} instances running", wanted.len()));
-    }
-
-    for d in desired.iter().filter(|d| d.kind == Kind::Database) {
-        let t = Instant::now();
-        let at = history_now();
-        let (ok, detail) = match by_address.get(&d.address) {
-            None => (false, "not found".to_string()),
-            Some(o) => {
-                let replica = o.attrs.get("replica_of").is_some_and(|v| !v.is_null());
-                let status = o
-                    .computed
-                    .get("status")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or("available");
-                (
-                    !replica && status == "available",
-                    format!(
-                        "{} is {status}{}",
-                        o.id,
-                        if replica { ", a replica" } else { ", writable" }
-                    ),
-                )
-            }
-        };
-        clock.step(
-            &format!("database {} available and writable", d.address),
-            t,
-            at,
-            ok,
-            detail.clone(),
-        );
-        if !ok {
-            problems.push(format!("{}: {detail}", d.address));
-        }
-    }
-
-    for d in desired.iter().filter(|d| d.kind == Kind::Bucket) {
-        let t = Instant::now();
-        let at = history_now();
-        let versioning = by_address
-            .get(&d.address)
-            .and_then(|o| o.attrs.get("versioning"))
-            .and_then(|v| v.as_str());
-        let ok = versioning == Some("Enabled");
-        clock.step(
-            &format!("bucket {} versioned", d.name),
-            t,
-            at,
-            ok,
-            format!("versioning {}", versioning.unwrap_or("unknown")),
-        );
-        if !ok {
-            problems.push(format!("bucket {} is not versioned", d.name));
-        }
-    }
-
-    for d in desired.iter().filter(|d| d.kind == Kind::Record) {
-        let t = Instant::now();
-        let at = history_now();
-        let name = d
-            .attrs
-            .get("name")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        let zone_id = d
-            .refs
-            .get("zone")
-            .and_then(|z| by_address.get(z))
-            .and_then(|z| {
-                z.computed
-                    .get("zone_id")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-                    .or(Some(z.id.clone()))
-            })
-            .unwrap_or_default();
-        let mut expected: Vec<String> = d
-            .bindings
-            .get("values")
-            .map(|b| {
-                b.from
-                    .iter()
-                    .filter_map(|a| by_address.get(a))
-                    .filter_map(|o| {
-                        o.computed
-                            .get("public_ip")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        expected.sort();
-        let mut answer = provider.test_dns_answer(&zone_id, name).await?;
-        answer.sort();
-        let ok = !answer.is_empty() && answer == expected;
-        clock.step(
-            &format!("dns {name} answers"),
-            t,
-            at,
-            ok,
-            format!("answer {}", answer.join(", ")),
-        );
-        if !ok {
-            problems.push(format!(
-                "{name} answers [{}], expected [{}]",
-                answer.join(", "),
-                expected.join(", ")
-            ));
-        }
-    }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        bail!("readiness checks failed: {}", problems.join("; "))
-    }
 }
 
 fn summary(r: &ApplyReport) -> String {

@@ -2,16 +2,25 @@
 //!
 //! Invariant: planning reads AWS (one batched refresh) and the state, and writes neither.
 
+mod explain;
+mod reconcile;
+
+pub use explain::check_plan_is_current;
+use explain::{
+    check_replace, check_targets, explain_role_changes, explain_zone_deletions, protected_deletions,
+};
+use reconcile::recorded_names;
+pub use reconcile::{leave_shared, reconcile};
+
 use crate::address::Address;
 use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
-use crate::plan::{diff, Action, ChangeReason, DiffOptions, Plan, ZoneKept, PLAN_FORMAT_VERSION};
+use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
 use crate::provider::{KnownResource, Observed, Provider, Scope};
 use crate::state::check::{self, Expected};
 use crate::state::{Backend, S3Location, State, StateStore};
-use crate::topology::{self, Desired, Kind, NAME_KEY, TAGS};
+use crate::topology::{self, Desired};
 use anyhow::{bail, Result};
-use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -365,157 +374,6 @@ impl Environment {
     }
 }
 
-/// Each `--target` must select something the spec or AWS has.
-fn check_targets(targets: &[Address], desired: &[Desired], prior: &[Observed]) -> Result<()> {
-    for t in targets {
-        let mut known = desired
-            .iter()
-            .map(|d| &d.address)
-            .chain(prior.iter().map(|o| &o.address));
-        if !known.any(|a| t.contains(a)) {
-            bail!("--target {t} matches no resource: `standby state list` shows the addresses");
-        }
-    }
-    Ok(())
-}
-
-/// Each `--replace` must name one resource of the spec; one that does not exist yet is
-/// simply created, and the plan says so.
-fn check_replace(
-    replace: &[Address],
-    desired: &[Desired],
-    prior: &[Observed],
-) -> Result<Vec<String>> {
-    let mut notes = Vec::new();
-    for r in replace {
-        if !desired.iter().any(|d| &d.address == r) {
-            bail!(
-                "--replace {r} is not a resource of the spec: name one resource \
-                 (`standby state list` shows the addresses)"
-            );
-        }
-        if !prior.iter().any(|o| &o.address == r) {
-            notes.push(format!(
-                "--replace {r}: it does not exist yet, so it is created"
-            ));
-        }
-    }
-    Ok(notes)
-}
-
-/// What a refresh found, made comparable with the spec and the state:
-/// - a resource the state holds under another address (moved with `standby state mv`) is
-///   matched by its id before its `standby:address` tag, which keeps the old address until
-///   the resource's next update rewrites its tags;
-/// - what only the state knows stays: dependencies and the name at creation;
-/// - `tags` keeps only the keys standby manages: the spec's, and those it set before (so a
-///   tag dropped from the spec is removed from AWS, and tags others added are not drift).
-pub fn reconcile(live: &mut [Observed], state: Option<&State>, desired: &[Desired]) {
-    let empty = Vec::new();
-    let resources = state.map(|s| &s.resources).unwrap_or(&empty);
-    let by_id: HashMap<(Kind, &str), &Address> = resources
-        .iter()
-        .map(|r| ((r.kind, r.id.as_str()), &r.address))
-        .collect();
-    let taken: BTreeSet<Address> = live.iter().map(|o| o.address.clone()).collect();
-    let keys = |attrs: &Map<String, Value>| -> Vec<String> {
-        attrs
-            .get(TAGS)
-            .and_then(Value::as_object)
-            .map(|t| t.keys().cloned().collect())
-            .unwrap_or_default()
-    };
-    let mut managed: HashMap<&Address, BTreeSet<String>> = HashMap::new();
-    for (a, attrs) in desired
-        .iter()
-        .map(|d| (&d.address, &d.attrs))
-        .chain(resources.iter().map(|r| (&r.address, &r.attrs)))
-    {
-        managed.entry(a).or_default().extend(keys(attrs));
-    }
-    for o in live.iter_mut() {
-        if let Some(moved) = by_id.get(&(o.kind, o.id.as_str())) {
-            if **moved != o.address && !taken.contains(*moved) {
-                o.address = (*moved).clone();
-            }
-        }
-        if let Some(known) = state.and_then(|s| s.get(&o.address)) {
-            o.depends_on = known.depends_on.clone();
-            if let Some(name) = known.computed.get(NAME_KEY) {
-                o.computed.insert(NAME_KEY.into(), name.clone());
-            }
-        }
-        if let Some(Value::Object(tags)) = o.attrs.get_mut(TAGS) {
-            let keep = managed.get(&o.address);
-            tags.retain(|k, _| keep.is_some_and(|m| m.contains(k)));
-        }
-    }
-}
-
-/// The names the state's resources were created with: recorded at creation, or (states
-/// from before names were recorded) the attribute that holds the name.
-fn recorded_names(state: &State) -> BTreeMap<Address, String> {
-    state
-        .resources
-        .iter()
-        .filter_map(|r| {
-            let name = r
-                .computed
-                .get(NAME_KEY)
-                .or_else(|| topology::name_attr(r.kind).and_then(|k| r.attrs.get(k)))?;
-            Some((r.address.clone(), name.as_str()?.to_string()))
-        })
-        .collect()
-}
-
-/// A hosted zone that is not this environment's (another environment's, or one standby
-/// adopted) is shared: its tags are not managed here.
-pub fn leave_shared(desired: &mut [Desired], prior: &[Observed]) {
-    let shared: BTreeSet<&Address> = prior
-        .iter()
-        .filter(|o| o.computed.get("owned") == Some(&Value::Bool(false)))
-        .map(|o| &o.address)
-        .collect();
-    for d in desired.iter_mut().filter(|d| shared.contains(&d.address)) {
-        d.attrs.remove(TAGS);
-    }
-}
-
-/// A hosted zone standby did not create, or one that holds records of others, stays when
-/// its environment lets go of it: the deletion says so.
-fn explain_zone_deletions(actions: &mut [Action]) {
-    for a in actions.iter_mut() {
-        let Action::Delete { current, reason } = a else {
-            continue;
-        };
-        if current.kind != Kind::HostedZone {
-            continue;
-        }
-        let others: Vec<String> = current
-            .computed
-            .get("other_records")
-            .and_then(Value::as_array)
-            .map(|v| {
-                v.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let kept = if current.computed.get("created") == Some(&Value::Bool(false)) {
-            ZoneKept::NotCreated
-        } else if !others.is_empty() {
-            ZoneKept::HoldsOthers {
-                more: others.len().saturating_sub(3),
-                shown: others.into_iter().take(3).collect(),
-            }
-        } else {
-            continue;
-        };
-        *reason = ChangeReason::ZoneKept(Box::new(reason.clone()), kept);
-    }
-}
-
 /// Fills bound attributes (record values, health-check addresses) from the refreshed view;
 /// a source that does not exist yet, is about to change or is `replaced` leaves the value
 /// unknown.
@@ -541,81 +399,4 @@ fn bind_from_prior(
             })
         })
         .collect()
-}
-
-/// A deletion caused by a region changing role says so, rather than "no longer in the spec".
-fn explain_role_changes(
-    actions: &mut [Action],
-    state: Option<&State>,
-    roles: &BTreeMap<String, Role>,
-) {
-    let Some(state) = state else { return };
-    for a in actions.iter_mut() {
-        let Action::Delete { current, reason } = a else {
-            continue;
-        };
-        let region = current.address.served_region().unwrap_or_default();
-        if let (Some(new), Some(old)) = (roles.get(region), state.roles.get(region)) {
-            if new != old && *reason == ChangeReason::NotInSpec {
-                *reason = ChangeReason::RoleChange {
-                    region: region.to_string(),
-                    role: *new,
-                };
-            }
-        }
-    }
-}
-
-/// Deletions and replacements of resources marked `prevent_destroy`, as messages that say
-/// how to allow them.
-fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Vec<String> {
-    let protected: BTreeSet<&Address> = desired
-        .iter()
-        .filter(|d| d.prevent_destroy)
-        .map(|d| &d.address)
-        .collect();
-    let replica = |attrs: &serde_json::Map<String, serde_json::Value>| {
-        attrs.get("replica_of").is_some_and(|v| !v.is_null())
-    };
-    actions
-        .iter()
-        .filter(|a| match a {
-            // A replica holds no data of its own; a rebuild turns a stale standalone database
-            // into a replica after its final snapshot.
-            Action::Replace { desired, current, .. } => !replica(&current.attrs) && !replica(&desired.attrs),
-            Action::Delete { current, .. } => !replica(&current.attrs),
-            _ => false,
-        })
-        .filter(|a| protected.contains(a.address()))
-        .map(|a| {
-            format!(
-                "{} has prevent_destroy = true, so it cannot be {}d: set prevent_destroy = false on it in the spec and apply that first",
-                a.address(),
-                a.verb()
-            )
-        })
-        .collect()
-}
-
-/// Refuses a saved plan once the state moved on since it was made.
-pub fn check_plan_is_current(plan: &Plan, state: &State, state_exists: bool) -> Result<()> {
-    let lineage_matches = match &plan.state_lineage {
-        Some(l) => state_exists && *l == state.lineage,
-        None => !state_exists,
-    };
-    if !lineage_matches {
-        bail!(
-            "the saved plan was made for another state (lineage {}, now {}): make a new plan with `standby plan --out`",
-            plan.state_lineage.as_deref().unwrap_or("none"),
-            if state_exists { state.lineage.as_str() } else { "none" }
-        );
-    }
-    if state_exists && plan.state_serial != state.serial {
-        bail!(
-            "the saved plan is stale: the state moved from serial {} to {} since it was made; make a new plan with `standby plan --out`",
-            plan.state_serial,
-            state.serial
-        );
-    }
-    Ok(())
 }

@@ -1,0 +1,166 @@
+//! What a plan says beyond its actions: whether `--target` and `--replace` name something,
+//! why a deletion happens, what `prevent_destroy` refuses, whether a saved plan is current.
+
+use crate::address::Address;
+use crate::config::Role;
+use crate::plan::{Action, ChangeReason, Plan, ZoneKept};
+use crate::provider::Observed;
+use crate::state::State;
+use crate::topology::{Desired, Kind};
+use anyhow::{bail, Result};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Each `--target` must select something the spec or AWS has.
+pub(super) fn check_targets(
+    targets: &[Address],
+    desired: &[Desired],
+    prior: &[Observed],
+) -> Result<()> {
+    for t in targets {
+        let mut known = desired
+            .iter()
+            .map(|d| &d.address)
+            .chain(prior.iter().map(|o| &o.address));
+        if !known.any(|a| t.contains(a)) {
+            bail!("--target {t} matches no resource: `standby state list` shows the addresses");
+        }
+    }
+    Ok(())
+}
+
+/// Each `--replace` must name one resource of the spec; one that does not exist yet is
+/// simply created, and the plan says so.
+pub(super) fn check_replace(
+    replace: &[Address],
+    desired: &[Desired],
+    prior: &[Observed],
+) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for r in replace {
+        if !desired.iter().any(|d| &d.address == r) {
+            bail!(
+                "--replace {r} is not a resource of the spec: name one resource \
+                 (`standby state list` shows the addresses)"
+            );
+        }
+        if !prior.iter().any(|o| &o.address == r) {
+            notes.push(format!(
+                "--replace {r}: it does not exist yet, so it is created"
+            ));
+        }
+    }
+    Ok(notes)
+}
+
+/// A hosted zone standby did not create, or one that holds records of others, stays when
+/// its environment lets go of it: the deletion says so.
+pub(super) fn explain_zone_deletions(actions: &mut [Action]) {
+    for a in actions.iter_mut() {
+        let Action::Delete { current, reason } = a else {
+            continue;
+        };
+        if current.kind != Kind::HostedZone {
+            continue;
+        }
+        let others: Vec<String> = current
+            .computed
+            .get("other_records")
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let kept = if current.computed.get("created") == Some(&Value::Bool(false)) {
+            ZoneKept::NotCreated
+        } else if !others.is_empty() {
+            ZoneKept::HoldsOthers {
+                more: others.len().saturating_sub(3),
+                shown: others.into_iter().take(3).collect(),
+            }
+        } else {
+            continue;
+        };
+        *reason = ChangeReason::ZoneKept(Box::new(reason.clone()), kept);
+    }
+}
+
+/// A deletion caused by a region changing role says so, rather than "no longer in the spec".
+pub(super) fn explain_role_changes(
+    actions: &mut [Action],
+    state: Option<&State>,
+    roles: &BTreeMap<String, Role>,
+) {
+    let Some(state) = state else { return };
+    for a in actions.iter_mut() {
+        let Action::Delete { current, reason } = a else {
+            continue;
+        };
+        let region = current.address.served_region().unwrap_or_default();
+        if let (Some(new), Some(old)) = (roles.get(region), state.roles.get(region)) {
+            if new != old && *reason == ChangeReason::NotInSpec {
+                *reason = ChangeReason::RoleChange {
+                    region: region.to_string(),
+                    role: *new,
+                };
+            }
+        }
+    }
+}
+
+/// Deletions and replacements of resources marked `prevent_destroy`, as messages that say
+/// how to allow them.
+pub(super) fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Vec<String> {
+    let protected: BTreeSet<&Address> = desired
+        .iter()
+        .filter(|d| d.prevent_destroy)
+        .map(|d| &d.address)
+        .collect();
+    let replica = |attrs: &serde_json::Map<String, serde_json::Value>| {
+        attrs.get("replica_of").is_some_and(|v| !v.is_null())
+    };
+    actions
+        .iter()
+        .filter(|a| match a {
+            // A replica holds no data of its own; a rebuild turns a stale standalone database
+            // into a replica after its final snapshot.
+            Action::Replace { desired, current, .. } => !replica(&current.attrs) && !replica(&desired.attrs),
+            Action::Delete { current, .. } => !replica(&current.attrs),
+            _ => false,
+        })
+        .filter(|a| protected.contains(a.address()))
+        .map(|a| {
+            format!(
+                "{} has prevent_destroy = true, so it cannot be {}d: set prevent_destroy = false on it in the spec and apply that first",
+                a.address(),
+                a.verb()
+            )
+        })
+        .collect()
+}
+
+/// Refuses a saved plan once the state moved on since it was made.
+pub fn check_plan_is_current(plan: &Plan, state: &State, state_exists: bool) -> Result<()> {
+    let lineage_matches = match &plan.state_lineage {
+        Some(l) => state_exists && *l == state.lineage,
+        None => !state_exists,
+    };
+    if !lineage_matches {
+        bail!(
+            "the saved plan was made for another state (lineage {}, now {}): make a new plan with `standby plan --out`",
+            plan.state_lineage.as_deref().unwrap_or("none"),
+            if state_exists { state.lineage.as_str() } else { "none" }
+        );
+    }
+    if state_exists && plan.state_serial != state.serial {
+        bail!(
+            "the saved plan is stale: the state moved from serial {} to {} since it was made; make a new plan with `standby plan --out`",
+            plan.state_serial,
+            state.serial
+        );
+    }
+    Ok(())
+}
