@@ -2,7 +2,7 @@
 //! write a JSON and a Markdown report; `--cleanup` removes what interrupted drills left.
 
 use super::{confirm, progress, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest};
+use crate::dr::{cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest, DrillVerdict};
 use crate::private_file::write_private;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
@@ -106,7 +106,7 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
             "drill {} in {} {}{}",
             report.id,
             report.region,
-            if report.verdict == "missed" {
+            if report.verdict == DrillVerdict::Missed {
                 "missed the rto"
             } else {
                 "failed"
@@ -167,7 +167,7 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
         host: hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
         started_at: report.started_at.clone(),
         duration_ms: report.steps.iter().map(|s| ((s.offset_s + s.duration_s) * 1000.0) as u64).max().unwrap_or(0),
-        outcome: report.verdict.clone(),
+        outcome: verdict_word(report.verdict).to_string(),
         steps: report
             .steps
             .iter()
@@ -186,6 +186,15 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
     store.release().await
 }
 
+/// The history's outcome of a drill: the verdict as the JSON report writes it.
+fn verdict_word(v: DrillVerdict) -> &'static str {
+    match v {
+        DrillVerdict::Met => "met",
+        DrillVerdict::Missed => "missed",
+        DrillVerdict::Failed => "failed",
+    }
+}
+
 /// The Markdown report: verdict, a timeline to read at a glance, what was made and removed.
 pub fn markdown(r: &DrillReport) -> String {
     let mut out = String::new();
@@ -198,10 +207,10 @@ pub fn markdown(r: &DrillReport) -> String {
         "# Drill {} of {}/{} in {}\n",
         r.id, r.service, r.environment, r.region
     );
-    let verdict = match r.verdict.as_str() {
-        "met" => "**met the RTO**",
-        "missed" => "**missed the RTO**",
-        _ => "**failed**",
+    let verdict = match r.verdict {
+        DrillVerdict::Met => "**met the RTO**",
+        DrillVerdict::Missed => "**missed the RTO**",
+        DrillVerdict::Failed => "**failed**",
     };
     let _ = writeln!(
         out,

@@ -60,8 +60,7 @@ pub struct DrillReport {
     pub rto_s: f64,
     /// Start to ready, when the drill got ready.
     pub recovery_time_s: Option<f64>,
-    /// `met`, `missed` (ready but slower than the RTO) or `failed` (never ready).
-    pub verdict: String,
+    pub verdict: DrillVerdict,
     pub steps: Vec<DrillStep>,
     /// Every address the drill created.
     pub created: Vec<String>,
@@ -76,9 +75,21 @@ pub struct DrillReport {
     pub error: Option<String>,
 }
 
+/// How a drill went against the RTO; written to the report as `met`, `missed` or `failed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillVerdict {
+    /// Ready within the RTO.
+    Met,
+    /// Ready, but slower than the RTO.
+    Missed,
+    /// Never ready.
+    Failed,
+}
+
 impl DrillReport {
     pub fn succeeded(&self) -> bool {
-        self.verdict == "met" && self.error.is_none()
+        self.verdict == DrillVerdict::Met && self.error.is_none()
     }
 }
 
@@ -261,9 +272,9 @@ pub async fn run_drill(
 
     let rto = env.spec.service.rto;
     let verdict = match ready_after {
-        Some(t) if error.is_none() && t <= rto => "met",
-        Some(_) if error.is_none() => "missed",
-        _ => "failed",
+        Some(t) if error.is_none() && t <= rto => DrillVerdict::Met,
+        Some(_) if error.is_none() => DrillVerdict::Missed,
+        _ => DrillVerdict::Failed,
     };
     Ok(DrillReport {
         format_version: 1,
@@ -274,7 +285,7 @@ pub async fn run_drill(
         started_at,
         rto_s: rto.as_secs_f64(),
         recovery_time_s: ready_after.map(|d| d.as_secs_f64()),
-        verdict: verdict.to_string(),
+        verdict,
         steps: clock.steps,
         created,
         removed,
