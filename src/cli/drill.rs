@@ -2,7 +2,9 @@
 //! write a JSON and a Markdown report; `--cleanup` removes what interrupted drills left.
 
 use super::{confirm, progress, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest, DrillVerdict};
+use crate::dr::{
+    cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest, DrillVerdict,
+};
 use crate::private_file::write_private;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;

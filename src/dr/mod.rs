@@ -15,8 +15,7 @@ use std::collections::BTreeMap;
 
 pub use drill::{
     cleanup_drills, drill_state_path, prepare_drill, run_drill, DrillReport, DrillRequest,
-    DrillVerdict,
-    DrillStep, PreparedDrill,
+    DrillStep, DrillVerdict, PreparedDrill,
 };
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};

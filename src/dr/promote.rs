@@ -13,7 +13,7 @@ use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
 use crate::plan::{Action, Plan};
 use crate::provider::Provider;
-use crate::state::{Journal, JournalStage, State};
+use crate::state::{Journal, JournalStage, Stage, State};
 use crate::topology::Kind;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -223,20 +223,22 @@ fn new_journal(
     }
     let fence = match old_primary {
         Some(p) => JournalStage::new(
-            format!("fence {p}"),
+            Stage::Fence {
+                old_primary: Some(p.to_string()),
+            },
             BTreeMap::from([(p.to_string(), Role::Failed)]),
         ),
-        None => JournalStage::new("fence the old primary (there is none)", BTreeMap::new()),
+        None => JournalStage::new(Stage::Fence { old_primary: None }, BTreeMap::new()),
     };
     let stages = vec![
         fence,
         JournalStage::new(
-            format!("promote the database in {r}"),
+            Stage::PromoteData { region: r.into() },
             BTreeMap::from([(r.to_string(), Role::Primary)]),
         ),
-        JournalStage::new(format!("scale {r} to full size"), BTreeMap::new()),
-        JournalStage::new(format!("move DNS to {r}"), BTreeMap::new()),
-        JournalStage::new(format!("replicate buckets from {r}"), BTreeMap::new()),
+        JournalStage::new(Stage::Scale { region: r.into() }, BTreeMap::new()),
+        JournalStage::new(Stage::Traffic { region: r.into() }, BTreeMap::new()),
+        JournalStage::new(Stage::Replication { region: r.into() }, BTreeMap::new()),
     ];
     let mut journal = Journal::new(&operation, &resume, stages, roles.clone());
     journal.details = serde_json::json!({

@@ -10,7 +10,7 @@ use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
 use crate::plan::Plan;
 use crate::provider::Provider;
-use crate::state::{Journal, JournalStage, State};
+use crate::state::{Journal, JournalStage, Stage, State};
 use crate::topology::Kind;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,13 +101,13 @@ fn new_journal(req: &RebuildRequest, roles: BTreeMap<String, Role>) -> Journal {
     }
     let stages = vec![
         JournalStage::new(
-            format!("bring {r} up as {}", req.role),
+            Stage::BringUp {
+                region: r.into(),
+                role: req.role,
+            },
             BTreeMap::from([(r.to_string(), req.role)]),
         ),
-        JournalStage::new(
-            format!("point DNS and bucket replication at {r}"),
-            BTreeMap::new(),
-        ),
+        JournalStage::new(Stage::Repoint { region: r.into() }, BTreeMap::new()),
     ];
     let mut journal = Journal::new(
         &format!("rebuild {r} as {}", req.role),

@@ -9,6 +9,7 @@
 //! single history entry.
 
 use super::history::{now_rfc3339, who, HistoryEntry, Interruption, Step};
+use super::stage::Stage;
 use crate::config::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -44,7 +45,7 @@ pub struct Journal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalStage {
     /// `promote the database in us-west-2` ...
-    pub name: String,
+    pub name: Stage,
     /// Roles that become true when this stage completes.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub roles: BTreeMap<String, Role>,
@@ -55,9 +56,9 @@ pub struct JournalStage {
 }
 
 impl JournalStage {
-    pub fn new(name: impl Into<String>, roles: BTreeMap<String, Role>) -> JournalStage {
+    pub fn new(name: Stage, roles: BTreeMap<String, Role>) -> JournalStage {
         JournalStage {
-            name: name.into(),
+            name,
             roles,
             done: false,
             not_made: Vec::new(),
@@ -201,11 +202,15 @@ mod tests {
             "standby promote us-west-2",
             vec![
                 JournalStage::new(
-                    "fence us-east-1",
+                    Stage::Fence {
+                        old_primary: Some("us-east-1".into()),
+                    },
                     BTreeMap::from([("us-east-1".into(), Role::Failed)]),
                 ),
                 JournalStage::new(
-                    "promote the database in us-west-2",
+                    Stage::PromoteData {
+                        region: "us-west-2".into(),
+                    },
                     BTreeMap::from([("us-west-2".into(), Role::Primary)]),
                 ),
             ],

@@ -14,6 +14,7 @@ mod interrupt;
 mod journal;
 mod lock;
 pub mod s3;
+mod stage;
 mod store;
 
 pub use backend::{
@@ -25,6 +26,7 @@ pub use interrupt::{defer_interrupts, interrupted, Interrupted};
 pub use journal::{Journal, JournalStage};
 pub use lock::{refuse_running, LockHolder, StateLock};
 pub use s3::{Replica, S3Location};
+pub use stage::Stage;
 pub use store::StateStore;
 
 use crate::address::Address;

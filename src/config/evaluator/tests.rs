@@ -1,4 +1,3 @@
-
 use super::*;
 
 /// Evaluates `expr` in a scope declared by `src`; the error is the rendered diagnostics.
