@@ -7,7 +7,7 @@ use crate::environment::{check_plan_is_current, Environment, PlanOptions};
 use crate::plan::{load_plan, Plan};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{Backend, HistoryEntry, StateStore, Step};
+use crate::state::{Backend, HistoryEntry, Operation, StateStore, Step};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -87,7 +87,7 @@ async fn apply_saved(
             provider,
             &mut store,
             args.parallelism,
-            Operation::named("apply"),
+            Operation::Apply,
         )
         .await
     }
@@ -135,14 +135,7 @@ async fn converge(
         eprintln!("Apply cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    execute(
-        &plan,
-        provider,
-        store,
-        args.parallelism,
-        Operation::named("apply"),
-    )
-    .await?;
+    execute(&plan, provider, store, args.parallelism, Operation::Apply).await?;
     print_outputs(&plan);
     Ok(Outcome::Success)
 }
@@ -187,19 +180,6 @@ pub(super) async fn make_plan(
     env.plan(provider, state, &opts).await
 }
 
-/// The run's name in the history: `apply`, `destroy`, `promote us-west-2` ...
-pub(super) struct Operation {
-    pub name: String,
-}
-
-impl Operation {
-    pub fn named(name: &str) -> Operation {
-        Operation {
-            name: name.to_string(),
-        }
-    }
-}
-
 /// Runs a plan with progress and Ctrl-C handling, records it in the history and prints the
 /// report; `Err` when it did not complete.
 pub(super) async fn execute(
@@ -211,7 +191,7 @@ pub(super) async fn execute(
 ) -> Result<ApplyReport> {
     let started_at = crate::state::history_now();
     let clock = Instant::now();
-    let op_name = op.name.clone();
+    let op_name = op.to_string();
     // Ctrl-C is handled here (finish what is in flight, save); the lock goes afterwards.
     let _interrupts = crate::state::defer_interrupts();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
@@ -293,7 +273,7 @@ async fn record(
         .collect();
     let (user, host) = crate::state::who();
     let entry = HistoryEntry {
-        operation: op.name,
+        operation: op,
         user,
         host,
         started_at,

@@ -1,12 +1,13 @@
 //! `standby destroy [ENV]`: delete everything the environment manages, in reverse order.
 
 use super::{
-    apply::{execute, make_plan, refuse_blocked, release_after, Operation},
+    apply::{execute, make_plan, refuse_blocked, release_after},
     confirm, render, EnvArg, GlobalArgs, Outcome,
 };
 use crate::environment::PlanOptions;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
+use crate::state::Operation;
 use anyhow::Result;
 use clap::Args;
 use std::sync::Arc;
@@ -57,13 +58,6 @@ async fn run_locked(
         eprintln!("Destroy cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    execute(
-        &plan,
-        provider,
-        store,
-        args.parallelism,
-        Operation::named("destroy"),
-    )
-    .await?;
+    execute(&plan, provider, store, args.parallelism, Operation::Destroy).await?;
     Ok(Outcome::Success)
 }

@@ -8,7 +8,7 @@ use crate::dr::{
 use crate::private_file::write_private;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{history_now, HistoryEntry, Step};
+use crate::state::{history_now, HistoryEntry, Operation, Step};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::fmt::Write;
@@ -164,7 +164,9 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
         return Ok(());
     }
     store.state_mut().history.push(HistoryEntry {
-        operation: format!("drill {}", report.region),
+        operation: Operation::Drill {
+            region: report.region.clone(),
+        },
         user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
         host: hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
         started_at: report.started_at.clone(),

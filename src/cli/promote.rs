@@ -1,11 +1,11 @@
 //! `standby promote REGION [ENV]`: make a standby the primary, as a reviewed plan.
 
-use super::apply::{execute, refuse_blocked, Operation};
+use super::apply::{execute, refuse_blocked};
 use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
 use crate::dr::{plan_promote, PromoteRequest};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{history_now, Step};
+use crate::state::{history_now, Operation, Step};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::sync::Arc;
@@ -40,8 +40,10 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
     let mut env = g.load(&args.env.env)?;
     env.state_failover = Some(args.assume_down.iter().cloned().collect());
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let name = format!("promote {}", args.region);
-    let mut store = env.open_state(&name).await?;
+    let name = Operation::Promote {
+        region: args.region.clone(),
+    };
+    let mut store = env.open_state(&name.to_string()).await?;
     if !store.exists() {
         bail!(
             "environment {} has no state yet: apply it before promoting",
@@ -83,7 +85,7 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
         provider,
         &mut store,
         args.parallelism,
-        Operation::named(&name),
+        name.clone(),
     )
     .await?;
     eprint!("{}", render::not_made(&report));

@@ -1,12 +1,13 @@
 //! `standby rebuild REGION [ENV] [--role ROLE]`: bring a failed or cold region to a standby
 //! role, as a reviewed plan.
 
-use super::apply::{execute, refuse_blocked, Operation};
+use super::apply::{execute, refuse_blocked};
 use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
 use crate::config::Role;
 use crate::dr::{plan_rebuild, RebuildRequest};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
+use crate::state::Operation;
 use anyhow::{bail, Result};
 use clap::Args;
 use std::sync::Arc;
@@ -44,8 +45,11 @@ pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
     let mut env = g.load(&args.env.env)?;
     env.state_failover = Some(args.assume_down.iter().cloned().collect());
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let name = format!("rebuild {} as {}", args.region, args.role);
-    let mut store = env.open_state(&name).await?;
+    let name = Operation::Rebuild {
+        region: args.region.clone(),
+        role: args.role,
+    };
+    let mut store = env.open_state(&name.to_string()).await?;
     if !store.exists() {
         bail!(
             "environment {} has no state yet: apply it first",
@@ -70,14 +74,7 @@ pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
         eprintln!("Rebuild cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    let report = execute(
-        &plan,
-        provider,
-        &mut store,
-        args.parallelism,
-        Operation::named(&name),
-    )
-    .await?;
+    let report = execute(&plan, provider, &mut store, args.parallelism, name.clone()).await?;
     eprint!("{}", render::not_made(&report));
     Ok(Outcome::Success)
 }

@@ -10,7 +10,7 @@ mod rebuild;
 
 use crate::config::Role;
 use crate::environment::Environment;
-use crate::state::{Journal, State};
+use crate::state::{Journal, Operation, State};
 use std::collections::BTreeMap;
 
 pub use drill::{
@@ -33,7 +33,7 @@ pub use drift::{
 /// operation's is refused unless the user gives it up (apply then records it as abandoned).
 fn resuming<'a>(
     state: &'a State,
-    operation: &str,
+    operation: &Operation,
     abandon: bool,
 ) -> anyhow::Result<Option<&'a Journal>> {
     match &state.journal {
@@ -41,7 +41,7 @@ fn resuming<'a>(
             tracing::info!(operation = %j.operation, "giving up the interrupted operation");
             Ok(None)
         }
-        Some(j) if j.operation == operation => Ok(Some(j)),
+        Some(j) if j.operation == *operation => Ok(Some(j)),
         Some(j) => anyhow::bail!(
             "{} was interrupted at {}: run `{}` to finish it first, or pass --abandon-interrupted to give it up and start from the roles it reached",
             j.operation,

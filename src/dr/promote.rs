@@ -13,7 +13,7 @@ use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
 use crate::plan::{Action, Plan};
 use crate::provider::Provider;
-use crate::state::{Journal, JournalStage, Stage, State};
+use crate::state::{Journal, JournalStage, Operation, Stage, State};
 use crate::topology::Kind;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -75,7 +75,7 @@ pub async fn plan_promote(
     if req.assume_down.contains(r) {
         bail!("cannot promote {r} while assuming it is down: drop --assume-down {r}");
     }
-    let operation = format!("promote {r}");
+    let operation = Operation::Promote { region: r.into() };
     let resumed = super::resuming(state, &operation, req.abandon_interrupted)?;
     let (roles, old_primary) = match resumed {
         Some(j) => (
@@ -216,7 +216,7 @@ fn new_journal(
     old_primary: Option<&str>,
 ) -> Journal {
     let r = req.region.as_str();
-    let operation = format!("promote {r}");
+    let operation = Operation::Promote { region: r.into() };
     let mut resume = format!("standby promote {r}");
     for d in &req.assume_down {
         resume.push_str(&format!(" --assume-down {d}"));
@@ -240,7 +240,7 @@ fn new_journal(
         JournalStage::new(Stage::Traffic { region: r.into() }, BTreeMap::new()),
         JournalStage::new(Stage::Replication { region: r.into() }, BTreeMap::new()),
     ];
-    let mut journal = Journal::new(&operation, &resume, stages, roles.clone());
+    let mut journal = Journal::new(operation, &resume, stages, roles.clone());
     journal.details = serde_json::json!({
         "region": r,
         "old_primary": old_primary,

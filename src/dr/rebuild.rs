@@ -10,7 +10,7 @@ use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
 use crate::plan::Plan;
 use crate::provider::Provider;
-use crate::state::{Journal, JournalStage, Stage, State};
+use crate::state::{Journal, JournalStage, Operation, Stage, State};
 use crate::topology::Kind;
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -40,7 +40,10 @@ pub async fn plan_rebuild(
     if req.role == Role::Primary || req.role == Role::Failed {
         bail!("rebuild brings a region to warm-standby or cold-standby; to make {r} the primary, rebuild it as a warm standby and then `standby promote {r}`");
     }
-    let operation = format!("rebuild {r} as {}", req.role);
+    let operation = Operation::Rebuild {
+        region: r.into(),
+        role: req.role,
+    };
     let resumed = super::resuming(state, &operation, req.abandon_interrupted)?;
     let roles = match resumed {
         Some(j) => j.roles.clone(),
@@ -109,12 +112,11 @@ fn new_journal(req: &RebuildRequest, roles: BTreeMap<String, Role>) -> Journal {
         ),
         JournalStage::new(Stage::Repoint { region: r.into() }, BTreeMap::new()),
     ];
-    let mut journal = Journal::new(
-        &format!("rebuild {r} as {}", req.role),
-        &resume,
-        stages,
-        roles,
-    );
+    let operation = Operation::Rebuild {
+        region: r.into(),
+        role: req.role,
+    };
+    let mut journal = Journal::new(operation, &resume, stages, roles);
     journal.details =
         serde_json::json!({ "region": r, "role": req.role, "assume_down": req.assume_down });
     journal

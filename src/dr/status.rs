@@ -7,7 +7,7 @@
 use crate::config::Role;
 use crate::environment::Environment;
 use crate::provider::Provider;
-use crate::state::{HistoryEntry, State};
+use crate::state::{HistoryEntry, Operation, State};
 use crate::topology::Kind;
 use anyhow::Result;
 use serde::Serialize;
@@ -82,7 +82,7 @@ impl RegionStatus {
 /// A promote or rebuild the state's journal holds: interrupted, or running right now.
 #[derive(Debug, Clone, Serialize)]
 pub struct Interrupted {
-    pub operation: String,
+    pub operation: Operation,
     /// `stage 2/5 (promote the database in us-west-2)`.
     pub at: String,
     /// The command that finishes it.
@@ -224,12 +224,12 @@ pub async fn status(
             dns,
         });
     }
-    let last = |prefix: &str| {
+    let last = |wanted: fn(&Operation) -> bool| {
         state.and_then(|s| {
             s.history
                 .iter()
                 .rev()
-                .find(|h| h.operation.starts_with(prefix))
+                .find(|h| wanted(&h.operation))
                 .cloned()
         })
     };
@@ -243,7 +243,7 @@ pub async fn status(
             note: j.note(),
         }),
         regions,
-        last_promote: last("promote"),
-        last_drill: last("drill"),
+        last_promote: last(|o| matches!(o, Operation::Promote { .. })),
+        last_drill: last(|o| matches!(o, Operation::Drill { .. })),
     })
 }

@@ -2,12 +2,14 @@
 //!
 //! Invariant: entries are only ever appended.
 
+use crate::config::Role;
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HistoryEntry {
-    /// `apply`, `destroy`, `promote us-west-2` ...
-    pub operation: String,
+    pub operation: Operation,
     pub user: String,
     pub host: String,
     /// RFC 3339.
@@ -59,4 +61,100 @@ pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// What a history entry (or the journal of a run under way) records having run.
+///
+/// The words are the state file's form (`"operation": "promote us-west-2"`): `Display` and
+/// `FromStr` here are that format's conversion, so histories written before read as they were.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Operation {
+    Apply,
+    Destroy,
+    Promote { region: String },
+    Rebuild { region: String, role: Role },
+    Drill { region: String },
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Operation::Apply => f.write_str("apply"),
+            Operation::Destroy => f.write_str("destroy"),
+            Operation::Promote { region } => write!(f, "promote {region}"),
+            Operation::Rebuild { region, role } => write!(f, "rebuild {region} as {role}"),
+            Operation::Drill { region } => write!(f, "drill {region}"),
+        }
+    }
+}
+
+impl FromStr for Operation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let op = match s.split_once(' ') {
+            None if s == "apply" => Operation::Apply,
+            None if s == "destroy" => Operation::Destroy,
+            Some(("promote", r)) => Operation::Promote { region: r.into() },
+            Some(("drill", r)) => Operation::Drill { region: r.into() },
+            Some(("rebuild", rest)) => {
+                let (r, role) = rest
+                    .split_once(" as ")
+                    .ok_or_else(|| format!("{s:?} names no role"))?;
+                let role = serde_json::from_value(role.into()).map_err(|e| e.to_string())?;
+                Operation::Rebuild {
+                    region: r.into(),
+                    role,
+                }
+            }
+            _ => return Err(format!("{s:?} is not an operation standby records")),
+        };
+        Ok(op)
+    }
+}
+
+impl From<Operation> for String {
+    fn from(o: Operation) -> String {
+        o.to_string()
+    }
+}
+
+impl TryFrom<String> for Operation {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_reads_back_from_its_words() {
+        let r = || "us-west-2".to_string();
+        for o in [
+            Operation::Apply,
+            Operation::Destroy,
+            Operation::Promote { region: r() },
+            Operation::Rebuild {
+                region: r(),
+                role: Role::WarmStandby,
+            },
+            Operation::Drill { region: r() },
+        ] {
+            assert_eq!(o.to_string().parse::<Operation>(), Ok(o.clone()), "{o}");
+        }
+        assert_eq!(
+            Operation::Rebuild {
+                region: r(),
+                role: Role::ColdStandby
+            }
+            .to_string(),
+            "rebuild us-west-2 as cold-standby"
+        );
+        assert!("restore".parse::<Operation>().is_err());
+    }
 }

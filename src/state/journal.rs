@@ -8,7 +8,7 @@
 //! ever records two primaries. The journal leaves the state in the save that appends its
 //! single history entry.
 
-use super::history::{now_rfc3339, who, HistoryEntry, Interruption, Step};
+use super::history::{now_rfc3339, who, HistoryEntry, Interruption, Operation, Step};
 use super::stage::Stage;
 use crate::config::Role;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Journal {
     /// `promote us-west-2`, `rebuild us-east-1 as warm-standby`: the history's name for it.
-    pub operation: String,
+    pub operation: Operation,
     /// The command that finishes it: `standby promote us-west-2 --assume-down us-east-1`.
     pub resume: String,
     pub user: String,
@@ -68,14 +68,14 @@ impl JournalStage {
 
 impl Journal {
     pub fn new(
-        operation: &str,
+        operation: Operation,
         resume: &str,
         stages: Vec<JournalStage>,
         roles: BTreeMap<String, Role>,
     ) -> Journal {
         let (user, host) = who();
         Journal {
-            operation: operation.to_string(),
+            operation,
             resume: resume.to_string(),
             user,
             host,
@@ -198,7 +198,9 @@ mod tests {
 
     fn promote() -> Journal {
         Journal::new(
-            "promote us-west-2",
+            Operation::Promote {
+                region: "us-west-2".into(),
+            },
             "standby promote us-west-2",
             vec![
                 JournalStage::new(

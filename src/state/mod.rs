@@ -21,7 +21,7 @@ pub use backend::{
     record as record_backend, record_lineage, recorded as recorded_backend, recorded_lineage,
     Backend, OpenOptions,
 };
-pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, Step};
+pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, Operation, Step};
 pub use interrupt::{defer_interrupts, interrupted, Interrupted};
 pub use journal::{Journal, JournalStage};
 pub use lock::{refuse_running, LockHolder, StateLock};

@@ -11,7 +11,7 @@ use standby::environment::{Environment, PlanOptions};
 use standby::plan::Plan;
 use standby::provider::fake::FakeProvider;
 use standby::provider::Provider;
-use standby::state::State;
+use standby::state::{Operation, State};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -190,7 +190,7 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
         assert!(
             s.history
                 .iter()
-                .all(|h| !h.operation.starts_with("promote")),
+                .all(|h| !matches!(h.operation, Operation::Promote { .. })),
             "no history entry until it is done"
         );
         let plan = env
@@ -225,7 +225,7 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
         let entries: Vec<_> = done
             .history
             .iter()
-            .filter(|h| h.operation == "promote us-west-2")
+            .filter(|h| h.operation.to_string() == "promote us-west-2")
             .collect();
         assert_eq!(entries.len(), 1, "{failing}: one entry");
         let entry = entries[0];
@@ -297,16 +297,16 @@ async fn another_operation_is_refused_while_one_is_interrupted_unless_given_up()
     assert!(run(&env, &provider, &plan).await.succeeded());
     let s = state(&env).await;
     assert!(s.journal.is_none());
-    let outcomes: Vec<(&str, &str)> = s
+    let outcomes: Vec<(String, &str)> = s
         .history
         .iter()
-        .map(|h| (h.operation.as_str(), h.outcome.as_str()))
+        .map(|h| (h.operation.to_string(), h.outcome.as_str()))
         .collect();
     assert_eq!(
         outcomes,
         [
-            ("promote us-west-2", "abandoned"),
-            ("rebuild eu-west-1 as warm-standby", "succeeded")
+            ("promote us-west-2".to_string(), "abandoned"),
+            ("rebuild eu-west-1 as warm-standby".to_string(), "succeeded")
         ]
     );
     assert_eq!(s.roles["eu-west-1"], Role::WarmStandby);
@@ -352,7 +352,13 @@ async fn a_rebuild_stopped_part_way_is_finished_by_the_same_request() {
     let s = state(&env).await;
     assert!(s.journal.is_none());
     let last = s.history.last().unwrap();
-    assert_eq!(last.operation, "rebuild us-east-1 as warm-standby");
+    assert_eq!(
+        last.operation,
+        Operation::Rebuild {
+            region: "us-east-1".into(),
+            role: Role::WarmStandby
+        }
+    );
     assert_eq!(last.interruptions.len(), 1);
     let clean = env
         .plan(
