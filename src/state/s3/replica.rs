@@ -362,7 +362,7 @@ mod tests {
 
     fn entry(operation: &str) -> HistoryEntry {
         HistoryEntry {
-            operation: operation.into(),
+            operation: operation.parse().expect("an operation"),
             user: "u".into(),
             host: "h".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
