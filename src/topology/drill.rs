@@ -78,6 +78,7 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
                 );
                 copy
             };
+            let sg = x.db_security_group(spec, target, db);
             let identifier = super::expand::db_identifier(&naming.regional(&slug, r));
             x.push(
                 at(r),
@@ -96,6 +97,7 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
                 BTreeMap::from([
                     ("subnet_group".to_string(), group.clone()),
                     ("snapshot".to_string(), restore_from),
+                    ("security_group".to_string(), sg),
                 ]),
                 vec![],
             );

@@ -331,7 +331,11 @@ impl Expander {
                 if !settings.engine_version.is_empty() {
                     a["engine_version"] = json!(settings.engine_version);
                 }
-                let mut refs = BTreeMap::from([("subnet_group".to_string(), group.clone())]);
+                let sg = self.db_security_group(spec, region, db);
+                let mut refs = BTreeMap::from([
+                    ("subnet_group".to_string(), group.clone()),
+                    ("security_group".to_string(), sg),
+                ]);
                 if role == Role::WarmStandby {
                     let source = db.name.address(Some(&primary.name), "database");
                     a["replica_of"] = json!(source.to_string());
@@ -371,6 +375,40 @@ impl Expander {
             vec![],
         );
         group
+    }
+
+    /// The database's security group in `region`: its engine's port open to the security
+    /// group of every cluster there, nothing else. Without one RDS puts the instance in the
+    /// VPC's default group (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
+    /// `VpcSecurityGroupIds`), which the clusters cannot reach.
+    pub(super) fn db_security_group(
+        &mut self,
+        spec: &Spec,
+        region: &Region,
+        db: &Component<crate::config::DatabaseSettings>,
+    ) -> Address {
+        let r = region.name.as_str();
+        let address = Address::regional(r, &db.name.path("database")).child("security_group");
+        let group_name = self.naming.regional(&format!("{}-db", db.name.slug()), r);
+        let mut refs = BTreeMap::from([("vpc".to_string(), Address::regional(r, "network.vpc"))]);
+        for cluster in &spec.clusters {
+            let sg = Address::regional(r, &cluster.name.path("cluster")).child("security_group");
+            refs.insert(format!("ingress.{}", cluster.name.slug()), sg);
+        }
+        self.push(
+            address.clone(),
+            Kind::SecurityGroup,
+            Some(r),
+            group_name.clone(),
+            attrs(json!({
+                "group_name": group_name,
+                "port": engine_port(&db.settings_in(r).engine),
+                "ingress": "security_groups",
+            })),
+            refs,
+            vec![],
+        );
+        address
     }
 
     /// The zone, and for the primary and the first warm standby a health check and a
@@ -461,6 +499,18 @@ impl Expander {
                 },
             );
         }
+    }
+}
+
+/// The engine's default port (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
+/// `Port`: Db2 50000, MariaDB and MySQL 3306, SQL Server 1433, Oracle 1521, PostgreSQL 5432).
+pub(super) fn engine_port(engine: &str) -> u16 {
+    match engine {
+        e if e.starts_with("postgres") || e.starts_with("aurora-postgresql") => 5432,
+        e if e.starts_with("oracle") => 1521,
+        e if e.starts_with("sqlserver") => 1433,
+        e if e.starts_with("db2") => 50000,
+        _ => 3306,
     }
 }
 

@@ -79,6 +79,7 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "group_name",
     "identifier",
     "image",
+    "ingress",
     "instance_class",
     "instance_type",
     "ip_address",

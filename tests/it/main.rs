@@ -13,6 +13,7 @@ mod config_diagnostics;
 mod config_drift_ignore;
 mod config_hostile;
 mod config_load;
+mod db_real_aws;
 mod dr_emulator;
 mod dr_journal_fake;
 mod dr_resume;

@@ -18,16 +18,13 @@ impl Rds {
             ensure_ours(found.tag_list(), d, r, "an RDS instance", identifier)?;
         } else {
             let refs = resolve_refs(d, ctx)?;
-            let subnet_group = refs
-                .get("subnet_group")
-                .map(|o| o.id.clone())
-                .ok_or_else(|| anyhow!("{a}: reference `subnet_group` is missing from the spec"))?;
+            let net = Placement::of(d, &refs)?;
             match d.attrs.get("replica_of") {
                 _ if restore_from(d)?.is_some() => {
-                    self.restore_database(d, &refs, &subnet_group).await?;
+                    self.restore_database(d, &refs, &net).await?;
                 }
-                None | Some(Value::Null) => self.create_primary(d, subnet_group).await?,
-                Some(Value::String(_)) => self.create_replica(d, &refs, subnet_group).await?,
+                None | Some(Value::Null) => self.create_primary(d, &net).await?,
+                Some(Value::String(_)) => self.create_replica(d, &refs, &net).await?,
                 Some(other) => {
                     bail!("{a}: attribute `replica_of` must be an address or null, not {other}")
                 }
@@ -44,7 +41,7 @@ impl Rds {
     }
 
     /// A writable, encrypted instance whose master password RDS manages.
-    async fn create_primary(&self, d: &Desired, subnet_group: String) -> anyhow::Result<()> {
+    async fn create_primary(&self, d: &Desired, net: &Placement) -> anyhow::Result<()> {
         let (r, a) = (self.region.as_str(), &d.address);
         let identifier = str_attr(d, "identifier")?;
         let instance_class = str_attr(d, "instance_class")?;
@@ -61,7 +58,9 @@ impl Rds {
             .set_engine_version(version.map(str::to_owned))
             .db_instance_class(instance_class)
             .allocated_storage(storage_gb(d)?)
-            .db_subnet_group_name(subnet_group)
+            .db_subnet_group_name(&net.subnet_group)
+            .set_vpc_security_group_ids(net.security_group.clone().map(|g| vec![g]))
+            .publicly_accessible(false)
             .storage_encrypted(true)
             .backup_retention_period(BACKUP_RETENTION_DAYS)
             .master_username(MASTER_USERNAME)
@@ -79,7 +78,7 @@ impl Rds {
         &self,
         d: &Desired,
         refs: &BTreeMap<String, Observed>,
-        subnet_group: String,
+        net: &Placement,
     ) -> anyhow::Result<()> {
         let (r, a) = (self.region.as_str(), &d.address);
         let identifier = str_attr(d, "identifier")?;
@@ -108,11 +107,14 @@ impl Rds {
                 .source_db_instance_identifier(source_arn)
                 .db_instance_class(instance_class)
                 .set_db_subnet_group_name(group)
+                .set_vpc_security_group_ids(net.security_group.clone().map(|g| vec![g]))
+                .publicly_accessible(false)
                 .set_kms_key_id(kms.clone())
                 .set_tags(Some(db_tags(d)))
                 .send()
         };
         let (already, op) = (INSTANCE_EXISTS, "CreateDBInstanceReadReplica");
+        let subnet_group = &net.subnet_group;
         match replica(Some(subnet_group.clone())).await {
             Ok(_) => {}
             Err(e) if error::code(&e).is_some_and(|c| already.contains(&c)) => {}
@@ -122,13 +124,13 @@ impl Rds {
                 if self.emulator.on()
                     && cross_region
                     && error::code(&e).is_some_and(|c| NO_SUBNET_GROUP.contains(&c))
-                    && self.subnet_group_exists(&subnet_group, a).await? =>
+                    && self.subnet_group_exists(subnet_group, a).await? =>
             {
                 replica(None)
                     .await
                     .map(|_| ())
                     .absent_if(already, op, r, a)?;
-                self.join_subnet_group(identifier, &subnet_group, a).await?;
+                self.join_subnet_group(identifier, subnet_group, a).await?;
             }
             Err(e) => return Err(error::failure(op, r, a, &e)),
         }
@@ -277,7 +279,7 @@ impl Rds {
         &self,
         d: &Desired,
         refs: &BTreeMap<String, Observed>,
-        subnet_group: &str,
+        net: &Placement,
     ) -> anyhow::Result<()> {
         let (r, a) = (self.region.as_str(), &d.address);
         if !matches!(d.attrs.get("replica_of"), None | Some(Value::Null)) {
@@ -298,7 +300,9 @@ impl Rds {
             .db_instance_identifier(str_attr(d, "identifier")?)
             .db_snapshot_identifier(&snapshot.id)
             .db_instance_class(str_attr(d, "instance_class")?)
-            .db_subnet_group_name(subnet_group)
+            .db_subnet_group_name(&net.subnet_group)
+            .set_vpc_security_group_ids(net.security_group.clone().map(|g| vec![g]))
+            .publicly_accessible(false)
             .manage_master_user_password(true)
             .set_tags(Some(db_tags(d)))
             .send()
@@ -306,6 +310,30 @@ impl Rds {
             .map(|_| ())
             .absent_if(INSTANCE_EXISTS, "RestoreDBInstanceFromDBSnapshot", r, a)?;
         Ok(())
+    }
+}
+
+/// Where an instance lives: its DB subnet group and its security group. Sent on every create,
+/// replica and restore: without `VpcSecurityGroupIds` RDS uses the VPC's default group, and
+/// without `PubliclyAccessible=false` an instance in a VPC with an internet gateway is public
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+pub(super) struct Placement {
+    subnet_group: String,
+    /// Always given by the topology; a hand-built desired without it gets the VPC's default.
+    security_group: Option<String>,
+}
+
+impl Placement {
+    fn of(d: &Desired, refs: &BTreeMap<String, Observed>) -> anyhow::Result<Placement> {
+        let id = |name: &str| {
+            refs.get(name).map(|o| o.id.clone()).ok_or_else(|| {
+                anyhow!("{}: reference `{name}` is missing from the spec", d.address)
+            })
+        };
+        Ok(Placement {
+            subnet_group: id("subnet_group")?,
+            security_group: refs.get("security_group").map(|o| o.id.clone()),
+        })
     }
 }
 

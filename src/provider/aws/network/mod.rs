@@ -72,7 +72,15 @@ impl Ec2 {
             Kind::Vpc => self.create_vpc(d).await?,
             Kind::InternetGateway => self.create_internet_gateway(d, &ref_id("vpc")?).await?,
             Kind::Subnet => self.create_subnet(d, &ref_id("vpc")?).await?,
-            Kind::SecurityGroup => self.create_security_group(d, &ref_id("vpc")?).await?,
+            Kind::SecurityGroup => {
+                let from: Vec<String> = refs
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("ingress."))
+                    .map(|(_, o)| o.id.clone())
+                    .collect();
+                self.create_security_group(d, &ref_id("vpc")?, &from)
+                    .await?
+            }
             Kind::Instance => {
                 self.create_instance(d, &ref_id("subnet")?, &ref_id("security_group")?)
                     .await?
@@ -91,6 +99,11 @@ impl Ec2 {
                 if current.attrs.get("map_public_ip") != Some(&Value::Bool(want)) {
                     self.set_map_public_ip(&d.address, &current.id, want)
                         .await?;
+                }
+            }
+            Kind::SecurityGroup if d.attrs.contains_key("ingress") => {
+                if current.attrs.get("port") != d.attrs.get("port") {
+                    bail!("{}: a database security group's port cannot change in place; replace it instead", d.address);
                 }
             }
             Kind::SecurityGroup => {

@@ -256,6 +256,17 @@ impl Ec2 {
             })
             .and_then(|p| p.from_port());
         o.attrs = map([("group_name", json!(g.group_name())), ("port", json!(port))]);
+        // A database's group: its port open to other security groups only.
+        let from_groups = g.ip_permissions().iter().find(|p| {
+            p.ip_protocol() == Some("tcp")
+                && p.from_port() == p.to_port()
+                && p.ip_ranges().is_empty()
+                && !p.user_id_group_pairs().is_empty()
+        });
+        if let (None, Some(p)) = (port, from_groups) {
+            o.attrs.insert("port".into(), json!(p.from_port()));
+            o.attrs.insert("ingress".into(), json!("security_groups"));
+        }
         o.computed = map([("vpc_id", json!(g.vpc_id()))]);
         tags::observe(&mut o, pairs(g.tags()));
         Some(o)

@@ -1,12 +1,15 @@
-//! Security groups: one TCP port open to anywhere.
+//! Security groups: one TCP port open to anywhere (a cluster's), or to the security groups
+//! of the region's clusters only (a database's: `ingress` is `security_groups`).
 
 use super::*;
+use aws_sdk_ec2::types::UserIdGroupPair;
 
 impl Ec2 {
     pub(super) async fn create_security_group(
         &self,
         d: &Desired,
         vpc_id: &str,
+        from_groups: &[String],
     ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let name = str_attr(d, "group_name")?;
@@ -54,13 +57,20 @@ impl Ec2 {
                 }
             }
         };
-        self.authorize_port(a, &group_id, port).await?;
+        let mut attrs = map([("group_name", json!(name)), ("port", json!(port))]);
+        if d.attrs.contains_key("ingress") {
+            self.authorize(a, &group_id, tcp_from_groups(port, from_groups))
+                .await?;
+            attrs.insert("ingress".into(), json!("security_groups"));
+        } else {
+            self.authorize_port(a, &group_id, port).await?;
+        }
         Ok(Observed {
             address: a.clone(),
             kind: Kind::SecurityGroup,
             region: Some(self.region.clone()),
             id: group_id,
-            attrs: map([("group_name", json!(name)), ("port", json!(port))]),
+            attrs,
             computed: map([("vpc_id", json!(vpc_id))]),
             depends_on: Vec::new(),
         })
@@ -72,10 +82,20 @@ impl Ec2 {
         group_id: &str,
         port: i32,
     ) -> anyhow::Result<()> {
+        self.authorize(address, group_id, tcp_from_anywhere(port))
+            .await
+    }
+
+    async fn authorize(
+        &self,
+        address: &Address,
+        group_id: &str,
+        permission: IpPermission,
+    ) -> anyhow::Result<()> {
         self.client
             .authorize_security_group_ingress()
             .group_id(group_id)
-            .ip_permissions(tcp_from_anywhere(port))
+            .ip_permissions(permission)
             .send()
             .await
             .absent_if(
@@ -94,6 +114,20 @@ pub(super) fn tcp_from_anywhere(port: i32) -> IpPermission {
         .from_port(port)
         .to_port(port)
         .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build()
+}
+
+/// `port` open to members of `groups` only (https://docs.aws.amazon.com/vpc/latest/userguide/security-group-rules.html:
+/// a rule whose source is a security group admits the instances associated with it).
+fn tcp_from_groups(port: i32, groups: &[String]) -> IpPermission {
+    let pairs = groups
+        .iter()
+        .map(|g| UserIdGroupPair::builder().group_id(g).build());
+    IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .set_user_id_group_pairs(Some(pairs.collect()))
         .build()
 }
 

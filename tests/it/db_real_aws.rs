@@ -1,0 +1,90 @@
+//! Databases as real AWS makes them (issue 14): private, reachable from the clusters only,
+//! read replicas in warm standbys, and engine versions as floors. The real binary against
+//! the emulator, read back through the SDK.
+
+use crate::support::aws::{database_standing, rds};
+use crate::support::specs::DR;
+use crate::support::workspace::Workspace;
+use crate::support::Emulator;
+
+fn workspace(emulator: &Emulator) -> Workspace {
+    let ws = Workspace::new(emulator.env());
+    ws.write("environments/prod/main.hcl", DR);
+    ws
+}
+
+/// The instance `checkout-prod-orders-<region>`.
+async fn instance(emulator: &Emulator, region: &str) -> aws_sdk_rds::types::DbInstance {
+    rds(emulator, region)
+        .await
+        .describe_db_instances()
+        .db_instance_identifier(format!("checkout-prod-orders-{region}"))
+        .send()
+        .await
+        .unwrap()
+        .db_instances()[0]
+        .clone()
+}
+
+#[tokio::test]
+async fn databases_are_private_and_admit_the_clusters_security_group_only() {
+    let emulator = Emulator::start();
+    let ws = workspace(&emulator);
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+    assert!(
+        database_standing(&emulator, "us-west-2")
+            .await
+            .is_some_and(|s| s.starts_with("replica of")),
+        "the warm standby's database is a read replica"
+    );
+    for region in ["us-east-1", "us-west-2"] {
+        let db = instance(&emulator, region).await;
+        assert_eq!(db.publicly_accessible(), Some(false), "{region}");
+        let groups: Vec<&str> = db
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id())
+            .collect();
+        assert_eq!(groups.len(), 1, "{region}: {groups:?}");
+        let ec2 = emulator.ec2(region).await;
+        let described = ec2
+            .describe_security_groups()
+            .group_ids(groups[0])
+            .send()
+            .await
+            .unwrap();
+        let group = &described.security_groups()[0];
+        let rules = group.ip_permissions();
+        assert_eq!(rules.len(), 1, "{region}: {rules:?}");
+        assert_eq!(rules[0].from_port(), Some(5432), "the engine's port");
+        assert!(
+            rules[0].ip_ranges().is_empty(),
+            "no address range: {rules:?}"
+        );
+        let sources: Vec<&str> = rules[0]
+            .user_id_group_pairs()
+            .iter()
+            .filter_map(|p| p.group_id())
+            .collect();
+        let web = ec2
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("group-name")
+                    .values(format!("checkout-prod-web-{region}"))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let web = web.security_groups()[0].group_id().unwrap();
+        assert_eq!(
+            sources,
+            vec![web],
+            "{region}: admits the web cluster's group"
+        );
+    }
+}
