@@ -402,7 +402,8 @@ fn live_changes(d: Option<&Desired>, st: Option<&Observed>, lv: &Observed) -> Ve
             let is_bound = d.is_some_and(|d| d.bindings.contains_key(k));
             let expected = if is_bound { bound? } else { st?.attrs.get(k)? };
             let now = lv.attrs.get(k).unwrap_or(&Value::Null);
-            (now != expected).then(|| Change {
+            let kind = d.map_or(lv.kind, |d| d.kind);
+            (!kind.fulfils(k, expected, Some(now))).then(|| Change {
                 key: k.clone(),
                 before: expected.clone(),
                 after: now.clone(),
@@ -417,7 +418,7 @@ fn spec_changes(d: &Desired, lv: &Observed) -> Vec<Change> {
         .iter()
         .filter(|(k, _)| !d.bindings.contains_key(*k))
         .filter(|(_, v)| v.as_str() != Some(UNKNOWN))
-        .filter(|(k, v)| lv.attrs.get(*k) != Some(*v))
+        .filter(|(k, v)| !d.kind.fulfils(k, v, lv.attrs.get(*k)))
         .map(|(k, v)| Change {
             key: k.clone(),
             before: lv.attrs.get(k).cloned().unwrap_or(Value::Null),

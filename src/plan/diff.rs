@@ -106,7 +106,7 @@ fn compare(d: &Desired, current: &Observed) -> Option<Action> {
     let changes: Vec<Change> = d
         .attrs
         .iter()
-        .filter(|(k, v)| current.attrs.get(*k) != Some(*v))
+        .filter(|(k, v)| !d.kind.fulfils(k, v, current.attrs.get(*k)))
         .map(|(k, v)| Change {
             key: k.clone(),
             before: current.attrs.get(k).cloned().unwrap_or(Value::Null),

@@ -115,6 +115,22 @@ pub const OWNER: &str = "owner";
 pub const NAME_KEY: &str = "name";
 
 impl Kind {
+    /// Whether the live value of `key` fulfils the wanted one: equal, or, for a database's
+    /// `engine_version` (a floor), a higher minor version of the same major, which RDS
+    /// installs by itself (`AutoMinorVersionUpgrade`, on by default:
+    /// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Maintenance.html#USER_UpgradeDBInstance.Upgrading.AutoMinorVersionUpgrades).
+    pub fn fulfils(self, key: &str, want: &Value, live: Option<&Value>) -> bool {
+        if live == Some(want) {
+            return true;
+        }
+        match (self, key, want.as_str(), live.and_then(Value::as_str)) {
+            (Kind::Database, "engine_version", Some(want), Some(live)) => {
+                version_at_least(want, live)
+            }
+            _ => false,
+        }
+    }
+
     /// Whether resources of the kind carry tags. A Route 53 record cannot (its owner is kept
     /// in a TXT record instead), and a bucket replication is a setting of its bucket.
     pub fn has_tags(self) -> bool {
@@ -229,5 +245,44 @@ impl Desired {
     /// Whether some attribute is still `UNKNOWN`.
     pub fn has_unknowns(&self) -> bool {
         self.attrs.values().any(|v| v.as_str() == Some(UNKNOWN))
+    }
+}
+
+/// `live` is `want` or a later minor version of `want`'s major: every component of `want` but
+/// the last is equal (`16.3` and `16.4`; `8.0.35` and `8.0.36`, not `8.4.1`), the last is not
+/// lower. Versions that are not dotted numbers only fulfil themselves.
+fn version_at_least(want: &str, live: &str) -> bool {
+    let parse = |v: &str| -> Option<Vec<u64>> { v.split('.').map(|p| p.parse().ok()).collect() };
+    let (Some(want), Some(live)) = (parse(want), parse(live)) else {
+        return false;
+    };
+    let Some((last, major)) = want.split_last() else {
+        return false;
+    };
+    if want.len() == 1 {
+        return live.first() == Some(last);
+    }
+    live.len() >= want.len() && live[..major.len()] == *major && live[major.len()] >= *last
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_database_engine_version_is_a_floor_within_its_major() {
+        let ok = |want: &str, live: &str| {
+            Kind::Database.fulfils("engine_version", &json!(want), Some(&json!(live)))
+        };
+        assert!(ok("16.3", "16.3"));
+        assert!(ok("16.3", "16.4"));
+        assert!(ok("16", "16.4"));
+        assert!(ok("8.0.35", "8.0.36"));
+        assert!(!ok("16.4", "16.3"), "lower is a change");
+        assert!(!ok("16.3", "17.1"), "another major is a change");
+        assert!(!ok("8.0.35", "8.4.1"), "MySQL 8.4 is another major");
+        assert!(!ok("19.0.0.0.ru-2024-01", "19.0.0.0.ru-2024-04"));
+        assert!(!Kind::Instance.fulfils("engine_version", &json!("1.1"), Some(&json!("1.2"))));
     }
 }

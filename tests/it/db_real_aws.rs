@@ -3,6 +3,7 @@
 //! the emulator, read back through the SDK.
 
 use crate::support::aws::{database_standing, rds};
+use crate::support::proxy::Proxy;
 use crate::support::specs::DR;
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
@@ -87,4 +88,27 @@ async fn databases_are_private_and_admit_the_clusters_security_group_only() {
             "{region}: admits the web cluster's group"
         );
     }
+}
+
+#[tokio::test]
+async fn plan_is_clean_after_rds_upgraded_the_minor_version() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    let ws = Workspace::new(proxy.env());
+    ws.write("environments/prod/main.hcl", DR);
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert!(proxy.fired("rds.minor-upgrade") > 0, "16.3 reads 16.4 now");
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+    ws.run(&["drift", "environments/prod"]).ok();
+    proxy.clear();
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert_eq!(
+        proxy.count_operation("rds", "ModifyDBInstance"),
+        0,
+        "no downgrade back to 16.3"
+    );
 }

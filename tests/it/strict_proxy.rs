@@ -69,3 +69,30 @@ async fn without_strict_mode_moto_answers_as_it_is() {
     );
     assert_eq!(proxy.fired("ec2.instance-pending"), 0);
 }
+
+#[tokio::test]
+async fn rds_minor_upgrade_reports_the_next_minor_version_after_creation() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    let rds = aws_sdk_rds::Client::new(&proxy.sdk_config("us-east-1").await);
+    rds.create_db_instance()
+        .db_instance_identifier("orders")
+        .engine("postgres")
+        .engine_version("16.3")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("standby")
+        .master_user_password("not-a-real-one-1")
+        .send()
+        .await
+        .unwrap();
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier("orders")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.db_instances()[0].engine_version(), Some("16.4"));
+    assert_eq!(proxy.fired("rds.minor-upgrade"), 1);
+}

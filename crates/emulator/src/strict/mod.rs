@@ -14,8 +14,12 @@
 //! The rules:
 //! - [`ec2::InstancePending`] `ec2.instance-pending`: a new instance is `pending` before
 //!   `running`.
+//! - [`rds::MinorUpgrade`] `rds.minor-upgrade`: a database created through the proxy reads one
+//!   minor engine version higher afterwards, as `AutoMinorVersionUpgrade` leaves it
+//!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Maintenance.html#USER_UpgradeDBInstance.Upgrading.AutoMinorVersionUpgrades).
 
 mod ec2;
+mod rds;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -116,7 +120,10 @@ impl Strict {
     pub fn new(scale: f64) -> Strict {
         Strict {
             clock: Clock { scale },
-            rules: vec![Box::new(ec2::InstancePending::default())],
+            rules: vec![
+                Box::new(ec2::InstancePending::default()),
+                Box::new(rds::MinorUpgrade::default()),
+            ],
             fired: BTreeMap::new(),
         }
     }

@@ -177,7 +177,9 @@ impl Rds {
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty());
         if let Some(v) = version {
-            if live.engine_version() != Some(v) {
+            // A floor: never a ModifyDBInstance to a lower version than RDS upgraded to.
+            let live_version = live.engine_version().map(|l| json!(l));
+            if !Kind::Database.fulfils("engine_version", &json!(v), live_version.as_ref()) {
                 let major = |s: &str| s.split('.').next().unwrap_or_default().to_string();
                 if live.engine_version().map(major) != Some(major(v)) {
                     tracing::info!(%a, from = ?live.engine_version(), to = v, "major engine version upgrade");

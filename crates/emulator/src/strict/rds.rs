@@ -1,0 +1,68 @@
+//! RDS rules.
+
+use super::{elements, Call, Clock, Reply, Rule};
+use std::collections::HashSet;
+use std::time::Instant;
+
+/// RDS installs a newer minor engine version by itself (`AutoMinorVersionUpgrade`, on by
+/// default), so a `16.3` database reads `16.4` later; moto keeps the version asked for.
+/// Every instance created (or replicated) through the proxy reads one minor version higher
+/// from then on. AWS: "Automatically upgrading the minor engine version"
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Maintenance.html#USER_UpgradeDBInstance.Upgrading.AutoMinorVersionUpgrades).
+#[derive(Default)]
+pub struct MinorUpgrade {
+    upgraded: HashSet<String>,
+}
+
+impl Rule for MinorUpgrade {
+    fn name(&self) -> &'static str {
+        "rds.minor-upgrade"
+    }
+
+    fn after(&mut self, call: &Call, reply: &mut Reply, _now: Instant, _clock: Clock) -> bool {
+        if call.service != "rds" || reply.status != 200 {
+            return false;
+        }
+        match call.operation.as_str() {
+            "CreateDBInstance" | "CreateDBInstanceReadReplica" => {
+                if let Some(id) = call.param("DBInstanceIdentifier") {
+                    self.upgraded.insert(id.to_ascii_lowercase());
+                }
+                false
+            }
+            "DescribeDBInstances" => {
+                let mut fired = false;
+                for id in &self.upgraded {
+                    fired |= bump_version(&mut reply.body, id);
+                }
+                fired
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Raises the last component of the `EngineVersion` of the `<DBInstance>` whose identifier
+/// is `id`.
+fn bump_version(body: &mut String, id: &str) -> bool {
+    let Some(at) = body.find(&format!("<DBInstanceIdentifier>{id}</DBInstanceIdentifier>")) else {
+        return false;
+    };
+    let start = body[..at].rfind("<DBInstance>").unwrap_or(0);
+    let end = body[at..].find("</DBInstance>").map_or(body.len(), |i| at + i);
+    let instance = &body[start..end];
+    let Some(version) = elements(instance, "EngineVersion").first().map(|v| v.to_string()) else {
+        return false;
+    };
+    let Some((major, minor)) = version.rsplit_once('.') else {
+        return false;
+    };
+    let Ok(minor) = minor.parse::<u64>() else {
+        return false;
+    };
+    let old = format!("<EngineVersion>{version}</EngineVersion>");
+    let new = format!("<EngineVersion>{major}.{}</EngineVersion>", minor + 1);
+    let rewritten = instance.replacen(&old, &new, 1);
+    body.replace_range(start..end, &rewritten);
+    true
+}
