@@ -112,3 +112,36 @@ async fn plan_is_clean_after_rds_upgraded_the_minor_version() {
         "no downgrade back to 16.3"
     );
 }
+
+#[tokio::test]
+async fn a_replica_lag_of_minus_one_makes_the_rpo_gate_say_unknown() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    let ws = Workspace::new(proxy.env());
+    let mysql = DR
+        .replace(
+            r#"engine         = "postgres""#,
+            r#"engine         = "mysql""#,
+        )
+        .replace(r#"engine_version = "16.3""#, r#"engine_version = "8.0.35""#);
+    assert!(
+        mysql.contains(r#""mysql""#),
+        "the DR spec's database is a MySQL one here"
+    );
+    ws.write("environments/prod/main.hcl", &mysql);
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    let gate = ws.run(&[
+        "promote",
+        "us-west-2",
+        "environments/prod",
+        "--auto-approve",
+    ]);
+    assert!(proxy.fired("cloudwatch.negative-lag") > 0);
+    let said = format!("{}{}", gate.stdout, gate.stderr);
+    assert!(
+        said.contains("replica lag in us-west-2 is unknown"),
+        "-1 is not a lag of 0: {said}"
+    );
+}

@@ -17,7 +17,7 @@ pub(crate) struct CloudWatch {
 
 impl CloudWatch {
     /// The largest `ReplicaLag` (seconds) of `identifier` over the last five minutes;
-    /// `None` when CloudWatch has no datapoint.
+    /// `None` when CloudWatch has no datapoint or replication is not running.
     pub async fn replica_lag(&self, identifier: &str) -> anyhow::Result<Option<Duration>> {
         let now = SystemTime::now();
         let out = self
@@ -36,6 +36,7 @@ impl CloudWatch {
             .end_time((now + Duration::from_secs(60)).into())
             .period(60)
             .statistics(Statistic::Maximum)
+            .statistics(Statistic::Minimum)
             .send()
             .await
             .op(
@@ -43,11 +44,20 @@ impl CloudWatch {
                 &self.region,
                 &format!("the ReplicaLag of {identifier}"),
             )?;
-        let max = out
-            .datapoints()
+        // -1 means replication is not running (MySQL, MariaDB): the lag is unknown, not 0
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_MySQL.Replication.ReadReplicas.Monitor.html).
+        let points = out.datapoints();
+        if points
+            .iter()
+            .any(|d| d.minimum().or(d.maximum()).is_some_and(|v| v < 0.0))
+        {
+            tracing::warn!(identifier, region = %self.region, "ReplicaLag -1: replication is not running");
+            return Ok(None);
+        }
+        let max = points
             .iter()
             .filter_map(|d| d.maximum())
             .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
-        Ok(max.map(|secs| Duration::from_secs_f64(secs.max(0.0))))
+        Ok(max.map(Duration::from_secs_f64))
     }
 }

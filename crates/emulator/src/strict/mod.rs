@@ -17,7 +17,12 @@
 //! - [`rds::MinorUpgrade`] `rds.minor-upgrade`: a database created through the proxy reads one
 //!   minor engine version higher afterwards, as `AutoMinorVersionUpgrade` leaves it
 //!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Maintenance.html#USER_UpgradeDBInstance.Upgrading.AutoMinorVersionUpgrades).
+//! - [`cloudwatch::NegativeLag`] `cloudwatch.negative-lag`: a MySQL or MariaDB read replica
+//!   reports `ReplicaLag` -1 while its replication is not running (until a lag of 0 or more
+//!   is published for it)
+//!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_MySQL.Replication.ReadReplicas.Monitor.html).
 
+mod cloudwatch;
 mod ec2;
 mod rds;
 
@@ -123,6 +128,7 @@ impl Strict {
             rules: vec![
                 Box::new(ec2::InstancePending::default()),
                 Box::new(rds::MinorUpgrade::default()),
+                Box::new(cloudwatch::NegativeLag::default()),
             ],
             fired: BTreeMap::new(),
         }
