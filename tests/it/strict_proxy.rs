@@ -69,3 +69,47 @@ async fn without_strict_mode_moto_answers_as_it_is() {
     );
     assert_eq!(proxy.fired("ec2.instance-pending"), 0);
 }
+
+#[tokio::test]
+async fn rds_instance_states_show_creating_then_backing_up_before_available() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01); // RDS's 5 minutes of `creating` last 3 s here
+    let rds = aws_sdk_rds::Client::new(&proxy.sdk_config("us-east-1").await);
+    rds.create_db_instance()
+        .db_instance_identifier("orders")
+        .engine("postgres")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("standby")
+        .master_user_password("not-a-secret-0")
+        .send()
+        .await
+        .unwrap();
+    let status = || async {
+        let out = rds
+            .describe_db_instances()
+            .db_instance_identifier("orders")
+            .send()
+            .await
+            .unwrap();
+        out.db_instances()[0].db_instance_status().unwrap().to_string()
+    };
+
+    assert_eq!(status().await, "creating");
+    assert_eq!(proxy.fired("rds.instance-states"), 1);
+    let mut seen = vec![];
+    let started = Instant::now();
+    loop {
+        let now = status().await;
+        if seen.last() != Some(&now) {
+            seen.push(now.clone());
+        }
+        if now == "available" {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never available: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, ["creating", "backing-up", "available"]);
+}

@@ -21,6 +21,7 @@ pub(crate) mod error;
 mod handler;
 mod network;
 mod role;
+pub mod poll;
 pub mod settings;
 mod storage;
 mod tags;
@@ -211,6 +212,7 @@ impl AwsProvider {
             client,
             region: region.to_string(),
             limit: self.ec2_limit.clone(),
+            emulator: self.emulator,
         }
     }
 

@@ -14,8 +14,13 @@
 //! The rules:
 //! - [`ec2::InstancePending`] `ec2.instance-pending`: a new instance is `pending` before
 //!   `running`.
+//! - [`rds_states::RdsStates`] `rds.instance-states`: an RDS instance is `creating` then
+//!   `backing-up` after a create, `modifying` then `rebooting` after a promote, `modifying`
+//!   after a modify, before `available`
+//!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html).
 
 mod ec2;
+mod rds_states;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -116,7 +121,10 @@ impl Strict {
     pub fn new(scale: f64) -> Strict {
         Strict {
             clock: Clock { scale },
-            rules: vec![Box::new(ec2::InstancePending::default())],
+            rules: vec![
+                Box::new(ec2::InstancePending::default()),
+                Box::new(rds_states::RdsStates::default()),
+            ],
             fired: BTreeMap::new(),
         }
     }

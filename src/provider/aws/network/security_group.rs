@@ -1,5 +1,6 @@
 //! Security groups: one TCP port open to anywhere.
 
+use super::super::poll;
 use super::*;
 
 impl Ec2 {
@@ -72,13 +73,16 @@ impl Ec2 {
         group_id: &str,
         port: i32,
     ) -> anyhow::Result<()> {
-        self.client
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .ip_permissions(tcp_from_anywhere(port))
-            .send()
-            .await
-            .absent_if(
+        // A new group may not be known yet (eventual consistency): retried while NotFound.
+        poll::retry(self.settling(), NEW_ID, || {
+            self.client
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .ip_permissions(tcp_from_anywhere(port))
+                .send()
+        })
+        .await
+        .absent_if(
                 &["InvalidPermission.Duplicate"],
                 "AuthorizeSecurityGroupIngress",
                 &self.region,
