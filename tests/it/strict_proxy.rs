@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::proxy::Proxy;
 use crate::support::Emulator;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{InstanceStateName, InstanceType};
 
 async fn launch(proxy: &Proxy) -> String {
@@ -22,15 +23,16 @@ async fn launch(proxy: &Proxy) -> String {
     out.instances()[0].instance_id().unwrap().to_string()
 }
 
+/// The instance's state; a NotFound right after the launch (`ec2.new-id-not-found`) is read
+/// again, as on AWS.
 async fn instance_state(proxy: &Proxy, id: &str) -> InstanceStateName {
-    let out = proxy
-        .ec2("us-east-1")
-        .await
-        .describe_instances()
-        .instance_ids(id)
-        .send()
-        .await
-        .unwrap();
+    let ec2 = proxy.ec2("us-east-1").await;
+    let out = match ec2.describe_instances().instance_ids(id).send().await {
+        Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => {
+            ec2.describe_instances().instance_ids(id).send().await.unwrap()
+        }
+        other => other.unwrap(),
+    };
     let instance = &out.reservations()[0].instances()[0];
     instance.state().unwrap().name().unwrap().clone()
 }
@@ -112,4 +114,73 @@ async fn rds_instance_states_show_creating_then_backing_up_before_available() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(seen, ["creating", "backing-up", "available"]);
+}
+
+#[tokio::test]
+async fn ec2_new_id_not_found_refuses_the_first_call_naming_a_new_vpc() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    let ec2 = proxy.ec2("us-east-1").await;
+    let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = || ec2.create_subnet().vpc_id(&vpc_id).cidr_block("10.9.1.0/24").send();
+
+    let err = subnet().await.unwrap_err();
+    assert_eq!(err.code(), Some("InvalidVpcID.NotFound"));
+    assert_eq!(proxy.fired("ec2.new-id-not-found"), 1);
+    subnet().await.expect("the id is known on the next call");
+}
+
+#[tokio::test]
+async fn ec2_dependency_violation_refuses_deleting_a_group_while_instances_drain() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01); // AWS's 2 minutes of draining last 1.2 s here
+    let ec2 = proxy.ec2("us-east-1").await;
+    let group = ec2
+        .create_security_group()
+        .group_name("web")
+        .description("web")
+        .send()
+        .await
+        .unwrap();
+    let group_id = group.group_id().unwrap().to_string();
+    let _ = ec2.describe_security_groups().group_ids(&group_id).send().await; // known now
+    let id = launch(&proxy).await;
+    instance_state(&proxy, &id).await; // known now
+    ec2.terminate_instances().instance_ids(&id).send().await.unwrap();
+
+    let delete = || ec2.delete_security_group().group_id(&group_id).send();
+    let err = delete().await.unwrap_err();
+    assert_eq!(err.code(), Some("DependencyViolation"));
+    assert_eq!(proxy.fired("ec2.dependency-violation"), 1);
+    let started = Instant::now();
+    while delete().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "never deletable");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn ec2_client_token_refuses_a_token_reused_with_other_parameters() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    let ec2 = proxy.ec2("us-east-1").await;
+    let run = |kind: InstanceType| {
+        ec2.run_instances()
+            .image_id("ami-12c6146b")
+            .instance_type(kind)
+            .min_count(1)
+            .max_count(1)
+            .client_token("token-1")
+            .send()
+    };
+    run(InstanceType::T3Micro).await.unwrap();
+    run(InstanceType::T3Micro).await.expect("the same request again is idempotent");
+
+    let err = run(InstanceType::T3Small).await.unwrap_err();
+    assert_eq!(err.code(), Some("IdempotentParameterMismatch"));
+    assert_eq!(proxy.fired("ec2.client-token"), 1);
 }

@@ -19,8 +19,20 @@
 //!   after a modify, before `available`
 //!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html).
 
+//! - [`consistency::NewIdNotFound`] `ec2.new-id-not-found`: the first call naming a just-created
+//!   EC2 id answers its NotFound code
+//!   (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+//! - [`consistency::Draining`] `ec2.dependency-violation`: deleting a security group or subnet
+//!   while terminated instances drain answers `DependencyViolation`
+//!   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+//! - [`tokens::ClientToken`] `ec2.client-token`: a `ClientToken` reused with other
+//!   parameters answers `IdempotentParameterMismatch`
+//!   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+
+mod consistency;
 mod ec2;
 mod rds_states;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -124,6 +136,9 @@ impl Strict {
             rules: vec![
                 Box::new(ec2::InstancePending::default()),
                 Box::new(rds_states::RdsStates::default()),
+                Box::new(consistency::NewIdNotFound::default()),
+                Box::new(consistency::Draining::default()),
+                Box::new(tokens::ClientToken::default()),
             ],
             fired: BTreeMap::new(),
         }
