@@ -184,3 +184,104 @@ async fn ec2_client_token_refuses_a_token_reused_with_other_parameters() {
     assert_eq!(err.code(), Some("IdempotentParameterMismatch"));
     assert_eq!(proxy.fired("ec2.client-token"), 1);
 }
+
+async fn route53(proxy: &Proxy, retries: bool) -> aws_sdk_route53::Client {
+    let sdk = proxy.sdk_config("us-east-1").await;
+    let mut conf = aws_sdk_route53::config::Builder::from(&sdk);
+    if !retries {
+        conf = conf.retry_config(aws_sdk_route53::config::retry::RetryConfig::disabled());
+    }
+    aws_sdk_route53::Client::from_conf(conf.build())
+}
+
+#[tokio::test]
+async fn route53_rate_throttles_above_five_requests_a_second() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    let r53 = route53(&proxy, false).await;
+    let calls = (0..8).map(|_| r53.list_hosted_zones().send());
+    let mut throttled = 0;
+    for answer in futures::future::join_all(calls).await {
+        if let Err(e) = answer {
+            assert_eq!(e.code(), Some("Throttling"));
+            throttled += 1;
+        }
+    }
+    assert!(throttled >= 3, "eight calls at once, {throttled} throttled");
+    assert_eq!(proxy.fired("route53.rate"), throttled);
+}
+
+#[tokio::test]
+async fn route53_change_pending_shows_a_change_pending_before_insync() {
+    use aws_sdk_route53::types::*;
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01); // Route 53's 60 s of propagation last 0.6 s here
+    let r53 = route53(&proxy, true).await;
+    let zone = r53
+        .create_hosted_zone()
+        .name("strict.example.com")
+        .caller_reference("zone-1")
+        .send()
+        .await
+        .unwrap();
+    let zone_id = zone.hosted_zone().unwrap().id().to_string();
+    let record = ResourceRecordSet::builder()
+        .name("www.strict.example.com")
+        .r#type(RrType::A)
+        .ttl(60)
+        .resource_records(ResourceRecord::builder().value("192.0.2.1").build().unwrap())
+        .build()
+        .unwrap();
+    let change = Change::builder()
+        .action(ChangeAction::Upsert)
+        .resource_record_set(record)
+        .build()
+        .unwrap();
+    let out = r53
+        .change_resource_record_sets()
+        .hosted_zone_id(&zone_id)
+        .change_batch(ChangeBatch::builder().changes(change).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let info = out.change_info().unwrap();
+    assert_eq!(info.status(), &ChangeStatus::Pending);
+    assert!(proxy.fired("route53.change-pending") >= 1);
+    let started = Instant::now();
+    loop {
+        let now = r53.get_change().id(info.id()).send().await.unwrap();
+        if now.change_info().unwrap().status() == &ChangeStatus::Insync {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "never INSYNC");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[tokio::test]
+async fn route53_caller_reference_is_never_reused_for_other_settings() {
+    use aws_sdk_route53::types::{HealthCheckConfig, HealthCheckType};
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    let r53 = route53(&proxy, true).await;
+    let check = |port: i32| {
+        let config = HealthCheckConfig::builder()
+            .r#type(HealthCheckType::Tcp)
+            .ip_address("192.0.2.1")
+            .port(port)
+            .build()
+            .unwrap();
+        r53.create_health_check()
+            .caller_reference("check-1")
+            .health_check_config(config)
+            .send()
+    };
+    check(80).await.unwrap();
+
+    let err = check(443).await.unwrap_err();
+    assert_eq!(err.code(), Some("HealthCheckAlreadyExists"));
+    assert_eq!(proxy.fired("route53.caller-reference"), 1);
+}

@@ -28,10 +28,17 @@
 //! - [`tokens::ClientToken`] `ec2.client-token`: a `ClientToken` reused with other
 //!   parameters answers `IdempotentParameterMismatch`
 //!   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+//! - [`route53::Rate`] `route53.rate`: above five requests a second Route 53 answers
+//!   `Throttling` (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html).
+//! - [`route53::ChangePending`] `route53.change-pending`: a change is `PENDING` before
+//!   `INSYNC` (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+//! - [`route53::CallerReference`] `route53.caller-reference`: a `CallerReference` is never
+//!   reused (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html).
 
 mod consistency;
 mod ec2;
 mod rds_states;
+mod route53;
 mod tokens;
 
 use std::collections::BTreeMap;
@@ -139,6 +146,9 @@ impl Strict {
                 Box::new(consistency::NewIdNotFound::default()),
                 Box::new(consistency::Draining::default()),
                 Box::new(tokens::ClientToken::default()),
+                Box::new(route53::Rate::default()),
+                Box::new(route53::ChangePending::default()),
+                Box::new(route53::CallerReference::default()),
             ],
             fired: BTreeMap::new(),
         }
