@@ -92,6 +92,18 @@ pub struct AwsArgs {
     #[arg(long, global = true, value_name = "DURATION", env = "STANDBY_OPERATION_TIMEOUT",
           default_value = "2m", value_parser = timeout)]
     pub operation_timeout: std::time::Duration,
+    /// Give up waiting for an RDS instance (create, replica, promote, modify, delete) after this long
+    #[arg(long, global = true, value_name = "DURATION", env = "STANDBY_DB_WAIT_TIMEOUT",
+          default_value = "60m", value_parser = timeout)]
+    pub db_wait_timeout: std::time::Duration,
+    /// Give up waiting for an EC2 instance to run or terminate after this long
+    #[arg(long, global = true, value_name = "DURATION", env = "STANDBY_INSTANCE_WAIT_TIMEOUT",
+          default_value = "10m", value_parser = timeout)]
+    pub instance_wait_timeout: std::time::Duration,
+    /// Keep retrying a new id not yet visible, or a delete refused while dependents drain, this long
+    #[arg(long, global = true, value_name = "DURATION", env = "STANDBY_CONSISTENCY_TIMEOUT",
+          default_value = "15m", value_parser = timeout)]
+    pub consistency_timeout: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,6 +128,9 @@ impl AwsArgs {
             connect_timeout: self.connect_timeout,
             attempt_timeout: self.attempt_timeout,
             operation_timeout: self.operation_timeout,
+            db_wait_timeout: self.db_wait_timeout,
+            instance_wait_timeout: self.instance_wait_timeout,
+            consistency_timeout: self.consistency_timeout,
         }
     }
 }

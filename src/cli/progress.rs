@@ -24,7 +24,18 @@ pub async fn render(total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent
             bar.println(s);
         }
     };
-    while let Some(e) = events.recv().await {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        let e = tokio::select! {
+            e = events.recv() => match e {
+                Some(e) => e,
+                None => break,
+            },
+            _ = tick.tick() => {
+                bar.set_message(message(&running));
+                continue;
+            }
+        };
         match e {
             ApplyEvent::Started { address, verb } => {
                 tracing::info!(%address, verb, "started");
@@ -63,15 +74,29 @@ pub async fn render(total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent
             }
             ApplyEvent::StateSaved { serial } => tracing::debug!(serial, "state saved"),
         }
-        let shown: Vec<&str> = running.iter().take(3).map(String::as_str).collect();
-        let more = running.len().saturating_sub(shown.len());
-        bar.set_message(if more > 0 {
-            format!("{} and {more} more", shown.join(", "))
-        } else {
-            shown.join(", ")
-        });
+        bar.set_message(message(&running));
     }
     bar.finish_and_clear();
+}
+
+/// What runs, at most three, each with what it waits for on AWS (`poll.rs`): "database.main
+/// (waiting for available (now modifying))".
+fn message(running: &BTreeSet<String>) -> String {
+    let waiting = crate::provider::aws::poll::waiting();
+    let shown: Vec<String> = running
+        .iter()
+        .take(3)
+        .map(|a| match waiting.get(a) {
+            Some(what) => format!("{a} (waiting for {what})"),
+            None => a.clone(),
+        })
+        .collect();
+    let more = running.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
 }
 
 /// The bar; with `eta` (once a step finished, so there is a rate to go by) the time left.

@@ -388,11 +388,11 @@ impl Expander {
         db: &Component<crate::config::DatabaseSettings>,
     ) -> Address {
         let r = region.name.as_str();
-        let address = Address::regional(r, &db.name.path("database")).child("security_group");
+        let address = db.name.address(Some(r), "database").child("security_group");
         let group_name = self.naming.regional(&format!("{}-db", db.name.slug()), r);
-        let mut refs = BTreeMap::from([("vpc".to_string(), Address::regional(r, "network.vpc"))]);
+        let mut refs = BTreeMap::from([("vpc".to_string(), network_address(r, "vpc"))]);
         for cluster in &spec.clusters {
-            let sg = Address::regional(r, &cluster.name.path("cluster")).child("security_group");
+            let sg = cluster.name.address(Some(r), "cluster").child("security_group");
             refs.insert(format!("ingress.{}", cluster.name.slug()), sg);
         }
         self.push(

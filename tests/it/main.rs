@@ -32,5 +32,6 @@ mod state_checks;
 mod state_replica;
 mod state_s3;
 mod strict_proxy;
+mod strict_waits;
 mod support;
 mod tags_isolation_emulator;

@@ -68,7 +68,7 @@ async fn instance_count(emu: &Emulator, region: &str) -> usize {
 }
 
 /// A primary database in us-east-1 and its replica in us-west-2, each on its own network.
-fn primary_and_replica() -> Vec<Desired> {
+pub(crate) fn primary_and_replica() -> Vec<Desired> {
     let mut ds = data_network("us-east-1", 0);
     ds.extend(data_network("us-west-2", 1));
     ds.push(database("us-east-1", None));

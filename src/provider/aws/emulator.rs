@@ -39,6 +39,9 @@
 //!     looked up with `?` wildcards and checked exactly afterwards (`network/find.rs`).
 //! 11. EC2 `DescribeInstances`: no `MaxResults` (moto counts reservations, not instances).
 //!
+//! 12. Waiting: moto is ready at once; the poller reads at 1/100 of AWS's pace
+//!     ([`Emulator::pace`]), and the strict proxy's time scale shortens AWS's durations.
+//!
 //! Not covered by the emulator: a cross-region `CopyDBSnapshot` of an encrypted snapshot
 //! needs a `PreSignedUrl` on real RDS, which the Rust SDK does not compute and moto does not
 //! check (`database/snapshot.rs`).
@@ -59,6 +62,21 @@ impl Emulator {
     /// A custom endpoint is the emulator: real AWS is reached through the SDK's endpoints.
     pub(crate) fn of(sdk: &aws_types::SdkConfig) -> Emulator {
         Emulator(sdk.endpoint_url().is_some())
+    }
+
+    /// Workaround 12: the poller's pace (`poll.rs`) divided by 100 (at least 20 ms): moto makes
+    /// everything ready at once, and the strict proxy's time scale shortens AWS's durations
+    /// by as much; polling at AWS's pace would only slow the tests. The maximum stays.
+    pub(crate) fn pace(self, p: super::poll::Pace) -> super::poll::Pace {
+        if !self.0 {
+            return p;
+        }
+        let short = |d: std::time::Duration| (d / 100).max(std::time::Duration::from_millis(20));
+        super::poll::Pace {
+            delay: if p.delay.is_zero() { p.delay } else { short(p.delay) },
+            interval: short(p.interval),
+            ..p
+        }
     }
 
     /// Whether the workarounds 1 to 5 apply.

@@ -271,6 +271,11 @@ where
 }
 
 /// The error code of a service answer, if the service answered.
+/// A throttling answer (the SDK retried it already; a wait reads again later).
+pub(crate) fn is_throttled<E: ProvideErrorMetadata>(err: &AwsSdkError<E>) -> bool {
+    code(err).is_some_and(|c| THROTTLED.contains(&c))
+}
+
 pub(crate) fn code<E: ProvideErrorMetadata>(err: &AwsSdkError<E>) -> Option<&str> {
     err.code()
 }

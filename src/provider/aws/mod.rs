@@ -21,6 +21,8 @@ pub(crate) mod error;
 mod handler;
 mod network;
 mod role;
+pub mod poll;
+mod rate;
 pub mod settings;
 mod storage;
 mod tags;
@@ -44,8 +46,8 @@ const EC2_READS: usize = 16;
 const S3_READS: usize = 16;
 const IAM_READS: usize = 4;
 const RDS_READS: usize = 8;
-/// Concurrent Route 53 calls of any kind: its quota (5 requests a second) is global.
-const ROUTE53_CALLS: usize = 2;
+/// Route 53 calls a second, of any kind: its quota (5 requests a second) is per account.
+const ROUTE53_RATE: u32 = 5;
 /// Route 53 is global: signed for us-east-1.
 const ROUTE53_REGION: &str = "us-east-1";
 
@@ -66,7 +68,7 @@ pub struct AwsProvider {
     s3_limit: Arc<Semaphore>,
     iam_limit: Arc<Semaphore>,
     rds_limit: Arc<Semaphore>,
-    route53_limit: Arc<Semaphore>,
+    route53_limit: Arc<rate::Rate>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -126,7 +128,7 @@ impl AwsProvider {
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
             iam_limit: Arc::new(Semaphore::new(IAM_READS)),
             rds_limit: Arc::new(Semaphore::new(RDS_READS)),
-            route53_limit: Arc::new(Semaphore::new(ROUTE53_CALLS)),
+            route53_limit: Arc::new(rate::Rate::per_second(ROUTE53_RATE)),
         }
     }
 
@@ -211,6 +213,7 @@ impl AwsProvider {
             client,
             region: region.to_string(),
             limit: self.ec2_limit.clone(),
+            emulator: self.emulator,
         }
     }
 

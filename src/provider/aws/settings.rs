@@ -31,12 +31,22 @@ pub struct AwsSettings {
     pub attempt_timeout: Duration,
     /// A call with all its retries and their backoff.
     pub operation_timeout: Duration,
+    /// The longest wait for an RDS instance (create, replica, promote, modify, delete).
+    pub db_wait_timeout: Duration,
+    /// The longest wait for an EC2 instance to run or terminate, or a VPC to be available.
+    pub instance_wait_timeout: Duration,
+    /// The longest retry of a delete refused while dependents drain (`DependencyViolation`)
+    /// and of a call to a just-created id not yet visible (eventual consistency).
+    pub consistency_timeout: Duration,
 }
 
 pub const DEFAULT_MAX_RETRIES: u32 = 25;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+pub const DEFAULT_DB_WAIT_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+pub const DEFAULT_INSTANCE_WAIT_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+pub const DEFAULT_CONSISTENCY_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 impl Default for AwsSettings {
     fn default() -> Self {
@@ -46,6 +56,9 @@ impl Default for AwsSettings {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             operation_timeout: DEFAULT_OPERATION_TIMEOUT,
+            db_wait_timeout: DEFAULT_DB_WAIT_TIMEOUT,
+            instance_wait_timeout: DEFAULT_INSTANCE_WAIT_TIMEOUT,
+            consistency_timeout: DEFAULT_CONSISTENCY_TIMEOUT,
         }
     }
 }

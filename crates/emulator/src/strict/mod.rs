@@ -21,10 +21,33 @@
 //!   reports `ReplicaLag` -1 while its replication is not running (until a lag of 0 or more
 //!   is published for it)
 //!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_MySQL.Replication.ReadReplicas.Monitor.html).
+//! - [`rds_states::RdsStates`] `rds.instance-states`: an RDS instance is `creating` then
+//!   `backing-up` after a create, `modifying` then `rebooting` after a promote, `modifying`
+//!   after a modify, before `available`
+//!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html).
+//! - [`consistency::NewIdNotFound`] `ec2.new-id-not-found`: the first call naming a just-created
+//!   EC2 id answers its NotFound code
+//!   (https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+//! - [`consistency::Draining`] `ec2.dependency-violation`: deleting a security group or subnet
+//!   while terminated instances drain answers `DependencyViolation`
+//!   (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html).
+//! - [`tokens::ClientToken`] `ec2.client-token`: a `ClientToken` reused with other
+//!   parameters answers `IdempotentParameterMismatch`
+//!   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+//! - [`route53::Rate`] `route53.rate`: above five requests a second Route 53 answers
+//!   `Throttling` (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html).
+//! - [`route53::ChangePending`] `route53.change-pending`: a change is `PENDING` before
+//!   `INSYNC` (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+//! - [`route53::CallerReference`] `route53.caller-reference`: a `CallerReference` is never
+//!   reused (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html).
 
 mod cloudwatch;
+mod consistency;
 mod ec2;
 mod rds;
+mod rds_states;
+mod route53;
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -129,6 +152,13 @@ impl Strict {
                 Box::new(ec2::InstancePending::default()),
                 Box::new(rds::MinorUpgrade::default()),
                 Box::new(cloudwatch::NegativeLag::default()),
+                Box::new(rds_states::RdsStates::default()),
+                Box::new(consistency::NewIdNotFound::default()),
+                Box::new(consistency::Draining::default()),
+                Box::new(tokens::ClientToken::default()),
+                Box::new(route53::Rate::default()),
+                Box::new(route53::ChangePending::default()),
+                Box::new(route53::CallerReference::default()),
             ],
             fired: BTreeMap::new(),
         }

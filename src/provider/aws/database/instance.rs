@@ -266,13 +266,7 @@ impl Rds {
                 tracing::info!(address = %a, region = r, snapshot = %name, "final snapshot taken");
             }
         }
-        self.client
-            .wait_until_db_instance_deleted()
-            .db_instance_identifier(id)
-            .wait(DB_WAIT)
-            .await
-            .map_err(|e| error::wait_failure("deleted", r, a, &e))?;
-        Ok(())
+        self.wait_deleted(id, a).await
     }
 
     /// Restores a drill's instance from the snapshot `refs["snapshot"]` (one of this region)

@@ -39,8 +39,6 @@ pub(crate) use refresh::refresh;
 use snapshot::*;
 use subnet_group::*;
 
-/// How long to wait for an instance to become available or to go away.
-const DB_WAIT: Duration = Duration::from_secs(40 * 60);
 /// The master user of every database; its password is RDS-managed (Secrets Manager).
 const MASTER_USERNAME: &str = "standby";
 /// Automated backups kept, in days (a source of read replicas needs them).

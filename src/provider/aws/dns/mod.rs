@@ -32,7 +32,6 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, SemaphorePermit};
 
 mod health_check;
 mod record;
@@ -56,8 +55,8 @@ const NO_ZONE: &[&str] = &["NoSuchHostedZone"];
 /// The Route 53 API (global, signed for us-east-1).
 pub(crate) struct Route53 {
     pub(crate) client: Client,
-    /// The one limiter of every Route 53 call the provider makes.
-    pub(crate) limit: Arc<Semaphore>,
+    /// The one limiter of every Route 53 call the provider makes (`rate.rs`).
+    pub(crate) limit: Arc<super::rate::Rate>,
     /// Whether the emulator workarounds apply (`emulator.rs`).
     pub(crate) emulator: Emulator,
 }
@@ -128,10 +127,15 @@ impl Route53 {
         }
     }
 
-    async fn permit(&self) -> anyhow::Result<SemaphorePermit<'_>> {
-        Ok(self.limit.acquire().await?)
+    /// This call's slot of the account's five Route 53 requests a second.
+    async fn permit(&self) -> anyhow::Result<Slot> {
+        self.limit.take().await;
+        Ok(Slot)
     }
 }
+
+/// A Route 53 call's turn (`permit`).
+pub(crate) struct Slot;
 
 // --- normalisation -----------------------------------------------------------------------
 

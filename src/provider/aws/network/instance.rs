@@ -1,6 +1,10 @@
 //! Instances: launched idempotently (`ClientToken`), waited for until running.
 
+use super::super::poll::{self, Pace, Reading};
 use super::*;
+
+/// EC2's code for an instance id it does not (yet) know.
+const NOT_FOUND: &str = "InvalidInstanceID.NotFound";
 
 impl Ec2 {
     pub(super) async fn create_instance(
@@ -20,7 +24,7 @@ impl Ec2 {
             }
             return self.wait_running(d, *found).await;
         }
-        let mut token = client_token(d);
+        let mut token = client_token(d, subnet_id, group_id);
         let mut instance = None;
         // A token whose instance has since terminated returns that instance again (EC2 keeps
         // tokens for a while): derive a new token from it, deterministically.
@@ -68,25 +72,11 @@ impl Ec2 {
         d: &Desired,
         instance: Instance,
     ) -> anyhow::Result<Observed> {
-        let (r, a) = (self.region.as_str(), &d.address);
+        let a = &d.address;
         let id = instance.instance_id().unwrap_or_default().to_string();
-        let ready = self
-            .client
-            .wait_until_instance_running()
-            .instance_ids(&id)
-            .wait(INSTANCE_WAIT)
-            .await
-            .map_err(|e| error::wait_failure("instance running", r, a, &e))?;
-        let running = ready
-            .as_result()
-            .ok()
-            .and_then(|o| {
-                o.reservations()
-                    .iter()
-                    .flat_map(|r| r.instances())
-                    .find(|i| i.instance_id() == Some(id.as_str()))
-                    .cloned()
-            })
+        let running = self
+            .wait_instance_state(a, &id, "running")
+            .await?
             .unwrap_or(instance);
         self.instance_observed(&running)
             .or_else(|| {
@@ -97,6 +87,50 @@ impl Ec2 {
             })
             .ok_or_else(|| self.empty("RunInstances", a))
     }
+
+    /// Waits until `id` is in `state` (`pending` before `running`, `shutting-down` before
+    /// `terminated`: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html).
+    /// A NotFound is read again, except when waiting for `terminated`, where it means gone.
+    pub(super) async fn wait_instance_state(
+        &self,
+        a: &Address,
+        id: &str,
+        state: &str,
+    ) -> anyhow::Result<Option<Instance>> {
+        let r = self.region.as_str();
+        let what = format!("instance {state}");
+        poll::until(Pace::instance(self.emulator), &what, r, a, || async {
+            let read = self.client.describe_instances().instance_ids(id).send().await;
+            let out = match read {
+                Ok(o) => o,
+                Err(e) if state == "terminated" && error::code(&e) == Some(NOT_FOUND) => {
+                    return Ok(Reading::Ready(None));
+                }
+                Err(e) => return poll::soft(e, &[NOT_FOUND], "DescribeInstances", r, a),
+            };
+            let found = out
+                .reservations()
+                .iter()
+                .flat_map(|r| r.instances())
+                .find(|i| i.instance_id() == Some(id))
+                .cloned();
+            let now = found
+                .as_ref()
+                .and_then(|i| i.state())
+                .and_then(|s| s.name())
+                .map(|n| n.as_str().to_string());
+            match now {
+                Some(now) if now == state => Ok(Reading::Ready(found)),
+                None if state == "terminated" => Ok(Reading::Ready(None)),
+                Some(now) if state == "running" && now != "pending" => {
+                    bail!("{a}: instance {id} in {r} is {now} while standby waits for it to run")
+                }
+                now => Ok(Reading::NotYet(now.unwrap_or_else(|| "not listed".into()))),
+            }
+        })
+        .await
+    }
+
 }
 
 /// One instance per address: the oldest by launch time. An interrupted apply on an API
@@ -133,21 +167,16 @@ pub(super) fn dedupe_instances(mut instances: Vec<Instance>) -> Vec<Instance> {
     out
 }
 
-/// A `ClientToken` derived from the environment, the address and the spec-derived settings
-/// (at most 64 characters): the same resource retried yields the same token, a replacement
-/// or the same address in another environment of the account a new one. Tags are left out:
-/// they change in place.
-pub(crate) fn client_token(d: &Desired) -> String {
-    let mut settings = d.attrs.clone();
-    settings.remove(TAGS);
-    let attrs = serde_json::to_string(&settings).unwrap_or_default();
-    let tag = |k: &str| d.tags.get(k).map(String::as_str).unwrap_or_default();
-    let input = format!(
-        "{}|{}|{}|{attrs}",
-        tag(TAG_SERVICE),
-        tag(TAG_ENVIRONMENT),
-        d.address
-    );
+/// A `ClientToken` derived from everything `RunInstances` sends: settings, subnet, security
+/// group and every tag (environment, address, a drill's id), at most 64 characters. EC2 keeps
+/// a token bound for at least 24 hours, also after the instance terminated, and answers
+/// `IdempotentParameterMismatch` to the same token with other parameters ("Ensuring
+/// idempotency", https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html):
+/// the same request retried yields the same token, any change a new one.
+pub(crate) fn client_token(d: &Desired, subnet_id: &str, group_id: &str) -> String {
+    let attrs = serde_json::to_string(&d.attrs).unwrap_or_default();
+    let tags = serde_json::to_string(&d.tags).unwrap_or_default();
+    let input = format!("{}|{subnet_id}|{group_id}|{attrs}|{tags}", d.address);
     hex::encode(Sha256::digest(input.as_bytes()))[..64].to_string()
 }
 
@@ -156,4 +185,5 @@ pub(super) fn salted_token(token: &str, terminated_id: &str) -> String {
         format!("{token}|{terminated_id}").as_bytes(),
     ))[..64]
         .to_string()
+
 }

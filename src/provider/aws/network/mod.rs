@@ -13,7 +13,7 @@
 //! address tag names an address nobody knows is reported at that address, as before.
 
 use super::attrs::{map, str_attr};
-use super::error::{self, AwsResultExt, AwsSdkError};
+use super::error::{self, AwsResultExt};
 use super::tags;
 use super::{region_of, AwsProvider};
 use crate::address::Address;
@@ -21,7 +21,6 @@ use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind, TAGS};
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
-use aws_sdk_ec2::client::Waiters as _;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, Filter, Instance, InstanceType, InternetGateway, IpPermission, IpRange,
     ResourceType, SecurityGroup, Subnet, Tag, TagSpecification, Vpc,
@@ -31,7 +30,6 @@ use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 use tokio::sync::Semaphore;
 
 mod find;
@@ -43,8 +41,6 @@ use find::*;
 use instance::*;
 use security_group::*;
 
-/// How long to wait for an instance to run or terminate.
-const INSTANCE_WAIT: Duration = Duration::from_secs(600);
 /// Instance states that still hold capacity (and an address).
 const LIVE_STATES: [&str; 4] = ["pending", "running", "stopping", "stopped"];
 
@@ -54,6 +50,8 @@ pub(crate) struct Ec2 {
     pub(crate) region: String,
     /// Bounds concurrent EC2 reads (shared by every region's `Ec2`).
     pub(crate) limit: Arc<Semaphore>,
+    /// Whether the emulator workarounds apply (`emulator.rs`).
+    pub(crate) emulator: super::emulator::Emulator,
 }
 
 impl Ec2 {
@@ -180,14 +178,14 @@ impl Ec2 {
         let (a, r, id) = (&current.address, self.region.as_str(), current.id.as_str());
         match current.kind {
             Kind::Vpc => {
-                retry_dependency(|| async {
+                super::poll::retry(self.draining(), DRAINING, || async {
                     self.client.delete_vpc().vpc_id(id).send().await.map(|_| ())
                 })
                 .await
                 .absent_if(&["InvalidVpcID.NotFound"], "DeleteVpc", r, a)?;
             }
             Kind::Subnet => {
-                retry_dependency(|| async {
+                super::poll::retry(self.draining(), DRAINING, || async {
                     self.client
                         .delete_subnet()
                         .subnet_id(id)
@@ -199,7 +197,7 @@ impl Ec2 {
                 .absent_if(&["InvalidSubnetID.NotFound"], "DeleteSubnet", r, a)?;
             }
             Kind::SecurityGroup => {
-                retry_dependency(|| async {
+                super::poll::retry(self.draining(), DRAINING, || async {
                     self.client
                         .delete_security_group()
                         .group_id(id)
@@ -225,14 +223,11 @@ impl Ec2 {
                     .await
                     .absent_if(&["InvalidInstanceID.NotFound"], "TerminateInstances", r, a)?
                     .is_none();
-                if !gone {
-                    self.client
-                        .wait_until_instance_terminated()
-                        .instance_ids(id)
-                        .wait(INSTANCE_WAIT)
-                        .await
-                        .map_err(|e| error::wait_failure("terminated", r, a, &e))?;
-                }
+                // NotFound right after a launch does not prove termination (eventual
+                // consistency: https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html):
+                // either way a describe confirms it.
+                let _ = gone;
+                self.wait_instance_state(a, id, "terminated").await?;
             }
             other => bail!("kind {other:?} is not an EC2 resource"),
         }
@@ -240,25 +235,35 @@ impl Ec2 {
     }
 }
 
-/// Retries an EC2 call while it answers `DependencyViolation` (an ENI or attachment still
-/// going away after a dependent resource was deleted), with a bounded exponential backoff.
-async fn retry_dependency<F, Fut, E>(mut call: F) -> Result<(), AwsSdkError<E>>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<(), AwsSdkError<E>>>,
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
-{
-    let mut delay = Duration::from_millis(500);
-    for _ in 0..8 {
-        match call().await {
-            Err(e) if error::code(&e) == Some("DependencyViolation") => {
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(20));
-            }
-            other => return other,
-        }
+/// A delete refused while dependents drain (ENIs of terminating instances, attachments):
+/// "DependencyViolation" / "InvalidGroup.InUse" for minutes
+/// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html), retried
+/// as Terraform's `RetryWhenAWSErrCodeEquals` does (internal/tfresource/retry.go).
+pub(crate) const DRAINING: &[&str] = &["DependencyViolation", "InvalidGroup.InUse"];
+
+/// A just-created id another call does not know yet: "If you try to describe, tag or modify
+/// a resource immediately after creating it, you might get a NotFound error" (EC2 API
+/// "Eventual consistency", https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html).
+pub(crate) const NEW_ID: &[&str] = &[
+    "InvalidInstanceID.NotFound",
+    "InvalidVpcID.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidGroupId.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidRouteTableID.NotFound",
+];
+
+impl Ec2 {
+    /// How long a call to a just-created id is retried while AWS does not know it yet.
+    fn settling(&self) -> super::poll::Pace {
+        super::poll::Pace::window(self.emulator, super::settings::settings().consistency_timeout)
     }
-    call().await
+
+    /// How long a delete is retried while dependents drain (`--consistency-timeout`).
+    fn draining(&self) -> super::poll::Pace {
+        super::poll::Pace::window(self.emulator, super::settings::settings().consistency_timeout)
+    }
 }
 
 fn tag_filter(key: &str, value: &str) -> Filter {

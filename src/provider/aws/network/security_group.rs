@@ -1,6 +1,7 @@
 //! Security groups: one TCP port open to anywhere (a cluster's), or to the security groups
 //! of the region's clusters only (a database's: `ingress` is `security_groups`).
 
+use super::super::poll;
 use super::*;
 use aws_sdk_ec2::types::UserIdGroupPair;
 
@@ -92,13 +93,16 @@ impl Ec2 {
         group_id: &str,
         permission: IpPermission,
     ) -> anyhow::Result<()> {
-        self.client
-            .authorize_security_group_ingress()
-            .group_id(group_id)
-            .ip_permissions(permission)
-            .send()
-            .await
-            .absent_if(
+        // A new group may not be known yet (eventual consistency): retried while NotFound.
+        poll::retry(self.settling(), NEW_ID, || {
+            self.client
+                .authorize_security_group_ingress()
+                .group_id(group_id)
+                .ip_permissions(permission.clone())
+                .send()
+        })
+        .await
+        .absent_if(
                 &["InvalidPermission.Duplicate"],
                 "AuthorizeSecurityGroupIngress",
                 &self.region,

@@ -1,5 +1,6 @@
 //! VPCs, internet gateways and subnets.
 
+use super::super::poll::{self, Pace, Reading};
 use super::*;
 
 impl Ec2 {
@@ -21,12 +22,7 @@ impl Ec2 {
             .vpc()
             .ok_or_else(|| self.empty("CreateVpc", &d.address))?;
         let id = vpc.vpc_id().unwrap_or_default();
-        self.client
-            .wait_until_vpc_available()
-            .vpc_ids(id)
-            .wait(INSTANCE_WAIT)
-            .await
-            .map_err(|e| error::wait_failure("vpc available", &self.region, &d.address, &e))?;
+        self.wait_vpc_available(&d.address, id).await?;
         self.vpc_observed(vpc)
             .ok_or_else(|| self.empty("CreateVpc", &d.address))
     }
@@ -53,13 +49,16 @@ impl Ec2 {
         };
         let igw_id = igw.internet_gateway_id().unwrap_or_default().to_string();
         if !igw.attachments().iter().any(|x| x.vpc_id() == Some(vpc_id)) {
-            self.client
-                .attach_internet_gateway()
-                .internet_gateway_id(&igw_id)
-                .vpc_id(vpc_id)
-                .send()
-                .await
-                .absent_if(
+            // Both ids may be new (eventual consistency): retried while NotFound.
+            poll::retry(self.settling(), NEW_ID, || {
+                self.client
+                    .attach_internet_gateway()
+                    .internet_gateway_id(&igw_id)
+                    .vpc_id(vpc_id)
+                    .send()
+            })
+            .await
+            .absent_if(
                     &["Resource.AlreadyAssociated"],
                     "AttachInternetGateway",
                     r,
@@ -156,14 +155,37 @@ impl Ec2 {
         id: &str,
         want: bool,
     ) -> anyhow::Result<()> {
-        self.client
-            .modify_subnet_attribute()
-            .subnet_id(id)
-            .map_public_ip_on_launch(AttributeBooleanValue::builder().value(want).build())
-            .send()
-            .await
-            .op("ModifySubnetAttribute", &self.region, address)?;
+        // A new subnet may not be known yet (eventual consistency): retried while NotFound.
+        poll::retry(self.settling(), NEW_ID, || {
+            self.client
+                .modify_subnet_attribute()
+                .subnet_id(id)
+                .map_public_ip_on_launch(AttributeBooleanValue::builder().value(want).build())
+                .send()
+        })
+        .await
+        .op("ModifySubnetAttribute", &self.region, address)?;
         Ok(())
+    }
+
+    /// Waits until a new VPC is `available` (it is `pending` first:
+    /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Vpc.html); NotFound right
+    /// after the create is read again (eventual consistency).
+    async fn wait_vpc_available(&self, a: &Address, id: &str) -> anyhow::Result<()> {
+        let r = self.region.as_str();
+        poll::until(Pace::instance(self.emulator), "vpc available", r, a, || async {
+            let read = self.client.describe_vpcs().vpc_ids(id).send().await;
+            let out = match read {
+                Ok(o) => o,
+                Err(e) => return poll::soft(e, &["InvalidVpcID.NotFound"], "DescribeVpcs", r, a),
+            };
+            let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string());
+            Ok(match state.as_deref() {
+                Some("available") => Reading::Ready(()),
+                other => Reading::NotYet(other.unwrap_or("not listed").to_string()),
+            })
+        })
+        .await
     }
 }
 
@@ -222,7 +244,7 @@ impl Ec2 {
                     }
                 }
             }
-            retry_dependency(|| async {
+            poll::retry(self.draining(), DRAINING, || async {
                 self.client
                     .detach_internet_gateway()
                     .internet_gateway_id(id)
