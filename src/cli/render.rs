@@ -342,6 +342,9 @@ pub struct PlanJson<'a> {
     pub notes: &'a [String],
     pub roles: &'a std::collections::BTreeMap<String, crate::config::Role>,
     pub actions: Vec<ActionJson<'a>>,
+    /// A promote plan's recovery-time estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<&'a crate::dr::Estimate>,
 }
 
 #[derive(Serialize)]
@@ -355,6 +358,15 @@ pub struct ActionJson<'a> {
 }
 
 pub fn plan_json(plan: &Plan) -> String {
+    plan_json_with(plan, None)
+}
+
+/// `promote --json`: the plan as `plan --json` shows it, with its recovery-time estimate.
+pub fn promote_json(plan: &Plan, estimate: &crate::dr::Estimate) -> String {
+    plan_json_with(plan, Some(estimate))
+}
+
+fn plan_json_with(plan: &Plan, estimate: Option<&crate::dr::Estimate>) -> String {
     let actions = plan
         .actions
         .iter()
@@ -393,6 +405,7 @@ pub fn plan_json(plan: &Plan) -> String {
         notes: &plan.notes,
         roles: &plan.roles,
         actions,
+        estimate,
     };
     serde_json::to_string_pretty(&view).unwrap_or_default()
 }

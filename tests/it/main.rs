@@ -15,6 +15,7 @@ mod config_hostile;
 mod config_load;
 mod dr_emulator;
 mod dr_journal_fake;
+mod dr_preview;
 mod dr_resume;
 mod drift_emulator;
 mod drift_fake;
