@@ -551,6 +551,9 @@ pub fn status(s: &crate::dr::Status) -> String {
     if let Some(i) = &s.interrupted {
         let _ = writeln!(out, "note: {}\n", i.note);
     }
+    for w in &s.split_brain {
+        let _ = writeln!(out, "{} {w}\n", style("warning:").yellow().bold());
+    }
     let _ = writeln!(out, "{}", line(header.to_vec()));
     for r in &rows {
         let _ = writeln!(out, "{}", line(r.iter().map(String::as_str).collect()));
