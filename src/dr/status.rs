@@ -99,7 +99,6 @@ pub struct Status {
     pub interrupted: Option<Interrupted>,
     pub regions: Vec<RegionStatus>,
     /// Failed regions that could still take writes or traffic: one line each.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub split_brain: Vec<String>,
     pub last_promote: Option<HistoryEntry>,
     pub last_drill: Option<HistoryEntry>,
