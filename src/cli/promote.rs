@@ -2,12 +2,14 @@
 
 use super::apply::{execute, refuse_blocked};
 use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{plan_promote, PromoteRequest};
+use crate::dr::{plan_promote, Estimate, PromoteRequest};
+use crate::plan::Plan;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
 use crate::state::{history_now, Operation, Step};
 use anyhow::{bail, Result};
 use clap::Args;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -33,6 +35,13 @@ pub struct PromoteArgs {
     /// Actions run at once
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub parallelism: usize,
+    /// Save the promote plan to FILE for `standby apply FILE`, without promoting
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the promote plan as JSON on stdout (human output goes to stderr), without
+    /// promoting
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
@@ -66,20 +75,29 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
         outcome: promote.gate.verdict.clone(),
     };
     eprintln!("RPO gate: {}", promote.gate.verdict);
+    let rto = env.spec.service.rto;
+    let estimate = Estimate::of(&promote.plan, store.state(), rto);
+    if let Some(j) = promote.plan.journal.as_mut() {
+        j.steps.push(gate_step);
+    }
+    if args.out.is_some() || args.json {
+        return preview(&promote.plan, &estimate, &args);
+    }
     print!("{}", render::plan(&promote.plan));
+    print!("{estimate}");
     refuse_blocked(&promote.plan)?;
     let question = if promote.resumed {
         format!("Finish promoting {}", args.region)
     } else {
         format!("Promote {}", args.region)
     };
+    let asking = Instant::now();
     if !confirm::approve(&question, args.auto_approve).await? {
         eprintln!("Promote cancelled: nothing changed.");
         return Ok(Outcome::Success);
     }
-    if let Some(j) = promote.plan.journal.as_mut() {
-        j.steps.push(gate_step);
-    }
+    // The time at the prompt is the user's, not the recovery's (the history leaves it out too).
+    let at_prompt = asking.elapsed();
     let report = execute(
         &promote.plan,
         provider,
@@ -89,8 +107,7 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
     )
     .await?;
     eprint!("{}", render::not_made(&report));
-    let rto = env.spec.service.rto;
-    let total = clock.elapsed();
+    let total = clock.elapsed().saturating_sub(at_prompt);
     eprintln!(
         "{} is the primary after {} (rto {}: {})",
         args.region,
@@ -98,5 +115,26 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
         humantime::format_duration(rto),
         if total <= rto { "met" } else { "missed" }
     );
+    Ok(Outcome::Success)
+}
+
+/// `--out` and `--json`: the plan and its estimate, shown and saved; nothing changes and
+/// nothing asks, so it runs without a terminal.
+fn preview(plan: &Plan, estimate: &Estimate, args: &PromoteArgs) -> Result<Outcome> {
+    if args.json {
+        eprint!("{}{estimate}", render::plan(plan));
+        println!("{}", render::promote_json(plan, estimate));
+    } else {
+        print!("{}{estimate}", render::plan(plan));
+    }
+    refuse_blocked(plan)?;
+    if let Some(out) = &args.out {
+        crate::plan::save_plan(plan, out)?;
+        eprintln!(
+            "Saved the promote plan to {}: run it with `standby apply {}`.",
+            out.display(),
+            out.display()
+        );
+    }
     Ok(Outcome::Success)
 }

@@ -342,6 +342,9 @@ pub struct PlanJson<'a> {
     pub notes: &'a [String],
     pub roles: &'a std::collections::BTreeMap<String, crate::config::Role>,
     pub actions: Vec<ActionJson<'a>>,
+    /// A promote plan's recovery-time estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<&'a crate::dr::Estimate>,
 }
 
 #[derive(Serialize)]
@@ -355,6 +358,15 @@ pub struct ActionJson<'a> {
 }
 
 pub fn plan_json(plan: &Plan) -> String {
+    plan_json_with(plan, None)
+}
+
+/// `promote --json`: the plan as `plan --json` shows it, with its recovery-time estimate.
+pub fn promote_json(plan: &Plan, estimate: &crate::dr::Estimate) -> String {
+    plan_json_with(plan, Some(estimate))
+}
+
+fn plan_json_with(plan: &Plan, estimate: Option<&crate::dr::Estimate>) -> String {
     let actions = plan
         .actions
         .iter()
@@ -393,6 +405,7 @@ pub fn plan_json(plan: &Plan) -> String {
         notes: &plan.notes,
         roles: &plan.roles,
         actions,
+        estimate,
     };
     serde_json::to_string_pretty(&view).unwrap_or_default()
 }
@@ -537,6 +550,9 @@ pub fn status(s: &crate::dr::Status) -> String {
     let _ = writeln!(out, "environment {}\n", s.environment);
     if let Some(i) = &s.interrupted {
         let _ = writeln!(out, "note: {}\n", i.note);
+    }
+    for w in &s.split_brain {
+        let _ = writeln!(out, "{} {w}\n", style("warning:").yellow().bold());
     }
     let _ = writeln!(out, "{}", line(header.to_vec()));
     for r in &rows {

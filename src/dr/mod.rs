@@ -5,6 +5,7 @@
 //! lag), and never in a region assumed down; every change is an action of the plan.
 
 mod drill;
+mod estimate;
 mod promote;
 mod rebuild;
 
@@ -17,6 +18,7 @@ pub use drill::{
     cleanup_drills, drill_state_path, prepare_drill, run_drill, DrillReport, DrillRequest,
     DrillStep, DrillVerdict, PreparedDrill,
 };
+pub use estimate::{Basis, Estimate, EstimatedStep};
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
 mod status;

@@ -3,12 +3,13 @@
 //! destination, DNS as the role says.
 //!
 //! Invariant: a stale standalone database in R is replaced only through the provider's
-//! delete, which takes a final snapshot first. R takes its new role when its first stage
-//! (replica, clusters, bucket) completes; DNS and bucket replication follow in a second.
+//! delete, which takes a final snapshot first. A fence stage comes first: R's bucket
+//! replication and stale database go before anything else. R takes its new role when its
+//! own resources (replica, clusters, bucket) are up; DNS and bucket replication follow last.
 
 use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
-use crate::plan::Plan;
+use crate::plan::{Action, Plan};
 use crate::provider::Provider;
 use crate::state::{Journal, JournalStage, Operation, Stage, State};
 use crate::topology::Kind;
@@ -66,10 +67,20 @@ pub async fn plan_rebuild(
         ..Default::default()
     };
     let mut plan = env.plan(provider, Some(state), &opts).await?;
+    // A journal from before the fence stage keeps its two stages.
+    let fence_first = resumed.is_none_or(|j| j.stages.len() == 3);
     plan.stages = plan
         .actions
         .iter()
-        .map(|a| (a.address().clone(), u32::from(follows_the_region(a.kind()))))
+        .map(|a| {
+            let stage = match a {
+                _ if fences(a, r) => 0,
+                _ if follows_the_region(a.kind()) => 2,
+                _ => 1,
+            };
+            let stage = if fence_first { stage } else { stage.max(1) - 1 };
+            (a.address().clone(), stage)
+        })
         .collect();
     super::explain_resumption(&mut plan, state, resumed.is_some());
     plan.journal = Some(match resumed {
@@ -81,6 +92,19 @@ pub async fn plan_rebuild(
         None => new_journal(req, roles),
     });
     Ok(plan)
+}
+
+/// What stops R from acting as a primary, done before anything else: its bucket stops
+/// replicating, its standalone database goes (the provider's delete takes a final snapshot).
+fn fences(a: &Action, r: &str) -> bool {
+    a.region() == Some(r)
+        && match a {
+            Action::Delete { current, .. } => {
+                matches!(current.kind, Kind::BucketReplication | Kind::Database)
+            }
+            Action::Replace { .. } => a.kind() == Kind::Database,
+            _ => false,
+        }
 }
 
 /// DNS records and bucket replication point at the region once it is up: a second stage.
@@ -103,6 +127,12 @@ fn new_journal(req: &RebuildRequest, roles: BTreeMap<String, Role>) -> Journal {
         resume.push_str(&format!(" --assume-down {d}"));
     }
     let stages = vec![
+        JournalStage::new(
+            Stage::Fence {
+                old_primary: Some(r.into()),
+            },
+            BTreeMap::new(),
+        ),
         JournalStage::new(
             Stage::BringUp {
                 region: r.into(),

@@ -98,6 +98,8 @@ pub struct Status {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interrupted>,
     pub regions: Vec<RegionStatus>,
+    /// Failed regions that could still take writes or traffic: one line each.
+    pub split_brain: Vec<String>,
     pub last_promote: Option<HistoryEntry>,
     pub last_drill: Option<HistoryEntry>,
 }
@@ -242,8 +244,38 @@ pub async fn status(
             started_at: j.started_at.clone(),
             note: j.note(),
         }),
+        split_brain: split_brain(&regions),
         regions,
         last_promote: last(|o| matches!(o, Operation::Promote { .. })),
         last_drill: last(|o| matches!(o, Operation::Drill { .. })),
     })
+}
+
+/// A region the state holds as `failed` that came back with a writable database, a bucket
+/// replicating from it, or a DNS record: a second primary the fence did not reach.
+fn split_brain(regions: &[RegionStatus]) -> Vec<String> {
+    regions
+        .iter()
+        .filter(|r| r.reachable && r.state_role == Some(Role::Failed))
+        .filter_map(|r| {
+            let mut what = Vec::new();
+            if r.database.role == "primary" {
+                what.push("a writable database".to_string());
+            }
+            if r.replication.role == "source" {
+                what.push("a bucket that replicates".to_string());
+            }
+            if !r.dns.is_empty() {
+                what.push(format!("a DNS record ({})", r.dns.join(", ")));
+            }
+            (!what.is_empty()).then(|| {
+                format!(
+                    "split brain: {} is failed but still has {}: run `standby rebuild {}` to fence it",
+                    r.region,
+                    what.join(", "),
+                    r.region
+                )
+            })
+        })
+        .collect()
 }

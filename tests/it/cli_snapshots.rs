@@ -386,6 +386,7 @@ fn status() -> standby::dr::Status {
             ),
             down,
         ],
+        split_brain: vec![],
         last_promote: None,
         last_drill: None,
     }

@@ -177,8 +177,17 @@ async fn failover_with_the_primary_down_then_failback_restores_the_layout() {
         status.stdout
     );
 
-    // The old region comes back: rebuild it as a replica of the new primary.
+    // The old region comes back: writable, replicating, a second primary nothing fenced.
     s.proxy.restore_region("us-east-1");
+    let status = s.ws.run(&["status", "environments/prod"]).ok();
+    assert!(
+        status.stdout.contains(
+            "split brain: us-east-1 is failed but still has a writable database, a bucket that replicates"
+        ),
+        "{}",
+        status.stdout
+    );
+    // Rebuild it as a replica of the new primary: fenced first.
     s.ws.run(&[
         "rebuild",
         "us-east-1",
@@ -198,6 +207,25 @@ async fn failover_with_the_primary_down_then_failback_restores_the_layout() {
         2,
         "warm standby size"
     );
+    let rebuild = s.ws.state("prod")["history"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let mut steps: Vec<_> = rebuild["steps"].as_array().unwrap().clone();
+    steps.sort_by_key(|st| st["started_at"].as_str().unwrap().to_string());
+    let first: Vec<&str> = steps[..2]
+        .iter()
+        .map(|st| st["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        first.contains(&"delete region.us-east-1.bucket.receipts.replication")
+            && first.contains(&"delete (replace) region.us-east-1.database.orders"),
+        "the rebuild fences first: {steps:?}"
+    );
+    let status = s.ws.run(&["status", "environments/prod"]).ok();
+    assert!(!status.stdout.contains("split brain"), "{}", status.stdout);
     let snapshots = aws::rds(&s.emulator, "us-east-1")
         .await
         .describe_db_snapshots()

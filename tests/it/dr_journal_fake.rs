@@ -344,7 +344,7 @@ async fn a_rebuild_stopped_part_way_is_finished_by_the_same_request() {
         .as_ref()
         .unwrap()
         .note()
-        .contains("stage 2/2 (point DNS and bucket replication at us-east-1): run `standby rebuild us-east-1 --role warm-standby`"));
+        .contains("stage 3/3 (point DNS and bucket replication at us-east-1): run `standby rebuild us-east-1 --role warm-standby`"));
 
     let healed = healed(&provider);
     let plan = plan_rebuild(&env, &*healed, &s, &rebuild).await.unwrap();

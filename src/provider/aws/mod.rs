@@ -27,6 +27,9 @@ pub mod settings;
 mod storage;
 mod tags;
 
+/// The health-check settings a DNS failover takes (recovery estimates use them).
+pub(crate) use dns::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
+
 use crate::address::Address;
 use crate::provider::{ApplyContext, Observed, Provider, Scope};
 use crate::topology::{Desired, Kind};

@@ -48,8 +48,8 @@ const TAG_WATCHES: &str = "standby:region";
 /// How long to wait for a record change to reach every Route 53 server.
 const CHANGE_WAIT: Duration = Duration::from_secs(300);
 /// Health-check settings standby does not expose.
-const REQUEST_INTERVAL: i32 = 30;
-const FAILURE_THRESHOLD: i32 = 3;
+pub(crate) const REQUEST_INTERVAL: i32 = 30;
+pub(crate) const FAILURE_THRESHOLD: i32 = 3;
 const NO_ZONE: &[&str] = &["NoSuchHostedZone"];
 
 /// The Route 53 API (global, signed for us-east-1).
