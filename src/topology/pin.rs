@@ -17,7 +17,7 @@ pub fn name_attr(kind: Kind) -> Option<&'static str> {
         Kind::SecurityGroup => Some("group_name"),
         Kind::Bucket => Some("bucket"),
         Kind::ReplicationRole => Some("role_name"),
-        Kind::DbSubnetGroup => Some("name"),
+        Kind::DbSubnetGroup | Kind::DbSecret => Some("name"),
         Kind::Database | Kind::DbSnapshot => Some("identifier"),
         _ => None,
     }

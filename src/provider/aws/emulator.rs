@@ -73,7 +73,11 @@ impl Emulator {
         }
         let short = |d: std::time::Duration| (d / 100).max(std::time::Duration::from_millis(20));
         super::poll::Pace {
-            delay: if p.delay.is_zero() { p.delay } else { short(p.delay) },
+            delay: if p.delay.is_zero() {
+                p.delay
+            } else {
+                short(p.delay)
+            },
             interval: short(p.interval),
             ..p
         }

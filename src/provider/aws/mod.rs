@@ -1,8 +1,8 @@
 //! The AWS provider, on the real SDK: `AwsProvider` dispatches each kind to the handler of
 //! its family through one table (`handler.rs`): `network/` (VPCs, internet gateways,
 //! subnets, security groups, instances), `storage/` (buckets and their replication),
-//! `role.rs` (replication roles), `database/` (DB subnet groups, instances, snapshots) and
-//! `dns/` (hosted zones, health checks, records); a refresh reads every family concurrently.
+//! `role.rs` (replication roles), `database/` (DB subnet groups, instances, snapshots),
+//! `secrets/` (databases' master passwords) and `dns/` (hosted zones, health checks, records); a refresh reads every family concurrently.
 //! Every emulator workaround lives in `emulator.rs`, behind one flag decided here.
 //!
 //! Invariant: one `SdkConfig` (credentials, endpoint, retries, timeouts: `settings.rs`) for
@@ -20,9 +20,10 @@ pub(crate) mod emulator;
 pub(crate) mod error;
 mod handler;
 mod network;
-mod role;
 pub mod poll;
 mod rate;
+mod role;
+mod secrets;
 pub mod settings;
 mod storage;
 mod tags;
@@ -49,6 +50,7 @@ const EC2_READS: usize = 16;
 const S3_READS: usize = 16;
 const IAM_READS: usize = 4;
 const RDS_READS: usize = 8;
+const SECRETS_READS: usize = 4;
 /// Route 53 calls a second, of any kind: its quota (5 requests a second) is per account.
 const ROUTE53_RATE: u32 = 5;
 /// Route 53 is global: signed for us-east-1.
@@ -65,12 +67,14 @@ pub struct AwsProvider {
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
     rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
+    secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
     ec2_limit: Arc<Semaphore>,
     s3_limit: Arc<Semaphore>,
     iam_limit: Arc<Semaphore>,
     rds_limit: Arc<Semaphore>,
+    secrets_limit: Arc<Semaphore>,
     route53_limit: Arc<rate::Rate>,
 }
 
@@ -125,12 +129,14 @@ impl AwsProvider {
             s3: Mutex::default(),
             iam: Mutex::default(),
             rds: Mutex::default(),
+            secretsmanager: Mutex::default(),
             route53: Mutex::default(),
             cloudwatch: Mutex::default(),
             ec2_limit: Arc::new(Semaphore::new(EC2_READS)),
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
             iam_limit: Arc::new(Semaphore::new(IAM_READS)),
             rds_limit: Arc::new(Semaphore::new(RDS_READS)),
+            secrets_limit: Arc::new(Semaphore::new(SECRETS_READS)),
             route53_limit: Arc::new(rate::Rate::per_second(ROUTE53_RATE)),
         }
     }
@@ -180,6 +186,22 @@ impl AwsProvider {
             region: region.to_string(),
             limit: self.rds_limit.clone(),
             emulator: self.emulator,
+        }
+    }
+
+    fn secrets(&self, region: &str) -> secrets::Secrets {
+        let client = cached(&self.secretsmanager, region, || {
+            let conf = aws_sdk_secretsmanager::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
+                .build();
+            aws_sdk_secretsmanager::Client::from_conf(conf)
+        });
+        secrets::Secrets {
+            client,
+            region: region.to_string(),
+            limit: self.secrets_limit.clone(),
         }
     }
 

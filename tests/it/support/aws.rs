@@ -18,6 +18,22 @@ pub async fn rds(emulator: &Emulator, region: &str) -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(&emulator.sdk_config(region).await)
 }
 
+pub async fn secrets(emulator: &Emulator, region: &str) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&emulator.sdk_config(region).await)
+}
+
+/// The text of the secret `name` in `region`; `None` when it does not exist there.
+pub async fn secret_value(emulator: &Emulator, region: &str, name: &str) -> Option<String> {
+    let out = secrets(emulator, region)
+        .await
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .ok()?;
+    out.secret_string().map(str::to_string)
+}
+
 /// Route 53 is global: its client is signed for `us-east-1`.
 pub async fn route53(emulator: &Emulator) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await)
