@@ -275,12 +275,20 @@ impl Expander {
             None => {
                 let role_address = at(None).child("replication_role");
                 let role_name = self.naming.role(&slug);
+                // The role may read and write the component's buckets in every region of the
+                // spec, nothing else: the same set whichever region is primary.
+                let mut buckets: Vec<String> = spec
+                    .regions
+                    .iter()
+                    .map(|r| self.naming.bucket(&slug, &r.name))
+                    .collect();
+                buckets.sort();
                 self.push(
                     role_address.clone(),
                     Kind::ReplicationRole,
                     None,
                     role_name.clone(),
-                    attrs(json!({ "role_name": role_name })),
+                    attrs(json!({ "role_name": role_name, "buckets": buckets })),
                     BTreeMap::new(),
                     vec![],
                 );

@@ -61,6 +61,15 @@ pub fn pin_names(desired: &mut [Desired], recorded: &BTreeMap<Address, String>) 
     };
     for d in desired
         .iter_mut()
+        .filter(|d| d.kind == Kind::ReplicationRole)
+    {
+        if let Some(Value::Array(buckets)) = d.attrs.get_mut("buckets") {
+            buckets.iter_mut().for_each(rename);
+            buckets.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
+    for d in desired
+        .iter_mut()
         .filter(|d| d.kind == Kind::BucketReplication)
     {
         if let Some(v) = d.attrs.get_mut("bucket") {

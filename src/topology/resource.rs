@@ -28,7 +28,8 @@ pub enum Kind {
     /// attrs: `bucket` (the global name), `versioning` ("Enabled"), `encryption` ("AES256"),
     /// `public_access_blocked` (bool).
     Bucket,
-    /// Global (no region). attrs: `role_name`. Computed: `arn`.
+    /// Global (no region). attrs: `role_name`, `buckets` (sorted: the bucket component's
+    /// buckets in every region of the spec, all its policy allows). Computed: `arn`.
     ReplicationRole,
     /// attrs: `bucket`, `destinations`: array of `{bucket, region, storage_class}` sorted by
     /// bucket, and `role_arn` when the spec gives one. refs: `source`, `role` (unless
@@ -73,6 +74,7 @@ pub enum Kind {
 /// `drift { ignore ... { attributes = [...] } }` rule may name.
 pub const ATTRIBUTE_KEYS: &[&str] = &[
     "bucket",
+    "buckets",
     "cidr",
     "copy_of",
     "db_instance",

@@ -6,11 +6,11 @@ use crate::support::provider::{
     assert_clean, create_all, desired, known, scope, Ctx, ENV, SERVICE,
 };
 use crate::support::Emulator;
-use serde_json::json;
+use serde_json::{json, Value};
 use standby::provider::aws::AwsProvider;
 use standby::provider::{ApplyContext, Provider};
 use standby::topology::{Desired, Kind, TAG_ADDRESS};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An AMI moto knows (it accepts unknown ones too, with a warning, but stay honest).
 async fn known_ami(emu: &Emulator) -> String {
@@ -297,13 +297,23 @@ fn bucket(region: &str) -> Desired {
     )
 }
 
+/// The receipts component's buckets, sorted: all the replication role may touch.
+const RECEIPTS: [&str; 3] = [
+    "checkout-test-receipts-eu-west-1",
+    "checkout-test-receipts-us-east-1",
+    "checkout-test-receipts-us-west-2",
+];
+
 fn buckets_and_replication() -> Vec<Desired> {
     let role = desired(
         Kind::ReplicationRole,
         None,
         "bucket.receipts.replication_role",
         "standby-checkout-test-receipts-replication",
-        json!({"role_name": "standby-checkout-test-receipts-replication"}),
+        json!({
+            "role_name": "standby-checkout-test-receipts-replication",
+            "buckets": RECEIPTS,
+        }),
         &[],
     );
     let replication = desired(
@@ -454,6 +464,49 @@ async fn buckets_roles_and_replication() {
         .await
         .unwrap();
     assert_eq!(role.role().unwrap().path(), "/standby/");
+    // Least privilege: S3 assumes the role only for this account, and the policy names the
+    // component's buckets, no others.
+    let trust = percent_encoding::percent_decode_str(
+        role.role().unwrap().assume_role_policy_document().unwrap(),
+    )
+    .decode_utf8()
+    .unwrap()
+    .into_owned();
+    let trust: Value = serde_json::from_str(&trust).unwrap();
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        json!("123456789012"),
+        "{trust}"
+    );
+    let policy = emu
+        .iam()
+        .await
+        .get_role_policy()
+        .role_name("standby-checkout-test-receipts-replication")
+        .policy_name("standby-replication")
+        .send()
+        .await
+        .unwrap();
+    let policy = percent_encoding::percent_decode_str(policy.policy_document())
+        .decode_utf8()
+        .unwrap()
+        .into_owned();
+    let policy: Value = serde_json::from_str(&policy).unwrap();
+    let resources: BTreeSet<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Resource"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let want: BTreeSet<String> = RECEIPTS
+        .iter()
+        .flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])
+        .collect();
+    assert_eq!(
+        resources,
+        want.iter().map(String::as_str).collect::<BTreeSet<_>>()
+    );
 
     // Refresh with the state: a clean diff.
     let all = ["us-east-1", "us-west-2", "eu-west-1"];
@@ -461,12 +514,12 @@ async fn buckets_roles_and_replication() {
     let observed = p.refresh(&scope(&all, true, known(&ds))).await.unwrap();
     assert_clean(&observed, &ds);
     // Per region: 5 EC2 describes and 2 RDS ones; S3: one listing, then 5 reads per bucket;
-    // IAM: one listing and the role's tags; Route 53: one health-check listing (no zone is
-    // known).
+    // IAM: one listing, the role's tags and its policy; Route 53: one health-check listing
+    // (no zone is known).
     let requests = p.request_count() - before;
     assert_eq!(
         requests,
-        3 * 5 + 3 * 2 + 1 + 3 * 5 + 1 + 1 + 1,
+        3 * 5 + 3 * 2 + 1 + 3 * 5 + 1 + 1 + 1 + 1,
         "refresh requests"
     );
 

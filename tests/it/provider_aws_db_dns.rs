@@ -9,6 +9,7 @@ use crate::support::provider::{
     assert_clean, create_all, data_network, delete_all, desired, known, scope, Ctx,
 };
 use crate::support::Emulator;
+use aws_sdk_route53::types::{HostedZoneConfig, Vpc, VpcRegion};
 use serde_json::{json, Value};
 use standby::provider::aws::AwsProvider;
 use standby::provider::{Observed, Provider};
@@ -484,6 +485,27 @@ async fn zones_health_checks_and_failover_records() {
     assert_eq!(adopted.attrs, foreign.attrs);
     assert_eq!(adopted.computed["created"], json!(false));
 
+    // A private zone of the name: never adopted (it answers only inside its VPC).
+    let private = r53
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference("private-1")
+        .hosted_zone_config(HostedZoneConfig::builder().private_zone(true).build())
+        .vpc(
+            Vpc::builder()
+                .vpc_region(VpcRegion::UsEast1)
+                .vpc_id("vpc-12345678")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let private_id = private
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/");
+
     let ds = vec![
         zone(ZONE, "example.com"),
         health_check("us-east-1", "203.0.113.10"),
@@ -496,6 +518,7 @@ async fn zones_health_checks_and_failover_records() {
     assert!(!zone_id.starts_with('/'), "{zone_id}");
     assert_eq!(created[0].computed["zone_id"], json!(zone_id));
     assert_eq!(created[0].computed["created"], json!(true));
+    assert_ne!(zone_id, private_id, "a public zone of its own");
     assert_eq!(
         created[3].id,
         format!("{zone_id}/api.example.com/us-east-1")
@@ -511,7 +534,8 @@ async fn zones_health_checks_and_failover_records() {
             .iter()
             .filter(|z| z.name() == "example.com.")
             .count(),
-        1
+        2,
+        "the private zone and standby's public one, no third"
     );
     let checks = r53.list_health_checks().send().await.unwrap();
     assert_eq!(
@@ -698,11 +722,18 @@ async fn zones_health_checks_and_failover_records() {
     delete_all(&p, &ctx, &order).await;
     p.delete(&adopted, &ctx).await.unwrap();
     let zones = r53.list_hosted_zones().send().await.unwrap();
-    let names: Vec<&str> = zones.hosted_zones().iter().map(|z| z.name()).collect();
+    let left: Vec<(&str, &str)> = zones
+        .hosted_zones()
+        .iter()
+        .map(|z| (z.name(), z.id().trim_start_matches("/hostedzone/")))
+        .collect();
     assert_eq!(
-        names,
-        vec!["corp.example."],
-        "the adopted zone is left alone"
+        left,
+        vec![
+            ("corp.example.", adopted.id.as_str()),
+            ("example.com.", private_id)
+        ],
+        "the adopted zone and the private one are left alone"
     );
     assert!(r53
         .list_health_checks()

@@ -76,6 +76,8 @@ pub struct AwsProvider {
     rds_limit: Arc<Semaphore>,
     secrets_limit: Arc<Semaphore>,
     route53_limit: Arc<rate::Rate>,
+    /// The caller's account id, asked once (for replication roles' trust policies).
+    account: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -138,6 +140,7 @@ impl AwsProvider {
             rds_limit: Arc::new(Semaphore::new(RDS_READS)),
             secrets_limit: Arc::new(Semaphore::new(SECRETS_READS)),
             route53_limit: Arc::new(rate::Rate::per_second(ROUTE53_RATE)),
+            account: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -187,6 +190,34 @@ impl AwsProvider {
             limit: self.rds_limit.clone(),
             emulator: self.emulator,
         }
+    }
+
+    /// The account the credentials belong to (STS GetCallerIdentity, which needs no
+    /// permission: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+    async fn account_id(&self) -> anyhow::Result<String> {
+        let id = self
+            .account
+            .get_or_try_init(|| async {
+                let conf = aws_sdk_sts::config::Builder::from(&self.sdk)
+                    .interceptor(self.counter.clone())
+                    .retry_classifier(settings::NothingListens)
+                    .build();
+                let region = self.sdk.region().map_or("us-east-1", |r| r.as_ref());
+                let out = aws_sdk_sts::Client::from_conf(conf)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        error::failure("GetCallerIdentity", region, &"the caller's account", &e)
+                    })?;
+                out.account().map(str::to_string).ok_or_else(|| {
+                    anyhow!(
+                        "GetCallerIdentity in {region} answered no account; check the credentials"
+                    )
+                })
+            })
+            .await?;
+        Ok(id.clone())
     }
 
     fn secrets(&self, region: &str) -> secrets::Secrets {
