@@ -52,7 +52,9 @@ pub enum Kind {
     /// `arn`.
     DbSecret,
     /// An RDS snapshot (drills). attrs: `identifier`, and either `db_instance` (the
-    /// identifier of a database in the same region: a fresh manual snapshot of it) or
+    /// identifier of a database in the same region: a fresh manual snapshot of it, or, with
+    /// `fresh_within` (seconds), a copy of its latest automated snapshot when that is so
+    /// recent and the instance is Single-AZ) or
     /// `copy_of` (the address of a snapshot in another region: a cross-region copy; refs
     /// `source`, whose computed `arn` is copied) with `source_region`. Computed: `arn`.
     DbSnapshot,
@@ -84,6 +86,7 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "engine_version",
     "failover",
     "final_snapshot",
+    "fresh_within",
     "group_name",
     "identifier",
     "image",

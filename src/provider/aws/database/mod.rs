@@ -58,6 +58,8 @@ const TAG_RESTORED_FROM: &str = "standby:restored-from";
 const TAG_FINAL_SNAPSHOT: &str = "standby:final-snapshot";
 const TAG_COPY_OF: &str = "standby:copy-of";
 const TAG_SOURCE_REGION: &str = "standby:source-region";
+/// A drill snapshot's `fresh_within` (seconds), which RDS does not report.
+const TAG_FRESH_WITHIN: &str = "standby:fresh-within";
 /// How long to wait for a snapshot (or a cross-region copy) to become available: the copy of
 /// a large database takes long, but a drill must not hang forever.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(60 * 60);
@@ -284,6 +286,10 @@ fn db_tags(d: &Desired) -> Vec<Tag> {
 /// A snapshot's tags: the desired ones and, on a copy, where it was copied from.
 fn snapshot_tags(d: &Desired) -> Vec<Tag> {
     let mut tags = rds_tags(d);
+    if let Some(seconds) = d.attrs.get("fresh_within").and_then(Value::as_u64) {
+        let seconds = seconds.to_string();
+        tags.push(Tag::builder().key(TAG_FRESH_WITHIN).value(seconds).build());
+    }
     if let Some(source) = d.attrs.get("copy_of").and_then(Value::as_str) {
         tags.push(Tag::builder().key(TAG_COPY_OF).value(source).build());
         if let Some(region) = d.attrs.get("source_region").and_then(Value::as_str) {
