@@ -233,6 +233,7 @@ impl AwsProvider {
             client,
             region: region.to_string(),
             limit: self.secrets_limit.clone(),
+            emulator: self.emulator,
         }
     }
 

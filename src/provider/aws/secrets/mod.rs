@@ -10,7 +10,9 @@
 mod refresh;
 
 use super::attrs::{map, str_attr};
+use super::emulator::Emulator;
 use super::error::AwsResultExt;
+use super::poll::{self, Pace};
 use super::tags;
 use super::{region_of, AwsProvider};
 use crate::address::Address;
@@ -18,7 +20,7 @@ use crate::provider::{ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind, TAG_ADDRESS};
 use anyhow::{anyhow, bail};
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretOutput;
-use aws_sdk_secretsmanager::types::{ReplicaRegionType, Tag};
+use aws_sdk_secretsmanager::types::{ReplicaRegionType, StatusType, Tag};
 use aws_sdk_secretsmanager::Client;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -80,6 +82,7 @@ pub(crate) struct Secrets {
     pub(crate) region: String,
     /// Bounds concurrent reads (shared by every region's `Secrets`).
     pub(crate) limit: Arc<Semaphore>,
+    pub(crate) emulator: Emulator,
 }
 
 impl Secrets {
@@ -126,10 +129,12 @@ impl Secrets {
     pub(crate) async fn update(&self, d: &Desired) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let name = str_attr(d, "name")?;
-        let live = self
-            .describe(name, a)
-            .await?
-            .ok_or_else(|| anyhow!("{a}: the secret {name} in {r} disappeared; run apply again"))?;
+        // Right after CreateSecret the new secret may not be visible yet.
+        let live = poll::retry(self.consistency(), NOT_FOUND, || {
+            self.client.describe_secret().secret_id(name).send()
+        })
+        .await
+        .op("DescribeSecret", r, a)?;
         self.client
             .tag_resource()
             .secret_id(name)
@@ -191,17 +196,25 @@ impl Secrets {
     }
 
     /// The password in `name` (the replica of this region, or the secret itself).
+    /// A replica is made asynchronously after `CreateSecret`, so it is read until it exists
+    /// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html).
     pub(crate) async fn password(&self, name: &str, a: &Address) -> anyhow::Result<Password> {
-        let out = self
-            .client
-            .get_secret_value()
-            .secret_id(name)
-            .send()
-            .await
-            .op("GetSecretValue", &self.region, a)?;
+        let out = poll::retry(self.consistency(), NOT_FOUND, || {
+            self.client.get_secret_value().secret_id(name).send()
+        })
+        .await
+        .op("GetSecretValue", &self.region, a)?;
         out.secret_string()
             .map(|s| Password(s.to_string()))
             .ok_or_else(|| anyhow!("{a}: the secret {name} in {} holds no text; restore it or delete it and the database", self.region))
+    }
+
+    /// How long a just-made secret or replica may stay invisible (`--consistency-timeout`).
+    fn consistency(&self) -> Pace {
+        Pace::window(
+            self.emulator,
+            super::settings::settings().consistency_timeout,
+        )
     }
 
     async fn remove_replicas(
@@ -259,6 +272,9 @@ fn live_replicas(live: &DescribeSecretOutput) -> Vec<String> {
     let mut regions: Vec<String> = live
         .replication_status()
         .iter()
+        // A failed replica (a secret of that name already there, say) is none: the next
+        // apply replicates again and reports why it cannot.
+        .filter(|s| s.status() != Some(&StatusType::Failed))
         .filter_map(|s| s.region().map(str::to_string))
         .collect();
     regions.sort();
