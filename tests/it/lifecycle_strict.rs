@@ -6,7 +6,9 @@
 //! SDK; the generated password is in no state, saved plan, report or `-vvv` log.
 
 use crate::db_real_aws::assert_private_and_admits_the_web_cluster;
-use crate::support::aws::{self, database_standing, running_public_ips, secret_value};
+use crate::support::aws::{
+    self, database_standing, role_policies, running_public_ips, secret_value,
+};
 use crate::support::proxy::Proxy;
 use crate::support::specs::{replace_once, DR};
 use crate::support::workspace::{Run, Workspace};
@@ -99,6 +101,20 @@ async fn the_dr_lifecycle_converges_through_the_strict_mode() {
     for region in ["us-east-1", "us-west-2"] {
         assert_private_and_admits_the_web_cluster(&emulator, region).await;
     }
+    let (account, resources) =
+        role_policies(&emulator, "standby-checkout-prod-receipts-replication").await;
+    assert_eq!(
+        account.as_deref(),
+        Some("123456789012"),
+        "aws:SourceAccount"
+    );
+    assert_eq!(resources.len(), 2 * REGIONS.len(), "{resources:?}");
+    assert!(
+        resources
+            .iter()
+            .all(|r| r.starts_with("arn:aws:s3:::checkout-prod-receipts-")),
+        "the receipts buckets only: {resources:?}"
+    );
 
     // Promote the warm standby, rebuild the old primary, fail back.
     aws::publish_lag(

@@ -2,11 +2,12 @@
 //! the SDK directly, refresh to a clean diff with a bounded request count, idempotent
 //! creates, deletes (twice), and error messages naming operation, region and address.
 
+use crate::support::aws::role_policies;
 use crate::support::provider::{
     assert_clean, create_all, desired, known, scope, Ctx, ENV, SERVICE,
 };
 use crate::support::Emulator;
-use serde_json::{json, Value};
+use serde_json::json;
 use standby::provider::aws::AwsProvider;
 use standby::provider::{ApplyContext, Provider};
 use standby::topology::{Desired, Kind, TAG_ADDRESS};
@@ -466,47 +467,14 @@ async fn buckets_roles_and_replication() {
     assert_eq!(role.role().unwrap().path(), "/standby/");
     // Least privilege: S3 assumes the role only for this account, and the policy names the
     // component's buckets, no others.
-    let trust = percent_encoding::percent_decode_str(
-        role.role().unwrap().assume_role_policy_document().unwrap(),
-    )
-    .decode_utf8()
-    .unwrap()
-    .into_owned();
-    let trust: Value = serde_json::from_str(&trust).unwrap();
-    assert_eq!(
-        trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"],
-        json!("123456789012"),
-        "{trust}"
-    );
-    let policy = emu
-        .iam()
-        .await
-        .get_role_policy()
-        .role_name("standby-checkout-test-receipts-replication")
-        .policy_name("standby-replication")
-        .send()
-        .await
-        .unwrap();
-    let policy = percent_encoding::percent_decode_str(policy.policy_document())
-        .decode_utf8()
-        .unwrap()
-        .into_owned();
-    let policy: Value = serde_json::from_str(&policy).unwrap();
-    let resources: BTreeSet<&str> = policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| s["Resource"].as_array().unwrap())
-        .map(|r| r.as_str().unwrap())
-        .collect();
+    let (source_account, resources) =
+        role_policies(&emu, "standby-checkout-test-receipts-replication").await;
+    assert_eq!(source_account.as_deref(), Some("123456789012"));
     let want: BTreeSet<String> = RECEIPTS
         .iter()
         .flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])
         .collect();
-    assert_eq!(
-        resources,
-        want.iter().map(String::as_str).collect::<BTreeSet<_>>()
-    );
+    assert_eq!(resources, want);
 
     // Refresh with the state: a clean diff.
     let all = ["us-east-1", "us-west-2", "eu-west-1"];
