@@ -57,7 +57,13 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
                 Kind::DbSnapshot,
                 Some(primary),
                 snapshot_id.clone(),
-                attrs(json!({ "identifier": snapshot_id, "db_instance": source_id })),
+                // A recent enough automated snapshot is copied instead of taking one that
+                // suspends a Single-AZ primary's I/O: recent enough is within the RPO.
+                attrs(json!({
+                    "identifier": snapshot_id,
+                    "db_instance": source_id,
+                    "fresh_within": spec.service.rpo.as_secs(),
+                })),
                 BTreeMap::new(),
                 vec![],
             );

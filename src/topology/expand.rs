@@ -70,7 +70,7 @@ pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired
 }
 
 pub(super) struct Expander {
-    naming: Naming,
+    pub(super) naming: Naming,
     out: Vec<Desired>,
 }
 
@@ -275,12 +275,20 @@ impl Expander {
             None => {
                 let role_address = at(None).child("replication_role");
                 let role_name = self.naming.role(&slug);
+                // The role may read and write the component's buckets in every region of the
+                // spec, nothing else: the same set whichever region is primary.
+                let mut buckets: Vec<String> = spec
+                    .regions
+                    .iter()
+                    .map(|r| self.naming.bucket(&slug, &r.name))
+                    .collect();
+                buckets.sort();
                 self.push(
                     role_address.clone(),
                     Kind::ReplicationRole,
                     None,
                     role_name.clone(),
-                    attrs(json!({ "role_name": role_name })),
+                    attrs(json!({ "role_name": role_name, "buckets": buckets })),
                     BTreeMap::new(),
                     vec![],
                 );
@@ -300,120 +308,6 @@ impl Expander {
 }
 
 impl Expander {
-    /// Writable primary, read replicas of it in warm standbys, nothing in cold standbys; one
-    /// DB subnet group per region that holds a database.
-    fn databases(&mut self, spec: &Spec, roles: &BTreeMap<String, Role>) {
-        if spec.databases.is_empty() {
-            return;
-        }
-        let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
-        let Some(primary) = spec.regions.iter().find(|r| role_of(r) == Role::Primary) else {
-            return;
-        };
-        for region in &spec.regions {
-            let role = role_of(region);
-            if !matches!(role, Role::Primary | Role::WarmStandby) {
-                continue;
-            }
-            let r = region.name.as_str();
-            let group = self.db_subnet_group(region);
-            for db in &spec.databases {
-                let settings = db.settings_in(r);
-                let address = db.name.address(Some(r), "database");
-                let identifier = db_identifier(&self.naming.regional(&db.name.slug(), r));
-                let mut a = json!({
-                    "identifier": identifier,
-                    "engine": settings.engine,
-                    "instance_class": settings.instance_class,
-                    "storage_gb": settings.storage_gb,
-                    "replica_of": null,
-                });
-                if !settings.engine_version.is_empty() {
-                    a["engine_version"] = json!(settings.engine_version);
-                }
-                let sg = self.db_security_group(spec, region, db);
-                let mut refs = BTreeMap::from([
-                    ("subnet_group".to_string(), group.clone()),
-                    ("security_group".to_string(), sg),
-                ]);
-                if role == Role::WarmStandby {
-                    let source = db.name.address(Some(&primary.name), "database");
-                    a["replica_of"] = json!(source.to_string());
-                    refs.insert("source".into(), source);
-                }
-                let d = self.push(
-                    address,
-                    Kind::Database,
-                    Some(r),
-                    identifier,
-                    attrs(a),
-                    refs,
-                    vec![],
-                );
-                d.prevent_destroy = settings.prevent_destroy;
-            }
-        }
-    }
-
-    /// The region's DB subnet group over all its subnets; returns its address.
-    pub(super) fn db_subnet_group(&mut self, region: &Region) -> Address {
-        let r = region.name.as_str();
-        let group = network_address(r, "db_subnet_group");
-        let group_name = db_identifier(&self.naming.regional("db", r));
-        let refs = region
-            .zones
-            .iter()
-            .map(|z| (format!("subnet.{z}"), subnet_address(r, z)))
-            .collect();
-        self.push(
-            group.clone(),
-            Kind::DbSubnetGroup,
-            Some(r),
-            group_name.clone(),
-            attrs(json!({ "name": group_name })),
-            refs,
-            vec![],
-        );
-        group
-    }
-
-    /// The database's security group in `region`: its engine's port open to the security
-    /// group of every cluster there, nothing else. Without one RDS puts the instance in the
-    /// VPC's default group (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
-    /// `VpcSecurityGroupIds`), which the clusters cannot reach.
-    pub(super) fn db_security_group(
-        &mut self,
-        spec: &Spec,
-        region: &Region,
-        db: &Component<crate::config::DatabaseSettings>,
-    ) -> Address {
-        let r = region.name.as_str();
-        let address = db.name.address(Some(r), "database").child("security_group");
-        let group_name = self.naming.regional(&format!("{}-db", db.name.slug()), r);
-        let mut refs = BTreeMap::from([("vpc".to_string(), network_address(r, "vpc"))]);
-        for cluster in &spec.clusters {
-            let sg = cluster
-                .name
-                .address(Some(r), "cluster")
-                .child("security_group");
-            refs.insert(format!("ingress.{}", cluster.name.slug()), sg);
-        }
-        self.push(
-            address.clone(),
-            Kind::SecurityGroup,
-            Some(r),
-            group_name.clone(),
-            attrs(json!({
-                "group_name": group_name,
-                "port": engine_port(&db.settings_in(r).engine),
-                "ingress": "security_groups",
-            })),
-            refs,
-            vec![],
-        );
-        address
-    }
-
     /// The zone, and for the primary and the first warm standby a health check and a
     /// failover record (`PRIMARY`, `SECONDARY`) on the cluster's instances.
     fn dns(

@@ -17,7 +17,7 @@ pub fn name_attr(kind: Kind) -> Option<&'static str> {
         Kind::SecurityGroup => Some("group_name"),
         Kind::Bucket => Some("bucket"),
         Kind::ReplicationRole => Some("role_name"),
-        Kind::DbSubnetGroup => Some("name"),
+        Kind::DbSubnetGroup | Kind::DbSecret => Some("name"),
         Kind::Database | Kind::DbSnapshot => Some("identifier"),
         _ => None,
     }
@@ -59,6 +59,15 @@ pub fn pin_names(desired: &mut [Desired], recorded: &BTreeMap<Address, String>) 
             *v = Value::String(new.clone());
         }
     };
+    for d in desired
+        .iter_mut()
+        .filter(|d| d.kind == Kind::ReplicationRole)
+    {
+        if let Some(Value::Array(buckets)) = d.attrs.get_mut("buckets") {
+            buckets.iter_mut().for_each(rename);
+            buckets.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+        }
+    }
     for d in desired
         .iter_mut()
         .filter(|d| d.kind == Kind::BucketReplication)

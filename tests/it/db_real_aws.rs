@@ -42,52 +42,58 @@ async fn databases_are_private_and_admit_the_clusters_security_group_only() {
         "the warm standby's database is a read replica"
     );
     for region in ["us-east-1", "us-west-2"] {
-        let db = instance(&emulator, region).await;
-        assert_eq!(db.publicly_accessible(), Some(false), "{region}");
-        let groups: Vec<&str> = db
-            .vpc_security_groups()
-            .iter()
-            .filter_map(|g| g.vpc_security_group_id())
-            .collect();
-        assert_eq!(groups.len(), 1, "{region}: {groups:?}");
-        let ec2 = emulator.ec2(region).await;
-        let described = ec2
-            .describe_security_groups()
-            .group_ids(groups[0])
-            .send()
-            .await
-            .unwrap();
-        let group = &described.security_groups()[0];
-        let rules = group.ip_permissions();
-        assert_eq!(rules.len(), 1, "{region}: {rules:?}");
-        assert_eq!(rules[0].from_port(), Some(5432), "the engine's port");
-        assert!(
-            rules[0].ip_ranges().is_empty(),
-            "no address range: {rules:?}"
-        );
-        let sources: Vec<&str> = rules[0]
-            .user_id_group_pairs()
-            .iter()
-            .filter_map(|p| p.group_id())
-            .collect();
-        let web = ec2
-            .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("group-name")
-                    .values(format!("checkout-prod-web-{region}"))
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        let web = web.security_groups()[0].group_id().unwrap();
-        assert_eq!(
-            sources,
-            vec![web],
-            "{region}: admits the web cluster's group"
-        );
+        assert_private_and_admits_the_web_cluster(&emulator, region).await;
     }
+}
+
+/// The region's database is not public, in one security group whose one rule admits the
+/// web cluster's security group on the engine's port, and nothing else.
+pub(crate) async fn assert_private_and_admits_the_web_cluster(emulator: &Emulator, region: &str) {
+    let db = instance(emulator, region).await;
+    assert_eq!(db.publicly_accessible(), Some(false), "{region}");
+    let groups: Vec<&str> = db
+        .vpc_security_groups()
+        .iter()
+        .filter_map(|g| g.vpc_security_group_id())
+        .collect();
+    assert_eq!(groups.len(), 1, "{region}: {groups:?}");
+    let ec2 = emulator.ec2(region).await;
+    let described = ec2
+        .describe_security_groups()
+        .group_ids(groups[0])
+        .send()
+        .await
+        .unwrap();
+    let group = &described.security_groups()[0];
+    let rules = group.ip_permissions();
+    assert_eq!(rules.len(), 1, "{region}: {rules:?}");
+    assert_eq!(rules[0].from_port(), Some(5432), "the engine's port");
+    assert!(
+        rules[0].ip_ranges().is_empty(),
+        "no address range: {rules:?}"
+    );
+    let sources: Vec<&str> = rules[0]
+        .user_id_group_pairs()
+        .iter()
+        .filter_map(|p| p.group_id())
+        .collect();
+    let web = ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values(format!("checkout-prod-web-{region}"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let web = web.security_groups()[0].group_id().unwrap();
+    assert_eq!(
+        sources,
+        vec![web],
+        "{region}: admits the web cluster's group"
+    );
 }
 
 #[tokio::test]

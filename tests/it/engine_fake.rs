@@ -430,13 +430,15 @@ async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
         .unwrap();
     assert_eq!(
         destroy.blocked.len(),
-        1,
-        "only the primary holds data: {:?}",
+        2,
+        "only the primary and the secret of its password hold data: {:?}",
         destroy.blocked
     );
     assert!(
         destroy.blocked[0].contains("region.us-east-1.database.orders has prevent_destroy = true")
     );
+    assert!(destroy.blocked[1]
+        .contains("region.us-east-1.database.orders.secret has prevent_destroy = true"));
     let mut store = env.open_state("destroy").await.unwrap();
     let (events, _rx) = mpsc::unbounded_channel();
     let (_tx, cancel) = watch::channel(false);
@@ -457,8 +459,8 @@ async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
     drop(store);
     assert_eq!(
         count(&provider, ".database.orders") - count(&provider, ".database.orders.security_group"),
-        2,
-        "nothing was deleted"
+        3,
+        "nothing was deleted: both databases and the secret"
     );
 
     env.spec.databases[0].settings.engine = "mysql".into();

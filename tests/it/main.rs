@@ -23,6 +23,7 @@ mod drift_fake;
 mod drill_emulator;
 mod engine_fake;
 mod fmt_cli;
+mod lifecycle_strict;
 mod provider_aws;
 mod provider_aws_db_dns;
 mod provider_aws_drill;

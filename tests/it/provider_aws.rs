@@ -2,6 +2,7 @@
 //! the SDK directly, refresh to a clean diff with a bounded request count, idempotent
 //! creates, deletes (twice), and error messages naming operation, region and address.
 
+use crate::support::aws::role_policies;
 use crate::support::provider::{
     assert_clean, create_all, desired, known, scope, Ctx, ENV, SERVICE,
 };
@@ -10,7 +11,7 @@ use serde_json::json;
 use standby::provider::aws::AwsProvider;
 use standby::provider::{ApplyContext, Provider};
 use standby::topology::{Desired, Kind, TAG_ADDRESS};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An AMI moto knows (it accepts unknown ones too, with a warning, but stay honest).
 async fn known_ami(emu: &Emulator) -> String {
@@ -297,13 +298,23 @@ fn bucket(region: &str) -> Desired {
     )
 }
 
+/// The receipts component's buckets, sorted: all the replication role may touch.
+const RECEIPTS: [&str; 3] = [
+    "checkout-test-receipts-eu-west-1",
+    "checkout-test-receipts-us-east-1",
+    "checkout-test-receipts-us-west-2",
+];
+
 fn buckets_and_replication() -> Vec<Desired> {
     let role = desired(
         Kind::ReplicationRole,
         None,
         "bucket.receipts.replication_role",
         "standby-checkout-test-receipts-replication",
-        json!({"role_name": "standby-checkout-test-receipts-replication"}),
+        json!({
+            "role_name": "standby-checkout-test-receipts-replication",
+            "buckets": RECEIPTS,
+        }),
         &[],
     );
     let replication = desired(
@@ -454,6 +465,16 @@ async fn buckets_roles_and_replication() {
         .await
         .unwrap();
     assert_eq!(role.role().unwrap().path(), "/standby/");
+    // Least privilege: S3 assumes the role only for this account, and the policy names the
+    // component's buckets, no others.
+    let (source_account, resources) =
+        role_policies(&emu, "standby-checkout-test-receipts-replication").await;
+    assert_eq!(source_account.as_deref(), Some("123456789012"));
+    let want: BTreeSet<String> = RECEIPTS
+        .iter()
+        .flat_map(|b| [format!("arn:aws:s3:::{b}"), format!("arn:aws:s3:::{b}/*")])
+        .collect();
+    assert_eq!(resources, want);
 
     // Refresh with the state: a clean diff.
     let all = ["us-east-1", "us-west-2", "eu-west-1"];
@@ -461,12 +482,12 @@ async fn buckets_roles_and_replication() {
     let observed = p.refresh(&scope(&all, true, known(&ds))).await.unwrap();
     assert_clean(&observed, &ds);
     // Per region: 5 EC2 describes and 2 RDS ones; S3: one listing, then 5 reads per bucket;
-    // IAM: one listing and the role's tags; Route 53: one health-check listing (no zone is
-    // known).
+    // IAM: one listing, the role's tags and its policy; Route 53: one health-check listing
+    // (no zone is known).
     let requests = p.request_count() - before;
     assert_eq!(
         requests,
-        3 * 5 + 3 * 2 + 1 + 3 * 5 + 1 + 1 + 1,
+        3 * 5 + 3 * 2 + 1 + 3 * 5 + 1 + 1 + 1 + 1,
         "refresh requests"
     );
 

@@ -4,11 +4,12 @@
 //! back through the SDK directly, refreshed to a clean diff in a bounded number of requests,
 //! updated, deleted (twice).
 
-use crate::support::aws::rds;
+use crate::support::aws::{rds, secret_value, secrets};
 use crate::support::provider::{
     assert_clean, create_all, data_network, delete_all, desired, known, scope, Ctx,
 };
 use crate::support::Emulator;
+use aws_sdk_route53::types::{HostedZoneConfig, Vpc, VpcRegion};
 use serde_json::{json, Value};
 use standby::provider::aws::AwsProvider;
 use standby::provider::{Observed, Provider};
@@ -17,6 +18,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 const PRIMARY_DB: &str = "region.us-east-1.database.orders";
 const REPLICA_DB: &str = "region.us-west-2.database.orders";
+const SECRET: &str = "region.us-east-1.database.orders.secret";
+pub(crate) const SECRET_NAME: &str = "standby/checkout/test/orders/master";
 
 // --- databases -----------------------------------------------------------------------------
 
@@ -26,6 +29,8 @@ fn database(region: &str, replica_of: Option<&str>) -> Desired {
     let mut refs = vec![("subnet_group", group.as_str())];
     if replica_of.is_some() {
         refs.push(("source", PRIMARY_DB));
+    } else {
+        refs.push(("secret", SECRET));
     }
     desired(
         Kind::Database,
@@ -67,20 +72,38 @@ async fn instance_count(emu: &Emulator, region: &str) -> usize {
         .len()
 }
 
-/// A primary database in us-east-1 and its replica in us-west-2, each on its own network.
+/// The primary's master password secret in us-east-1, replicated to us-west-2.
+pub(crate) fn db_secret() -> Desired {
+    desired(
+        Kind::DbSecret,
+        Some("us-east-1"),
+        SECRET,
+        SECRET_NAME,
+        json!({ "name": SECRET_NAME, "replica_regions": ["us-west-2"] }),
+        &[],
+    )
+}
+
+/// A primary database in us-east-1 (with its secret) and its replica in us-west-2, each on
+/// its own network.
 pub(crate) fn primary_and_replica() -> Vec<Desired> {
     let mut ds = data_network("us-east-1", 0);
     ds.extend(data_network("us-west-2", 1));
+    ds.push(db_secret());
     ds.push(database("us-east-1", None));
     ds.push(database("us-west-2", Some(PRIMARY_DB)));
     ds
 }
 
-/// Asserts no value anywhere in `o` looks like a password, and no key names one.
+/// Asserts no attribute or computed value of `o` holds or names a password.
 fn assert_no_password(o: &Observed) {
-    let text = serde_json::to_string(o).unwrap().to_ascii_lowercase();
+    let text = serde_json::to_string(&(&o.attrs, &o.computed))
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(!text.contains("password"), "{text}");
-    assert!(!text.contains("secret"), "{text}");
+    if o.kind != Kind::DbSecret {
+        assert!(!text.contains("secret"), "{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -91,8 +114,8 @@ async fn primary_and_cross_region_replica_round_trip() {
 
     let ds = primary_and_replica();
     let created = create_all(&p, &ctx, &ds).await;
-    let primary = &created[8];
-    let replica = &created[9];
+    let primary = &created[9];
+    let replica = &created[10];
     for o in [primary, replica] {
         assert_no_password(o);
         assert_eq!(o.computed["status"], json!("available"), "{}", o.address);
@@ -127,7 +150,19 @@ async fn primary_and_cross_region_replica_round_trip() {
     assert_eq!(subnets, want);
     let p_live = describe_db(&emu, "us-east-1", &primary.id).await;
     let r_live = describe_db(&emu, "us-west-2", &replica.id).await;
-    assert!(p_live.master_user_secret().is_some(), "managed password");
+    // Standby's own password, never RDS-managed (RDS refuses replicas of such a source);
+    // the secret holding it is readable in both regions and nothing else holds it.
+    assert!(p_live.master_user_secret().is_none(), "not RDS-managed");
+    let password = secret_value(&emu, "us-east-1", SECRET_NAME).await.unwrap();
+    assert_eq!(password.len(), 28);
+    assert_eq!(
+        secret_value(&emu, "us-west-2", SECRET_NAME).await,
+        Some(password.clone()),
+        "replicated to the standby region"
+    );
+    assert!(created
+        .iter()
+        .all(|o| !serde_json::to_string(o).unwrap().contains(&password)));
     assert_eq!(p_live.master_username(), Some("standby"));
     assert_eq!(p_live.storage_encrypted(), Some(true));
     assert_eq!(p_live.backup_retention_period(), Some(7));
@@ -167,8 +202,9 @@ async fn primary_and_cross_region_replica_round_trip() {
     let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
     let requests = p.request_count() - before;
     assert_clean(&observed, &ds);
-    // Per region: 5 EC2 describes and 3 RDS calls (subnet groups and their tags, instances).
-    assert_eq!(requests, 2 * 5 + 2 * 3, "refresh requests");
+    // Per region: 5 EC2 describes and 3 RDS calls (subnet groups and their tags, instances);
+    // one DescribeSecret for the secret.
+    assert_eq!(requests, 2 * 5 + 2 * 3 + 1, "refresh requests");
     let r_obs = observed
         .iter()
         .find(|o| o.address.as_str() == REPLICA_DB)
@@ -206,7 +242,7 @@ async fn primary_and_cross_region_replica_round_trip() {
     assert_eq!(instance_count(&emu, "us-west-2").await, 1);
 
     // Update in place: a larger class and more storage.
-    let mut bigger = ds[8].clone();
+    let mut bigger = ds[9].clone();
     bigger
         .attrs
         .insert("instance_class".into(), json!("db.t3.small"));
@@ -233,6 +269,7 @@ async fn primary_and_cross_region_replica_round_trip() {
     let order: Vec<Observed> = [
         REPLICA_DB,
         PRIMARY_DB,
+        SECRET,
         "region.us-west-2.database.orders.subnet_group",
         "region.us-east-1.database.orders.subnet_group",
         "region.us-west-2.network.subnet[0]",
@@ -277,12 +314,32 @@ async fn primary_and_cross_region_replica_round_trip() {
         west_snapshots.db_snapshots().is_empty(),
         "a replica has no final snapshot"
     );
+    // The secret's replica is gone; the secret waits out its recovery window, restorable
+    // with the final snapshot's password.
+    assert_eq!(secret_value(&emu, "us-west-2", SECRET_NAME).await, None);
+    let scheduled = secrets(&emu, "us-east-1")
+        .await
+        .describe_secret()
+        .secret_id(SECRET_NAME)
+        .send()
+        .await
+        .unwrap();
+    assert!(scheduled.deleted_date().is_some(), "{scheduled:?}");
     assert_eq!(
         p.refresh(&scope(&both, false, known(&ds))).await.unwrap(),
         Vec::new()
     );
     // Deleting again succeeds.
     delete_all(&p, &ctx, &order).await;
+
+    // An apply after the destroy restores the secret, with the password the final snapshot
+    // has, and replicates it again: no name clash with the secret being deleted.
+    let restored = p.create(&ds[8], &ctx).await.unwrap();
+    assert_eq!(restored.attrs, ds[8].attrs);
+    assert_eq!(
+        secret_value(&emu, "us-west-2", SECRET_NAME).await,
+        Some(password)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -292,7 +349,7 @@ async fn promoted_replica_is_no_longer_a_replica() {
     let ctx = Ctx::default();
     let ds = primary_and_replica();
     let created = create_all(&p, &ctx, &ds).await;
-    let replica = &created[9];
+    let replica = &created[10];
 
     p.promote_read_replica("us-west-2", &replica.id, &replica.address)
         .await
@@ -428,6 +485,27 @@ async fn zones_health_checks_and_failover_records() {
     assert_eq!(adopted.attrs, foreign.attrs);
     assert_eq!(adopted.computed["created"], json!(false));
 
+    // A private zone of the name: never adopted (it answers only inside its VPC).
+    let private = r53
+        .create_hosted_zone()
+        .name("example.com")
+        .caller_reference("private-1")
+        .hosted_zone_config(HostedZoneConfig::builder().private_zone(true).build())
+        .vpc(
+            Vpc::builder()
+                .vpc_region(VpcRegion::UsEast1)
+                .vpc_id("vpc-12345678")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let private_id = private
+        .hosted_zone()
+        .unwrap()
+        .id()
+        .trim_start_matches("/hostedzone/");
+
     let ds = vec![
         zone(ZONE, "example.com"),
         health_check("us-east-1", "203.0.113.10"),
@@ -440,6 +518,7 @@ async fn zones_health_checks_and_failover_records() {
     assert!(!zone_id.starts_with('/'), "{zone_id}");
     assert_eq!(created[0].computed["zone_id"], json!(zone_id));
     assert_eq!(created[0].computed["created"], json!(true));
+    assert_ne!(zone_id, private_id, "a public zone of its own");
     assert_eq!(
         created[3].id,
         format!("{zone_id}/api.example.com/us-east-1")
@@ -455,7 +534,8 @@ async fn zones_health_checks_and_failover_records() {
             .iter()
             .filter(|z| z.name() == "example.com.")
             .count(),
-        1
+        2,
+        "the private zone and standby's public one, no third"
     );
     let checks = r53.list_health_checks().send().await.unwrap();
     assert_eq!(
@@ -642,11 +722,18 @@ async fn zones_health_checks_and_failover_records() {
     delete_all(&p, &ctx, &order).await;
     p.delete(&adopted, &ctx).await.unwrap();
     let zones = r53.list_hosted_zones().send().await.unwrap();
-    let names: Vec<&str> = zones.hosted_zones().iter().map(|z| z.name()).collect();
+    let left: Vec<(&str, &str)> = zones
+        .hosted_zones()
+        .iter()
+        .map(|z| (z.name(), z.id().trim_start_matches("/hostedzone/")))
+        .collect();
     assert_eq!(
-        names,
-        vec!["corp.example."],
-        "the adopted zone is left alone"
+        left,
+        vec![
+            ("corp.example.", adopted.id.as_str()),
+            ("example.com.", private_id)
+        ],
+        "the adopted zone and the private one are left alone"
     );
     assert!(r53
         .list_health_checks()

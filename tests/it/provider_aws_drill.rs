@@ -46,7 +46,10 @@ fn primary_db() -> Desired {
             "storage_gb": 20,
             "replica_of": null,
         }),
-        &[("subnet_group", &group)],
+        &[
+            ("subnet_group", &group),
+            ("secret", "region.us-east-1.database.orders.secret"),
+        ],
     )
 }
 
@@ -97,6 +100,7 @@ fn restored_db() -> Desired {
 async fn primary_and_copy(p: &AwsProvider, ctx: &Ctx) -> Vec<Desired> {
     let mut ds = data_network(PRIMARY, 0);
     ds.extend(data_network(DRILL, 1));
+    ds.push(crate::provider_aws_db_dns::db_secret());
     ds.push(primary_db());
     ds.extend(snapshots());
     create_all(p, ctx, &ds).await;

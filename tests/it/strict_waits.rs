@@ -36,7 +36,7 @@ async fn a_database_and_its_replica_are_waited_for_until_available() {
         proxy.fired("rds.instance-states") >= 2,
         "the waits read `creating`"
     );
-    for (o, region) in [(&created[8], "us-east-1"), (&created[9], "us-west-2")] {
+    for (o, region) in [(&created[9], "us-east-1"), (&created[10], "us-west-2")] {
         assert_eq!(o.computed["status"], json!("available"), "{}", o.address);
         // The wait did not end early: RDS says `available` now, too.
         assert_eq!(

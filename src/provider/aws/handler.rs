@@ -3,7 +3,7 @@
 //! in `FAMILIES` concurrently. A new kind is one line in `handler` (and, for a new family,
 //! its module and one entry in `FAMILIES`).
 
-use super::{database, dns, network, role, storage, AwsProvider};
+use super::{database, dns, network, role, secrets, storage, AwsProvider};
 use crate::provider::{ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind};
 use async_trait::async_trait;
@@ -37,10 +37,11 @@ pub(super) trait KindHandler: Send + Sync {
 }
 
 /// Every family, in the order a refresh reports them.
-pub(super) const FAMILIES: [&dyn KindHandler; 5] = [
+pub(super) const FAMILIES: [&dyn KindHandler; 6] = [
     &network::Network,
     &storage::Storage,
     &role::Roles,
+    &secrets::SecretsFamily,
     &database::Databases,
     &dns::Dns,
 ];
@@ -53,6 +54,7 @@ pub(super) fn handler(kind: Kind) -> &'static dyn KindHandler {
         }
         Kind::Bucket | Kind::BucketReplication => &storage::Storage,
         Kind::ReplicationRole => &role::Roles,
+        Kind::DbSecret => &secrets::SecretsFamily,
         Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => &database::Databases,
         Kind::HostedZone | Kind::HealthCheck | Kind::Record => &dns::Dns,
     }

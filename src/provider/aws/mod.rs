@@ -1,8 +1,8 @@
 //! The AWS provider, on the real SDK: `AwsProvider` dispatches each kind to the handler of
 //! its family through one table (`handler.rs`): `network/` (VPCs, internet gateways,
 //! subnets, security groups, instances), `storage/` (buckets and their replication),
-//! `role.rs` (replication roles), `database/` (DB subnet groups, instances, snapshots) and
-//! `dns/` (hosted zones, health checks, records); a refresh reads every family concurrently.
+//! `role.rs` (replication roles), `database/` (DB subnet groups, instances, snapshots),
+//! `secrets/` (databases' master passwords) and `dns/` (hosted zones, health checks, records); a refresh reads every family concurrently.
 //! Every emulator workaround lives in `emulator.rs`, behind one flag decided here.
 //!
 //! Invariant: one `SdkConfig` (credentials, endpoint, retries, timeouts: `settings.rs`) for
@@ -23,6 +23,7 @@ mod network;
 pub mod poll;
 mod rate;
 mod role;
+mod secrets;
 pub mod settings;
 mod storage;
 mod tags;
@@ -49,6 +50,7 @@ const EC2_READS: usize = 16;
 const S3_READS: usize = 16;
 const IAM_READS: usize = 4;
 const RDS_READS: usize = 8;
+const SECRETS_READS: usize = 4;
 /// Route 53 calls a second, of any kind: its quota (5 requests a second) is per account.
 const ROUTE53_RATE: u32 = 5;
 /// Route 53 is global: signed for us-east-1.
@@ -65,6 +67,7 @@ pub struct AwsProvider {
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
     rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
+    secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
     ec2_limit: Arc<Semaphore>,
@@ -72,7 +75,10 @@ pub struct AwsProvider {
     s3_limit: Arc<Semaphore>,
     iam_limit: Arc<Semaphore>,
     rds_limit: Arc<Semaphore>,
+    secrets_limit: Arc<Semaphore>,
     route53_limit: Arc<rate::Rate>,
+    /// The caller's account id, asked once (for replication roles' trust policies).
+    account: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -126,6 +132,7 @@ impl AwsProvider {
             s3: Mutex::default(),
             iam: Mutex::default(),
             rds: Mutex::default(),
+            secretsmanager: Mutex::default(),
             route53: Mutex::default(),
             cloudwatch: Mutex::default(),
             ec2_limit: Arc::new(Semaphore::new(EC2_READS)),
@@ -133,7 +140,9 @@ impl AwsProvider {
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
             iam_limit: Arc::new(Semaphore::new(IAM_READS)),
             rds_limit: Arc::new(Semaphore::new(RDS_READS)),
+            secrets_limit: Arc::new(Semaphore::new(SECRETS_READS)),
             route53_limit: Arc::new(rate::Rate::per_second(ROUTE53_RATE)),
+            account: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -181,6 +190,51 @@ impl AwsProvider {
             client,
             region: region.to_string(),
             limit: self.rds_limit.clone(),
+            emulator: self.emulator,
+        }
+    }
+
+    /// The account the credentials belong to (STS GetCallerIdentity, which needs no
+    /// permission: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html).
+    async fn account_id(&self) -> anyhow::Result<String> {
+        let id = self
+            .account
+            .get_or_try_init(|| async {
+                let conf = aws_sdk_sts::config::Builder::from(&self.sdk)
+                    .interceptor(self.counter.clone())
+                    .retry_classifier(settings::NothingListens)
+                    .build();
+                let region = self.sdk.region().map_or("us-east-1", |r| r.as_ref());
+                let out = aws_sdk_sts::Client::from_conf(conf)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        error::failure("GetCallerIdentity", region, &"the caller's account", &e)
+                    })?;
+                out.account().map(str::to_string).ok_or_else(|| {
+                    anyhow!(
+                        "GetCallerIdentity in {region} answered no account; check the credentials"
+                    )
+                })
+            })
+            .await?;
+        Ok(id.clone())
+    }
+
+    fn secrets(&self, region: &str) -> secrets::Secrets {
+        let client = cached(&self.secretsmanager, region, || {
+            let conf = aws_sdk_secretsmanager::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
+                .build();
+            aws_sdk_secretsmanager::Client::from_conf(conf)
+        });
+        secrets::Secrets {
+            client,
+            region: region.to_string(),
+            limit: self.secrets_limit.clone(),
             emulator: self.emulator,
         }
     }

@@ -2,7 +2,9 @@
 //!
 //! Invariant: roles live under the `/standby/` path with deterministic names, so a role the
 //! state lost is found by one listing and adopted (`EntityAlreadyExists` reads it back); the
-//! role's inline policy is rewritten on every create and update, never merged.
+//! role's inline policy is rewritten on every create and update, never merged. Least
+//! privilege: the policy names only the bucket component's buckets, and the trust policy
+//! lets S3 assume the role only on behalf of this account (`aws:SourceAccount`).
 
 use super::attrs::{map, str_attr};
 use super::error::AwsResultExt;
@@ -33,7 +35,8 @@ pub(crate) struct Iam {
 }
 
 impl Iam {
-    pub(crate) async fn create_role(&self, d: &Desired) -> anyhow::Result<Observed> {
+    /// `account`: the caller's account id, for the trust policy's condition.
+    pub(crate) async fn create_role(&self, d: &Desired, account: &str) -> anyhow::Result<Observed> {
         let a = &d.address;
         let name = str_attr(d, "role_name")?;
         let tags = d
@@ -46,7 +49,7 @@ impl Iam {
             .create_role()
             .role_name(name)
             .path(PATH)
-            .assume_role_policy_document(trust_policy())
+            .assume_role_policy_document(trust_policy(account))
             .description(format!("standby: S3 replication for {a}"))
             .set_tags(Some(tags))
             .send()
@@ -78,8 +81,8 @@ impl Iam {
                     })?
             }
         };
-        self.put_policy(d, name).await?;
-        let mut o = observed(&role, a.clone(), &BTreeMap::new());
+        self.put_policies(d, name, account).await?;
+        let mut o = observed(&role, a.clone(), &BTreeMap::new(), buckets_attr(d)?);
         o.depends_on = d.dependencies().cloned().collect();
         Ok(o)
     }
@@ -88,6 +91,7 @@ impl Iam {
         &self,
         d: &Desired,
         current: &Observed,
+        account: &str,
     ) -> anyhow::Result<Observed> {
         let name = str_attr(d, "role_name")?;
         self.tag(d).await?;
@@ -101,7 +105,7 @@ impl Iam {
                 .await
                 .op("UntagRole", REGION, &d.address)?;
         }
-        self.put_policy(d, name).await?;
+        self.put_policies(d, name, account).await?;
         let role = self
             .client
             .get_role()
@@ -117,7 +121,7 @@ impl Iam {
                     d.address
                 )
             })?;
-        let mut o = observed(&role, d.address.clone(), &BTreeMap::new());
+        let mut o = observed(&role, d.address.clone(), &BTreeMap::new(), buckets_attr(d)?);
         o.depends_on = d.dependencies().cloned().collect();
         Ok(o)
     }
@@ -204,13 +208,16 @@ impl Iam {
         let subject = &subject;
         let tagged = try_join_all(roles.iter().map(|role| async move {
             let _p = self.limit.acquire().await?;
-            let tags = self.role_tags(role.role_name(), subject).await?;
-            Ok::<_, anyhow::Error>(tags.map(|t| (role, t)))
+            let Some(tags) = self.role_tags(role.role_name(), subject).await? else {
+                return Ok(None);
+            };
+            let buckets = self.policy_buckets(role.role_name(), subject).await?;
+            Ok::<_, anyhow::Error>(Some((role, tags, buckets)))
         }))
         .await?;
         let mut out = Vec::new();
         let mut conflicts = Vec::new();
-        for (role, tags) in tagged.into_iter().flatten() {
+        for (role, tags, buckets) in tagged.into_iter().flatten() {
             let known = known.get(role.role_name());
             if let (Some(owner), Some(a)) = (tags::foreign(&tags, scope), known) {
                 let what = format!("IAM role {}", role.role_name());
@@ -226,7 +233,7 @@ impl Iam {
                 (None, Some(a)) => (*a).clone(),
                 (None, None) => continue,
             };
-            out.push(observed(role, address, &tags));
+            out.push(observed(role, address, &tags, buckets));
         }
         tags::refuse(conflicts)?;
         Ok(out)
@@ -275,26 +282,69 @@ impl Iam {
         Ok(())
     }
 
-    async fn put_policy(&self, d: &Desired, name: &str) -> anyhow::Result<()> {
+    /// Rewrites the trust policy (roles made before it had its condition get it) and the
+    /// inline policy.
+    async fn put_policies(&self, d: &Desired, name: &str, account: &str) -> anyhow::Result<()> {
+        let buckets = buckets_attr(d)?;
+        if buckets.is_empty() {
+            anyhow::bail!("{}: attribute `buckets` names no bucket", d.address);
+        }
+        self.client
+            .update_assume_role_policy()
+            .role_name(name)
+            .policy_document(trust_policy(account))
+            .send()
+            .await
+            .op("UpdateAssumeRolePolicy", REGION, &d.address)?;
         self.client
             .put_role_policy()
             .role_name(name)
             .policy_name(POLICY_NAME)
-            .policy_document(replication_policy())
+            .policy_document(replication_policy(&buckets))
             .send()
             .await
             .op("PutRolePolicy", REGION, &d.address)?;
         Ok(())
     }
+
+    /// The buckets the role's inline policy names (those it may list); none without one.
+    async fn policy_buckets(
+        &self,
+        name: &str,
+        subject: &(dyn std::fmt::Display + Sync),
+    ) -> anyhow::Result<Vec<String>> {
+        let out = self
+            .client
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .absent_if(&["NoSuchEntity"], "GetRolePolicy", REGION, subject)?;
+        let Some(out) = out else {
+            return Ok(Vec::new());
+        };
+        // IAM answers the document URL-encoded (GetRolePolicy, `PolicyDocument`).
+        let text = percent_encoding::percent_decode_str(out.policy_document()).decode_utf8()?;
+        Ok(listed_buckets(&text))
+    }
 }
 
-fn observed(role: &Role, address: Address, live: &BTreeMap<String, String>) -> Observed {
+fn observed(
+    role: &Role,
+    address: Address,
+    live: &BTreeMap<String, String>,
+    buckets: Vec<String>,
+) -> Observed {
     let mut o = Observed {
         address,
         kind: Kind::ReplicationRole,
         region: None,
         id: role.role_name().to_string(),
-        attrs: map([("role_name", json!(role.role_name()))]),
+        attrs: map([
+            ("role_name", json!(role.role_name())),
+            ("buckets", json!(buckets)),
+        ]),
         computed: map([("arn", json!(role.arn()))]),
         depends_on: Vec::new(),
     };
@@ -302,35 +352,97 @@ fn observed(role: &Role, address: Address, live: &BTreeMap<String, String>) -> O
     o
 }
 
-fn trust_policy() -> String {
+/// S3 may assume the role only for this account's buckets: the confused-deputy guard
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html).
+fn trust_policy(account: &str) -> String {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Service": "s3.amazonaws.com"},
-            "Action": "sts:AssumeRole"
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}}
         }]
     })
     .to_string()
 }
 
-fn replication_policy() -> String {
+/// What replication needs, on the named buckets only: read the configuration and list the
+/// source, read its object versions, replicate into the destination. Every bucket is named
+/// in both roles, since a promote makes a standby's bucket the source
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html).
+fn replication_policy(buckets: &[String]) -> String {
+    let arns: Vec<String> = buckets
+        .iter()
+        .map(|b| format!("arn:aws:s3:::{b}"))
+        .collect();
+    let objects: Vec<String> = arns.iter().map(|a| format!("{a}/*")).collect();
     json!({
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
                 "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                "Resource": "arn:aws:s3:::*"
+                "Resource": arns
             },
             {
                 "Effect": "Allow",
-                "Action": ["s3:GetObjectVersion*", "s3:Replicate*"],
-                "Resource": "arn:aws:s3:::*/*"
+                "Action": [
+                    "s3:GetObjectVersionForReplication",
+                    "s3:GetObjectVersionAcl",
+                    "s3:GetObjectVersionTagging",
+                    "s3:ReplicateObject",
+                    "s3:ReplicateDelete",
+                    "s3:ReplicateTags"
+                ],
+                "Resource": objects
             }
         ]
     })
     .to_string()
+}
+
+/// The buckets of the statement that lists them in a policy `replication_policy` wrote.
+fn listed_buckets(policy: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return Vec::new();
+    };
+    let statements = doc["Statement"].as_array().cloned().unwrap_or_default();
+    let mut buckets: Vec<String> = statements
+        .iter()
+        .filter(|s| {
+            s["Action"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|a| a == "s3:ListBucket"))
+        })
+        .flat_map(|s| match &s["Resource"] {
+            serde_json::Value::Array(rs) => rs.clone(),
+            one => vec![one.clone()],
+        })
+        .filter_map(|r| {
+            r.as_str()?
+                .strip_prefix("arn:aws:s3:::")
+                .map(str::to_string)
+        })
+        .collect();
+    buckets.sort();
+    buckets
+}
+
+fn buckets_attr(d: &Desired) -> anyhow::Result<Vec<String>> {
+    let bad = || {
+        anyhow!(
+            "{}: attribute `buckets` must be a list of bucket names",
+            d.address
+        )
+    };
+    d.attrs
+        .get("buckets")
+        .and_then(serde_json::Value::as_array)
+        .ok_or_else(bad)?
+        .iter()
+        .map(|b| b.as_str().map(str::to_string).ok_or_else(bad))
+        .collect()
 }
 
 /// The replication role family's handler: global, read only when global services are.
@@ -351,7 +463,7 @@ impl super::handler::KindHandler for Roles {
         d: &Desired,
         _ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
-        p.iam().create_role(d).await
+        p.iam().create_role(d, &p.account_id().await?).await
     }
 
     async fn update(
@@ -361,7 +473,9 @@ impl super::handler::KindHandler for Roles {
         current: &Observed,
         _ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
-        p.iam().update_role(d, current).await
+        p.iam()
+            .update_role(d, current, &p.account_id().await?)
+            .await
     }
 
     async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {

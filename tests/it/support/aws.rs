@@ -18,6 +18,22 @@ pub async fn rds(emulator: &Emulator, region: &str) -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(&emulator.sdk_config(region).await)
 }
 
+pub async fn secrets(emulator: &Emulator, region: &str) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&emulator.sdk_config(region).await)
+}
+
+/// The text of the secret `name` in `region`; `None` when it does not exist there.
+pub async fn secret_value(emulator: &Emulator, region: &str, name: &str) -> Option<String> {
+    let out = secrets(emulator, region)
+        .await
+        .get_secret_value()
+        .secret_id(name)
+        .send()
+        .await
+        .ok()?;
+    out.secret_string().map(str::to_string)
+}
+
 /// Route 53 is global: its client is signed for `us-east-1`.
 pub async fn route53(emulator: &Emulator) -> aws_sdk_route53::Client {
     aws_sdk_route53::Client::new(&emulator.sdk_config("us-east-1").await)
@@ -281,4 +297,40 @@ pub async fn database_standing(emulator: &Emulator, region: &str) -> Option<Stri
         Some(source) if !promoted => format!("replica of {source}"),
         _ => "standalone".to_string(),
     })
+}
+
+/// A replication role's trust-policy `aws:SourceAccount` condition and every `Resource` of its
+/// inline policy (IAM answers both documents URL-encoded).
+pub async fn role_policies(
+    emulator: &Emulator,
+    role: &str,
+) -> (Option<String>, std::collections::BTreeSet<String>) {
+    let decode = |doc: &str| -> serde_json::Value {
+        let text = percent_encoding::percent_decode_str(doc)
+            .decode_utf8()
+            .unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let iam = emulator.iam().await;
+    let got = iam.get_role().role_name(role).send().await.unwrap();
+    let trust = decode(got.role().unwrap().assume_role_policy_document().unwrap());
+    let account = trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"]
+        .as_str()
+        .map(str::to_string);
+    let policy = iam
+        .get_role_policy()
+        .role_name(role)
+        .policy_name("standby-replication")
+        .send()
+        .await
+        .unwrap();
+    let policy = decode(policy.policy_document());
+    let resources = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["Resource"].as_array().unwrap())
+        .map(|r| r.as_str().unwrap().to_string())
+        .collect();
+    (account, resources)
 }

@@ -17,6 +17,9 @@
 //! - [`rds::MinorUpgrade`] `rds.minor-upgrade`: a database created through the proxy reads one
 //!   minor engine version higher afterwards, as `AutoMinorVersionUpgrade` leaves it
 //!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_UpgradeDBInstance.Maintenance.html#USER_UpgradeDBInstance.Upgrading.AutoMinorVersionUpgrades).
+//! - [`rds::ManagedPasswordReplica`] `rds.managed-password-replica`: a read replica of a source
+//!   whose master password RDS manages (`ManageMasterUserPassword`) is refused
+//!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations).
 //! - [`cloudwatch::NegativeLag`] `cloudwatch.negative-lag`: a MySQL or MariaDB read replica
 //!   reports `ReplicaLag` -1 while its replication is not running (until a lag of 0 or more
 //!   is published for it)
@@ -151,6 +154,7 @@ impl Strict {
             rules: vec![
                 Box::new(ec2::InstancePending::default()),
                 Box::new(rds::MinorUpgrade::default()),
+                Box::new(rds::ManagedPasswordReplica::default()),
                 Box::new(cloudwatch::NegativeLag::default()),
                 Box::new(rds_states::RdsStates::default()),
                 Box::new(consistency::NewIdNotFound::default()),

@@ -1,6 +1,6 @@
 //! RDS rules.
 
-use super::{elements, Call, Clock, Reply, Rule};
+use super::{elements, Call, Clock, Refusal, Reply, Rule};
 use std::collections::HashSet;
 use std::time::Instant;
 
@@ -65,4 +65,53 @@ fn bump_version(body: &mut String, id: &str) -> bool {
     let rewritten = instance.replacen(&old, &new, 1);
     body.replace_range(start..end, &rewritten);
     true
+}
+
+/// RDS refuses a read replica of a source whose master password it manages in Secrets
+/// Manager (all engines but SQL Server); moto creates it. Instances created, restored or
+/// modified with `ManageMasterUserPassword=true` are remembered, and
+/// `CreateDBInstanceReadReplica` of one of them (by identifier or ARN) is refused. AWS:
+/// "Limitations for Secrets Manager integration with Amazon RDS"
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations);
+/// the error code is the one RDS gives parameters that do not go together.
+#[derive(Default)]
+pub struct ManagedPasswordReplica {
+    managed: HashSet<String>,
+}
+
+impl Rule for ManagedPasswordReplica {
+    fn name(&self) -> &'static str {
+        "rds.managed-password-replica"
+    }
+
+    fn before(&mut self, call: &Call, _now: Instant, _clock: Clock) -> Option<Refusal> {
+        if call.service != "rds" || call.operation != "CreateDBInstanceReadReplica" {
+            return None;
+        }
+        let source = call.param("SourceDBInstanceIdentifier")?;
+        // An ARN ends in `:db:<identifier>`.
+        let id = source.rsplit(':').next().unwrap_or(source).to_ascii_lowercase();
+        self.managed.contains(&id).then(|| {
+            Refusal::bad_request(
+                self.name(),
+                "InvalidParameterCombination",
+                "read replicas are not supported for a source DB instance whose master user password is managed in AWS Secrets Manager",
+            )
+        })
+    }
+
+    fn after(&mut self, call: &Call, reply: &mut Reply, _now: Instant, _clock: Clock) -> bool {
+        let manages = matches!(
+            call.operation.as_str(),
+            "CreateDBInstance" | "RestoreDBInstanceFromDBSnapshot" | "ModifyDBInstance"
+        ) && call
+            .param("ManageMasterUserPassword")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        if call.service == "rds" && reply.status == 200 && manages {
+            if let Some(id) = call.param("DBInstanceIdentifier") {
+                self.managed.insert(id.to_ascii_lowercase());
+            }
+        }
+        false
+    }
 }

@@ -10,6 +10,7 @@ impl Rds {
         &self,
         d: &Desired,
         ctx: &dyn ApplyContext,
+        password: Option<&Password>,
     ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let identifier = str_attr(d, "identifier")?;
@@ -23,7 +24,7 @@ impl Rds {
                 _ if restore_from(d)?.is_some() => {
                     self.restore_database(d, &refs, &net).await?;
                 }
-                None | Some(Value::Null) => self.create_primary(d, &net).await?,
+                None | Some(Value::Null) => self.create_primary(d, &net, password).await?,
                 Some(Value::String(_)) => self.create_replica(d, &refs, &net).await?,
                 Some(other) => {
                     bail!("{a}: attribute `replica_of` must be an address or null, not {other}")
@@ -40,9 +41,19 @@ impl Rds {
         Ok(o)
     }
 
-    /// A writable, encrypted instance whose master password RDS manages.
-    async fn create_primary(&self, d: &Desired, net: &Placement) -> anyhow::Result<()> {
+    /// A writable, encrypted instance with the master password of its secret: never
+    /// `ManageMasterUserPassword`, since RDS refuses read replicas of such a source
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html).
+    async fn create_primary(
+        &self,
+        d: &Desired,
+        net: &Placement,
+        password: Option<&Password>,
+    ) -> anyhow::Result<()> {
         let (r, a) = (self.region.as_str(), &d.address);
+        let password = password.ok_or_else(|| {
+            anyhow!("{a}: a primary database needs a `secret` reference for its master password")
+        })?;
         let identifier = str_attr(d, "identifier")?;
         let instance_class = str_attr(d, "instance_class")?;
         let engine = str_attr(d, "engine")?;
@@ -64,7 +75,7 @@ impl Rds {
             .storage_encrypted(true)
             .backup_retention_period(BACKUP_RETENTION_DAYS)
             .master_username(MASTER_USERNAME)
-            .manage_master_user_password(true)
+            .master_user_password(password.expose())
             .set_tags(Some(db_tags(d)))
             .send()
             .await
@@ -299,7 +310,8 @@ impl Rds {
             .db_subnet_group_name(&net.subnet_group)
             .set_vpc_security_group_ids(net.security_group.clone().map(|g| vec![g]))
             .publicly_accessible(false)
-            .manage_master_user_password(true)
+            // The snapshot's master password stays: `ManageMasterUserPassword` is for Oracle
+            // only here (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceFromDBSnapshot.html).
             .set_tags(Some(db_tags(d)))
             .send()
             .await

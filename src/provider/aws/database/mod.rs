@@ -2,8 +2,10 @@
 //! drills' instances restored from a snapshot) and drills' manual DB snapshots (fresh ones and
 //! cross-region copies) in one region.
 //!
-//! Invariant: a database's master password is RDS-managed (`ManageMasterUserPassword`): no
-//! password is ever sent, stored, logged or reported. Instances carry all their desired tags
+//! Invariant: a primary's master password is standby's (generated into its `DbSecret`, read
+//! from there only to create the primary, never stored, logged or reported); replicas and
+//! restores inherit theirs, and `ManageMasterUserPassword` is never sent (RDS refuses a
+//! replica of a source whose password it manages). Instances carry all their desired tags
 //! from the creating call and are found again by identifier (deterministic) or by the
 //! `standby:address` tag; subnet groups by their deterministic name. Refresh is one paginated
 //! describe per type and region; a replica's `replica_of` is cross-checked against its
@@ -12,6 +14,7 @@
 use super::attrs::{map, str_attr};
 use super::emulator::{self, Emulator};
 use super::error::{self, AwsResultExt};
+use super::secrets::{self, Password};
 use super::tags;
 use super::{region_of, AwsProvider};
 use crate::address::Address;
@@ -39,7 +42,7 @@ pub(crate) use refresh::refresh;
 use snapshot::*;
 use subnet_group::*;
 
-/// The master user of every database; its password is RDS-managed (Secrets Manager).
+/// The master user of every database; its password is in the database's `DbSecret`.
 const MASTER_USERNAME: &str = "standby";
 /// Automated backups kept, in days (a source of read replicas needs them).
 const BACKUP_RETENTION_DAYS: i32 = 7;
@@ -55,6 +58,8 @@ const TAG_RESTORED_FROM: &str = "standby:restored-from";
 const TAG_FINAL_SNAPSHOT: &str = "standby:final-snapshot";
 const TAG_COPY_OF: &str = "standby:copy-of";
 const TAG_SOURCE_REGION: &str = "standby:source-region";
+/// A drill snapshot's `fresh_within` (seconds), which RDS does not report.
+const TAG_FRESH_WITHIN: &str = "standby:fresh-within";
 /// How long to wait for a snapshot (or a cross-region copy) to become available: the copy of
 /// a large database takes long, but a drill must not hang forever.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(60 * 60);
@@ -78,14 +83,16 @@ pub(crate) struct Rds {
 }
 
 impl Rds {
+    /// `password`: a primary database's master password (nothing else takes one).
     pub(crate) async fn create(
         &self,
         d: &Desired,
         ctx: &dyn ApplyContext,
+        password: Option<&Password>,
     ) -> anyhow::Result<Observed> {
         let mut o = match d.kind {
             Kind::DbSubnetGroup => self.put_subnet_group(d, ctx).await?,
-            Kind::Database => self.create_database(d, ctx).await?,
+            Kind::Database => self.create_database(d, ctx, password).await?,
             Kind::DbSnapshot => self.create_snapshot(d, ctx).await?,
             other => bail!("kind {other:?} is not an RDS resource"),
         };
@@ -279,6 +286,10 @@ fn db_tags(d: &Desired) -> Vec<Tag> {
 /// A snapshot's tags: the desired ones and, on a copy, where it was copied from.
 fn snapshot_tags(d: &Desired) -> Vec<Tag> {
     let mut tags = rds_tags(d);
+    if let Some(seconds) = d.attrs.get("fresh_within").and_then(Value::as_u64) {
+        let seconds = seconds.to_string();
+        tags.push(Tag::builder().key(TAG_FRESH_WITHIN).value(seconds).build());
+    }
     if let Some(source) = d.attrs.get("copy_of").and_then(Value::as_str) {
         tags.push(Tag::builder().key(TAG_COPY_OF).value(source).build());
         if let Some(region) = d.attrs.get("source_region").and_then(Value::as_str) {
@@ -338,6 +349,18 @@ fn ensure_ours(
     }
 }
 
+/// The secret a writable primary created empty takes its master password from; `None` for
+/// anything else (replicas and restores keep their source's password).
+fn primary_secret(d: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Option<Observed>> {
+    let primary = d.kind == Kind::Database
+        && matches!(d.attrs.get("replica_of"), None | Some(Value::Null))
+        && restore_from(d)?.is_none();
+    if !primary || !d.refs.contains_key("secret") {
+        return Ok(None);
+    }
+    Ok(resolve_refs(d, ctx)?.remove("secret"))
+}
+
 /// The database family's handler: DB subnet groups, instances and drills' snapshots, each in
 /// its region.
 pub(super) struct Databases;
@@ -354,9 +377,16 @@ impl super::handler::KindHandler for Databases {
         d: &Desired,
         ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
-        p.rds(region_of(&d.address, d.region.as_deref())?)
-            .create(d, ctx)
-            .await
+        let region = region_of(&d.address, d.region.as_deref())?;
+        let password = match primary_secret(d, ctx)? {
+            Some(secret) => Some(
+                p.secrets(secrets::read_region(&secret, region))
+                    .password(&secret.id, &d.address)
+                    .await?,
+            ),
+            None => None,
+        };
+        p.rds(region).create(d, ctx, password.as_ref()).await
     }
 
     /// A replica becoming standalone is promoted first, then any other change applies.

@@ -21,17 +21,30 @@ impl Rds {
             let db_instance = d.attrs.get("db_instance").and_then(Value::as_str);
             let copy_of = d.attrs.get("copy_of").and_then(Value::as_str);
             match (db_instance, copy_of) {
-                (Some(db), None) => {
-                    self.client
-                        .create_db_snapshot()
-                        .db_snapshot_identifier(identifier)
-                        .db_instance_identifier(db)
-                        .set_tags(Some(snapshot_tags(d)))
-                        .send()
-                        .await
-                        .map(|_| ())
-                        .absent_if(SNAPSHOT_EXISTS, "CreateDBSnapshot", r, a)?;
-                }
+                (Some(db), None) => match self.recent_automated(d, db).await? {
+                    Some(automated) => {
+                        self.client
+                            .copy_db_snapshot()
+                            .source_db_snapshot_identifier(automated)
+                            .target_db_snapshot_identifier(identifier)
+                            .set_tags(Some(snapshot_tags(d)))
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .absent_if(SNAPSHOT_EXISTS, "CopyDBSnapshot", r, a)?;
+                    }
+                    None => {
+                        self.client
+                            .create_db_snapshot()
+                            .db_snapshot_identifier(identifier)
+                            .db_instance_identifier(db)
+                            .set_tags(Some(snapshot_tags(d)))
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .absent_if(SNAPSHOT_EXISTS, "CreateDBSnapshot", r, a)?;
+                    }
+                },
                 (None, Some(_)) => {
                     let refs = resolve_refs(d, ctx)?;
                     let source = refs.get("source").ok_or_else(|| {
@@ -84,6 +97,35 @@ impl Rds {
         Ok(snapshot_observed(&snapshot, a.clone(), r))
     }
 
+    /// The latest automated snapshot of the Single-AZ instance `db` when it is at most
+    /// `fresh_within` old: a manual snapshot of a Single-AZ instance suspends its I/O for
+    /// seconds to minutes, a copy of an automated one does not
+    /// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_CreateSnapshot.html,
+    /// https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_CopySnapshot.html). A
+    /// Multi-AZ instance is snapshotted from its standby, without suspension.
+    async fn recent_automated(&self, d: &Desired, db: &str) -> anyhow::Result<Option<String>> {
+        let (r, a) = (self.region.as_str(), &d.address);
+        let Some(max_age) = d.attrs.get("fresh_within").and_then(Value::as_u64) else {
+            return Ok(None);
+        };
+        let Some(instance) = self.describe_one(db, a).await? else {
+            return Ok(None);
+        };
+        if instance.multi_az() == Some(true) {
+            return Ok(None);
+        }
+        let out = self
+            .client
+            .describe_db_snapshots()
+            .db_instance_identifier(db)
+            .snapshot_type("automated")
+            .send()
+            .await
+            .op("DescribeDBSnapshots", r, a)?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        Ok(latest_fresh(out.db_snapshots(), now, max_age))
+    }
+
     /// Deletes a snapshot and waits until it is gone. The SDK's `db_snapshot_deleted` waiter
     /// only knows the `DBSnapshotNotFound` code (moto answers `DBSnapshotNotFoundFault`), so
     /// this polls with every code `NO_SNAPSHOT` lists.
@@ -128,8 +170,25 @@ impl Rds {
     }
 }
 
+/// The identifier of the latest available snapshot of `snapshots` taken at most `max_age`
+/// seconds before `now` (Unix seconds).
+fn latest_fresh(snapshots: &[DbSnapshot], now: i64, max_age: u64) -> Option<String> {
+    snapshots
+        .iter()
+        .filter(|s| s.status() == Some("available"))
+        .filter_map(|s| {
+            Some((
+                s.snapshot_create_time()?.secs(),
+                s.db_snapshot_identifier()?,
+            ))
+        })
+        .filter(|(taken, _)| now.saturating_sub(*taken) <= max_age as i64)
+        .max_by_key(|(taken, _)| *taken)
+        .map(|(_, id)| id.to_string())
+}
+
 /// A snapshot as `Observed`: `copy_of` and `source_region` from its marker tags (a copy),
-/// `db_instance` otherwise.
+/// `db_instance` otherwise, and `fresh_within` from its tag.
 pub(super) fn snapshot_observed(s: &DbSnapshot, address: Address, region: &str) -> Observed {
     let tags = tag_map(s.tag_list());
     let mut attrs = map([("identifier", json!(s.db_snapshot_identifier()))]);
@@ -145,6 +204,12 @@ pub(super) fn snapshot_observed(s: &DbSnapshot, address: Address, region: &str) 
         None => {
             attrs.insert("db_instance".into(), json!(s.db_instance_identifier()));
         }
+    }
+    if let Some(seconds) = tags
+        .get(TAG_FRESH_WITHIN)
+        .and_then(|t| t.parse::<u64>().ok())
+    {
+        attrs.insert("fresh_within".into(), json!(seconds));
     }
     let mut computed = Map::new();
     if let Some(arn) = s.db_snapshot_arn() {
@@ -164,4 +229,31 @@ pub(super) fn snapshot_observed(s: &DbSnapshot, address: Address, region: &str) 
     };
     tags::observe(&mut o, tags.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_smithy_types::DateTime;
+
+    fn snapshot(id: &str, taken: i64, status: &str) -> DbSnapshot {
+        DbSnapshot::builder()
+            .db_snapshot_identifier(id)
+            .snapshot_create_time(DateTime::from_secs(taken))
+            .status(status)
+            .build()
+    }
+
+    #[test]
+    fn the_latest_available_snapshot_within_the_age_is_copied() {
+        let now = 10_000;
+        let all = [
+            snapshot("rds:old", now - 900, "available"),
+            snapshot("rds:recent", now - 200, "available"),
+            snapshot("rds:running", now - 10, "creating"),
+        ];
+        assert_eq!(latest_fresh(&all, now, 300).as_deref(), Some("rds:recent"));
+        assert_eq!(latest_fresh(&all, now, 100), None, "too old for the RPO");
+        assert_eq!(latest_fresh(&[], now, 300), None);
+    }
 }

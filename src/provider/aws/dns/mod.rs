@@ -167,6 +167,13 @@ fn now_nanos() -> String {
 }
 
 /// DNS names compare without the final dot and case-insensitively.
+/// Whether standby may use the zone `z` for `name`: a public zone of exactly that name. A
+/// private zone of the name answers only inside its VPCs, so records there would never serve
+/// the failover (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/hosted-zones-private.html).
+fn adoptable(z: &HostedZone, name: &str) -> bool {
+    same_name(z.name(), name) && !z.config().is_some_and(|c| c.private_zone())
+}
+
 pub(crate) fn same_name(a: &str, b: &str) -> bool {
     a.trim_end_matches('.')
         .eq_ignore_ascii_case(b.trim_end_matches('.'))

@@ -30,7 +30,7 @@ impl Route53 {
             .iter()
             .filter_map(|(name, address)| {
                 let candidates: Vec<&HostedZone> =
-                    zones.iter().filter(|z| same_name(z.name(), name)).collect();
+                    zones.iter().filter(|z| adoptable(z, name)).collect();
                 // Several zones of one name: prefer one standby created.
                 let zone = candidates
                     .iter()

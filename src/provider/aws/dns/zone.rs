@@ -82,7 +82,7 @@ impl Route53 {
         let matching: Vec<&HostedZone> = out
             .hosted_zones()
             .iter()
-            .filter(|z| same_name(z.name(), zone))
+            .filter(|z| adoptable(z, zone))
             .collect();
         Ok(matching
             .iter()
