@@ -63,6 +63,7 @@ pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired
         x.bucket(spec, roles, bucket);
     }
     x.databases(spec, roles);
+    x.backup_replications(spec, roles);
     for dns in &spec.dns {
         x.dns(spec, roles, dns);
     }
@@ -70,7 +71,7 @@ pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired
 }
 
 pub(super) struct Expander {
-    naming: Naming,
+    pub(super) naming: Naming,
     out: Vec<Desired>,
 }
 
@@ -331,6 +332,9 @@ impl Expander {
                 if !settings.engine_version.is_empty() {
                     a["engine_version"] = json!(settings.engine_version);
                 }
+                if role == Role::Primary {
+                    a["backup_days"] = json!(settings.backup_days);
+                }
                 let sg = self.db_security_group(spec, region, db);
                 let mut refs = BTreeMap::from([
                     ("subnet_group".to_string(), group.clone()),
@@ -392,7 +396,10 @@ impl Expander {
         let group_name = self.naming.regional(&format!("{}-db", db.name.slug()), r);
         let mut refs = BTreeMap::from([("vpc".to_string(), network_address(r, "vpc"))]);
         for cluster in &spec.clusters {
-            let sg = cluster.name.address(Some(r), "cluster").child("security_group");
+            let sg = cluster
+                .name
+                .address(Some(r), "cluster")
+                .child("security_group");
             refs.insert(format!("ingress.{}", cluster.name.slug()), sg);
         }
         self.push(

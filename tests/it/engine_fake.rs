@@ -54,6 +54,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
                 engine_version: "16.3".into(),
                 instance_class: "db.r6g.large".into(),
                 storage_gb: 100,
+                backup_days: 7,
                 prevent_destroy: false,
             },
             per_region: BTreeMap::new(),

@@ -28,9 +28,12 @@ async fn launch(proxy: &Proxy) -> String {
 async fn instance_state(proxy: &Proxy, id: &str) -> InstanceStateName {
     let ec2 = proxy.ec2("us-east-1").await;
     let out = match ec2.describe_instances().instance_ids(id).send().await {
-        Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => {
-            ec2.describe_instances().instance_ids(id).send().await.unwrap()
-        }
+        Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => ec2
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap(),
         other => other.unwrap(),
     };
     let instance = &out.reservations()[0].instances()[0];
@@ -95,7 +98,10 @@ async fn rds_instance_states_show_creating_then_backing_up_before_available() {
             .send()
             .await
             .unwrap();
-        out.db_instances()[0].db_instance_status().unwrap().to_string()
+        out.db_instances()[0]
+            .db_instance_status()
+            .unwrap()
+            .to_string()
     };
 
     assert_eq!(status().await, "creating");
@@ -110,7 +116,10 @@ async fn rds_instance_states_show_creating_then_backing_up_before_available() {
         if now == "available" {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "never available: {seen:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never available: {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(seen, ["creating", "backing-up", "available"]);
@@ -122,9 +131,19 @@ async fn ec2_new_id_not_found_refuses_the_first_call_naming_a_new_vpc() {
     let proxy = Proxy::start(&emulator.endpoint());
     proxy.strict(0.01);
     let ec2 = proxy.ec2("us-east-1").await;
-    let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = || ec2.create_subnet().vpc_id(&vpc_id).cidr_block("10.9.1.0/24").send();
+    let subnet = || {
+        ec2.create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block("10.9.1.0/24")
+            .send()
+    };
 
     let err = subnet().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidVpcID.NotFound"));
@@ -146,10 +165,18 @@ async fn ec2_dependency_violation_refuses_deleting_a_group_while_instances_drain
         .await
         .unwrap();
     let group_id = group.group_id().unwrap().to_string();
-    let _ = ec2.describe_security_groups().group_ids(&group_id).send().await; // known now
+    let _ = ec2
+        .describe_security_groups()
+        .group_ids(&group_id)
+        .send()
+        .await; // known now
     let id = launch(&proxy).await;
     instance_state(&proxy, &id).await; // known now
-    ec2.terminate_instances().instance_ids(&id).send().await.unwrap();
+    ec2.terminate_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
 
     let delete = || ec2.delete_security_group().group_id(&group_id).send();
     let err = delete().await.unwrap_err();
@@ -157,7 +184,10 @@ async fn ec2_dependency_violation_refuses_deleting_a_group_while_instances_drain
     assert_eq!(proxy.fired("ec2.dependency-violation"), 1);
     let started = Instant::now();
     while delete().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "never deletable");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never deletable"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -178,7 +208,9 @@ async fn ec2_client_token_refuses_a_token_reused_with_other_parameters() {
             .send()
     };
     run(InstanceType::T3Micro).await.unwrap();
-    run(InstanceType::T3Micro).await.expect("the same request again is idempotent");
+    run(InstanceType::T3Micro)
+        .await
+        .expect("the same request again is idempotent");
 
     let err = run(InstanceType::T3Small).await.unwrap_err();
     assert_eq!(err.code(), Some("IdempotentParameterMismatch"));
@@ -231,7 +263,12 @@ async fn route53_change_pending_shows_a_change_pending_before_insync() {
         .name("www.strict.example.com")
         .r#type(RrType::A)
         .ttl(60)
-        .resource_records(ResourceRecord::builder().value("192.0.2.1").build().unwrap())
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.1")
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let change = Change::builder()
@@ -363,4 +400,111 @@ async fn cloudwatch_negative_lag_reports_minus_one_until_a_mysql_replica_replica
     };
     assert_eq!(lag().await, vec![-1.0]);
     assert_eq!(proxy.fired("cloudwatch.negative-lag"), 1);
+}
+
+#[tokio::test]
+async fn rds_automated_backups_replication_replicates_lists_restores_and_stops() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.002); // RDS's 5 minutes of `pending` last 0.6 s here
+    let east = aws_sdk_rds::Client::new(&proxy.sdk_config("us-east-1").await);
+    let eu = aws_sdk_rds::Client::new(&proxy.sdk_config("eu-west-1").await);
+    east.create_db_instance()
+        .db_instance_identifier("orders")
+        .engine("postgres")
+        .engine_version("16.3")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("standby")
+        .manage_master_user_password(true)
+        .backup_retention_period(7)
+        .send()
+        .await
+        .unwrap();
+    let described = east
+        .describe_db_instances()
+        .db_instance_identifier("orders")
+        .send()
+        .await
+        .unwrap();
+    let source_arn = described.db_instances()[0]
+        .db_instance_arn()
+        .unwrap()
+        .to_string();
+
+    let started = eu
+        .start_db_instance_automated_backups_replication()
+        .source_db_instance_arn(&source_arn)
+        .backup_retention_period(14)
+        .kms_key_id("alias/aws/rds")
+        .send()
+        .await
+        .unwrap();
+    let backup = started.db_instance_automated_backup().unwrap();
+    assert_eq!(backup.status(), Some("pending"));
+    let backups_arn = backup
+        .db_instance_automated_backups_arn()
+        .unwrap()
+        .to_string();
+    let listed = || async {
+        let out = eu
+            .describe_db_instance_automated_backups()
+            .send()
+            .await
+            .unwrap();
+        out.db_instance_automated_backups().to_vec()
+    };
+    let begun = Instant::now();
+    let backup = loop {
+        let all = listed().await;
+        let b = all
+            .iter()
+            .find(|b| b.db_instance_arn() == Some(&source_arn))
+            .cloned()
+            .unwrap();
+        if b.status() == Some("replicating") {
+            break b;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "never replicating"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(backup.region(), Some("us-east-1"));
+    assert_eq!(backup.backup_retention_period(), Some(14));
+    assert!(backup
+        .restore_window()
+        .and_then(|w| w.latest_time())
+        .is_some());
+
+    // With the source region down, the destination restores from its replica of the backups.
+    proxy.refuse_region("us-east-1");
+    eu.restore_db_instance_to_point_in_time()
+        .target_db_instance_identifier("orders-restored")
+        .source_db_instance_automated_backups_arn(&backups_arn)
+        .use_latest_restorable_time(true)
+        .db_instance_class("db.t3.micro")
+        .send()
+        .await
+        .unwrap();
+    let restored = eu
+        .describe_db_instances()
+        .db_instance_identifier("orders-restored")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restored.db_instances()[0].engine(), Some("postgres"));
+    assert_eq!(restored.db_instances()[0].allocated_storage(), Some(20));
+
+    eu.stop_db_instance_automated_backups_replication()
+        .source_db_instance_arn(&source_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed()
+        .await
+        .iter()
+        .all(|b| b.db_instance_arn() != Some(&source_arn)));
+    assert!(proxy.fired("rds.automated-backups-replication") >= 4);
 }

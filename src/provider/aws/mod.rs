@@ -20,9 +20,9 @@ pub(crate) mod emulator;
 pub(crate) mod error;
 mod handler;
 mod network;
-mod role;
 pub mod poll;
 mod rate;
+mod role;
 pub mod settings;
 mod storage;
 mod tags;
@@ -147,7 +147,7 @@ impl AwsProvider {
         address: &Address,
     ) -> anyhow::Result<()> {
         self.rds(region)
-            .promote_read_replica(identifier, address)
+            .promote_read_replica(identifier, database::BACKUP_RETENTION_DAYS, address)
             .await
     }
 

@@ -257,12 +257,18 @@ pub(crate) const NEW_ID: &[&str] = &[
 impl Ec2 {
     /// How long a call to a just-created id is retried while AWS does not know it yet.
     fn settling(&self) -> super::poll::Pace {
-        super::poll::Pace::window(self.emulator, super::settings::settings().consistency_timeout)
+        super::poll::Pace::window(
+            self.emulator,
+            super::settings::settings().consistency_timeout,
+        )
     }
 
     /// How long a delete is retried while dependents drain (`--consistency-timeout`).
     fn draining(&self) -> super::poll::Pace {
-        super::poll::Pace::window(self.emulator, super::settings::settings().consistency_timeout)
+        super::poll::Pace::window(
+            self.emulator,
+            super::settings::settings().consistency_timeout,
+        )
     }
 }
 
