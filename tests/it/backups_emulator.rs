@@ -4,6 +4,7 @@
 //! (moto 5.2.5 lacks automated-backups replication: the rule
 //! `rds.automated-backups-replication` models it), read back through the SDK.
 
+use crate::support::aws;
 use crate::support::proxy::Proxy;
 use crate::support::specs::{self, DR};
 use crate::support::workspace::Workspace;
@@ -11,22 +12,22 @@ use crate::support::Emulator;
 use aws_sdk_rds::types::DbInstanceAutomatedBackup;
 
 struct Setup {
-    _emulator: Emulator,
+    emulator: Emulator,
     proxy: Proxy,
     ws: Workspace,
 }
 
-/// `spec` applied through the strict proxy.
-fn applied(spec: &str) -> Setup {
+/// `spec` applied through the strict proxy, AWS's durations times `scale`.
+fn applied(spec: &str, scale: f64) -> Setup {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
-    proxy.strict(0.002); // RDS's minutes of `creating` or `pending` last about a second here
+    proxy.strict(scale);
     let ws = Workspace::new(proxy.env());
     ws.write("environments/prod/main.hcl", spec);
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
     Setup {
-        _emulator: emulator,
+        emulator,
         proxy,
         ws,
     }
@@ -54,7 +55,8 @@ async fn apply_replicates_the_primarys_backups_into_the_cold_standby_for_the_ret
         "instance_class = \"db.t3.micro\"",
         "instance_class = \"db.t3.micro\"\n  backup         = 14",
     );
-    let s = applied(&spec);
+    // RDS's minutes of `creating` or `pending` last about a second here.
+    let s = applied(&spec, 0.002);
 
     let backups = replicated_into(&s.proxy, "eu-west-1").await;
     assert_eq!(backups.len(), 1, "{backups:?}");
@@ -96,4 +98,161 @@ async fn apply_replicates_the_primarys_backups_into_the_cold_standby_for_the_ret
     let plan =
         s.ws.run(&["plan", "environments/prod", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}
+
+#[tokio::test]
+async fn promote_of_the_cold_standby_with_both_other_regions_down_restores_from_its_backups() {
+    // An RPO of 1s, below the 3 s by which the latest restorable time trails here (RDS's
+    // five minutes times 0.01), so the gate refuses first.
+    let spec = specs::replace_once(DR, "rpo = \"5m\"", "rpo = \"1s\"");
+    let s = applied(&spec, 0.01);
+    s.proxy.refuse_region("us-east-1");
+    s.proxy.refuse_region("us-west-2");
+    s.proxy.clear();
+    let promote = [
+        "promote",
+        "eu-west-1",
+        "environments/prod",
+        "--assume-down",
+        "us-east-1",
+        "--assume-down",
+        "us-west-2",
+        "--auto-approve",
+    ];
+    let refused = s.ws.run(&promote);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the latest restorable time of the backups replicated into eu-west-1 is")
+            && refused.stderr.contains("beyond the rpo of 1s")
+            && refused.stderr.contains("--accept-data-loss"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        s.ws.state("prod")["roles"]["eu-west-1"],
+        "cold-standby",
+        "nothing changed"
+    );
+
+    let accepted: Vec<&str> = promote
+        .iter()
+        .copied()
+        .chain(["--accept-data-loss"])
+        .collect();
+    let run = s.ws.run(&accepted).ok();
+    assert!(run.stderr.contains("data loss accepted"), "{}", run.stderr);
+
+    let rds = aws_sdk_rds::Client::new(&s.proxy.sdk_config("eu-west-1").await);
+    let out = rds
+        .describe_db_instances()
+        .db_instance_identifier("checkout-prod-orders-eu-west-1")
+        .send()
+        .await
+        .unwrap();
+    let db = &out.db_instances()[0];
+    assert_eq!(db.db_instance_status(), Some("available"));
+    assert_eq!(
+        db.read_replica_source_db_instance_identifier(),
+        None,
+        "writable"
+    );
+    assert_eq!(
+        db.engine(),
+        Some("postgres"),
+        "the source's engine, restored"
+    );
+    let seen = s.proxy.seen();
+    assert!(
+        seen.iter()
+            .any(|c| c.region == "eu-west-1" && c.operation == "RestoreDBInstanceToPointInTime"),
+        "restored from the replicated backups"
+    );
+    let down: Vec<_> = seen
+        .iter()
+        .filter(|c| {
+            matches!(c.region.as_str(), "us-east-1" | "us-west-2")
+                && !matches!(c.service.as_str(), "route53" | "iam" | "sts")
+        })
+        .map(|c| format!("{} {} {}", c.service, c.region, c.operation))
+        .collect();
+    assert!(
+        down.is_empty(),
+        "no call to a region assumed down: {down:?}"
+    );
+    let running =
+        aws::environment_instances(&s.emulator, "eu-west-1", &["pending", "running"]).await;
+    assert_eq!(running.len(), 4, "the web cluster at full size");
+
+    let state = s.ws.state("prod");
+    assert_eq!(state["roles"]["eu-west-1"], "primary");
+    assert_eq!(state["roles"]["us-east-1"], "failed");
+    assert_eq!(state["roles"]["us-west-2"], "failed");
+    let entry = state["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(entry["operation"], "promote eu-west-1");
+    assert_eq!(entry["details"]["accept_data_loss"], true);
+    let gate = &entry["details"]["gate"];
+    assert_eq!(gate["accepted_data_loss"], true, "{gate}");
+    assert!(
+        gate["backup_age"].is_string() && gate["restore_time"].is_string(),
+        "{gate}"
+    );
+    assert!(
+        !state["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["address"] == "region.eu-west-1.database.orders.backups"),
+        "the new primary replicates nowhere into itself"
+    );
+}
+
+#[tokio::test]
+async fn promote_of_a_cold_standby_without_replicated_backups_is_refused() {
+    let s = applied(DR, 0.002);
+    s.ws.run(&[
+        "state",
+        "rm",
+        "region.eu-west-1.database.orders.backups",
+        "environments/prod",
+    ])
+    .ok();
+    s.proxy.refuse_region("us-east-1");
+    s.proxy.refuse_region("us-west-2");
+    let refused = s.ws.run(&[
+        "promote",
+        "eu-west-1",
+        "environments/prod",
+        "--assume-down",
+        "us-east-1",
+        "--assume-down",
+        "us-west-2",
+        "--auto-approve",
+        "--accept-data-loss",
+    ]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let error = refused
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("error"))
+        .unwrap_or_default();
+    insta::assert_snapshot!(error);
+    assert_eq!(s.ws.state("prod")["roles"]["eu-west-1"], "cold-standby");
+
+    // With the warm standby up, it is the one to promote.
+    let run = s.ws.run(&[
+        "promote",
+        "eu-west-1",
+        "environments/prod",
+        "--assume-down",
+        "us-east-1",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("while us-west-2 is not assumed down: promote a warm standby"),
+        "{}",
+        run.stderr
+    );
 }
