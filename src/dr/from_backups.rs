@@ -4,6 +4,7 @@
 //! (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html)
 
 use super::promote::RpoGate;
+use crate::address::Address;
 use crate::config::Role;
 use crate::plan::{Action, Plan};
 use crate::topology::Kind;
@@ -30,11 +31,28 @@ pub(super) fn down_standbys(
 /// Makes each database created in `r` a restore from the backups replicated into `r`;
 /// refuses when a database has none there.
 pub(super) fn restore_from_backups(plan: &mut Plan, r: &str) -> Result<()> {
-    let replicated: BTreeSet<_> = plan
+    // Each replication's source database, by the replication's address.
+    let replicated: BTreeMap<_, _> = plan
         .prior
         .iter()
         .filter(|o| o.kind == Kind::BackupReplication && o.region.as_deref() == Some(r))
-        .map(|o| o.address.clone())
+        .map(|o| {
+            (
+                o.address.clone(),
+                o.attrs.get("source").and_then(Value::as_str),
+            )
+        })
+        .collect();
+    let identifier = |address: &str| {
+        let address: Address = address.parse().ok()?;
+        plan.prior
+            .iter()
+            .find(|o| o.kind == Kind::Database && o.address == address)
+            .map(|o| o.id.clone())
+    };
+    let sources: BTreeMap<_, _> = replicated
+        .iter()
+        .map(|(a, source)| (a.clone(), source.and_then(identifier)))
         .collect();
     for a in &mut plan.actions {
         let Action::Create { desired } = a else {
@@ -44,16 +62,18 @@ pub(super) fn restore_from_backups(plan: &mut Plan, r: &str) -> Result<()> {
             continue;
         }
         let backups = desired.address.child("backups");
-        if !replicated.contains(&backups) {
+        let Some(source) = sources.get(&backups).cloned().flatten() else {
             bail!(
                 "refusing to promote {r}: it is a cold standby without replicated backups of {} ({backups} is neither in the state nor in AWS), so there is nothing to restore: run `standby apply` while the primary is up to replicate them, or `standby rebuild {r} --role warm-standby`",
                 desired.address
             );
-        }
+        };
         desired
             .attrs
             .insert("restore_backup".into(), Value::String(backups.to_string()));
-        desired.refs.insert("backup".into(), backups);
+        desired
+            .attrs
+            .insert("backup_of".into(), Value::String(source));
     }
     Ok(())
 }

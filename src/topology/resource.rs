@@ -40,10 +40,11 @@ pub enum Kind {
     /// engine's default), `instance_class`, `storage_gb`, `replica_of` (the source's address
     /// for a read replica, `null` for a writable primary). refs: `subnet_group`, and
     /// `source` for a replica (its computed `arn`). Master password: RDS-managed, never seen.
-    /// A primary has `backup_days` (automated backups kept). A database restored from a
-    /// cold standby's replicated backups has `restore_backup` (the address of the
-    /// `BackupReplication`, refs `backup`: restored at its latest restorable time), a setting
-    /// of its creation only, never read back.
+    /// A primary has `backup_days` (automated backups kept). A database restored from the
+    /// backups replicated into its region has `restore_backup` (the `BackupReplication`'s
+    /// address, for people) and `backup_of` (the source database's identifier, whose
+    /// replicated backups it is restored from at their latest restorable time): settings of
+    /// its creation only, never read back.
     /// Drills add `restore_from` (the address of a `DbSnapshot`, refs `snapshot`: restore
     /// from it instead of creating empty) and `final_snapshot` (false: no final snapshot on
     /// delete; absent means true). Computed: `arn`, `endpoint`, `status`.
@@ -76,6 +77,7 @@ pub enum Kind {
 /// `drift { ignore ... { attributes = [...] } }` rule may name.
 pub const ATTRIBUTE_KEYS: &[&str] = &[
     "backup_days",
+    "backup_of",
     "bucket",
     "cidr",
     "copy_of",

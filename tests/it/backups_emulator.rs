@@ -256,3 +256,37 @@ async fn promote_of_a_cold_standby_without_replicated_backups_is_refused() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn a_cold_standby_drill_restores_from_its_replicated_backups_without_a_snapshot() {
+    let s = applied(DR, 0.002);
+    s.proxy.clear();
+    let drill =
+        s.ws.run(&["drill", "eu-west-1", "environments/prod", "--auto-approve"]);
+    assert_eq!(drill.code, 0, "{}{}", drill.stdout, drill.stderr);
+    let seen = s.proxy.seen();
+    assert!(
+        seen.iter()
+            .any(|c| c.region == "eu-west-1" && c.operation == "RestoreDBInstanceToPointInTime"),
+        "restored from the replicated backups"
+    );
+    let snapshots: Vec<_> = seen
+        .iter()
+        .filter(|c| c.operation.contains("DBSnapshot") && c.operation != "DescribeDBSnapshots")
+        .map(|c| format!("{} {}", c.region, c.operation))
+        .collect();
+    assert!(
+        snapshots.is_empty(),
+        "no snapshot of the primary: {snapshots:?}"
+    );
+    assert!(
+        drill.stdout.contains("Verdict: **met the RTO**"),
+        "{}",
+        drill.stdout
+    );
+    // The drill's instance is gone; the replicated backups stay.
+    let rds = aws_sdk_rds::Client::new(&s.proxy.sdk_config("eu-west-1").await);
+    let left = rds.describe_db_instances().send().await.unwrap();
+    assert!(left.db_instances().is_empty(), "{:?}", left.db_instances());
+    assert_eq!(replicated_into(&s.proxy, "eu-west-1").await.len(), 1);
+}

@@ -166,20 +166,26 @@ impl Rds {
         Ok(())
     }
 
-    /// Restores `d` from the replicated backups `refs["backup"]` at their latest restorable
-    /// time: a standalone, writable instance
+    /// Restores `d` from the backups of the database `backup_of` replicated into this region,
+    /// at their latest restorable time: a standalone, writable instance
     /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_RestoreDBInstanceToPointInTime.html,
     /// `SourceDBInstanceAutomatedBackupsArn`, `UseLatestRestorableTime`).
     pub(super) async fn restore_from_backups(
         &self,
         d: &Desired,
-        refs: &BTreeMap<String, Observed>,
         net: &Placement,
     ) -> anyhow::Result<()> {
         let (r, a) = (self.region.as_str(), &d.address);
-        let backup = refs.get("backup").ok_or_else(|| {
-            anyhow!("{a}: a database restored from backups needs a `backup` reference")
-        })?;
+        let source = str_attr(d, "backup_of")?;
+        let all = self.list_automated_backups(a).await?;
+        let backup = all
+            .iter()
+            .filter(|b| b.region() != Some(r) && replicating(b))
+            .find(|b| b.db_instance_identifier() == Some(source))
+            .and_then(|b| b.db_instance_automated_backups_arn())
+            .ok_or_else(|| {
+                anyhow!("{a}: no backups of {source} are replicated into {r} (DescribeDBInstanceAutomatedBackups): restore from a snapshot instead")
+            })?;
         let retention = d
             .attrs
             .get("backup_days")
@@ -188,7 +194,7 @@ impl Rds {
         self.client
             .restore_db_instance_to_point_in_time()
             .target_db_instance_identifier(str_attr(d, "identifier")?)
-            .source_db_instance_automated_backups_arn(&backup.id)
+            .source_db_instance_automated_backups_arn(backup)
             .use_latest_restorable_time(true)
             .db_instance_class(str_attr(d, "instance_class")?)
             .db_subnet_group_name(&net.subnet_group)

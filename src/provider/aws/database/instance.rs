@@ -23,8 +23,8 @@ impl Rds {
                 _ if restore_from(d)?.is_some() => {
                     self.restore_database(d, &refs, &net).await?;
                 }
-                _ if d.attrs.contains_key("restore_backup") => {
-                    self.restore_from_backups(d, &refs, &net).await?;
+                _ if d.attrs.contains_key("backup_of") => {
+                    self.restore_from_backups(d, &net).await?;
                 }
                 None | Some(Value::Null) => self.create_primary(d, &net).await?,
                 Some(Value::String(_)) => self.create_replica(d, &refs, &net).await?,
@@ -390,8 +390,9 @@ pub(super) fn align_to_desired(o: &mut Observed, d: &Desired) {
     if let Some(v) = d.attrs.get("replica_of") {
         o.attrs.insert("replica_of".into(), v.clone());
     }
-    // A creation-only setting, never read back.
+    // Creation-only settings, never read back.
     o.attrs.remove("restore_backup");
+    o.attrs.remove("backup_of");
     // Drills' settings RDS does not report: as asked (the call carried them).
     for key in ["restore_from", "final_snapshot"] {
         match d.attrs.get(key) {
