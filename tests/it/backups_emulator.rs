@@ -290,3 +290,45 @@ async fn a_cold_standby_drill_restores_from_its_replicated_backups_without_a_sna
     assert!(left.db_instances().is_empty(), "{:?}", left.db_instances());
     assert_eq!(replicated_into(&s.proxy, "eu-west-1").await.len(), 1);
 }
+
+#[tokio::test]
+async fn after_a_promote_the_cold_standbys_backups_follow_the_new_primary() {
+    let s = applied(DR, 0.002);
+    aws::publish_lag(
+        &s.emulator,
+        "us-west-2",
+        "checkout-prod-orders-us-west-2",
+        1.0,
+    )
+    .await;
+    s.ws.run(&[
+        "promote",
+        "us-west-2",
+        "environments/prod",
+        "--auto-approve",
+    ])
+    .ok();
+
+    let backups = replicated_into(&s.proxy, "eu-west-1").await;
+    let sources: Vec<_> = backups.iter().map(|b| b.db_instance_identifier()).collect();
+    assert_eq!(
+        sources,
+        [Some("checkout-prod-orders-us-west-2")],
+        "{backups:?}"
+    );
+    assert_eq!(backups[0].region(), Some("us-west-2"));
+    let seen = s.proxy.seen();
+    for op in [
+        "StopDBInstanceAutomatedBackupsReplication",
+        "StartDBInstanceAutomatedBackupsReplication",
+    ] {
+        assert!(
+            seen.iter()
+                .any(|c| c.region == "eu-west-1" && c.operation == op),
+            "{op} in eu-west-1"
+        );
+    }
+    let plan =
+        s.ws.run(&["plan", "environments/prod", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}
