@@ -240,6 +240,22 @@ async fn promote_of_a_cold_standby_without_replicated_backups_is_refused() {
     insta::assert_snapshot!(error);
     assert_eq!(s.ws.state("prod")["roles"]["eu-west-1"], "cold-standby");
 
+    let rebuild = s.ws.run(&[
+        "rebuild",
+        "eu-west-1",
+        "environments/prod",
+        "--role",
+        "primary",
+    ]);
+    assert_eq!(rebuild.code, 1);
+    assert!(
+        rebuild
+            .stderr
+            .contains("run `standby promote eu-west-1` with --assume-down for each of them"),
+        "{}",
+        rebuild.stderr
+    );
+
     // With the warm standby up, it is the one to promote.
     let run = s.ws.run(&[
         "promote",
