@@ -90,7 +90,11 @@ pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
         }))
     });
     let rewritten = match (&fault, &call) {
-        (None, Some(call)) => shared.lock().strict.as_mut().and_then(|s| s.forward_as(call)),
+        (None, Some(call)) => shared
+            .lock()
+            .strict
+            .as_mut()
+            .and_then(|s| s.forward_as(call)),
         _ => None,
     };
     let request = match rewritten {
@@ -170,8 +174,10 @@ fn strict_reply(
             .unwrap_or("")
             .to_string();
         // moto's error page is HTML; the rewritten answer is the protocol's XML.
-        r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
-        r.headers.push(("content-type".into(), b"text/xml".to_vec()));
+        r.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        r.headers
+            .push(("content-type".into(), b"text/xml".to_vec()));
     }
     if reply.body.as_bytes() != r.body.as_ref() {
         r.body = Bytes::from(reply.body);

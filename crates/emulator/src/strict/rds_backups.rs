@@ -63,22 +63,53 @@ impl Rule for BackupsReplication {
             "StartDBInstanceAutomatedBackupsReplication" => {
                 let arn = call.param("SourceDBInstanceArn").unwrap_or_default();
                 if !self.instances.contains_key(arn) {
-                    return Some(not_found(name, "DBInstanceNotFound", &format!("DBInstance {arn} not found.")));
+                    return Some(not_found(
+                        name,
+                        "DBInstanceNotFound",
+                        &format!("DBInstance {arn} not found."),
+                    ));
                 }
                 None
             }
             "StopDBInstanceAutomatedBackupsReplication" => {
                 let arn = call.param("SourceDBInstanceArn").unwrap_or_default();
-                let found = self.replications.iter().any(|r| r.source_arn == arn && r.destination == call.region);
-                (!found).then(|| not_found(name, "DBInstanceNotFound", &format!("no automated backups of {arn} are replicated to {}.", call.region)))
+                let found = self
+                    .replications
+                    .iter()
+                    .any(|r| r.source_arn == arn && r.destination == call.region);
+                (!found).then(|| {
+                    not_found(
+                        name,
+                        "DBInstanceNotFound",
+                        &format!(
+                            "no automated backups of {arn} are replicated to {}.",
+                            call.region
+                        ),
+                    )
+                })
             }
             "RestoreDBInstanceToPointInTime" => {
                 let arn = call.param("SourceDBInstanceAutomatedBackupsArn")?;
-                if call.param("RestoreTime").is_some() && call.param("UseLatestRestorableTime") == Some("true") {
-                    return Some(Refusal::bad_request(name, "InvalidParameterCombination", "Cannot specify both RestoreTime and UseLatestRestorableTime"));
+                if call.param("RestoreTime").is_some()
+                    && call.param("UseLatestRestorableTime") == Some("true")
+                {
+                    return Some(Refusal::bad_request(
+                        name,
+                        "InvalidParameterCombination",
+                        "Cannot specify both RestoreTime and UseLatestRestorableTime",
+                    ));
                 }
-                let found = self.replications.iter().any(|r| r.arn == arn && r.destination == call.region);
-                (!found).then(|| not_found(name, "DBInstanceAutomatedBackupNotFound", &format!("DBInstanceAutomatedBackup {arn} not found.")))
+                let found = self
+                    .replications
+                    .iter()
+                    .any(|r| r.arn == arn && r.destination == call.region);
+                (!found).then(|| {
+                    not_found(
+                        name,
+                        "DBInstanceAutomatedBackupNotFound",
+                        &format!("DBInstanceAutomatedBackup {arn} not found."),
+                    )
+                })
             }
             _ => None,
         }
@@ -89,8 +120,17 @@ impl Rule for BackupsReplication {
             return None;
         }
         let arn = call.param("SourceDBInstanceAutomatedBackupsArn")?;
-        let r = self.replications.iter().find(|r| r.arn == arn && r.destination == call.region)?;
-        const RESTORE_ONLY: &[&str] = &["Action", "SourceDBInstanceAutomatedBackupsArn", "UseLatestRestorableTime", "RestoreTime", "TargetDBInstanceIdentifier"];
+        let r = self
+            .replications
+            .iter()
+            .find(|r| r.arn == arn && r.destination == call.region)?;
+        const RESTORE_ONLY: &[&str] = &[
+            "Action",
+            "SourceDBInstanceAutomatedBackupsArn",
+            "UseLatestRestorableTime",
+            "RestoreTime",
+            "TargetDBInstanceIdentifier",
+        ];
         let mut params: BTreeMap<String, String> = call
             .params
             .iter()
@@ -98,7 +138,10 @@ impl Rule for BackupsReplication {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         params.insert("Action".into(), "CreateDBInstance".into());
-        params.insert("DBInstanceIdentifier".into(), call.param("TargetDBInstanceIdentifier")?.into());
+        params.insert(
+            "DBInstanceIdentifier".into(),
+            call.param("TargetDBInstanceIdentifier")?.into(),
+        );
         params.insert("Engine".into(), r.source.engine.clone());
         params.insert("EngineVersion".into(), r.source.engine_version.clone());
         params.insert("AllocatedStorage".into(), r.source.storage.clone());
@@ -124,9 +167,16 @@ impl Rule for BackupsReplication {
             }
             "StopDBInstanceAutomatedBackupsReplication" => {
                 let arn = call.param("SourceDBInstanceArn").unwrap_or_default();
-                let at = self.replications.iter().position(|r| r.source_arn == arn && r.destination == call.region);
+                let at = self
+                    .replications
+                    .iter()
+                    .position(|r| r.source_arn == arn && r.destination == call.region);
                 let Some(at) = at else { return false };
-                let member = self.replications.remove(at).xml(now, clock).replace("<Status>replicating</Status>", "<Status>retained</Status>");
+                let member = self
+                    .replications
+                    .remove(at)
+                    .xml(now, clock)
+                    .replace("<Status>replicating</Status>", "<Status>retained</Status>");
                 *reply = ok("StopDBInstanceAutomatedBackupsReplication", &member);
                 true
             }
@@ -141,18 +191,28 @@ impl Rule for BackupsReplication {
                     return false;
                 }
                 let list = "<DBInstanceAutomatedBackups>";
-                reply.body = reply.body.replace("<DBInstanceAutomatedBackups/>", "<DBInstanceAutomatedBackups></DBInstanceAutomatedBackups>");
+                reply.body = reply.body.replace(
+                    "<DBInstanceAutomatedBackups/>",
+                    "<DBInstanceAutomatedBackups></DBInstanceAutomatedBackups>",
+                );
                 if let Some(at) = reply.body.find(list) {
                     reply.body.insert_str(at + list.len(), &members);
                 }
                 true
             }
-            "RestoreDBInstanceToPointInTime" if call.param("SourceDBInstanceAutomatedBackupsArn").is_some() => {
+            "RestoreDBInstanceToPointInTime"
+                if call.param("SourceDBInstanceAutomatedBackupsArn").is_some() =>
+            {
                 // moto made the instance with `CreateDBInstance` (`forward_as`); the answer
                 // is the restore's.
                 for part in ["Response", "Result"] {
-                    for (from, to) in [("<CreateDBInstance", "<RestoreDBInstanceToPointInTime"), ("</CreateDBInstance", "</RestoreDBInstanceToPointInTime")] {
-                        reply.body = reply.body.replace(&format!("{from}{part}"), &format!("{to}{part}"));
+                    for (from, to) in [
+                        ("<CreateDBInstance", "<RestoreDBInstanceToPointInTime"),
+                        ("</CreateDBInstance", "</RestoreDBInstanceToPointInTime"),
+                    ] {
+                        reply.body = reply
+                            .body
+                            .replace(&format!("{from}{part}"), &format!("{to}{part}"));
                     }
                 }
                 reply.status == 200
@@ -166,29 +226,48 @@ impl BackupsReplication {
     /// Records each instance of a `DescribeDBInstances` answer.
     fn learn(&mut self, body: &str) {
         for instance in elements(body, "DBInstance") {
-            let one = |tag: &str| elements(instance, tag).first().map(|s| s.to_string()).unwrap_or_default();
+            let one = |tag: &str| {
+                elements(instance, tag)
+                    .first()
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            };
             let arn = one("DBInstanceArn");
             if arn.is_empty() {
                 continue;
             }
-            self.instances.insert(arn, Instance {
-                identifier: one("DBInstanceIdentifier"),
-                engine: one("Engine"),
-                engine_version: one("EngineVersion"),
-                storage: one("AllocatedStorage"),
-                master_username: one("MasterUsername"),
-            });
+            self.instances.insert(
+                arn,
+                Instance {
+                    identifier: one("DBInstanceIdentifier"),
+                    engine: one("Engine"),
+                    engine_version: one("EngineVersion"),
+                    storage: one("AllocatedStorage"),
+                    master_username: one("MasterUsername"),
+                },
+            );
         }
     }
 
     /// The replication a start makes (or the one already running), by position.
     fn start(&mut self, call: &Call, now: Instant) -> usize {
-        let source_arn = call.param("SourceDBInstanceArn").unwrap_or_default().to_string();
+        let source_arn = call
+            .param("SourceDBInstanceArn")
+            .unwrap_or_default()
+            .to_string();
         let destination = call.region.clone();
-        if let Some(at) = self.replications.iter().position(|r| r.source_arn == source_arn && r.destination == destination) {
+        if let Some(at) = self
+            .replications
+            .iter()
+            .position(|r| r.source_arn == source_arn && r.destination == destination)
+        {
             return at;
         }
-        let account = source_arn.split(':').nth(4).unwrap_or("123456789012").to_string();
+        let account = source_arn
+            .split(':')
+            .nth(4)
+            .unwrap_or("123456789012")
+            .to_string();
         let n = self.replications.len() + 1;
         self.replications.push(Replication {
             arn: format!("arn:aws:rds:{destination}:{account}:auto-backup:ab-standby{n:08}"),
@@ -196,7 +275,10 @@ impl BackupsReplication {
             destination,
             source_arn,
             // RDS's default for replicated backups: 7 days.
-            retention: call.param("BackupRetentionPeriod").unwrap_or("7").to_string(),
+            retention: call
+                .param("BackupRetentionPeriod")
+                .unwrap_or("7")
+                .to_string(),
             kms: call.param("KmsKeyId").unwrap_or_default().to_string(),
             started: now,
             started_wall: SystemTime::now(),
@@ -209,7 +291,11 @@ impl Replication {
     /// The `DBInstanceAutomatedBackup` RDS shows in the destination region.
     fn xml(&self, now: Instant, clock: Clock) -> String {
         let elapsed = now.duration_since(self.started);
-        let status = if elapsed < clock.of(PENDING) { "pending" } else { "replicating" };
+        let status = if elapsed < clock.of(PENDING) {
+            "pending"
+        } else {
+            "replicating"
+        };
         let latest = SystemTime::now()
             .checked_sub(clock.of(TRAIL))
             .filter(|t| *t > self.started_wall)
@@ -240,12 +326,18 @@ fn ok(operation: &str, member: &str) -> Reply {
 }
 
 fn not_found(rule: &str, code: &str, message: &str) -> Refusal {
-    Refusal { status: 404, ..Refusal::bad_request(rule, code, message) }
+    Refusal {
+        status: 404,
+        ..Refusal::bad_request(rule, code, message)
+    }
 }
 
 /// `t` as `2026-11-30T23:13:30Z` (UTC).
 fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
     // Days to a civil date (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -257,7 +349,12 @@ fn rfc3339(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
 }
 
 #[cfg(test)]
