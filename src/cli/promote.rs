@@ -22,7 +22,8 @@ pub struct PromoteArgs {
     /// A region to treat as down: no request goes to it (repeatable)
     #[arg(long = "assume-down", value_name = "REGION")]
     pub assume_down: Vec<String>,
-    /// Promote even when the replica lags beyond the RPO or its lag is unknown
+    /// Promote even when the replica lags beyond the RPO or its lag is unknown (for a cold
+    /// standby: when its replicated backups are older than the RPO)
     #[arg(long)]
     pub accept_data_loss: bool,
     /// Give up another promote or rebuild that was interrupted (its history entry says

@@ -96,6 +96,7 @@ impl Settings {
                 put("engine_version", s.engine_version.clone().into());
                 put("instance_class", s.instance_class.clone().into());
                 put("storage_gb", u64::from(s.storage_gb).into());
+                put("backup", u64::from(s.backup_days).into());
                 put("prevent_destroy", s.prevent_destroy.into());
             }
             Settings::Bucket(s) => {
@@ -151,8 +152,8 @@ const ENGINES: &[&str] = &["postgres", "mysql", "mariadb"];
 
 /// Database: `engine` (postgres, mysql or mariadb: the engines with cross-region read
 /// replicas) and `instance_class` are required; `engine_version` defaults to "" (the
-/// engine's default version), `storage_gb` to 20 (the RDS minimum) and `prevent_destroy`
-/// to true.
+/// engine's default version), `storage_gb` to 20 (the RDS minimum), `backup` to 7 days and
+/// `prevent_destroy` to true.
 fn decode_database(d: &mut Decoder) -> Option<DatabaseSettings> {
     let engine = d.one_of("engine", None, ENGINES);
     let engine_version = d.string("engine_version", Some(""));
@@ -163,12 +164,17 @@ fn decode_database(d: &mut Decoder) -> Option<DatabaseSettings> {
         }
     }
     let storage_gb = d.whole("storage_gb", Some(20), 20, 65_536);
+    // RDS keeps automated backups 1 to 35 days; 0 would turn them off, and with them read
+    // replicas and their replication (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html,
+    // `BackupRetentionPeriod`).
+    let backup = d.whole("backup", Some(7), 1, 35);
     let prevent_destroy = d.bool("prevent_destroy", Some(true));
     d.done(DatabaseSettings {
         engine,
         engine_version,
         instance_class,
         storage_gb: storage_gb as u32,
+        backup_days: backup as u32,
         prevent_destroy,
     })
 }

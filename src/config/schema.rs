@@ -50,6 +50,7 @@ pub const DATABASE: Schema = schema(
         "engine_version",
         "instance_class",
         "storage_gb",
+        "backup",
         "prevent_destroy",
     ],
 );

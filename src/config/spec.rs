@@ -142,6 +142,9 @@ pub struct DatabaseSettings {
     pub engine_version: String,
     pub instance_class: String,
     pub storage_gb: u32,
+    /// `backup`: days of automated backups kept (RDS `BackupRetentionPeriod`), in the primary
+    /// and replicated into each cold standby; default 7.
+    pub backup_days: u32,
     /// Defaults to true for databases.
     pub prevent_destroy: bool,
 }

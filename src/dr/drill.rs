@@ -140,7 +140,13 @@ pub async fn prepare_drill(env: &Environment, region: &str) -> Result<PreparedDr
         bail!("region {region} is not in the spec");
     }
     let id = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-    let desired = expand_drill(&env.spec, region, &primary, &id)?;
+    let desired = expand_drill(
+        &env.spec,
+        region,
+        &primary,
+        &id,
+        replicated_backups(env, state.as_ref(), &roles, region),
+    )?;
     let plan = drill_plan(env, &id, &desired, Vec::new(), false);
     Ok(PreparedDrill {
         id,
@@ -148,6 +154,26 @@ pub async fn prepare_drill(env: &Environment, region: &str) -> Result<PreparedDr
         desired,
         plan,
     })
+}
+
+/// Whether `region` is a cold standby holding restorable replicated backups of every
+/// database (the state read a latest restorable time: a replication still `pending` has
+/// none): its drill restores from them.
+fn replicated_backups(
+    env: &Environment,
+    state: Option<&crate::state::State>,
+    roles: &BTreeMap<String, Role>,
+    region: &str,
+) -> bool {
+    let held = |db: &crate::config::Component<crate::config::DatabaseSettings>| {
+        let backups = db.name.address(Some(region), "database").child("backups");
+        state
+            .and_then(|s| s.get(&backups))
+            .is_some_and(|o| o.computed.contains_key("latest_restorable"))
+    };
+    roles.get(region) == Some(&Role::ColdStandby)
+        && !env.spec.databases.is_empty()
+        && env.spec.databases.iter().all(held)
 }
 
 /// Runs a whole drill. Errors after the stand-up began end up in the report, not in `Err`:

@@ -6,6 +6,7 @@
 
 mod drill;
 mod estimate;
+mod from_backups;
 mod promote;
 mod rebuild;
 

@@ -8,6 +8,7 @@
 //! through the plan's journal (see `state::Journal`): the old primary becomes `failed` when
 //! the fence stage completes, R becomes `primary` when its database promotion completes.
 
+use super::from_backups;
 use crate::address::Address;
 use crate::config::Role;
 use crate::environment::{Environment, PlanOptions};
@@ -34,6 +35,12 @@ pub struct RpoGate {
     /// The largest `ReplicaLag` over R's replicas; `None` when CloudWatch had no datapoint.
     #[serde(with = "humantime_serde_opt")]
     pub lag: Option<Duration>,
+    /// A cold standby restored from replicated backups: the age of their latest restorable
+    /// time, and that time (RFC 3339).
+    #[serde(with = "humantime_serde_opt", skip_serializing_if = "Option::is_none")]
+    pub backup_age: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_time: Option<String>,
     #[serde(with = "humantime_serde")]
     pub rpo: Duration,
     /// Whether the old primary can be fenced first (it is not assumed down).
@@ -77,12 +84,13 @@ pub async fn plan_promote(
     }
     let operation = Operation::Promote { region: r.into() };
     let resumed = super::resuming(state, &operation, req.abandon_interrupted)?;
-    let (roles, old_primary) = match resumed {
+    let (roles, old_primary, from_backups) = match resumed {
         Some(j) => (
             j.roles.clone(),
             j.details["old_primary"].as_str().map(str::to_string),
+            j.details["from_backups"] == true,
         ),
-        None => fresh_roles(env, state, r)?,
+        None => fresh_roles(env, state, req)?,
     };
     let fenced_first = old_primary
         .as_ref()
@@ -94,11 +102,16 @@ pub async fn plan_promote(
         ..Default::default()
     };
     let mut plan = env.plan(provider, Some(state), &opts).await?;
+    if from_backups {
+        from_backups::restore_from_backups(&mut plan, r)?;
+    }
     refuse_an_empty_primary(&plan, r)?;
     let promoted = resumed.is_some() && already_promoted(&plan, r);
     let gate = if promoted {
         RpoGate {
             lag: None,
+            backup_age: None,
+            restore_time: None,
             rpo: env.spec.service.rpo,
             fenced_first,
             accepted_data_loss: false,
@@ -106,6 +119,9 @@ pub async fn plan_promote(
                 "the database in {r} was promoted by the interrupted run: no lag to check"
             ),
         }
+    } else if from_backups {
+        let rpo = env.spec.service.rpo;
+        from_backups::backup_gate(&plan, r, rpo, req.accept_data_loss)?
     } else {
         rpo_gate(env, provider, &roles, r, fenced_first, req.accept_data_loss).await?
     };
@@ -117,7 +133,7 @@ pub async fn plan_promote(
             j.resume_run();
             j
         }
-        None => new_journal(env, req, &roles, old_primary.as_deref()),
+        None => new_journal(env, req, &roles, old_primary.as_deref(), from_backups),
     };
     if !promoted {
         // The gate that let the database promotion go ahead is the one the history keeps.
@@ -149,19 +165,37 @@ fn already_promoted(plan: &Plan, r: &str) -> bool {
             .any(|a| a.kind() == Kind::Database && a.region() == Some(r))
 }
 
-/// The roles after the promote, and the old primary, from the roles that are true now.
+/// The roles after the promote, the old primary, and whether R is a cold standby restored
+/// from its replicated backups, from the roles that are true now. A cold standby is promoted
+/// so only with every region that could serve as the primary down: a reachable warm standby
+/// is the one to promote.
 fn fresh_roles(
     env: &Environment,
     state: &State,
-    r: &str,
-) -> Result<(BTreeMap<String, Role>, Option<String>)> {
+    req: &PromoteRequest,
+) -> Result<(BTreeMap<String, Role>, Option<String>, bool)> {
+    let r = req.region.as_str();
     let mut roles = super::true_roles(env, state);
+    let mut from_backups = false;
     match roles.get(r) {
         Some(Role::WarmStandby) => {}
         Some(Role::Primary) => bail!("region {r} is already the primary"),
-        Some(Role::ColdStandby) => bail!(
-            "region {r} is a cold standby and has no replica to promote: run `standby rebuild {r} --role warm-standby` first"
-        ),
+        Some(Role::ColdStandby) => {
+            let up: Vec<&String> = roles
+                .iter()
+                .filter(|(n, role)| {
+                    matches!(role, Role::Primary | Role::WarmStandby)
+                        && !req.assume_down.contains(*n)
+                })
+                .map(|(n, _)| n)
+                .collect();
+            if let Some(other) = up.first() {
+                bail!(
+                    "region {r} is a cold standby and has no replica to promote, while {other} is not assumed down: promote a warm standby, or run `standby rebuild {r} --role warm-standby` first; a cold standby is promoted from its replicated backups only with the primary and the warm standbys down (--assume-down each)"
+                );
+            }
+            from_backups = true;
+        }
         Some(Role::Failed) | None => {
             bail!("region {r} is failed: run `standby rebuild {r} --role warm-standby` first")
         }
@@ -173,17 +207,27 @@ fn fresh_roles(
     if let Some(p) = &old_primary {
         roles.insert(p.clone(), Role::Failed);
     }
+    if from_backups {
+        for down in from_backups::down_standbys(&roles, &req.assume_down) {
+            roles.insert(down, Role::Failed);
+        }
+    }
     roles.insert(r.to_string(), Role::Primary);
-    Ok((roles, old_primary))
+    Ok((roles, old_primary, from_backups))
 }
 
 /// A promote whose plan creates or replaces R's database would make an empty database the
 /// primary: refused, whatever the lag (`--accept-data-loss` accepts lag, not this).
 fn refuse_an_empty_primary(plan: &Plan, r: &str) -> Result<()> {
+    let restored = |a: &Action| match a {
+        Action::Create { desired } => desired.attrs.contains_key("restore_backup"),
+        _ => false,
+    };
     let empty = plan.actions.iter().find(|a| {
         a.kind() == Kind::Database
             && a.region() == Some(r)
             && matches!(a, Action::Create { .. } | Action::Replace { .. })
+            && !restored(a)
     });
     let Some(a) = empty else { return Ok(()) };
     let why = match a {
@@ -214,6 +258,7 @@ fn new_journal(
     req: &PromoteRequest,
     roles: &BTreeMap<String, Role>,
     old_primary: Option<&str>,
+    from_backups: bool,
 ) -> Journal {
     let r = req.region.as_str();
     let operation = Operation::Promote { region: r.into() };
@@ -230,6 +275,13 @@ fn new_journal(
         ),
         None => JournalStage::new(Stage::Fence { old_primary: None }, BTreeMap::new()),
     };
+    let mut fence = fence;
+    // Warm standbys that fail with the old primary (a restore from backups) do so with it.
+    for (region, role) in roles {
+        if *role == Role::Failed && Some(region.as_str()) != old_primary {
+            fence.roles.insert(region.clone(), Role::Failed);
+        }
+    }
     let stages = vec![
         fence,
         JournalStage::new(
@@ -246,6 +298,7 @@ fn new_journal(
         "old_primary": old_primary,
         "assume_down": req.assume_down,
         "rto": humantime::format_duration(env.spec.service.rto).to_string(),
+        "from_backups": from_backups,
     });
     journal
 }
@@ -301,6 +354,8 @@ async fn rpo_gate(
     }
     Ok(RpoGate {
         lag,
+        backup_age: None,
+        restore_time: None,
         rpo,
         fenced_first,
         accepted_data_loss: !pass && accept_data_loss,
@@ -328,7 +383,13 @@ fn stage(plan: &mut Plan, region: &str, old_primary: Option<&str>) {
             Action::Delete { .. } if in_old => 0,
             _ if a.kind() == Kind::Database && a.region() == Some(region) => 1,
             _ if global_dns => 3,
-            _ if matches!(a.kind(), Kind::BucketReplication | Kind::ReplicationRole) => 4,
+            _ if matches!(
+                a.kind(),
+                Kind::BucketReplication | Kind::ReplicationRole | Kind::BackupReplication
+            ) =>
+            {
+                4
+            }
             _ => 2,
         };
         stages.insert(a.address().clone(), stage);

@@ -39,6 +39,9 @@ pub async fn plan_rebuild(
         bail!("region {r} is not in the spec");
     }
     if req.role == Role::Primary || req.role == Role::Failed {
+        if super::true_roles(env, state).get(r) == Some(&Role::ColdStandby) {
+            bail!("rebuild brings a region to warm-standby or cold-standby; to make the cold standby {r} the primary with the primary and warm standbys down, run `standby promote {r}` with --assume-down for each of them: it restores the databases from the backups replicated into {r}");
+        }
         bail!("rebuild brings a region to warm-standby or cold-standby; to make {r} the primary, rebuild it as a warm standby and then `standby promote {r}`");
     }
     let operation = Operation::Rebuild {

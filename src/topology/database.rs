@@ -46,6 +46,9 @@ impl Expander {
                 if !settings.engine_version.is_empty() {
                     a["engine_version"] = json!(settings.engine_version);
                 }
+                if role == Role::Primary {
+                    a["backup_days"] = json!(settings.backup_days);
+                }
                 let sg = self.db_security_group(spec, region, db);
                 let mut refs = BTreeMap::from([
                     ("subnet_group".to_string(), group.clone()),

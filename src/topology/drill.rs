@@ -20,7 +20,16 @@ pub fn drill_environment(spec: &Spec, id: &str) -> String {
 }
 
 /// The desired resources of drill `id` in `region`, with production's primary in `primary`.
-pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Result<Vec<Desired>> {
+/// With `from_backups` (a cold standby holding the primary's replicated backups) each
+/// database is restored from those backups: no snapshot of the primary at all, so no I/O
+/// pause there.
+pub fn expand_drill(
+    spec: &Spec,
+    region: &str,
+    primary: &str,
+    id: &str,
+    from_backups: bool,
+) -> Result<Vec<Desired>> {
     let Some(target) = spec.region(region) else {
         bail!("region {region} is not in the spec");
     };
@@ -46,65 +55,44 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
             let settings = db.settings_in(r);
             let slug = db.name.slug();
             let at = |region: &str| db.name.address(Some(region), "database");
-            // A fresh snapshot of production's primary, copied here unless it is here.
-            let snapshot = at(primary).child("drill_snapshot");
-            let snapshot_id = super::expand::db_identifier(
-                &naming.regional(&format!("{slug}-snapshot"), primary),
-            );
             let source_id = super::expand::db_identifier(&production.regional(&slug, primary));
-            x.push(
-                snapshot.clone(),
-                Kind::DbSnapshot,
-                Some(primary),
-                snapshot_id.clone(),
-                // A recent enough automated snapshot is copied instead of taking one that
-                // suspends a Single-AZ primary's I/O: recent enough is within the RPO.
-                attrs(json!({
-                    "identifier": snapshot_id,
-                    "db_instance": source_id,
-                    "fresh_within": spec.service.rpo.as_secs(),
-                })),
-                BTreeMap::new(),
-                vec![],
-            );
-            let restore_from = if primary == r {
-                snapshot
-            } else {
-                let copy = at(r).child("drill_snapshot_copy");
-                let copy_id =
-                    super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), r));
-                x.push(
-                    copy.clone(),
-                    Kind::DbSnapshot,
-                    Some(r),
-                    copy_id.clone(),
-                    attrs(json!({ "identifier": copy_id, "copy_of": snapshot.to_string(), "source_region": primary })),
-                    BTreeMap::from([("source".to_string(), snapshot)]),
-                    vec![],
-                );
-                copy
-            };
             let sg = x.db_security_group(spec, target, db);
+            let mut refs = BTreeMap::from([
+                ("subnet_group".to_string(), group.clone()),
+                ("security_group".to_string(), sg),
+            ]);
             let identifier = super::expand::db_identifier(&naming.regional(&slug, r));
+            let mut a = json!({
+                "identifier": identifier,
+                "engine": settings.engine,
+                "instance_class": settings.instance_class,
+                "storage_gb": settings.storage_gb,
+                "replica_of": null,
+                "final_snapshot": false,
+            });
+            if from_backups {
+                a["restore_backup"] = json!(at(r).child("backups").to_string());
+                a["backup_of"] = json!(source_id);
+            } else {
+                let snapshot = x.drill_snapshot(
+                    &naming,
+                    primary,
+                    r,
+                    &slug,
+                    &source_id,
+                    spec.service.rpo,
+                    &at,
+                );
+                a["restore_from"] = json!(snapshot.to_string());
+                refs.insert("snapshot".to_string(), snapshot);
+            }
             x.push(
                 at(r),
                 Kind::Database,
                 Some(r),
-                identifier.clone(),
-                attrs(json!({
-                    "identifier": identifier,
-                    "engine": settings.engine,
-                    "instance_class": settings.instance_class,
-                    "storage_gb": settings.storage_gb,
-                    "replica_of": null,
-                    "restore_from": restore_from.to_string(),
-                    "final_snapshot": false,
-                })),
-                BTreeMap::from([
-                    ("subnet_group".to_string(), group.clone()),
-                    ("snapshot".to_string(), restore_from),
-                    ("security_group".to_string(), sg),
-                ]),
+                identifier,
+                attrs(a),
+                refs,
                 vec![],
             );
         }
@@ -176,4 +164,56 @@ pub fn expand_drill(spec: &Spec, region: &str, primary: &str, id: &str) -> Resul
         );
     }
     Ok(x.finish())
+}
+
+impl Expander {
+    /// A fresh snapshot of production's primary database, copied into `r` unless it is
+    /// there: the snapshot a drill's database is restored from.
+    fn drill_snapshot(
+        &mut self,
+        naming: &Naming,
+        primary: &str,
+        r: &str,
+        slug: &str,
+        source_id: &str,
+        fresh_within: std::time::Duration,
+        at: &dyn Fn(&str) -> Address,
+    ) -> Address {
+        let snapshot = at(primary).child("drill_snapshot");
+        let snapshot_id =
+            super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), primary));
+        self.push(
+            snapshot.clone(),
+            Kind::DbSnapshot,
+            Some(primary),
+            snapshot_id.clone(),
+            // A recent enough automated snapshot is copied instead of taking one that
+            // suspends a Single-AZ primary's I/O: recent enough is within the RPO.
+            attrs(json!({
+                "identifier": snapshot_id,
+                "db_instance": source_id,
+                "fresh_within": fresh_within.as_secs(),
+            })),
+            BTreeMap::new(),
+            vec![],
+        );
+        let restore_from = if primary == r {
+            snapshot
+        } else {
+            let copy = at(r).child("drill_snapshot_copy");
+            let copy_id =
+                super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), r));
+            self.push(
+                copy.clone(),
+                Kind::DbSnapshot,
+                Some(r),
+                copy_id.clone(),
+                attrs(json!({ "identifier": copy_id, "copy_of": snapshot.to_string(), "source_region": primary })),
+                BTreeMap::from([("source".to_string(), snapshot)]),
+                vec![],
+            );
+            copy
+        };
+        restore_from
+    }
 }

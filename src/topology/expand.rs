@@ -63,6 +63,7 @@ pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired
         x.bucket(spec, roles, bucket);
     }
     x.databases(spec, roles);
+    x.backup_replications(spec, roles);
     for dns in &spec.dns {
         x.dns(spec, roles, dns);
     }

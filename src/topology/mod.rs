@@ -4,6 +4,7 @@
 //! Invariant: expansion is deterministic: the same spec and roles give the same addresses,
 //! names, tags and attributes, in the same order.
 
+mod backups;
 mod database;
 mod drill;
 mod expand;

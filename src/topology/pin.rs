@@ -24,11 +24,16 @@ pub fn name_attr(kind: Kind) -> Option<&'static str> {
 }
 
 /// Whether standby derives the kind's name from service, environment and component. Route 53
-/// names are the spec's DNS names, and a replication is named after its bucket.
+/// names are the spec's DNS names, a bucket replication is named after its bucket and a
+/// backup replication after its source database.
 fn derived(kind: Kind) -> bool {
     !matches!(
         kind,
-        Kind::HostedZone | Kind::HealthCheck | Kind::Record | Kind::BucketReplication
+        Kind::HostedZone
+            | Kind::HealthCheck
+            | Kind::Record
+            | Kind::BucketReplication
+            | Kind::BackupReplication
     )
 }
 

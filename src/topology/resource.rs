@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// Every kind of resource the engine manages. Closed: a provider handles all of them.
 ///
-/// Every kind but `Record` and `BucketReplication` also has `tags` (see `TAGS`).
+/// Every kind but `Record`, `BucketReplication` and `BackupReplication` also has `tags` (see `TAGS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -41,7 +41,12 @@ pub enum Kind {
     /// engine's default), `instance_class`, `storage_gb`, `replica_of` (the source's address
     /// for a read replica, `null` for a writable primary). refs: `subnet_group`, and
     /// `source` for a replica (its computed `arn`) or `secret` for a primary (the `DbSecret`
-    /// its master password is read from when it is created).
+    /// its master password is read from when it is created). A primary has `backup_days`
+    /// (automated backups kept). A database restored from the backups replicated into its
+    /// region has `restore_backup` (the `BackupReplication`'s address, for people) and
+    /// `backup_of` (the source database's identifier, whose replicated backups it is
+    /// restored from at their latest restorable time): settings of its creation only, never
+    /// read back.
     /// Drills add `restore_from` (the address of a `DbSnapshot`, refs `snapshot`: restore
     /// from it instead of creating empty) and `final_snapshot` (false: no final snapshot on
     /// delete; absent means true). Computed: `arn`, `endpoint`, `status`.
@@ -58,6 +63,11 @@ pub enum Kind {
     /// `copy_of` (the address of a snapshot in another region: a cross-region copy; refs
     /// `source`, whose computed `arn` is copied) with `source_region`. Computed: `arn`.
     DbSnapshot,
+    /// The primary's automated backups replicated into a cold standby (RDS cross-Region
+    /// automated backups replication, made in the destination region). attrs: `source` (the
+    /// primary database's address), `retention_days`. refs: `source` (its computed `arn`).
+    /// Computed: `arn` (the replicated backups' ARN), `latest_restorable` (RFC 3339).
+    BackupReplication,
     /// Global. attrs: `zone` (the zone's name, without the final dot). Adopted when a zone of
     /// that name exists. Computed: `zone_id`.
     HostedZone,
@@ -75,6 +85,8 @@ pub enum Kind {
 /// Every attribute key some kind manages (the keys listed on `Kind`'s variants): what a
 /// `drift { ignore ... { attributes = [...] } }` rule may name.
 pub const ATTRIBUTE_KEYS: &[&str] = &[
+    "backup_days",
+    "backup_of",
     "bucket",
     "buckets",
     "cidr",
@@ -104,10 +116,13 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "region",
     "replica_of",
     "replica_regions",
+    "restore_backup",
     "restore_from",
+    "retention_days",
     "role_arn",
     "role_name",
     "set_identifier",
+    "source",
     "source_region",
     "storage_gb",
     "tags",
@@ -146,7 +161,10 @@ impl Kind {
     /// Whether resources of the kind carry tags. A Route 53 record cannot (its owner is kept
     /// in a TXT record instead), and a bucket replication is a setting of its bucket.
     pub fn has_tags(self) -> bool {
-        !matches!(self, Kind::Record | Kind::BucketReplication)
+        !matches!(
+            self,
+            Kind::Record | Kind::BucketReplication | Kind::BackupReplication
+        )
     }
 
     /// Attribute keys whose change cannot be made in place.
@@ -162,6 +180,9 @@ impl Kind {
             Kind::DbSubnetGroup => &["name"],
             Kind::DbSnapshot => &["identifier", "db_instance", "copy_of"],
             Kind::DbSecret => &["name"],
+            // Every argument forces a new replication (terraform-provider-aws
+            // aws_db_instance_automated_backups_replication: all `ForceNew`).
+            Kind::BackupReplication => &["source", "retention_days"],
             Kind::Database => &["identifier", "engine", "replica_of"],
             Kind::HostedZone => &["zone"],
             Kind::HealthCheck => &["region", "protocol", "port"],

@@ -9,6 +9,7 @@ use standby::plan::{Action, ChangeReason};
 use standby::provider::fake::FakeProvider;
 use standby::provider::Provider;
 use standby::state::StateStore;
+use standby::topology::Kind;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -54,6 +55,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
                 engine_version: "16.3".into(),
                 instance_class: "db.r6g.large".into(),
                 storage_gb: 100,
+                backup_days: 7,
                 prevent_destroy: false,
             },
             per_region: BTreeMap::new(),
@@ -355,7 +357,17 @@ async fn databases_and_failover_records_follow_the_roles() {
         find(&provider, "region.us-west-2.database.orders").attrs["replica_of"],
         "region.us-east-1.database.orders"
     );
-    assert_eq!(count(&provider, "region.eu-west-1.database"), 0);
+    let cold_instances = provider
+        .all()
+        .into_iter()
+        .filter(|o| o.kind == Kind::Database && o.region.as_deref() == Some("eu-west-1"))
+        .count();
+    assert_eq!(cold_instances, 0, "a cold standby runs no database");
+    assert_eq!(
+        find(&provider, "region.eu-west-1.database.orders.backups").attrs["source"],
+        "region.us-east-1.database.orders",
+        "it holds the primary's replicated backups"
+    );
 
     let primary = find(&provider, "dns.api.record.us-east-1");
     assert_eq!(primary.attrs["failover"], "PRIMARY");
@@ -458,7 +470,9 @@ async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
     assert!(err.to_string().contains("prevent_destroy"), "{err}");
     drop(store);
     assert_eq!(
-        count(&provider, ".database.orders") - count(&provider, ".database.orders.security_group"),
+        count(&provider, ".database.orders")
+            - count(&provider, ".database.orders.security_group")
+            - count(&provider, ".database.orders.backups"),
         3,
         "nothing was deleted: both databases and the secret"
     );
@@ -479,6 +493,7 @@ async fn prevent_destroy_blocks_destroy_and_replacement_but_not_the_plan() {
     assert_eq!(
         reasons,
         [
+            "region.eu-west-1.database.orders.backups: region.us-east-1.database.orders is replaced",
             "region.us-east-1.database.orders: `engine` cannot change in place",
             "region.us-west-2.database.orders: `engine` cannot change in place"
         ]

@@ -414,6 +414,6 @@ async fn rejected_restore_names_address_region_and_operation() {
     // Once the proxy lets it through, the same create succeeds.
     proxy.clear_failed_operations();
     let o = p.create(&restored_db(), &ctx).await.unwrap();
-    assert_eq!(o.attrs, restored_db().attrs);
+    crate::support::provider::assert_as_desired(&o, &restored_db(), "as created");
     assert_eq!(instance_ids(&emu, DRILL).await, vec![RESTORED_ID]);
 }

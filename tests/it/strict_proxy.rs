@@ -437,3 +437,110 @@ async fn rds_managed_password_replica_refuses_a_replica_of_a_managed_password_so
     replica("own-replica", "own").await.unwrap();
     assert_eq!(proxy.fired("rds.managed-password-replica"), 1);
 }
+
+#[tokio::test]
+async fn rds_automated_backups_replication_replicates_lists_restores_and_stops() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.002); // RDS's 5 minutes of `pending` last 0.6 s here
+    let east = aws_sdk_rds::Client::new(&proxy.sdk_config("us-east-1").await);
+    let eu = aws_sdk_rds::Client::new(&proxy.sdk_config("eu-west-1").await);
+    east.create_db_instance()
+        .db_instance_identifier("orders")
+        .engine("postgres")
+        .engine_version("16.3")
+        .db_instance_class("db.t3.micro")
+        .allocated_storage(20)
+        .master_username("standby")
+        .manage_master_user_password(true)
+        .backup_retention_period(7)
+        .send()
+        .await
+        .unwrap();
+    let described = east
+        .describe_db_instances()
+        .db_instance_identifier("orders")
+        .send()
+        .await
+        .unwrap();
+    let source_arn = described.db_instances()[0]
+        .db_instance_arn()
+        .unwrap()
+        .to_string();
+
+    let started = eu
+        .start_db_instance_automated_backups_replication()
+        .source_db_instance_arn(&source_arn)
+        .backup_retention_period(14)
+        .kms_key_id("alias/aws/rds")
+        .send()
+        .await
+        .unwrap();
+    let backup = started.db_instance_automated_backup().unwrap();
+    assert_eq!(backup.status(), Some("pending"));
+    let backups_arn = backup
+        .db_instance_automated_backups_arn()
+        .unwrap()
+        .to_string();
+    let listed = || async {
+        let out = eu
+            .describe_db_instance_automated_backups()
+            .send()
+            .await
+            .unwrap();
+        out.db_instance_automated_backups().to_vec()
+    };
+    let begun = Instant::now();
+    let backup = loop {
+        let all = listed().await;
+        let b = all
+            .iter()
+            .find(|b| b.db_instance_arn() == Some(&source_arn))
+            .cloned()
+            .unwrap();
+        if b.status() == Some("replicating") {
+            break b;
+        }
+        assert!(
+            begun.elapsed() < Duration::from_secs(30),
+            "never replicating"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(backup.region(), Some("us-east-1"));
+    assert_eq!(backup.backup_retention_period(), Some(14));
+    assert!(backup
+        .restore_window()
+        .and_then(|w| w.latest_time())
+        .is_some());
+
+    // With the source region down, the destination restores from its replica of the backups.
+    proxy.refuse_region("us-east-1");
+    eu.restore_db_instance_to_point_in_time()
+        .target_db_instance_identifier("orders-restored")
+        .source_db_instance_automated_backups_arn(&backups_arn)
+        .use_latest_restorable_time(true)
+        .db_instance_class("db.t3.micro")
+        .send()
+        .await
+        .unwrap();
+    let restored = eu
+        .describe_db_instances()
+        .db_instance_identifier("orders-restored")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restored.db_instances()[0].engine(), Some("postgres"));
+    assert_eq!(restored.db_instances()[0].allocated_storage(), Some(20));
+
+    eu.stop_db_instance_automated_backups_replication()
+        .source_db_instance_arn(&source_arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed()
+        .await
+        .iter()
+        .all(|b| b.db_instance_arn() != Some(&source_arn)));
+    assert!(proxy.fired("rds.automated-backups-replication") >= 4);
+}

@@ -22,6 +22,13 @@
 //! 5. RDS `DeleteDBInstance` of a cross-region replica: moto answers HTTP 500 although it
 //!    deleted the instance; a following "not found" is believed
 //!    ([`Rds::gone_after_server_error`]). RDS answers 200.
+//! 13. RDS `StartDBInstanceAutomatedBackupsReplication`: moto does not implement it (HTTP
+//!     500, an HTML page). That answer is not retried ([`Emulator::no_retries`], other
+//!     failures are); on it the replication is recorded as emulated (its id `emulated:<days>:<source>`,
+//!     [`backup_replication`]) and a refresh keeps it from the state
+//!     ([`emulated_backup_replication`]); stopping it calls nothing. The strict proxy's rule
+//!     `rds.automated-backups-replication` models the real operation, and tests of the
+//!     feature run through it.
 //!
 //! Written so they are right against both (no flag; listed here to be seen):
 //! 6. RDS `PromoteReadReplica`: moto keeps the promoted instance's source set (and the
@@ -83,7 +90,18 @@ impl Emulator {
         }
     }
 
-    /// Whether the workarounds 1 to 5 apply.
+    /// Workaround 13: the emulator's "not implemented" answer (an HTML 500 page, which the
+    /// SDK would retry 25 times) is not retried; nothing changes against AWS.
+    pub(crate) fn no_retries(self) -> aws_sdk_rds::config::Builder {
+        let b = aws_sdk_rds::config::Builder::default();
+        if self.0 {
+            b.retry_classifier(NotImplementedHere)
+        } else {
+            b
+        }
+    }
+
+    /// Whether the workarounds 1 to 5 and 13 apply.
     pub(crate) fn on(self) -> bool {
         self.0
     }
@@ -239,5 +257,89 @@ impl Rds {
         a: &Address,
     ) -> anyhow::Result<bool> {
         Ok(self.describe_one(id, a).await?.is_none())
+    }
+}
+
+const EMULATED: &str = "emulated:";
+
+/// Quirk 13: a backup replication the emulator cannot make, recorded as asked.
+pub(crate) fn backup_replication(
+    d: &crate::topology::Desired,
+    source_identifier: &str,
+    retention: i32,
+    region: &str,
+) -> crate::provider::Observed {
+    let source = d.refs.get("source").map(ToString::to_string);
+    crate::provider::Observed {
+        address: d.address.clone(),
+        kind: crate::topology::Kind::BackupReplication,
+        region: Some(region.to_string()),
+        id: format!("{EMULATED}{retention}:{source_identifier}"),
+        attrs: [
+            ("source".to_string(), serde_json::json!(source)),
+            ("retention_days".to_string(), serde_json::json!(retention)),
+        ]
+        .into_iter()
+        .collect(),
+        computed: serde_json::Map::new(),
+        depends_on: Vec::new(),
+    }
+}
+
+/// Quirk 13: whether `o` is a replication only recorded.
+pub(crate) fn is_emulated_backup_replication(o: &crate::provider::Observed) -> bool {
+    o.id.starts_with(EMULATED)
+}
+
+/// Quirk 13: the replication the state recorded as emulated, as a refresh reports it.
+pub(crate) fn emulated_backup_replication(
+    k: &crate::provider::KnownResource,
+    source_of: &std::collections::HashMap<&str, &Address>,
+) -> Option<crate::provider::Observed> {
+    let (retention, identifier) = k.name.strip_prefix(EMULATED)?.split_once(':')?;
+    let source = source_of.get(identifier)?;
+    let retention: i64 = retention.parse().ok()?;
+    Some(crate::provider::Observed {
+        address: k.address.clone(),
+        kind: crate::topology::Kind::BackupReplication,
+        region: k.region.clone(),
+        id: k.name.clone(),
+        attrs: [
+            ("source".to_string(), serde_json::json!(source.to_string())),
+            ("retention_days".to_string(), serde_json::json!(retention)),
+        ]
+        .into_iter()
+        .collect(),
+        computed: serde_json::Map::new(),
+        depends_on: Vec::new(),
+    })
+}
+
+/// Quirk 13: moto's answer to an operation it lacks, a 500 with an HTML page (real AWS answers
+/// errors in the protocol's XML or JSON), is final.
+#[derive(Debug)]
+struct NotImplementedHere;
+
+impl aws_sdk_rds::config::retry::ClassifyRetry for NotImplementedHere {
+    fn classify_retry(
+        &self,
+        ctx: &aws_sdk_rds::config::interceptors::InterceptorContext,
+    ) -> aws_sdk_rds::config::retry::RetryAction {
+        use aws_sdk_rds::config::retry::RetryAction;
+        let html_500 = ctx.response().is_some_and(|r| {
+            r.status().as_u16() == 500
+                && r.headers()
+                    .get("content-type")
+                    .is_some_and(|t| t.starts_with("text/html"))
+        });
+        if html_500 {
+            RetryAction::RetryForbidden
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "standby: the emulator lacks the operation"
     }
 }

@@ -55,7 +55,9 @@ pub(super) fn handler(kind: Kind) -> &'static dyn KindHandler {
         Kind::Bucket | Kind::BucketReplication => &storage::Storage,
         Kind::ReplicationRole => &role::Roles,
         Kind::DbSecret => &secrets::SecretsFamily,
-        Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot => &database::Databases,
+        Kind::DbSubnetGroup | Kind::Database | Kind::DbSnapshot | Kind::BackupReplication => {
+            &database::Databases
+        }
         Kind::HostedZone | Kind::HealthCheck | Kind::Record => &dns::Dns,
     }
 }

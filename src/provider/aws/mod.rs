@@ -158,7 +158,7 @@ impl AwsProvider {
         address: &Address,
     ) -> anyhow::Result<()> {
         self.rds(region)
-            .promote_read_replica(identifier, address)
+            .promote_read_replica(identifier, database::BACKUP_RETENTION_DAYS, address)
             .await
     }
 

@@ -89,6 +89,21 @@ pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
             message: refusal.message,
         }))
     });
+    let rewritten = match (&fault, &call) {
+        (None, Some(call)) => shared
+            .lock()
+            .strict
+            .as_mut()
+            .and_then(|s| s.forward_as(call)),
+        _ => None,
+    };
+    let request = match rewritten {
+        Some(params) => Request {
+            body: Bytes::from(form(&params)),
+            ..request
+        },
+        None => request,
+    };
     let response = match fault {
         Some(fault) => fault_response(fault, &request, &service, &region),
         None => match forward(&shared.upstream, &request).await {
@@ -151,10 +166,42 @@ fn strict_reply(
         body: String::from_utf8_lossy(&r.body).into_owned(),
     };
     strict.after(call, &mut reply);
+    if reply.status != r.status {
+        r.status = reply.status;
+        r.reason = http::StatusCode::from_u16(reply.status)
+            .ok()
+            .and_then(|c| c.canonical_reason())
+            .unwrap_or("")
+            .to_string();
+        // moto's error page is HTML; the rewritten answer is the protocol's XML.
+        r.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("content-type"));
+        r.headers
+            .push(("content-type".into(), b"text/xml".to_vec()));
+    }
     if reply.body.as_bytes() != r.body.as_ref() {
         r.body = Bytes::from(reply.body);
     }
     r
+}
+
+/// `params` as an `application/x-www-form-urlencoded` body.
+fn form(params: &std::collections::BTreeMap<String, String>) -> String {
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    params
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Holds a request of a held operation (forwarding it first with `Hold::After`) until the

@@ -37,6 +37,11 @@
 //! - [`tokens::ClientToken`] `ec2.client-token`: a `ClientToken` reused with other
 //!   parameters answers `IdempotentParameterMismatch`
 //!   (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
+//! - [`rds_backups::BackupsReplication`] `rds.automated-backups-replication`: automated
+//!   backups replicated into another region (moto lacks it): `pending` then `replicating`,
+//!   listed there with their restore window, stopped, and restored from with
+//!   `RestoreDBInstanceToPointInTime` whatever the source region answers
+//!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReplicateBackups.html).
 //! - [`route53::Rate`] `route53.rate`: above five requests a second Route 53 answers
 //!   `Throttling` (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html).
 //! - [`route53::ChangePending`] `route53.change-pending`: a change is `PENDING` before
@@ -48,6 +53,7 @@ mod cloudwatch;
 mod consistency;
 mod ec2;
 mod rds;
+mod rds_backups;
 mod rds_states;
 mod route53;
 mod tokens;
@@ -133,6 +139,12 @@ pub trait Rule: Send {
         None
     }
 
+    /// Instead of the call, moto gets these form parameters (an operation moto lacks, made
+    /// of one it has); `after` still sees the call as sent.
+    fn forward_as(&mut self, _call: &Call) -> Option<BTreeMap<String, String>> {
+        None
+    }
+
     /// After moto answered: rewrites the answer; true when the rule fired.
     fn after(&mut self, _call: &Call, _reply: &mut Reply, _now: Instant, _clock: Clock) -> bool {
         false
@@ -156,6 +168,7 @@ impl Strict {
                 Box::new(rds::MinorUpgrade::default()),
                 Box::new(rds::ManagedPasswordReplica::default()),
                 Box::new(cloudwatch::NegativeLag::default()),
+                Box::new(rds_backups::BackupsReplication::default()),
                 Box::new(rds_states::RdsStates::default()),
                 Box::new(consistency::NewIdNotFound::default()),
                 Box::new(consistency::Draining::default()),
@@ -178,6 +191,11 @@ impl Strict {
             }
         }
         None
+    }
+
+    /// The form parameters moto gets instead of the call, from the first rule that says so.
+    pub fn forward_as(&mut self, call: &Call) -> Option<BTreeMap<String, String>> {
+        self.rules.iter_mut().find_map(|rule| rule.forward_as(call))
     }
 
     /// Lets every rule rewrite moto's answer, in order.

@@ -45,13 +45,14 @@ impl Rule for RdsStates {
             return false;
         }
         let states = match call.operation.as_str() {
-            "CreateDBInstance" | "CreateDBInstanceReadReplica" | "RestoreDBInstanceFromDBSnapshot" => CREATE,
+            "CreateDBInstance" | "CreateDBInstanceReadReplica" | "RestoreDBInstanceFromDBSnapshot" | "RestoreDBInstanceToPointInTime" => CREATE,
             "PromoteReadReplica" => PROMOTE,
             "ModifyDBInstance" => MODIFY,
             "DescribeDBInstances" => return self.rewrite(&mut reply.body, now, clock),
             _ => return false,
         };
-        if let Some(id) = call.param("DBInstanceIdentifier") {
+        let id = call.param("DBInstanceIdentifier").or(call.param("TargetDBInstanceIdentifier"));
+        if let Some(id) = id {
             self.started.insert(id.to_string(), (now, states));
         }
         false

@@ -24,6 +24,9 @@ impl Rds {
                 _ if restore_from(d)?.is_some() => {
                     self.restore_database(d, &refs, &net).await?;
                 }
+                _ if d.attrs.contains_key("backup_of") => {
+                    self.restore_from_backups(d, &net).await?;
+                }
                 None | Some(Value::Null) => self.create_primary(d, &net, password).await?,
                 Some(Value::String(_)) => self.create_replica(d, &refs, &net).await?,
                 Some(other) => {
@@ -73,7 +76,7 @@ impl Rds {
             .set_vpc_security_group_ids(net.security_group.clone().map(|g| vec![g]))
             .publicly_accessible(false)
             .storage_encrypted(true)
-            .backup_retention_period(BACKUP_RETENTION_DAYS)
+            .backup_retention_period(backup_days(d))
             .master_username(MASTER_USERNAME)
             .master_user_password(password.expose())
             .set_tags(Some(db_tags(d)))
@@ -199,6 +202,11 @@ impl Rds {
                 req = req.engine_version(v);
                 changed = true;
             }
+        }
+        let days = d.attrs.get("backup_days").and_then(Value::as_i64);
+        if let Some(days) = days.filter(|n| live.backup_retention_period() != Some(*n as i32)) {
+            req = req.backup_retention_period(days as i32);
+            changed = true;
         }
         if changed {
             req.send().await.op("ModifyDBInstance", r, a)?;
@@ -326,9 +334,9 @@ impl Rds {
 /// without `PubliclyAccessible=false` an instance in a VPC with an internet gateway is public
 /// (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
 pub(super) struct Placement {
-    subnet_group: String,
+    pub(super) subnet_group: String,
     /// Always given by the topology; a hand-built desired without it gets the VPC's default.
-    security_group: Option<String>,
+    pub(super) security_group: Option<String>,
 }
 
 impl Placement {
@@ -370,6 +378,7 @@ pub(super) fn instance_observed(i: &DbInstance, address: Address, region: &str) 
             ("engine_version", json!(i.engine_version())),
             ("instance_class", json!(i.db_instance_class())),
             ("storage_gb", json!(i.allocated_storage())),
+            ("backup_days", json!(i.backup_retention_period())),
             ("replica_of", Value::Null),
         ]),
         computed,
@@ -393,6 +402,9 @@ pub(super) fn align_to_desired(o: &mut Observed, d: &Desired) {
     if let Some(v) = d.attrs.get("replica_of") {
         o.attrs.insert("replica_of".into(), v.clone());
     }
+    // Creation-only settings, never read back.
+    o.attrs.remove("restore_backup");
+    o.attrs.remove("backup_of");
     // Drills' settings RDS does not report: as asked (the call carried them).
     for key in ["restore_from", "final_snapshot"] {
         match d.attrs.get(key) {

@@ -32,11 +32,13 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
 
+mod backup;
 mod instance;
 mod refresh;
 mod snapshot;
 mod subnet_group;
 mod wait;
+use backup::refresh_backups;
 use instance::*;
 pub(crate) use refresh::refresh;
 use snapshot::*;
@@ -44,8 +46,9 @@ use subnet_group::*;
 
 /// The master user of every database; its password is in the database's `DbSecret`.
 const MASTER_USERNAME: &str = "standby";
-/// Automated backups kept, in days (a source of read replicas needs them).
-const BACKUP_RETENTION_DAYS: i32 = 7;
+/// Automated backups kept, in days, when the desired database does not say (a source of
+/// read replicas needs them).
+pub(crate) const BACKUP_RETENTION_DAYS: i32 = 7;
 /// Set on an instance `promote_read_replica` promoted: moto (5.2.5) leaves the promoted
 /// instance's source set and its source still lists it, so this tag is what says "no longer
 /// a replica" there; real RDS clears the source as well.
@@ -94,6 +97,7 @@ impl Rds {
             Kind::DbSubnetGroup => self.put_subnet_group(d, ctx).await?,
             Kind::Database => self.create_database(d, ctx, password).await?,
             Kind::DbSnapshot => self.create_snapshot(d, ctx).await?,
+            Kind::BackupReplication => self.create_backup_replication(d, ctx).await?,
             other => bail!("kind {other:?} is not an RDS resource"),
         };
         o.depends_on = d.dependencies().cloned().collect();
@@ -129,6 +133,8 @@ impl Rds {
                 }
                 current.clone()
             }
+            // Every setting forces a new replication (`Kind::replace_keys`).
+            Kind::BackupReplication => current.clone(),
             other => bail!("kind {other:?} is not an RDS resource"),
         };
         o.depends_on = d.dependencies().cloned().collect();
@@ -153,6 +159,7 @@ impl Rds {
             }
             Kind::Database => self.delete_database(current).await,
             Kind::DbSnapshot => self.delete_snapshot(current).await,
+            Kind::BackupReplication => self.delete_backup_replication(current).await,
             other => bail!("kind {other:?} is not an RDS resource"),
         }
     }
@@ -163,6 +170,7 @@ impl Rds {
     pub(crate) async fn promote_read_replica(
         &self,
         identifier: &str,
+        backup_days: i32,
         address: &Address,
     ) -> anyhow::Result<()> {
         let r = self.region.as_str();
@@ -170,7 +178,7 @@ impl Rds {
             .client
             .promote_read_replica()
             .db_instance_identifier(identifier)
-            .backup_retention_period(BACKUP_RETENTION_DAYS)
+            .backup_retention_period(backup_days)
             .send()
             .await;
         match promoted {
@@ -261,6 +269,14 @@ fn storage_gb(d: &Desired) -> anyhow::Result<i32> {
                 d.address
             )
         })
+}
+
+/// Days of automated backups a primary keeps: its `backup_days`, else RDS's default 7.
+fn backup_days(d: &Desired) -> i32 {
+    d.attrs
+        .get("backup_days")
+        .and_then(Value::as_i64)
+        .map_or(BACKUP_RETENTION_DAYS, |n| n as i32)
 }
 
 fn rds_tags(d: &Desired) -> Vec<Tag> {
@@ -368,7 +384,11 @@ pub(super) struct Databases;
 #[async_trait::async_trait]
 impl super::handler::KindHandler for Databases {
     async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        refresh(scope, &|r: &str| p.rds(r)).await
+        let rds_in = |r: &str| p.rds(r);
+        let (mut dbs, backups) =
+            tokio::try_join!(refresh(scope, &rds_in), refresh_backups(scope, &rds_in))?;
+        dbs.extend(backups);
+        Ok(dbs)
     }
 
     async fn create(
@@ -405,7 +425,8 @@ impl super::handler::KindHandler for Databases {
         if !promoting {
             return rds.update(d, current).await;
         }
-        rds.promote_read_replica(&current.id, &d.address).await?;
+        rds.promote_read_replica(&current.id, backup_days(d), &d.address)
+            .await?;
         let mut promoted = current.clone();
         promoted.attrs.insert("replica_of".into(), Value::Null);
         rds.update(d, &promoted).await
