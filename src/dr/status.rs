@@ -119,7 +119,7 @@ pub async fn status(
     let reads = env.spec.regions.iter().map(|r| {
         let mut one = scope.clone();
         one.regions = BTreeSet::from([r.name.clone()]);
-        one.global = false;
+        one.global.clear();
         async move { (r.name.clone(), provider.refresh(&one).await) }
     });
     let (per_region, global) = futures::join!(

@@ -40,8 +40,9 @@ pub struct Scope {
     pub environment: String,
     /// Regions to read. Regions assumed down are left out by the caller.
     pub regions: BTreeSet<String>,
-    /// Whether global services (IAM, Route 53, S3's bucket listing) are read.
-    pub global: bool,
+    /// The global reads made: Route 53, IAM, S3's bucket listing (all of them for a plan;
+    /// none for a region read on its own).
+    pub global: BTreeSet<GlobalRead>,
     /// Resources the caller already knows of (state and desired), for kinds that cannot be
     /// listed by tag (bucket settings, hosted zones by name).
     pub known: Vec<KnownResource>,
@@ -49,6 +50,31 @@ pub struct Scope {
     /// `standby:address` tag, at `unmanaged_address` addresses (`standby drift`). Off for
     /// plans, so an unmanaged resource is never planned for deletion.
     pub include_unmanaged: bool,
+}
+
+/// A read that is not of one region: the global control planes (signed for us-east-1, so
+/// impaired by its outage) and S3's bucket listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GlobalRead {
+    Buckets,
+    Route53,
+    Iam,
+}
+
+impl GlobalRead {
+    pub fn all() -> BTreeSet<GlobalRead> {
+        BTreeSet::from([GlobalRead::Buckets, GlobalRead::Route53, GlobalRead::Iam])
+    }
+
+    /// The control plane that holds a resource of `kind`, for the global kinds.
+    pub fn control_plane(kind: Kind) -> Option<GlobalRead> {
+        match kind {
+            Kind::HostedZone | Kind::HealthCheck | Kind::Record => Some(GlobalRead::Route53),
+            Kind::ReplicationRole => Some(GlobalRead::Iam),
+            _ => None,
+        }
+    }
 }
 
 /// `unmanaged.<kind>.<aws id>`: how such a resource is addressed (`unmanaged.instance.i-0ab`).

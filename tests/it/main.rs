@@ -16,6 +16,7 @@ mod config_load;
 mod db_real_aws;
 mod dr_emulator;
 mod dr_journal_fake;
+mod dr_outage;
 mod dr_preview;
 mod dr_resume;
 mod drift_emulator;
