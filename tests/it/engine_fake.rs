@@ -31,6 +31,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
             rto: Duration::from_secs(900),
             rpo: Duration::from_secs(300),
             tags: BTreeMap::from([("team".into(), "payments".into())]),
+            drill_every: None,
         },
         regions: vec![
             region("us-east-1", Role::Primary, "10.0.0.0/16"),
