@@ -102,6 +102,22 @@ pub trait ApplyContext: Send + Sync {
     fn get(&self, address: &Address) -> Option<Observed>;
 }
 
+/// What a standby region must offer to run the stack at full size (`standby check`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CapacityNeed {
+    /// The machine image, present and available.
+    Image { image: String },
+    /// The EC2 instance type, offered in the region.
+    InstanceType { instance_type: String },
+    /// The RDS instance class, orderable for the engine and version.
+    DbClass {
+        engine: String,
+        version: String,
+        class: String,
+    },
+}
+
 /// A resource a provider could not find although it was asked to act on it.
 #[derive(Debug, thiserror::Error)]
 #[error("{address} no longer exists")]
@@ -146,6 +162,13 @@ pub trait Provider: Send + Sync {
     async fn test_dns_answer(&self, zone_id: &str, name: &str) -> anyhow::Result<Vec<String>> {
         let _ = (zone_id, name);
         Ok(Vec::new())
+    }
+
+    /// Whether `region` has what `need` names (`standby check`); `None` when the provider
+    /// cannot tell.
+    async fn capacity(&self, region: &str, need: &CapacityNeed) -> anyhow::Result<Option<bool>> {
+        let _ = (region, need);
+        Ok(None)
     }
 
     /// Number of API requests sent so far (for benchmarks and tests).

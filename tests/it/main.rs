@@ -7,6 +7,7 @@ mod apply_db_dns;
 mod apply_emulator;
 mod aws_errors;
 mod aws_faults;
+mod check_emulator;
 mod cli_snapshots;
 mod cli_terraform;
 mod config_diagnostics;

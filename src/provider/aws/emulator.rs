@@ -22,24 +22,27 @@
 //! 5. RDS `DeleteDBInstance` of a cross-region replica: moto answers HTTP 500 although it
 //!    deleted the instance; a following "not found" is believed
 //!    ([`Rds::gone_after_server_error`]). RDS answers 200.
+//! 6. RDS `DescribeOrderableDBInstanceOptions`: moto knows only the `aurora-postgresql`
+//!    and `neptune` engines and answers nothing for the others; for those, `check` reports
+//!    the database class as unknown ([`orderable_options_known`]) rather than not orderable.
 //!
 //! Written so they are right against both (no flag; listed here to be seen):
-//! 6. RDS `PromoteReadReplica`: moto keeps the promoted instance's source set (and the
+//! 7. RDS `PromoteReadReplica`: moto keeps the promoted instance's source set (and the
 //!    source still lists it). The promoted instance is tagged `standby:promoted`, and a
 //!    refresh cross-checks every replica against its source (`database/refresh.rs`). RDS
 //!    clears both.
-//! 7. RDS snapshot copies: moto reports no `SourceDBSnapshotIdentifier`; copies carry the
+//! 8. RDS snapshot copies: moto reports no `SourceDBSnapshotIdentifier`; copies carry the
 //!    `standby:copy-of` and `standby:source-region` marker tags (`database/mod.rs`).
-//! 8. RDS error codes: moto answers `DBSnapshotNotFoundFault`, `DBInstanceNotFoundFault` ...
+//! 9. RDS error codes: moto answers `DBSnapshotNotFoundFault`, `DBInstanceNotFoundFault` ...
 //!    where the SDK's waiters know `DBSnapshotNotFound`; every code list holds both forms,
 //!    and a deleted snapshot is polled for rather than waited on (`database/snapshot.rs`).
-//! 9. RDS subnet groups: their tags change with `AddTagsToResource`, never
+//! 10. RDS subnet groups: their tags change with `AddTagsToResource`, never
 //!    `ModifyDBSubnetGroup` (not needed, and moto loses the group on it).
-//! 10. EC2 tag filters: moto does not match `[` and `]` literally; an indexed address is
+//! 11. EC2 tag filters: moto does not match `[` and `]` literally; an indexed address is
 //!     looked up with `?` wildcards and checked exactly afterwards (`network/find.rs`).
-//! 11. EC2 `DescribeInstances`: no `MaxResults` (moto counts reservations, not instances).
+//! 12. EC2 `DescribeInstances`: no `MaxResults` (moto counts reservations, not instances).
 //!
-//! 12. Waiting: moto is ready at once; the poller reads at 1/100 of AWS's pace
+//! 13. Waiting: moto is ready at once; the poller reads at 1/100 of AWS's pace
 //!     ([`Emulator::pace`]), and the strict proxy's time scale shortens AWS's durations.
 //!
 //! Not covered by the emulator: a cross-region `CopyDBSnapshot` of an encrypted snapshot
@@ -73,7 +76,11 @@ impl Emulator {
         }
         let short = |d: std::time::Duration| (d / 100).max(std::time::Duration::from_millis(20));
         super::poll::Pace {
-            delay: if p.delay.is_zero() { p.delay } else { short(p.delay) },
+            delay: if p.delay.is_zero() {
+                p.delay
+            } else {
+                short(p.delay)
+            },
             interval: short(p.interval),
             ..p
         }
@@ -236,4 +243,10 @@ impl Rds {
     ) -> anyhow::Result<bool> {
         Ok(self.describe_one(id, a).await?.is_none())
     }
+}
+
+/// Whether moto 5.2.5 knows the orderable options of `engine` (its
+/// `describe_orderable_db_instance_options` answers only these two).
+pub(crate) fn orderable_options_known(engine: &str) -> bool {
+    matches!(engine, "aurora-postgresql" | "neptune")
 }

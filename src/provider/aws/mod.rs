@@ -20,9 +20,10 @@ pub(crate) mod emulator;
 pub(crate) mod error;
 mod handler;
 mod network;
-mod role;
 pub mod poll;
 mod rate;
+mod readiness;
+mod role;
 pub mod settings;
 mod storage;
 mod tags;
@@ -31,7 +32,7 @@ mod tags;
 pub(crate) use dns::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 
 use crate::address::Address;
-use crate::provider::{ApplyContext, Observed, Provider, Scope};
+use crate::provider::{ApplyContext, CapacityNeed, Observed, Provider, Scope};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
@@ -337,6 +338,30 @@ impl Provider for AwsProvider {
 
     async fn test_dns_answer(&self, zone_id: &str, name: &str) -> anyhow::Result<Vec<String>> {
         self.route53().test_dns_answer(zone_id, name).await
+    }
+
+    async fn capacity(&self, region: &str, need: &CapacityNeed) -> anyhow::Result<Option<bool>> {
+        match need {
+            CapacityNeed::Image { image } => self.image_is_available(region, image).await,
+            CapacityNeed::InstanceType { instance_type } => {
+                self.instance_type_is_offered(region, instance_type).await
+            }
+            // Emulator workaround: moto answers no orderable option for most engines.
+            CapacityNeed::DbClass { engine, .. }
+                if self.emulator.on() && !emulator::orderable_options_known(engine) =>
+            {
+                return Ok(None)
+            }
+            CapacityNeed::DbClass {
+                engine,
+                version,
+                class,
+            } => {
+                self.db_class_is_orderable(region, engine, version, class)
+                    .await
+            }
+        }
+        .map(Some)
     }
 
     fn request_count(&self) -> u64 {
