@@ -112,8 +112,17 @@ fn what(check: &Check) -> String {
     }
 }
 
+/// `13m`, `2m 30s`, `90d`, `95d 3h`: days past two days, as drill policies are written.
 fn seconds(s: f64) -> String {
-    humantime::format_duration(Duration::from_secs(s.round() as u64)).to_string()
+    let s = s.round() as u64;
+    const DAY: u64 = 86_400;
+    if s < 2 * DAY {
+        return humantime::format_duration(Duration::from_secs(s)).to_string();
+    }
+    match (s / DAY, (s % DAY) / 3600) {
+        (d, 0) => format!("{d}d"),
+        (d, h) => format!("{d}d {h}h"),
+    }
 }
 
 fn measured(m: &Measure) -> String {
@@ -194,7 +203,7 @@ pub fn text(r: &CheckReport, strict: bool) -> String {
         for row in r.rows.iter().filter(|x| &x.region == region) {
             let _ = writeln!(
                 out,
-                "  {:<9}  {:<8}  {}: {} ({})",
+                "  {:<9}  {:<8}  {}: {}, wanted {}",
                 verdict_word(row.verdict),
                 area_word(row),
                 what(&row.check),
@@ -217,7 +226,7 @@ pub fn json(r: &CheckReport, strict: bool) -> String {
     doc["ready"] = r.ready(strict).into();
     if let Some(rows) = doc["rows"].as_array_mut() {
         for (row, value) in r.rows.iter().zip(rows) {
-            value["fix"] = (row.verdict != Verdict::Ready).then(|| fix(row)).into();
+            value["fix"] = (row.verdict == Verdict::NotReady).then(|| fix(row)).into();
         }
     }
     serde_json::to_string_pretty(&doc).unwrap_or_default()

@@ -5,7 +5,7 @@
 //! 2 changes present (`plan --detailed-exitcode`).
 
 mod apply;
-mod check;
+pub mod check;
 mod confirm;
 mod destroy;
 pub mod drift;

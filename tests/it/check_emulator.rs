@@ -135,7 +135,7 @@ async fn check_is_ready_after_apply_and_names_each_broken_readiness() {
     assert_eq!(broken.code, 2, "{}", broken.stderr);
     assert!(
         broken.stdout.contains(
-            "not ready  data      replication region.us-east-1.bucket.receipts.replication: missing (present)\n      fix: run `standby apply` to restore region.us-east-1.bucket.receipts.replication"
+            "not ready  data      replication region.us-east-1.bucket.receipts.replication: missing, wanted present\n      fix: run `standby apply` to restore region.us-east-1.bucket.receipts.replication"
         ),
         "{}",
         broken.stdout
@@ -194,7 +194,7 @@ async fn check_is_ready_after_apply_and_names_each_broken_readiness() {
     assert_eq!(lagging.code, 2);
     assert!(
         lagging.stdout.contains(
-            "not ready  data      replica lag of region.us-west-2.database.orders: 10m (at most 5m)"
+            "not ready  data      replica lag of region.us-west-2.database.orders: 10m, wanted at most 5m"
         ),
         "{}",
         lagging.stdout

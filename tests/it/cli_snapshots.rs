@@ -174,6 +174,7 @@ fn help_of_the_commands_terraform_users_expect() {
         &["drill"],
         &["fmt"],
         &["status"],
+        &["check"],
         &["state", "unlock"],
     ] {
         insta::assert_snapshot!(format!("help_{}", path.join("_")), help(path));
