@@ -88,7 +88,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
     }
 }
 
-fn env(dir: &Path, web_size: u32) -> Environment {
+pub(crate) fn env(dir: &Path, web_size: u32) -> Environment {
     let spec = spec(dir, web_size);
     let state_path = StateStore::path_for(&spec.env_dir, &spec.environment);
     Environment {
@@ -99,7 +99,11 @@ fn env(dir: &Path, web_size: u32) -> Environment {
     }
 }
 
-async fn run(env: &Environment, provider: Arc<FakeProvider>, opts: PlanOptions) -> ApplyReport {
+pub(crate) async fn run(
+    env: &Environment,
+    provider: Arc<FakeProvider>,
+    opts: PlanOptions,
+) -> ApplyReport {
     let mut store = env.open_state("apply").await.unwrap();
     let state = store.exists().then(|| store.state().clone());
     let plan = env.plan(&*provider, state.as_ref(), &opts).await.unwrap();
@@ -120,7 +124,7 @@ async fn run(env: &Environment, provider: Arc<FakeProvider>, opts: PlanOptions) 
     .unwrap()
 }
 
-fn refreshing() -> PlanOptions {
+pub(crate) fn refreshing() -> PlanOptions {
     PlanOptions {
         refresh: true,
         ..Default::default()
