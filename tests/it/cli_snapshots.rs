@@ -333,6 +333,7 @@ fn status() -> standby::dr::Status {
             database: db,
             replication: rep,
             dns: dns.iter().map(|d| d.to_string()).collect(),
+            readiness: (role == Role::WarmStandby).then_some(standby::check::Verdict::NotReady),
         };
     let mut down = region(
         "eu-west-1",
