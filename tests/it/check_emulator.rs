@@ -145,6 +145,18 @@ async fn check_is_ready_after_apply_and_names_each_broken_readiness() {
         "{}",
         broken.stdout
     );
+    let status = ws.run(&["status", "environments/prod"]).ok();
+    let west = status
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("us-west-2"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        west.ends_with("not ready"),
+        "the READY column: {}",
+        status.stdout
+    );
 
     // The image deregistered in us-west-2 only.
     let image = "ami-12c6146b";
