@@ -392,7 +392,10 @@ impl Expander {
         let group_name = self.naming.regional(&format!("{}-db", db.name.slug()), r);
         let mut refs = BTreeMap::from([("vpc".to_string(), network_address(r, "vpc"))]);
         for cluster in &spec.clusters {
-            let sg = cluster.name.address(Some(r), "cluster").child("security_group");
+            let sg = cluster
+                .name
+                .address(Some(r), "cluster")
+                .child("security_group");
             refs.insert(format!("ingress.{}", cluster.name.slug()), sg);
         }
         self.push(

@@ -100,7 +100,12 @@ impl Ec2 {
         let r = self.region.as_str();
         let what = format!("instance {state}");
         poll::until(Pace::instance(self.emulator), &what, r, a, || async {
-            let read = self.client.describe_instances().instance_ids(id).send().await;
+            let read = self
+                .client
+                .describe_instances()
+                .instance_ids(id)
+                .send()
+                .await;
             let out = match read {
                 Ok(o) => o,
                 Err(e) if state == "terminated" && error::code(&e) == Some(NOT_FOUND) => {
@@ -130,7 +135,6 @@ impl Ec2 {
         })
         .await
     }
-
 }
 
 /// One instance per address: the oldest by launch time. An interrupted apply on an API
@@ -185,5 +189,4 @@ pub(super) fn salted_token(token: &str, terminated_id: &str) -> String {
         format!("{token}|{terminated_id}").as_bytes(),
     ))[..64]
         .to_string()
-
 }

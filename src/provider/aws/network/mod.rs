@@ -37,6 +37,7 @@ mod instance;
 mod refresh;
 mod security_group;
 mod vpc;
+pub(crate) use find::Listed;
 use find::*;
 use instance::*;
 use security_group::*;
@@ -52,6 +53,8 @@ pub(crate) struct Ec2 {
     pub(crate) limit: Arc<Semaphore>,
     /// Whether the emulator workarounds apply (`emulator.rs`).
     pub(crate) emulator: super::emulator::Emulator,
+    /// What already exists, listed once per command (shared by every region's `Ec2`).
+    pub(crate) listed: Arc<Listed>,
 }
 
 impl Ec2 {
@@ -86,6 +89,7 @@ impl Ec2 {
             other => bail!("kind {other:?} is not an EC2 resource"),
         };
         observed.depends_on = d.dependencies().cloned().collect();
+        self.note_created(d);
         Ok(observed)
     }
 
@@ -231,6 +235,7 @@ impl Ec2 {
             }
             other => bail!("kind {other:?} is not an EC2 resource"),
         }
+        self.note_deleted(current);
         Ok(())
     }
 }
@@ -257,12 +262,18 @@ pub(crate) const NEW_ID: &[&str] = &[
 impl Ec2 {
     /// How long a call to a just-created id is retried while AWS does not know it yet.
     fn settling(&self) -> super::poll::Pace {
-        super::poll::Pace::window(self.emulator, super::settings::settings().consistency_timeout)
+        super::poll::Pace::window(
+            self.emulator,
+            super::settings::settings().consistency_timeout,
+        )
     }
 
     /// How long a delete is retried while dependents drain (`--consistency-timeout`).
     fn draining(&self) -> super::poll::Pace {
-        super::poll::Pace::window(self.emulator, super::settings::settings().consistency_timeout)
+        super::poll::Pace::window(
+            self.emulator,
+            super::settings::settings().consistency_timeout,
+        )
     }
 }
 
