@@ -155,8 +155,6 @@ pub enum Unknown {
     NoDatapoint,
     /// The provider cannot answer this read.
     NotAvailable,
-    /// No drill of the region is recorded (and no `drill_every` asks for one).
-    NeverDrilled,
     /// The promote plan could not be made; the error says why.
     NoPromotePlan(String),
     /// The read failed; the error says why.

@@ -26,7 +26,7 @@ pub(super) struct Region<'a> {
     pub live: &'a [Observed],
 }
 
-/// A row whose verdict is `measured` within `threshold` (`within`), or unknown.
+/// A row with its verdict, what was measured and the threshold it was held to.
 fn row(
     region: &str,
     check: Check,
@@ -95,7 +95,8 @@ impl Region<'_> {
             .filter(move |d| d.kind == kind && d.region.as_deref() == Some(self.region))
     }
 
-    fn live(&self, d: &Desired) -> Option<&Observed> {
+    /// What the refresh found at `d`'s address.
+    fn found(&self, d: &Desired) -> Option<&Observed> {
         self.live.iter().find(|o| o.address == d.address)
     }
 
@@ -194,7 +195,7 @@ impl Region<'_> {
             .iter()
             .filter(|d| d.kind == Kind::BucketReplication && to_here(&d.attrs))
         {
-            let found = self.live(d).is_some_and(|o| to_here(&o.attrs));
+            let found = self.found(d).is_some_and(|o| to_here(&o.attrs));
             let check = Check::BucketReplication {
                 replication: d.address.clone(),
             };
@@ -217,7 +218,7 @@ impl Region<'_> {
                 Check::FailoverRecord {
                     record: d.address.clone(),
                 },
-                self.live(d).is_some(),
+                self.found(d).is_some(),
             ));
             // TTL plus failure threshold x request interval (Route 53 Developer Guide,
             // "How Amazon Route 53 determines whether a health check is healthy").

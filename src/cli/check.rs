@@ -167,7 +167,6 @@ fn reason(u: &Unknown) -> String {
             "no ReplicaLag datapoint in CloudWatch (or -1: replication not running)".into()
         }
         Unknown::NotAvailable => "this provider cannot read it".into(),
-        Unknown::NeverDrilled => "never drilled".into(),
         Unknown::NoPromotePlan(e) => format!("no promote plan: {e}"),
         Unknown::ReadFailed(e) => e.clone(),
     }
