@@ -263,7 +263,7 @@ pub fn json(r: &DriftReport) -> String {
 
 /// Escapes text for XML content and attribute values (also drops characters XML 1.0
 /// cannot hold at all).
-fn xml(s: &str) -> String {
+pub(super) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -287,7 +287,7 @@ pub struct Timing {
 }
 
 /// Now in UTC as JUnit's `timestamp` writes it.
-fn junit_timestamp() -> String {
+pub(super) fn junit_timestamp() -> String {
     let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
     time::OffsetDateTime::now_utc()
         .format(format)

@@ -5,6 +5,7 @@
 //! 2 changes present (`plan --detailed-exitcode`).
 
 mod apply;
+pub mod check;
 mod confirm;
 mod destroy;
 pub mod drift;
@@ -163,6 +164,8 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Compare live AWS with the state and the spec; exit 2 when something drifted
     Drift(drift::DriftArgs),
+    /// Whether each standby could take over now; exit 2 when one is not ready
+    Check(check::CheckArgs),
     /// Rewrite spec files in the canonical layout, comments kept
     Fmt(fmt::FmtArgs),
     /// Print the resource dependency graph as DOT
@@ -346,6 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Status(a) => status::run(a, g).await,
         Command::Drill(a) => drill::run(a, g).await,
         Command::Drift(a) => drift::run(a, g).await,
+        Command::Check(a) => check::run(a, g).await,
         Command::Fmt(a) => fmt::run(a),
         Command::Graph(a) => graph::run(a, g).await,
         Command::Output(a) => output::run(a, g).await,

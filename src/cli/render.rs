@@ -502,8 +502,9 @@ pub fn status(s: &crate::dr::Status) -> String {
         "LAG",
         "BUCKET",
         "DNS",
+        "READY",
     ];
-    let rows: Vec<[String; 8]> = s
+    let rows: Vec<[String; 9]> = s
         .regions
         .iter()
         .map(|r| {
@@ -525,10 +526,16 @@ pub fn status(s: &crate::dr::Status) -> String {
                     ([], true) => "none".into(),
                     (roles, true) => roles.join(", "),
                 },
+                match r.readiness {
+                    Some(crate::check::Verdict::Ready) => "ready".into(),
+                    Some(crate::check::Verdict::NotReady) => "not ready".into(),
+                    Some(crate::check::Verdict::Unknown) => "unknown".into(),
+                    None => "-".into(),
+                },
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..8)
+    let widths: Vec<usize> = (0..9)
         .map(|i| {
             rows.iter()
                 .map(|r| r[i].len())

@@ -26,7 +26,8 @@ pub struct Override {
     pub body: EvaluatedBody,
 }
 
-/// The single `service` block. Both `rto` and `rpo` are required; `tags` defaults to none.
+/// The single `service` block. Both `rto` and `rpo` are required; `tags` defaults to none;
+/// `drill_every` (how old the last drill of a standby may be, for `check`) to no policy.
 pub fn decode_service(ev: &mut Evaluator, first_file: FileId) -> Option<Service> {
     let services = ev.scopes[ROOT].services.clone();
     let Some(decl) = services.first() else {
@@ -59,6 +60,16 @@ pub fn decode_service(ev: &mut Evaluator, first_file: FileId) -> Option<Service>
         "rpo",
         "how much recent data a recovery may lose, such as `5m`",
     );
+    let drill_every = d
+        .has_value("drill_every")
+        .then(|| {
+            duration(
+                &mut d,
+                "drill_every",
+                "how long a standby may go without a drill, such as `90d`",
+            )
+        })
+        .filter(|d| !d.is_zero());
     let tags = d.string_map("tags");
     for key in tags.keys().filter(|k| reserved_tag(k)) {
         d.invalid(
@@ -72,6 +83,7 @@ pub fn decode_service(ev: &mut Evaluator, first_file: FileId) -> Option<Service>
         rto,
         rpo,
         tags,
+        drill_every,
     })
 }
 

@@ -76,7 +76,11 @@ pub const REGION: Schema = Schema {
         &["role", "cidr", "zones", "capacity"],
     )
 };
-pub const SERVICE: Schema = schema(1, "the service name", &["rto", "rpo", "tags"]);
+pub const SERVICE: Schema = schema(
+    1,
+    "the service name",
+    &["rto", "rpo", "tags", "drill_every"],
+);
 pub const VARIABLE: Schema = schema(1, "its name", &["type", "default", "description"]);
 pub const LOCALS: Schema = Schema {
     any_attrs: true,

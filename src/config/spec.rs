@@ -70,6 +70,8 @@ pub struct Service {
     pub rto: Duration,
     pub rpo: Duration,
     pub tags: BTreeMap<String, String>,
+    /// How old the last successful drill of each standby may be (`check`); `None`: no policy.
+    pub drill_every: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]

@@ -67,6 +67,7 @@ pub async fn plan_rebuild(
         refresh: true,
         assume_down: req.assume_down.clone(),
         roles: Some(roles.clone()),
+        degrade_global: true,
         ..Default::default()
     };
     let mut plan = env.plan(provider, Some(state), &opts).await?;

@@ -4,6 +4,7 @@
 //!
 //! Invariant: status only reads (one batched refresh, one lag read per replica).
 
+use crate::check::Verdict;
 use crate::config::Role;
 use crate::environment::Environment;
 use crate::provider::Provider;
@@ -29,6 +30,9 @@ pub struct RegionStatus {
     pub replication: Replication,
     /// The failover roles of the region's DNS records (`PRIMARY`, `SECONDARY`).
     pub dns: Vec<String>,
+    /// A standby's `check` verdict; `None` for the primary and failed regions, or when a
+    /// region was unreachable (check would wait on it).
+    pub readiness: Option<Verdict>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,6 +79,7 @@ impl RegionStatus {
                 destinations: Vec::new(),
             },
             dns: Vec::new(),
+            readiness: None,
         }
     }
 }
@@ -119,7 +124,7 @@ pub async fn status(
     let reads = env.spec.regions.iter().map(|r| {
         let mut one = scope.clone();
         one.regions = BTreeSet::from([r.name.clone()]);
-        one.global = false;
+        one.global.clear();
         async move { (r.name.clone(), provider.refresh(&one).await) }
     });
     let (per_region, global) = futures::join!(
@@ -224,8 +229,10 @@ pub async fn status(
             database,
             replication,
             dns,
+            readiness: None,
         });
     }
+    readiness(env, provider, state, &mut regions).await;
     let last = |wanted: fn(&Operation) -> bool| {
         state.and_then(|s| {
             s.history
@@ -249,6 +256,30 @@ pub async fn status(
         last_promote: last(|o| matches!(o, Operation::Promote { .. })),
         last_drill: last(|o| matches!(o, Operation::Drill { .. })),
     })
+}
+
+/// Each standby's readiness verdict (`standby check`), when every region answered: a check
+/// during an outage would wait on the region that is down, and status must not.
+async fn readiness(
+    env: &Environment,
+    provider: &dyn Provider,
+    state: Option<&State>,
+    regions: &mut [RegionStatus],
+) {
+    if state.is_none() || regions.iter().any(|r| !r.reachable) {
+        return;
+    }
+    let opts = crate::check::CheckOptions::default();
+    match crate::check::check(env, provider, state, &opts).await {
+        Ok(report) => {
+            for r in regions.iter_mut() {
+                if report.regions.contains(&r.region) {
+                    r.readiness = Some(report.region_verdict(&r.region));
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "readiness not checked"),
+    }
 }
 
 /// A region the state holds as `failed` that came back with a writable database, a bucket

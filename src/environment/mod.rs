@@ -3,19 +3,21 @@
 //! Invariant: planning reads AWS (one batched refresh) and the state, and writes neither.
 
 mod explain;
+mod global;
 mod reconcile;
 
 pub use explain::check_plan_is_current;
 use explain::{
     check_replace, check_targets, explain_role_changes, explain_zone_deletions, protected_deletions,
 };
+pub use global::Unread;
 use reconcile::recorded_names;
 pub use reconcile::{leave_shared, reconcile};
 
 use crate::address::Address;
 use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
 use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
-use crate::provider::{KnownResource, Observed, Provider, Scope};
+use crate::provider::{GlobalRead, KnownResource, Observed, Provider, Scope};
 use crate::state::check::{self, Expected};
 use crate::state::{Backend, S3Location, State, StateStore};
 use crate::topology::{self, Desired};
@@ -49,6 +51,9 @@ pub struct PlanOptions {
     pub assume_down: BTreeSet<String>,
     /// Roles to plan for instead of the state's (promote and rebuild set these).
     pub roles: Option<BTreeMap<String, Role>>,
+    /// A Route 53 or IAM read that fails leaves the state's view of its resources in place
+    /// instead of failing the plan (promote and rebuild, which must work in an outage).
+    pub degrade_global: bool,
 }
 
 impl Environment {
@@ -228,23 +233,29 @@ impl Environment {
             service: self.spec.service.name.clone(),
             environment: self.spec.environment.clone(),
             regions,
-            global: true,
+            global: GlobalRead::all(),
             known,
             include_unmanaged: false,
         }
     }
 
-    /// Reads live AWS, keeping what only the state knows (dependencies) for what it finds.
+    /// Reads live AWS, keeping what only the state knows (dependencies) for what it finds;
+    /// with `degrade_global`, also the global control planes that could not be read.
     pub async fn refresh(
         &self,
         provider: &dyn Provider,
         state: Option<&State>,
         desired: &[Desired],
         assume_down: &BTreeSet<String>,
-    ) -> Result<Vec<Observed>> {
+        degrade_global: bool,
+    ) -> Result<(Vec<Observed>, Vec<Unread>)> {
         let mut scope = self.scope(state, desired);
         scope.regions.retain(|r| !assume_down.contains(r));
-        let mut live = provider.refresh(&scope).await?;
+        let (mut live, unread) = if degrade_global {
+            global::refresh_degrading(provider, &scope, state).await?
+        } else {
+            (provider.refresh(&scope).await?, Vec::new())
+        };
         reconcile(&mut live, state, desired);
         if let Some(state) = state {
             // Regions assumed down are not read: the state's view of them stands.
@@ -257,7 +268,7 @@ impl Environment {
             );
         }
         live.sort_by(|a, b| a.address.cmp(&b.address));
-        Ok(live)
+        Ok((live, unread))
     }
 
     /// Makes the plan that converges AWS to the spec (or, with `destroy`, empties it).
@@ -269,13 +280,22 @@ impl Environment {
     ) -> Result<Plan> {
         let roles = opts.roles.clone().unwrap_or_else(|| self.roles(state));
         let desired = self.desired_in(&roles, state)?;
-        let prior = if opts.refresh {
-            self.refresh(provider, state, &desired, &opts.assume_down)
-                .await?
+        let (prior, unread) = if opts.refresh {
+            self.refresh(
+                provider,
+                state,
+                &desired,
+                &opts.assume_down,
+                opts.degrade_global,
+            )
+            .await?
         } else {
-            state.map(|s| s.resources.clone()).unwrap_or_default()
+            let kept = state.map(|s| s.resources.clone()).unwrap_or_default();
+            (kept, Vec::new())
         };
-        self.plan_against(state, roles, &desired, prior, opts)
+        let mut plan = self.plan_against(state, roles, &desired, prior, opts)?;
+        plan.notes.extend(unread.iter().map(Unread::note));
+        Ok(plan)
     }
 
     /// The diff part of `plan`, without any AWS call.

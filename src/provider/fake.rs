@@ -5,7 +5,7 @@
 //! Resources put at `unmanaged.*` addresses through `edit` are refreshed only when the scope
 //! asks for unmanaged resources, as the AWS provider does.
 
-use super::{ApplyContext, Observed, Provider, Scope};
+use super::{ApplyContext, GlobalRead, Observed, Provider, Scope};
 use crate::address::Address;
 use crate::topology::Desired;
 use anyhow::{bail, Result};
@@ -93,7 +93,9 @@ impl Provider for FakeProvider {
             .values()
             .filter(|o| match &o.region {
                 Some(r) => scope.regions.contains(r),
-                None => scope.global,
+                None => {
+                    GlobalRead::control_plane(o.kind).is_some_and(|g| scope.global.contains(&g))
+                }
             })
             .filter(|o| scope.include_unmanaged || !o.address.is_unmanaged())
             .cloned()

@@ -40,8 +40,9 @@ pub struct Scope {
     pub environment: String,
     /// Regions to read. Regions assumed down are left out by the caller.
     pub regions: BTreeSet<String>,
-    /// Whether global services (IAM, Route 53, S3's bucket listing) are read.
-    pub global: bool,
+    /// The global reads made: Route 53, IAM, S3's bucket listing (all of them for a plan;
+    /// none for a region read on its own).
+    pub global: BTreeSet<GlobalRead>,
     /// Resources the caller already knows of (state and desired), for kinds that cannot be
     /// listed by tag (bucket settings, hosted zones by name).
     pub known: Vec<KnownResource>,
@@ -49,6 +50,31 @@ pub struct Scope {
     /// `standby:address` tag, at `unmanaged_address` addresses (`standby drift`). Off for
     /// plans, so an unmanaged resource is never planned for deletion.
     pub include_unmanaged: bool,
+}
+
+/// A read that is not of one region: the global control planes (signed for us-east-1, so
+/// impaired by its outage) and S3's bucket listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GlobalRead {
+    Buckets,
+    Route53,
+    Iam,
+}
+
+impl GlobalRead {
+    pub fn all() -> BTreeSet<GlobalRead> {
+        BTreeSet::from([GlobalRead::Buckets, GlobalRead::Route53, GlobalRead::Iam])
+    }
+
+    /// The control plane that holds a resource of `kind`, for the global kinds.
+    pub fn control_plane(kind: Kind) -> Option<GlobalRead> {
+        match kind {
+            Kind::HostedZone | Kind::HealthCheck | Kind::Record => Some(GlobalRead::Route53),
+            Kind::ReplicationRole => Some(GlobalRead::Iam),
+            _ => None,
+        }
+    }
 }
 
 /// `unmanaged.<kind>.<aws id>`: how such a resource is addressed (`unmanaged.instance.i-0ab`).
@@ -74,6 +100,22 @@ pub struct KnownResource {
 pub trait ApplyContext: Send + Sync {
     /// The observed resource at `address`, as the state holds it now.
     fn get(&self, address: &Address) -> Option<Observed>;
+}
+
+/// What a standby region must offer to run the stack at full size (`standby check`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CapacityNeed {
+    /// The machine image, present and available.
+    Image { image: String },
+    /// The EC2 instance type, offered in the region.
+    InstanceType { instance_type: String },
+    /// The RDS instance class, orderable for the engine and version.
+    DbClass {
+        engine: String,
+        version: String,
+        class: String,
+    },
 }
 
 /// A resource a provider could not find although it was asked to act on it.
@@ -120,6 +162,13 @@ pub trait Provider: Send + Sync {
     async fn test_dns_answer(&self, zone_id: &str, name: &str) -> anyhow::Result<Vec<String>> {
         let _ = (zone_id, name);
         Ok(Vec::new())
+    }
+
+    /// Whether `region` has what `need` names (`standby check`); `None` when the provider
+    /// cannot tell.
+    async fn capacity(&self, region: &str, need: &CapacityNeed) -> anyhow::Result<Option<bool>> {
+        let _ = (region, need);
+        Ok(None)
     }
 
     /// Number of API requests sent so far (for benchmarks and tests).

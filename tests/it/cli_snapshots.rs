@@ -174,6 +174,7 @@ fn help_of_the_commands_terraform_users_expect() {
         &["drill"],
         &["fmt"],
         &["status"],
+        &["check"],
         &["state", "unlock"],
     ] {
         insta::assert_snapshot!(format!("help_{}", path.join("_")), help(path));
@@ -332,6 +333,7 @@ fn status() -> standby::dr::Status {
             database: db,
             replication: rep,
             dns: dns.iter().map(|d| d.to_string()).collect(),
+            readiness: (role == Role::WarmStandby).then_some(standby::check::Verdict::NotReady),
         };
     let mut down = region(
         "eu-west-1",

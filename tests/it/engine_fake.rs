@@ -32,6 +32,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
             rto: Duration::from_secs(900),
             rpo: Duration::from_secs(300),
             tags: BTreeMap::from([("team".into(), "payments".into())]),
+            drill_every: None,
         },
         regions: vec![
             region("us-east-1", Role::Primary, "10.0.0.0/16"),
@@ -89,7 +90,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
     }
 }
 
-fn env(dir: &Path, web_size: u32) -> Environment {
+pub(crate) fn env(dir: &Path, web_size: u32) -> Environment {
     let spec = spec(dir, web_size);
     let state_path = StateStore::path_for(&spec.env_dir, &spec.environment);
     Environment {
@@ -100,7 +101,11 @@ fn env(dir: &Path, web_size: u32) -> Environment {
     }
 }
 
-async fn run(env: &Environment, provider: Arc<FakeProvider>, opts: PlanOptions) -> ApplyReport {
+pub(crate) async fn run(
+    env: &Environment,
+    provider: Arc<FakeProvider>,
+    opts: PlanOptions,
+) -> ApplyReport {
     let mut store = env.open_state("apply").await.unwrap();
     let state = store.exists().then(|| store.state().clone());
     let plan = env.plan(&*provider, state.as_ref(), &opts).await.unwrap();
@@ -121,7 +126,7 @@ async fn run(env: &Environment, provider: Arc<FakeProvider>, opts: PlanOptions) 
     .unwrap()
 }
 
-fn refreshing() -> PlanOptions {
+pub(crate) fn refreshing() -> PlanOptions {
     PlanOptions {
         refresh: true,
         ..Default::default()

@@ -269,6 +269,17 @@ async fn the_tour_makes_the_listed_addresses_documented_json_and_only_policy_cal
         fields_missing(&example_json("Drift"), &json_of(run), ""),
         Vec::<String>::new()
     );
+    // The tour asks for a drill every 90 days and none ran: check exits 2.
+    let run = ws.run(&["check", "environments/tour", "--format", "json"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(
+        fields_missing(
+            &example_json("Readiness: `standby check`"),
+            &json_of(run),
+            ""
+        ),
+        Vec::<String>::new()
+    );
     ws.run(&[
         "promote",
         "us-west-2",

@@ -110,7 +110,48 @@ async fn object(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<Valu
     Some(serde_json::from_slice(&bytes).expect("JSON"))
 }
 
+/// The global services an outage of us-east-1 impairs (signed for it).
+const GLOBAL: [&str; 3] = ["route53", "iam", "sts"];
+
 impl Setup {
+    /// Every version either bucket ever held of the state names at most one primary.
+    async fn assert_never_two_primaries(&self) {
+        let mut seen = 0;
+        for (s3, bucket) in [(&self.east, BUCKET), (&self.west, REPLICA)] {
+            let listed = s3
+                .list_object_versions()
+                .bucket(bucket)
+                .prefix(KEY)
+                .send()
+                .await
+                .unwrap();
+            for v in listed.versions().iter().filter(|v| v.key() == Some(KEY)) {
+                let out = s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(KEY)
+                    .version_id(v.version_id().unwrap())
+                    .send()
+                    .await
+                    .unwrap();
+                let state: Value =
+                    serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes())
+                        .unwrap();
+                let primaries = state["roles"]
+                    .as_object()
+                    .map_or(0, |r| r.values().filter(|x| *x == "primary").count());
+                assert!(
+                    primaries <= 1,
+                    "{bucket} serial {}: {}",
+                    state["serial"],
+                    state["roles"]
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 4, "every version was read: {seen}");
+    }
+
     async fn primary(&self) -> Value {
         object(&self.east, BUCKET, KEY).await.expect("the state")
     }
@@ -167,6 +208,10 @@ async fn a_promote_with_the_backend_region_down_runs_on_the_replica_and_the_next
     let s = setup().await;
     let before = s.primary().await;
     s.proxy.refuse_region("us-east-1");
+    // The outage impairs the global control planes too.
+    for service in GLOBAL {
+        s.proxy.refuse_service(service);
+    }
     s.proxy.clear();
     let promoted =
         s.ws.run(&[
@@ -176,6 +221,8 @@ async fn a_promote_with_the_backend_region_down_runs_on_the_replica_and_the_next
             "--assume-down",
             "us-east-1",
             "--auto-approve",
+            "--max-retries",
+            "2",
         ])
         .ok();
     assert!(
@@ -189,12 +236,22 @@ async fn a_promote_with_the_backend_region_down_runs_on_the_replica_and_the_next
         .proxy
         .seen()
         .into_iter()
-        .filter(|r| r.region == "us-east-1" && r.service != "route53" && r.service != "iam")
+        .filter(|r| r.region == "us-east-1" && !GLOBAL.contains(&r.service.as_str()))
         .collect();
     assert!(
         to_east.is_empty(),
         "requests went to us-east-1: {to_east:?}"
     );
+    assert!(
+        promoted
+            .stdout
+            .contains("note: iam could not be read, so the state holds none of its resources"),
+        "{}",
+        promoted.stdout
+    );
+    for service in GLOBAL {
+        s.proxy.restore_service(service);
+    }
 
     let (primary, replica) = (s.primary().await, s.replica().await);
     assert_eq!(primary, before, "the state in us-east-1 was not touched");
@@ -259,6 +316,7 @@ async fn a_promote_with_the_backend_region_down_runs_on_the_replica_and_the_next
     assert!(history[1]["state_replica"].is_string());
     assert!(history[2].get("state_replica").is_none(), "{history:?}");
     assert_eq!(primary["roles"]["us-east-1"], "warm-standby");
+    s.assert_never_two_primaries().await;
 }
 
 #[tokio::test]

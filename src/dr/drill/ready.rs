@@ -3,7 +3,7 @@
 use super::Clock;
 use crate::address::Address;
 use crate::environment::Environment;
-use crate::provider::{KnownResource, Observed, Provider, Scope};
+use crate::provider::{GlobalRead, KnownResource, Observed, Provider, Scope};
 use crate::state::history_now;
 use crate::topology::{drill_environment, Desired, Kind};
 use anyhow::{bail, Context, Result};
@@ -27,7 +27,7 @@ pub(super) async fn check_ready(
         service: env.spec.service.name.clone(),
         environment: drill_environment(&env.spec, id),
         regions: BTreeSet::from([region.to_string(), primary.to_string()]),
-        global: true,
+        global: GlobalRead::all(),
         include_unmanaged: false,
         known: desired
             .iter()

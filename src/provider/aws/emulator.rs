@@ -22,7 +22,26 @@
 //! 5. RDS `DeleteDBInstance` of a cross-region replica: moto answers HTTP 500 although it
 //!    deleted the instance; a following "not found" is believed
 //!    ([`Rds::gone_after_server_error`]). RDS answers 200.
-//! 13. RDS `StartDBInstanceAutomatedBackupsReplication`: moto does not implement it (HTTP
+//! 6. RDS `DescribeOrderableDBInstanceOptions`: moto knows only the `aurora-postgresql`
+//!    and `neptune` engines and answers nothing for the others; for those, `check` reports
+//!    the database class as unknown ([`orderable_options_known`]) rather than not orderable.
+//! 7. RDS `PromoteReadReplica`: moto keeps the promoted instance's source set (and the
+//!    source still lists it). The promoted instance is tagged `standby:promoted`, and a
+//!    refresh cross-checks every replica against its source (`database/refresh.rs`). RDS
+//!    clears both.
+//! 8. RDS snapshot copies: moto reports no `SourceDBSnapshotIdentifier`; copies carry the
+//!    `standby:copy-of` and `standby:source-region` marker tags (`database/mod.rs`).
+//! 9. RDS error codes: moto answers `DBSnapshotNotFoundFault`, `DBInstanceNotFoundFault` ...
+//!    where the SDK's waiters know `DBSnapshotNotFound`; every code list holds both forms,
+//!    and a deleted snapshot is polled for rather than waited on (`database/snapshot.rs`).
+//! 10. RDS subnet groups: their tags change with `AddTagsToResource`, never
+//!    `ModifyDBSubnetGroup` (not needed, and moto loses the group on it).
+//! 11. EC2 tag filters: moto does not match `[` and `]` literally; an indexed address is
+//!     looked up with `?` wildcards and checked exactly afterwards (`network/find.rs`).
+//! 12. EC2 `DescribeInstances`: no `MaxResults` (moto counts reservations, not instances).
+//! 13. Waiting: moto is ready at once; the poller reads at 1/100 of AWS's pace
+//!     ([`Emulator::pace`]), and the strict proxy's time scale shortens AWS's durations.
+//! 14. RDS `StartDBInstanceAutomatedBackupsReplication`: moto does not implement it (HTTP
 //!     500, an HTML page). That answer is not retried ([`Emulator::no_retries`], other
 //!     failures are); on it the replication is recorded as emulated (its id `emulated:<days>:<source>`,
 //!     [`backup_replication`]) and a refresh keeps it from the state
@@ -31,23 +50,6 @@
 //!     feature run through it.
 //!
 //! Written so they are right against both (no flag; listed here to be seen):
-//! 6. RDS `PromoteReadReplica`: moto keeps the promoted instance's source set (and the
-//!    source still lists it). The promoted instance is tagged `standby:promoted`, and a
-//!    refresh cross-checks every replica against its source (`database/refresh.rs`). RDS
-//!    clears both.
-//! 7. RDS snapshot copies: moto reports no `SourceDBSnapshotIdentifier`; copies carry the
-//!    `standby:copy-of` and `standby:source-region` marker tags (`database/mod.rs`).
-//! 8. RDS error codes: moto answers `DBSnapshotNotFoundFault`, `DBInstanceNotFoundFault` ...
-//!    where the SDK's waiters know `DBSnapshotNotFound`; every code list holds both forms,
-//!    and a deleted snapshot is polled for rather than waited on (`database/snapshot.rs`).
-//! 9. RDS subnet groups: their tags change with `AddTagsToResource`, never
-//!    `ModifyDBSubnetGroup` (not needed, and moto loses the group on it).
-//! 10. EC2 tag filters: moto does not match `[` and `]` literally; an indexed address is
-//!     looked up with `?` wildcards and checked exactly afterwards (`network/find.rs`).
-//! 11. EC2 `DescribeInstances`: no `MaxResults` (moto counts reservations, not instances).
-//!
-//! 12. Waiting: moto is ready at once; the poller reads at 1/100 of AWS's pace
-//!     ([`Emulator::pace`]), and the strict proxy's time scale shortens AWS's durations.
 //!
 //! Not covered by the emulator: a cross-region `CopyDBSnapshot` of an encrypted snapshot
 //! needs a `PreSignedUrl` on real RDS, which the Rust SDK does not compute and moto does not
@@ -262,7 +264,7 @@ impl Rds {
 
 const EMULATED: &str = "emulated:";
 
-/// Quirk 13: a backup replication the emulator cannot make, recorded as asked.
+/// Quirk 14: a backup replication the emulator cannot make, recorded as asked.
 pub(crate) fn backup_replication(
     d: &crate::topology::Desired,
     source_identifier: &str,
@@ -286,12 +288,12 @@ pub(crate) fn backup_replication(
     }
 }
 
-/// Quirk 13: whether `o` is a replication only recorded.
+/// Quirk 14: whether `o` is a replication only recorded.
 pub(crate) fn is_emulated_backup_replication(o: &crate::provider::Observed) -> bool {
     o.id.starts_with(EMULATED)
 }
 
-/// Quirk 13: the replication the state recorded as emulated, as a refresh reports it.
+/// Quirk 14: the replication the state recorded as emulated, as a refresh reports it.
 pub(crate) fn emulated_backup_replication(
     k: &crate::provider::KnownResource,
     source_of: &std::collections::HashMap<&str, &Address>,
@@ -315,7 +317,7 @@ pub(crate) fn emulated_backup_replication(
     })
 }
 
-/// Quirk 13: moto's answer to an operation it lacks, a 500 with an HTML page (real AWS answers
+/// Quirk 14: moto's answer to an operation it lacks, a 500 with an HTML page (real AWS answers
 /// errors in the protocol's XML or JSON), is final.
 #[derive(Debug)]
 struct NotImplementedHere;
@@ -342,4 +344,10 @@ impl aws_sdk_rds::config::retry::ClassifyRetry for NotImplementedHere {
     fn name(&self) -> &'static str {
         "standby: the emulator lacks the operation"
     }
+}
+
+/// Whether moto 5.2.5 knows the orderable options of `engine` (its
+/// `describe_orderable_db_instance_options` answers only these two).
+pub(crate) fn orderable_options_known(engine: &str) -> bool {
+    matches!(engine, "aurora-postgresql" | "neptune")
 }

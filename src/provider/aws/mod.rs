@@ -22,6 +22,7 @@ mod handler;
 mod network;
 pub mod poll;
 mod rate;
+mod readiness;
 mod role;
 mod secrets;
 pub mod settings;
@@ -32,7 +33,7 @@ mod tags;
 pub(crate) use dns::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 
 use crate::address::Address;
-use crate::provider::{ApplyContext, Observed, Provider, Scope};
+use crate::provider::{ApplyContext, CapacityNeed, Observed, Provider, Scope};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
@@ -394,6 +395,30 @@ impl Provider for AwsProvider {
 
     async fn test_dns_answer(&self, zone_id: &str, name: &str) -> anyhow::Result<Vec<String>> {
         self.route53().test_dns_answer(zone_id, name).await
+    }
+
+    async fn capacity(&self, region: &str, need: &CapacityNeed) -> anyhow::Result<Option<bool>> {
+        match need {
+            CapacityNeed::Image { image } => self.image_is_available(region, image).await,
+            CapacityNeed::InstanceType { instance_type } => {
+                self.instance_type_is_offered(region, instance_type).await
+            }
+            // Emulator workaround: moto answers no orderable option for most engines.
+            CapacityNeed::DbClass { engine, .. }
+                if self.emulator.on() && !emulator::orderable_options_known(engine) =>
+            {
+                return Ok(None)
+            }
+            CapacityNeed::DbClass {
+                engine,
+                version,
+                class,
+            } => {
+                self.db_class_is_orderable(region, engine, version, class)
+                    .await
+            }
+        }
+        .map(Some)
     }
 
     fn request_count(&self) -> u64 {

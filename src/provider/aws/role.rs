@@ -11,7 +11,7 @@ use super::error::AwsResultExt;
 use super::tags;
 use super::AwsProvider;
 use crate::address::Address;
-use crate::provider::{ApplyContext, Observed, Scope};
+use crate::provider::{ApplyContext, GlobalRead, Observed, Scope};
 use crate::topology::TAG_ADDRESS;
 use crate::topology::{Desired, Kind};
 use anyhow::anyhow;
@@ -451,7 +451,7 @@ pub(super) struct Roles;
 #[async_trait::async_trait]
 impl super::handler::KindHandler for Roles {
     async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        if !scope.global {
+        if !scope.global.contains(&GlobalRead::Iam) {
             return Ok(Vec::new());
         }
         p.iam().refresh(scope).await

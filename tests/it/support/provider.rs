@@ -5,7 +5,7 @@
 use serde_json::Value;
 use standby::address::Address;
 use standby::provider::aws::AwsProvider;
-use standby::provider::{ApplyContext, KnownResource, Observed, Provider, Scope};
+use standby::provider::{ApplyContext, GlobalRead, KnownResource, Observed, Provider, Scope};
 use standby::topology::{Desired, Kind, Naming};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -71,7 +71,11 @@ pub fn scope(regions: &[&str], global: bool, known: Vec<KnownResource>) -> Scope
         service: SERVICE.into(),
         environment: ENV.into(),
         regions: regions.iter().map(|r| r.to_string()).collect(),
-        global,
+        global: if global {
+            GlobalRead::all()
+        } else {
+            Default::default()
+        },
         known,
         include_unmanaged: false,
     }

@@ -154,7 +154,7 @@ pub(super) fn fault_response(
     let protocol = protocol(request, service);
     // (status, code, SOAP-style fault type)
     let (status, code, kind) = match (&fault, protocol) {
-        (Fault::Down, _) => (503, "ServiceUnavailable", "Receiver"),
+        (Fault::Down | Fault::ServiceDown, _) => (503, "ServiceUnavailable", "Receiver"),
         (Fault::Internal, Protocol::Ec2 | Protocol::S3) => (500, "InternalError", "Receiver"),
         (Fault::Internal, _) => (500, "InternalFailure", "Receiver"),
         (Fault::Throttle, Protocol::Ec2) => (400, "RequestLimitExceeded", "Sender"),
@@ -168,6 +168,7 @@ pub(super) fn fault_response(
     };
     let message = match &fault {
         Fault::Down => format!("region {region} is down (standby test proxy)"),
+        Fault::ServiceDown => "service unavailable (standby test proxy)".to_string(),
         Fault::Internal => "injected internal error (standby test proxy)".to_string(),
         Fault::Throttle => "injected throttling (standby test proxy)".to_string(),
         Fault::Rejected => "injected by the standby test proxy".to_string(),

@@ -5,6 +5,8 @@ use super::*;
 #[derive(Clone)]
 pub(super) enum Fault {
     Down,
+    /// [`Proxy::refuse_service`]
+    ServiceDown,
     Internal,
     Throttle,
     /// A non-retryable rejection ([`Proxy::fail_operation`]).
@@ -52,6 +54,8 @@ pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
         if state.down.contains(&region) && !global {
             *state.refused.entry(region.clone()).or_default() += 1;
             Some(Fault::Down)
+        } else if state.down_services.contains(&service) {
+            Some(Fault::ServiceDown)
         } else if let Some(answer) = state.answers.get(&operation) {
             Some(Fault::Answer(answer.clone()))
         } else if state.failed_operations.contains(&operation) {

@@ -27,6 +27,8 @@
 //!      `GET /2013-04-01/hostedzone`, `POST /2013-04-01/hostedzone/{id}/rrset`.
 //! - Faults, all changeable at any time from any thread: [`Proxy::refuse_region`] (HTTP 503
 //!   "region X is down (standby test proxy)" for every request signed for that region),
+//!   [`Proxy::refuse_service`] (the same for every request signed for one service, such as
+//!   the global `route53`, `iam` and `sts`),
 //!   [`Proxy::black_hole_region`] (requests signed for a region are never answered),
 //!   [`Proxy::set_latency`] (a delay before each request is handled),
 //!   [`Proxy::inject_failures`] (a deterministic, seeded share of requests answered without
@@ -102,6 +104,8 @@ struct Shared {
 struct State {
     seen: Vec<Seen>,
     down: HashSet<String>,
+    /// Services (signing names) every request of which is refused ([`Proxy::refuse_service`]).
+    down_services: HashSet<String>,
     black_holes: HashSet<String>,
     refused: HashMap<String, usize>,
     latency: Duration,
@@ -287,6 +291,17 @@ impl Proxy {
 
     pub fn restore_region(&self, region: &str) {
         self.state().down.remove(region);
+    }
+
+    /// From now on every request signed for `service` (`route53`, `iam`, `sts` ...), in any
+    /// region, is answered 503 without reaching the emulator: an impaired global control
+    /// plane. It is still recorded.
+    pub fn refuse_service(&self, service: &str) {
+        self.state().down_services.insert(service.to_string());
+    }
+
+    pub fn restore_service(&self, service: &str) {
+        self.state().down_services.remove(service);
     }
 
     /// From now on every request signed for `region` (Route 53 and IAM excepted, as with

@@ -16,7 +16,7 @@ use super::error::{self, AwsResultExt};
 use super::tags;
 use super::AwsProvider;
 use crate::address::Address;
-use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
+use crate::provider::{resolve_refs, ApplyContext, GlobalRead, Observed, Scope};
 use crate::topology::{Desired, Kind, OWNER, TAGS, UNKNOWN};
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_NAME, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
@@ -186,7 +186,7 @@ pub(super) struct Dns;
 #[async_trait::async_trait]
 impl super::handler::KindHandler for Dns {
     async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        if !scope.global {
+        if !scope.global.contains(&GlobalRead::Route53) {
             return Ok(Vec::new());
         }
         p.route53().refresh(scope).await

@@ -12,7 +12,7 @@ use super::error::{self, AwsResultExt};
 use super::tags;
 use super::{region_of, AwsProvider};
 use crate::address::Address;
-use crate::provider::{resolve_refs, ApplyContext, KnownResource, Observed, Scope};
+use crate::provider::{resolve_refs, ApplyContext, GlobalRead, KnownResource, Observed, Scope};
 use crate::topology::TAG_ADDRESS;
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail, Context as _};

@@ -174,7 +174,7 @@ pub(crate) async fn refresh(
     let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
     let prefix = bucket_prefix(scope);
     let (mut candidates, mut known_regions) = known_candidates(scope);
-    if scope.global {
+    if scope.global.contains(&GlobalRead::Buckets) {
         keep_listed(&home, &subject, &prefix, &mut candidates).await?;
     }
     resolve_regions(&home, &subject, scope, &mut candidates).await?;

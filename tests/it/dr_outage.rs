@@ -1,0 +1,138 @@
+//! A real regional outage: us-east-1's regional endpoints and also every Route 53, IAM and
+//! STS request refused by the project's test proxy. Promote with `--assume-down` plans from
+//! the state's view of what it could not read, completes what it can and lists the DNS
+//! changes it could not make; `apply` finishes them once the outage is over. Read back from
+//! the emulator through the SDK.
+
+use crate::support::aws::{self, primary_record, replication_targets, running_public_ips};
+use crate::support::proxy::Proxy;
+use crate::support::specs::DR;
+use crate::support::workspace::Workspace;
+use crate::support::Emulator;
+
+const GLOBAL: [&str; 3] = ["route53", "iam", "sts"];
+
+#[tokio::test]
+async fn promote_completes_with_the_global_control_planes_down_and_apply_finishes_dns() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let ws = Workspace::new(proxy.env());
+    ws.write("environments/prod/main.hcl", DR);
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    aws::publish_lag(
+        &emulator,
+        "us-west-2",
+        "checkout-prod-orders-us-west-2",
+        2.0,
+    )
+    .await;
+    let (before, _) = primary_record(&emulator).await;
+    assert_eq!(before, "us-east-1");
+
+    proxy.refuse_region("us-east-1");
+    for service in GLOBAL {
+        proxy.refuse_service(service);
+    }
+    proxy.clear();
+    let promoted = ws
+        .run(&[
+            "promote",
+            "us-west-2",
+            "environments/prod",
+            "--assume-down",
+            "us-east-1",
+            "--auto-approve",
+            "--max-retries",
+            "2",
+        ])
+        .ok();
+    for plane in ["route 53", "iam"] {
+        assert!(
+            promoted.stdout.contains(&format!(
+                "note: {plane} could not be read, so the state's last view of"
+            )),
+            "{}",
+            promoted.stdout
+        );
+    }
+    assert!(
+        promoted.stdout.contains("dns.api.zone"),
+        "the unread resources are named: {}",
+        promoted.stdout
+    );
+    assert!(
+        promoted.stderr.contains("us-west-2 is the primary after"),
+        "{}",
+        promoted.stderr
+    );
+    let not_made: Vec<&str> = promoted
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" not made: "))
+        .collect();
+    assert!(
+        !not_made.is_empty()
+            && not_made
+                .iter()
+                .all(|l| l.contains("run `standby apply` when Route 53 answers")),
+        "{}",
+        promoted.stderr
+    );
+    assert!(
+        not_made
+            .iter()
+            .any(|l| l.contains("dns.api.record.us-west-2")),
+        "{}",
+        promoted.stderr
+    );
+    let refused_global = proxy
+        .seen()
+        .iter()
+        .filter(|r| GLOBAL.contains(&r.service.as_str()) && r.status == 503)
+        .count();
+    assert!(refused_global > 0, "the global control planes were asked");
+    let regional_in_east: Vec<_> = proxy
+        .seen()
+        .into_iter()
+        .filter(|r| r.region == "us-east-1" && !GLOBAL.contains(&r.service.as_str()))
+        .collect();
+    assert!(
+        regional_in_east.is_empty(),
+        "requests went to us-east-1: {regional_in_east:?}"
+    );
+
+    // What the promote could do without the global control planes is done.
+    let state = ws.state("prod");
+    assert_eq!(state["roles"]["us-west-2"], "primary");
+    assert_eq!(state["roles"]["us-east-1"], "failed");
+    assert_eq!(
+        aws::database_standing(&emulator, "us-west-2")
+            .await
+            .as_deref(),
+        Some("standalone"),
+        "the replica was promoted"
+    );
+    assert_eq!(running_public_ips(&emulator, "us-west-2").await.len(), 4);
+    assert_eq!(
+        replication_targets(&emulator, "us-west-2").await,
+        ["arn:aws:s3:::checkout-prod-receipts-eu-west-1"],
+        "replication re-pointed"
+    );
+    let (set, _) = primary_record(&emulator).await;
+    assert_eq!(set, "us-east-1", "no DNS change was made");
+
+    // The outage ends: apply finishes the DNS steps (and fences the old primary, failed in
+    // the state), then nothing is left to do.
+    for service in GLOBAL {
+        proxy.restore_service(service);
+    }
+    proxy.restore_region("us-east-1");
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    let (set, values) = primary_record(&emulator).await;
+    assert_eq!(set, "us-west-2");
+    assert_eq!(values, running_public_ips(&emulator, "us-west-2").await);
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+}
