@@ -160,8 +160,9 @@ async fn the_dr_lifecycle_converges_through_the_strict_mode() {
         "the warm standby's database is a read replica again"
     );
 
-    // Two drills in one region: copies of the automated snapshot (the primary is
-    // Single-AZ), no token reused with other parameters, nothing left behind.
+    // Two drills in the cold standby: restored from the backups replicated into it (no
+    // snapshot of the primary at all, so nothing suspends its I/O), no token reused with
+    // other parameters, nothing left behind.
     proxy.clear();
     for _ in 0..2 {
         run(
@@ -177,7 +178,7 @@ async fn the_dr_lifecycle_converges_through_the_strict_mode() {
             ],
         );
     }
-    assert!(proxy.count_operation("rds", "CopyDBSnapshot") >= 2);
+    assert!(proxy.count_operation("rds", "RestoreDBInstanceToPointInTime") >= 2);
     assert_eq!(
         proxy.count_operation("rds", "CreateDBSnapshot"),
         0,
