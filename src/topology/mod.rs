@@ -4,12 +4,14 @@
 //! Invariant: expansion is deterministic: the same spec and roles give the same addresses,
 //! names, tags and attributes, in the same order.
 
+mod cluster;
 mod drill;
 mod expand;
 mod naming;
 mod pin;
 mod resource;
 
+pub use cluster::MIN_HEALTHY_PERCENTAGE;
 pub use drill::{drill_environment, expand_drill};
 pub use expand::{cluster_size, effective_roles, expand, naming, subnet_address};
 pub use naming::{

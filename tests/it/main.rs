@@ -9,6 +9,7 @@ mod aws_errors;
 mod aws_faults;
 mod cli_snapshots;
 mod cli_terraform;
+mod cluster_groups;
 mod config_diagnostics;
 mod config_drift_ignore;
 mod config_hostile;

@@ -28,9 +28,12 @@ async fn launch(proxy: &Proxy) -> String {
 async fn instance_state(proxy: &Proxy, id: &str) -> InstanceStateName {
     let ec2 = proxy.ec2("us-east-1").await;
     let out = match ec2.describe_instances().instance_ids(id).send().await {
-        Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => {
-            ec2.describe_instances().instance_ids(id).send().await.unwrap()
-        }
+        Err(e) if e.code() == Some("InvalidInstanceID.NotFound") => ec2
+            .describe_instances()
+            .instance_ids(id)
+            .send()
+            .await
+            .unwrap(),
         other => other.unwrap(),
     };
     let instance = &out.reservations()[0].instances()[0];
@@ -95,7 +98,10 @@ async fn rds_instance_states_show_creating_then_backing_up_before_available() {
             .send()
             .await
             .unwrap();
-        out.db_instances()[0].db_instance_status().unwrap().to_string()
+        out.db_instances()[0]
+            .db_instance_status()
+            .unwrap()
+            .to_string()
     };
 
     assert_eq!(status().await, "creating");
@@ -110,7 +116,10 @@ async fn rds_instance_states_show_creating_then_backing_up_before_available() {
         if now == "available" {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "never available: {seen:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never available: {seen:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(seen, ["creating", "backing-up", "available"]);
@@ -122,9 +131,19 @@ async fn ec2_new_id_not_found_refuses_the_first_call_naming_a_new_vpc() {
     let proxy = Proxy::start(&emulator.endpoint());
     proxy.strict(0.01);
     let ec2 = proxy.ec2("us-east-1").await;
-    let vpc = ec2.create_vpc().cidr_block("10.9.0.0/16").send().await.unwrap();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
     let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = || ec2.create_subnet().vpc_id(&vpc_id).cidr_block("10.9.1.0/24").send();
+    let subnet = || {
+        ec2.create_subnet()
+            .vpc_id(&vpc_id)
+            .cidr_block("10.9.1.0/24")
+            .send()
+    };
 
     let err = subnet().await.unwrap_err();
     assert_eq!(err.code(), Some("InvalidVpcID.NotFound"));
@@ -146,10 +165,18 @@ async fn ec2_dependency_violation_refuses_deleting_a_group_while_instances_drain
         .await
         .unwrap();
     let group_id = group.group_id().unwrap().to_string();
-    let _ = ec2.describe_security_groups().group_ids(&group_id).send().await; // known now
+    let _ = ec2
+        .describe_security_groups()
+        .group_ids(&group_id)
+        .send()
+        .await; // known now
     let id = launch(&proxy).await;
     instance_state(&proxy, &id).await; // known now
-    ec2.terminate_instances().instance_ids(&id).send().await.unwrap();
+    ec2.terminate_instances()
+        .instance_ids(&id)
+        .send()
+        .await
+        .unwrap();
 
     let delete = || ec2.delete_security_group().group_id(&group_id).send();
     let err = delete().await.unwrap_err();
@@ -157,7 +184,10 @@ async fn ec2_dependency_violation_refuses_deleting_a_group_while_instances_drain
     assert_eq!(proxy.fired("ec2.dependency-violation"), 1);
     let started = Instant::now();
     while delete().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "never deletable");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never deletable"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -178,7 +208,9 @@ async fn ec2_client_token_refuses_a_token_reused_with_other_parameters() {
             .send()
     };
     run(InstanceType::T3Micro).await.unwrap();
-    run(InstanceType::T3Micro).await.expect("the same request again is idempotent");
+    run(InstanceType::T3Micro)
+        .await
+        .expect("the same request again is idempotent");
 
     let err = run(InstanceType::T3Small).await.unwrap_err();
     assert_eq!(err.code(), Some("IdempotentParameterMismatch"));
@@ -231,7 +263,12 @@ async fn route53_change_pending_shows_a_change_pending_before_insync() {
         .name("www.strict.example.com")
         .r#type(RrType::A)
         .ttl(60)
-        .resource_records(ResourceRecord::builder().value("192.0.2.1").build().unwrap())
+        .resource_records(
+            ResourceRecord::builder()
+                .value("192.0.2.1")
+                .build()
+                .unwrap(),
+        )
         .build()
         .unwrap();
     let change = Change::builder()

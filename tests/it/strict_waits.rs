@@ -17,7 +17,10 @@ async fn status(proxy: &Proxy, region: &str, id: &str) -> String {
         .send()
         .await
         .unwrap();
-    out.db_instances()[0].db_instance_status().unwrap().to_string()
+    out.db_instances()[0]
+        .db_instance_status()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -29,10 +32,18 @@ async fn a_database_and_its_replica_are_waited_for_until_available() {
 
     let created = create_all(&p, &Ctx::default(), &primary_and_replica()).await;
 
-    assert!(proxy.fired("rds.instance-states") >= 2, "the waits read `creating`");
+    assert!(
+        proxy.fired("rds.instance-states") >= 2,
+        "the waits read `creating`"
+    );
     for (o, region) in [(&created[8], "us-east-1"), (&created[9], "us-west-2")] {
         assert_eq!(o.computed["status"], json!("available"), "{}", o.address);
         // The wait did not end early: RDS says `available` now, too.
-        assert_eq!(status(&proxy, region, &o.id).await, "available", "{}", o.address);
+        assert_eq!(
+            status(&proxy, region, &o.id).await,
+            "available",
+            "{}",
+            o.address
+        );
     }
 }

@@ -23,6 +23,10 @@
 //!    deleted the instance; a following "not found" is believed
 //!    ([`Rds::gone_after_server_error`]). RDS answers 200.
 //!
+//! 13. EC2 `DescribeLaunchTemplates`: moto reports a template's tags as they were at its
+//!     creation, not those `CreateTags` changed since; [`launch_template_tags`] reads them
+//!     with `DescribeTags`. EC2 reports the current ones.
+//!
 //! Written so they are right against both (no flag; listed here to be seen):
 //! 6. RDS `PromoteReadReplica`: moto keeps the promoted instance's source set (and the
 //!    source still lists it). The promoted instance is tagged `standby:promoted`, and a
@@ -73,13 +77,17 @@ impl Emulator {
         }
         let short = |d: std::time::Duration| (d / 100).max(std::time::Duration::from_millis(20));
         super::poll::Pace {
-            delay: if p.delay.is_zero() { p.delay } else { short(p.delay) },
+            delay: if p.delay.is_zero() {
+                p.delay
+            } else {
+                short(p.delay)
+            },
             interval: short(p.interval),
             ..p
         }
     }
 
-    /// Whether the workarounds 1 to 5 apply.
+    /// Whether the workarounds 1 to 5 and 13 apply.
     pub(crate) fn on(self) -> bool {
         self.0
     }
@@ -154,12 +162,15 @@ impl Route53 {
                     .find(|s| s.failover() == Some(&ResourceRecordSetFailover::Primary))
             })
             .or_else(|| matching.first());
+        // An alias answers with its target's name: moto resolves nothing.
         let mut values: Vec<String> = set
-            .map(|s| {
-                s.resource_records()
+            .map(|s| match s.alias_target() {
+                Some(t) => vec![t.dns_name().trim_end_matches('.').to_ascii_lowercase()],
+                None => s
+                    .resource_records()
                     .iter()
                     .map(|r| r.value().to_string())
-                    .collect()
+                    .collect(),
             })
             .unwrap_or_default();
         values.sort_unstable();
@@ -236,4 +247,28 @@ impl Rds {
     ) -> anyhow::Result<bool> {
         Ok(self.describe_one(id, a).await?.is_none())
     }
+}
+
+/// Quirk 13: the current tags of the launch template `id`.
+pub(crate) async fn launch_template_tags(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    region: &str,
+    subject: &Address,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let filter = aws_sdk_ec2::types::Filter::builder()
+        .name("resource-id")
+        .values(id)
+        .build();
+    let out =
+        ec2.describe_tags()
+            .filters(filter)
+            .send()
+            .await
+            .op("DescribeTags", region, subject)?;
+    Ok(out
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .collect())
 }

@@ -174,7 +174,10 @@ where
 
 /// Throttled or a server error: worth reading again.
 fn transient<E: ProvideErrorMetadata + Error + 'static>(err: &AwsSdkError<E>) -> bool {
-    error::is_throttled(err) || err.raw_response().is_some_and(|r| r.status().as_u16() >= 500)
+    error::is_throttled(err)
+        || err
+            .raw_response()
+            .is_some_and(|r| r.status().as_u16() >= 500)
 }
 
 /// Calls `call` until it succeeds or fails with a code outside `codes`, with exponential
@@ -258,7 +261,10 @@ mod tests {
         .await
         .unwrap_err()
         .to_string();
-        assert!(err.contains("waiting for available in eu-west-1 gave up for database.main"), "{err}");
+        assert!(
+            err.contains("waiting for available in eu-west-1 gave up for database.main"),
+            "{err}"
+        );
         assert!(err.contains("last seen: creating"), "{err}");
     }
 }

@@ -50,6 +50,10 @@ mod tests {
         for _ in 0..6 {
             rate.take().await;
         }
-        assert!(started.elapsed() >= Duration::from_secs(1), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
     }
 }

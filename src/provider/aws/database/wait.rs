@@ -55,29 +55,39 @@ impl Rds {
     }
 
     /// Waits until `DescribeDBInstances` answers NotFound (through `deleting`).
-    pub(crate) async fn wait_deleted(&self, identifier: &str, address: &Address) -> anyhow::Result<()> {
+    pub(crate) async fn wait_deleted(
+        &self,
+        identifier: &str,
+        address: &Address,
+    ) -> anyhow::Result<()> {
         let r = self.region.as_str();
-        poll::until(Pace::database(self.emulator), "deleted", r, address, || async {
-            let read = self
-                .client
-                .describe_db_instances()
-                .db_instance_identifier(identifier)
-                .send()
-                .await;
-            match read {
-                Ok(o) => Ok(Reading::NotYet(
-                    o.db_instances()
-                        .first()
-                        .and_then(|i| i.db_instance_status())
-                        .unwrap_or("listed")
-                        .to_string(),
-                )),
-                Err(e) if error::code(&e).is_some_and(|c| NO_INSTANCE.contains(&c)) => {
-                    Ok(Reading::Ready(()))
+        poll::until(
+            Pace::database(self.emulator),
+            "deleted",
+            r,
+            address,
+            || async {
+                let read = self
+                    .client
+                    .describe_db_instances()
+                    .db_instance_identifier(identifier)
+                    .send()
+                    .await;
+                match read {
+                    Ok(o) => Ok(Reading::NotYet(
+                        o.db_instances()
+                            .first()
+                            .and_then(|i| i.db_instance_status())
+                            .unwrap_or("listed")
+                            .to_string(),
+                    )),
+                    Err(e) if error::code(&e).is_some_and(|c| NO_INSTANCE.contains(&c)) => {
+                        Ok(Reading::Ready(()))
+                    }
+                    Err(e) => poll::soft(e, &[], "DescribeDBInstances", r, address),
                 }
-                Err(e) => poll::soft(e, &[], "DescribeDBInstances", r, address),
-            }
-        })
+            },
+        )
         .await
     }
 

@@ -103,11 +103,11 @@ impl Ec2 {
         })
         .await
         .absent_if(
-                &["InvalidPermission.Duplicate"],
-                "AuthorizeSecurityGroupIngress",
-                &self.region,
-                address,
-            )?;
+            &["InvalidPermission.Duplicate"],
+            "AuthorizeSecurityGroupIngress",
+            &self.region,
+            address,
+        )?;
         Ok(())
     }
 }

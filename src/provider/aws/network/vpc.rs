@@ -59,11 +59,11 @@ impl Ec2 {
             })
             .await
             .absent_if(
-                    &["Resource.AlreadyAssociated"],
-                    "AttachInternetGateway",
-                    r,
-                    a,
-                )?;
+                &["Resource.AlreadyAssociated"],
+                "AttachInternetGateway",
+                r,
+                a,
+            )?;
         }
         // The default route of the VPC's main route table goes through the gateway.
         let tables = self
@@ -173,18 +173,30 @@ impl Ec2 {
     /// after the create is read again (eventual consistency).
     async fn wait_vpc_available(&self, a: &Address, id: &str) -> anyhow::Result<()> {
         let r = self.region.as_str();
-        poll::until(Pace::instance(self.emulator), "vpc available", r, a, || async {
-            let read = self.client.describe_vpcs().vpc_ids(id).send().await;
-            let out = match read {
-                Ok(o) => o,
-                Err(e) => return poll::soft(e, &["InvalidVpcID.NotFound"], "DescribeVpcs", r, a),
-            };
-            let state = out.vpcs().first().and_then(|v| v.state()).map(|s| s.as_str().to_string());
-            Ok(match state.as_deref() {
-                Some("available") => Reading::Ready(()),
-                other => Reading::NotYet(other.unwrap_or("not listed").to_string()),
-            })
-        })
+        poll::until(
+            Pace::instance(self.emulator),
+            "vpc available",
+            r,
+            a,
+            || async {
+                let read = self.client.describe_vpcs().vpc_ids(id).send().await;
+                let out = match read {
+                    Ok(o) => o,
+                    Err(e) => {
+                        return poll::soft(e, &["InvalidVpcID.NotFound"], "DescribeVpcs", r, a)
+                    }
+                };
+                let state = out
+                    .vpcs()
+                    .first()
+                    .and_then(|v| v.state())
+                    .map(|s| s.as_str().to_string());
+                Ok(match state.as_deref() {
+                    Some("available") => Reading::Ready(()),
+                    other => Reading::NotYet(other.unwrap_or("not listed").to_string()),
+                })
+            },
+        )
         .await
     }
 }
