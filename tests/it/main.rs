@@ -30,6 +30,7 @@ mod provider_aws_drill;
 mod proxy_support;
 mod readme_examples;
 mod readme_quickstart;
+mod request_budget;
 mod state_checks;
 mod state_replica;
 mod state_s3;

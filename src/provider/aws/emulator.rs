@@ -249,26 +249,39 @@ impl Rds {
     }
 }
 
-/// Quirk 13: the current tags of the launch template `id`.
+/// Quirk 13: the current tags of the launch template `id`, or of every launch template in
+/// the region, by template id.
 pub(crate) async fn launch_template_tags(
     ec2: &aws_sdk_ec2::Client,
-    id: &str,
+    id: Option<&str>,
     region: &str,
-    subject: &Address,
-) -> anyhow::Result<Vec<(String, String)>> {
-    let filter = aws_sdk_ec2::types::Filter::builder()
-        .name("resource-id")
-        .values(id)
-        .build();
-    let out =
-        ec2.describe_tags()
-            .filters(filter)
-            .send()
-            .await
-            .op("DescribeTags", region, subject)?;
-    Ok(out
-        .tags()
-        .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .collect())
+    subject: &(dyn std::fmt::Display + Sync),
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<(String, String)>>> {
+    let filter = match id {
+        Some(id) => aws_sdk_ec2::types::Filter::builder()
+            .name("resource-id")
+            .values(id),
+        None => aws_sdk_ec2::types::Filter::builder()
+            .name("resource-type")
+            .values("launch-template"),
+    };
+    let tags: Vec<_> = ec2
+        .describe_tags()
+        .filters(filter.build())
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op("DescribeTags", region, subject)?;
+    let mut by_id: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for t in tags {
+        if let (Some(id), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
+            by_id
+                .entry(id.to_string())
+                .or_default()
+                .push((k.to_string(), v.to_string()));
+        }
+    }
+    Ok(by_id)
 }

@@ -75,6 +75,7 @@ pub struct AwsProvider {
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
     ec2_limit: Arc<Semaphore>,
+    ec2_listed: Arc<network::Listed>,
     s3_limit: Arc<Semaphore>,
     iam_limit: Arc<Semaphore>,
     rds_limit: Arc<Semaphore>,
@@ -139,6 +140,7 @@ impl AwsProvider {
             route53: Mutex::default(),
             cloudwatch: Mutex::default(),
             ec2_limit: Arc::new(Semaphore::new(EC2_READS)),
+            ec2_listed: Arc::default(),
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
             iam_limit: Arc::new(Semaphore::new(IAM_READS)),
             rds_limit: Arc::new(Semaphore::new(RDS_READS)),
@@ -230,6 +232,7 @@ impl AwsProvider {
             region: region.to_string(),
             limit: self.ec2_limit.clone(),
             emulator: self.emulator,
+            listed: self.ec2_listed.clone(),
         }
     }
 

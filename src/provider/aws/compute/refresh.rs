@@ -6,6 +6,7 @@ use crate::address::Address;
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 use aws_sdk_autoscaling::types::Filter as AsgFilter;
 use aws_sdk_ec2::types::Filter as Ec2Filter;
+use std::collections::BTreeMap;
 
 impl Compute {
     pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
@@ -52,8 +53,8 @@ impl Compute {
             .collect())
     }
 
-    /// `DescribeLaunchTemplates` filtered by the environment's tags, then each template's
-    /// default version.
+    /// `DescribeLaunchTemplates` filtered by the environment's tags, then every template's
+    /// default version at once.
     async fn templates(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
         let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
         let filter = |k: &str, v: &str| {
@@ -75,21 +76,48 @@ impl Compute {
                 .await
                 .op("DescribeLaunchTemplates", &self.region, &subject)?
         };
-        let reads = templates.iter().filter_map(|t| {
-            let tag = t.tags().iter().find(|t| t.key() == Some(TAG_ADDRESS));
-            let address = match tag.and_then(|t| t.value()) {
-                Some(a) => Address::new(a),
-                None if scope.include_unmanaged => crate::provider::unmanaged_address(
-                    Kind::LaunchTemplate,
-                    t.launch_template_id()?,
-                ),
-                None => return None,
-            };
-            Some(async move {
-                let _permit = self.limit.acquire().await?;
-                self.template_observed(t, address).await
+        if templates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every template's default version in one listing: `$Default` without a template
+        // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeLaunchTemplateVersions.html).
+        let versions: Vec<_> = {
+            let _permit = self.limit.acquire().await?;
+            self.ec2
+                .describe_launch_template_versions()
+                .versions(DEFAULT_VERSION)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .op("DescribeLaunchTemplateVersions", &self.region, &subject)?
+        };
+        // Emulator workaround (`emulator.rs`, 13): moto's template tags are stale.
+        let mut current = BTreeMap::new();
+        if self.emulator.on() {
+            let (r, s) = (self.region.as_str(), &subject);
+            current = super::super::emulator::launch_template_tags(&self.ec2, None, r, s).await?;
+        }
+        Ok(templates
+            .iter()
+            .filter_map(|t| {
+                let id = t.launch_template_id()?;
+                let live = current.remove(id).unwrap_or_else(|| template::own_tags(t));
+                let tag = live.iter().find(|(k, _)| k == TAG_ADDRESS);
+                let address = match tag {
+                    Some((_, a)) => Address::new(a.clone()),
+                    None if scope.include_unmanaged => {
+                        crate::provider::unmanaged_address(Kind::LaunchTemplate, id)
+                    }
+                    None => return None,
+                };
+                let data = versions
+                    .iter()
+                    .find(|v| v.launch_template_id() == Some(id))
+                    .and_then(|v| v.launch_template_data());
+                Some(self.template_observed(t, address, data, &live))
             })
-        });
-        futures::future::try_join_all(reads).await
+            .collect())
     }
 }

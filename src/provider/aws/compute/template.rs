@@ -1,9 +1,12 @@
 //! Launch templates: one per cluster and region; a change of instance type or image is a
-//! new version made the default (the group's instance refresh then rolls it out).
+//! new version made the default, which the instances the group launches from then on use
+//! (running instances are not replaced: no instance refresh is started yet).
 
+use super::super::emulator;
 use super::*;
 use aws_sdk_ec2::types::{
-    InstanceType, LaunchTemplate, RequestLaunchTemplateData, ResourceType, Tag, TagSpecification,
+    InstanceType, LaunchTemplate, RequestLaunchTemplateData, ResourceType,
+    ResponseLaunchTemplateData, Tag, TagSpecification,
 };
 
 /// EC2's codes for a template name taken and a template not there.
@@ -41,7 +44,7 @@ impl Compute {
                 let t = out.launch_template().ok_or_else(|| {
                     anyhow!("{a}: CreateLaunchTemplate in {r} described no template")
                 })?;
-                self.template_observed(t, a.clone()).await
+                self.read_template(t, a.clone()).await
             }
             // Adopt the template of that name (an interrupted apply made it) and bring it to
             // the spec.
@@ -148,12 +151,12 @@ impl Compute {
         let Some(t) = out.as_ref().and_then(|o| o.launch_templates().first()) else {
             return Ok(None);
         };
-        self.template_observed(t, a.clone()).await.map(Some)
+        self.read_template(t, a.clone()).await.map(Some)
     }
 
-    /// A template as `Observed`: its default version's type, image and security group (one
+    /// A template as `Observed`, with its default version read (one
     /// `DescribeLaunchTemplateVersions`).
-    pub(super) async fn template_observed(
+    async fn read_template(
         &self,
         t: &LaunchTemplate,
         address: crate::address::Address,
@@ -167,13 +170,33 @@ impl Compute {
             .send()
             .await
             .op("DescribeLaunchTemplateVersions", &self.region, &address)?;
-        let version = out.launch_template_versions().first();
-        let data = version.and_then(|v| v.launch_template_data());
+        let data = out
+            .launch_template_versions()
+            .first()
+            .and_then(|v| v.launch_template_data());
+        let mut live = own_tags(t);
+        // Emulator workaround (`emulator.rs`, 13): moto's template tags are stale.
+        if self.emulator.on() {
+            let (r, a) = (self.region.as_str(), &address);
+            let mut all = emulator::launch_template_tags(&self.ec2, Some(id), r, a).await?;
+            live = all.remove(id).unwrap_or_default();
+        }
+        Ok(self.template_observed(t, address, data, &live))
+    }
+
+    /// A template as `Observed` from its default version's `data` and its tags.
+    pub(super) fn template_observed(
+        &self,
+        t: &LaunchTemplate,
+        address: crate::address::Address,
+        data: Option<&ResponseLaunchTemplateData>,
+        live: &[(String, String)],
+    ) -> Observed {
         let mut o = Observed {
             address,
             kind: Kind::LaunchTemplate,
             region: Some(self.region.clone()),
-            id: id.to_string(),
+            id: t.launch_template_id().unwrap_or_default().to_string(),
             attrs: map([
                 ("name", json!(t.launch_template_name())),
                 (
@@ -185,24 +208,22 @@ impl Compute {
             computed: map([("version", json!(t.default_version_number()))]),
             depends_on: Vec::new(),
         };
-        let mut live: Vec<(String, String)> = t
-            .tags()
-            .iter()
-            .filter_map(|t| {
-                Some((
-                    t.key()?.to_string(),
-                    t.value().unwrap_or_default().to_string(),
-                ))
-            })
-            .collect();
-        // Emulator workaround (`emulator.rs`, 13): moto's template tags are stale.
-        if self.emulator.on() {
-            let (r, a) = (self.region.as_str(), &o.address);
-            live = super::super::emulator::launch_template_tags(&self.ec2, id, r, a).await?;
-        }
         tags::observe(&mut o, live.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        Ok(o)
+        o
     }
+}
+
+/// The tags `DescribeLaunchTemplates` reported for `t`.
+pub(super) fn own_tags(t: &LaunchTemplate) -> Vec<(String, String)> {
+    t.tags()
+        .iter()
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect()
 }
 
 /// What the template launches: the image, the type and the cluster's security group.

@@ -38,6 +38,7 @@ mod instance;
 mod refresh;
 mod security_group;
 mod vpc;
+pub(crate) use find::Listed;
 use find::*;
 use instance::*;
 use security_group::*;
@@ -53,6 +54,8 @@ pub(crate) struct Ec2 {
     pub(crate) limit: Arc<Semaphore>,
     /// Whether the emulator workarounds apply (`emulator.rs`).
     pub(crate) emulator: super::emulator::Emulator,
+    /// What already exists, listed once per command (shared by every region's `Ec2`).
+    pub(crate) listed: Arc<Listed>,
 }
 
 impl Ec2 {
@@ -89,6 +92,7 @@ impl Ec2 {
             other => bail!("kind {other:?} is not an EC2 resource"),
         };
         observed.depends_on = d.dependencies().cloned().collect();
+        self.note_created(d);
         Ok(observed)
     }
 
@@ -234,6 +238,7 @@ impl Ec2 {
             }
             other => bail!("kind {other:?} is not an EC2 resource"),
         }
+        self.note_deleted(current);
         Ok(())
     }
 }

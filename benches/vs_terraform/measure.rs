@@ -1,0 +1,119 @@
+//! Running one tool once as a child process and measuring it: wall time, CPU time (user +
+//! system, its reaped descendants included, from `wait4`), the peak resident memory of its
+//! whole process tree (sampled from /proc every 10 ms: Terraform's work happens in its
+//! provider plugin, a child process), and the API requests the proxy saw meanwhile.
+
+use standby_emulator::proxy::Proxy;
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Run {
+    pub wall: Duration,
+    pub cpu: Duration,
+    pub peak_rss_mb: f64,
+    pub requests: usize,
+    pub exit: i32,
+}
+
+/// Runs `command` to its end with stdout and stderr in `log`.
+pub fn run(mut command: Command, proxy: &Proxy, log: &Path) -> Run {
+    let out = std::fs::File::create(log).expect("a log file");
+    command
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("the log file"))
+        .stderr(out);
+    proxy.clear();
+    let started = Instant::now();
+    let child = command.spawn().expect("the tool starts");
+    let pid = child.id() as i32;
+    let (done, peak) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let sampler = {
+        let (done, peak) = (done.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(tree_rss_kb(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        })
+    };
+    let (status, usage) = wait4(pid);
+    let wall = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    sampler.join().expect("the sampler");
+    let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
+    // The largest single process, as the kernel saw it, bounds the sampled tree from below.
+    let peak_kb = peak.load(Ordering::Relaxed).max(usage.ru_maxrss as u64);
+    Run {
+        wall,
+        cpu,
+        peak_rss_mb: peak_kb as f64 / 1024.0,
+        requests: proxy.seen().len(),
+        exit: if libc::WIFEXITED(status) {
+            libc::WEXITSTATUS(status)
+        } else {
+            -1
+        },
+    }
+}
+
+fn wait4(pid: i32) -> (i32, libc::rusage) {
+    let mut status = 0;
+    // SAFETY: rusage is plain data, and `pid` is our own child, reaped exactly once here.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
+    (status, usage)
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+}
+
+/// The resident memory of `root` and every process below it, in KiB.
+fn tree_rss_kb(root: i32) -> u64 {
+    let mut parent = HashMap::new();
+    let mut rss = HashMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(entry.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("PPid:") => {
+                    parent.insert(pid, words.next().and_then(|w| w.parse().ok()).unwrap_or(0));
+                }
+                Some("VmRSS:") => {
+                    rss.insert(pid, words.next().and_then(|w| w.parse().ok()).unwrap_or(0));
+                }
+                _ => {}
+            }
+        }
+    }
+    let below = |mut pid: i32| loop {
+        if pid == root {
+            return true;
+        }
+        match parent.get(&pid) {
+            Some(&p) if p > 1 => pid = p,
+            _ => return false,
+        }
+    };
+    rss.iter()
+        .filter(|(pid, _)| below(**pid))
+        .map(|(_, kb)| kb)
+        .sum()
+}

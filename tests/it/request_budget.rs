@@ -1,0 +1,117 @@
+//! The request counts benches/vs_terraform measures against Terraform, kept loosely by the
+//! suite: on environments/demo, a no-op plan and a drift check each stay within a fixed
+//! budget of API requests (Terraform's no-op plan of the same layout makes about 210), so a
+//! per-resource read that slips in is caught here rather than in the next benchmark run.
+
+use crate::support::proxy::Proxy;
+use crate::support::workspace::Workspace;
+use crate::support::Emulator;
+
+/// One batched describe per (service, region, kind) plus the per-bucket settings, and one
+/// listener read per load balancer: 69 on the demo layout today (three of them moto's
+/// launch template tags, `emulator.rs` 13). The margin leaves room for a new kind, not for a
+/// read per resource.
+const BUDGET: usize = 80;
+
+fn demo(ws: &Workspace) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rel in ["environments/demo/main.hcl", "modules/worker-tier/main.hcl"] {
+        ws.write(rel, &std::fs::read_to_string(repo.join(rel)).expect(rel));
+    }
+}
+
+#[test]
+fn a_no_op_plan_and_a_drift_check_of_the_demo_stay_within_the_request_budget() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let ws = Workspace::new(proxy.env());
+    demo(&ws);
+    ws.run(&["apply", "environments/demo", "--auto-approve"])
+        .ok();
+    let managed = ws
+        .run(&["state", "list", "environments/demo"])
+        .ok()
+        .stdout
+        .lines()
+        .count();
+
+    for args in [
+        &["plan", "environments/demo", "--detailed-exitcode"][..],
+        &["drift", "environments/demo"][..],
+    ] {
+        proxy.clear();
+        ws.run(args).ok();
+        let requests = proxy.seen().len();
+        assert!(
+            requests <= BUDGET,
+            "{args:?} made {requests} requests for {managed} resources (budget {BUDGET}): {:#?}",
+            proxy.seen()
+        );
+    }
+}
+
+/// Live instances carrying the environment's tags in `region`.
+async fn instances(proxy: &Proxy, region: &str) -> usize {
+    let out = proxy
+        .ec2(region)
+        .await
+        .describe_instances()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("instance-state-name")
+                .values("running")
+                .values("pending")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    out.reservations().iter().map(|r| r.instances().len()).sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_that_lost_its_state_adopts_everything_with_one_listing_per_region_and_kind() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let ws = Workspace::new(proxy.env());
+    demo(&ws);
+    let spec = ws.path().join("environments/demo/main.hcl");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    std::fs::write(
+        &spec,
+        text.replacen("size          = 4", "size          = 20", 1),
+    )
+    .unwrap();
+    ws.run(&["apply", "environments/demo", "--auto-approve"])
+        .ok();
+    let before = [
+        instances(&proxy, "us-east-1").await,
+        instances(&proxy, "us-west-2").await,
+    ];
+    assert_eq!(
+        before,
+        [22, 11],
+        "20 web and 2 workers, half of them in the warm standby"
+    );
+
+    std::fs::remove_file(ws.state_path("demo")).unwrap();
+    proxy.clear();
+    ws.run(&["apply", "environments/demo", "--auto-approve"])
+        .ok();
+
+    let after = [
+        instances(&proxy, "us-east-1").await,
+        instances(&proxy, "us-west-2").await,
+    ];
+    assert_eq!(after, before, "every instance adopted, none launched again");
+    assert_eq!(proxy.count_operation("ec2", "RunInstances"), 0);
+    // The plan's refresh reads each region once; adoption lists each region's instances once
+    // (not one describe per instance: 33 here).
+    let describes = proxy.count_operation("ec2", "DescribeInstances");
+    assert!(
+        describes <= 8,
+        "{describes} DescribeInstances for 33 adopted instances"
+    );
+    ws.run(&["plan", "environments/demo", "--detailed-exitcode"])
+        .ok();
+}
