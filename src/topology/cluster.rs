@@ -68,7 +68,7 @@ impl Expander {
         let serving = matches!(role, Role::Primary | Role::WarmStandby);
         let lb = front
             .filter(|_| serving)
-            .map(|f| self.load_balancer(region, &base, &slug, &settings, &sg, f));
+            .map(|f| self.load_balancer(region, &base, &slug, settings, &sg, f));
         let desired = cluster_size(role, settings.size, region.capacity);
         let max = settings.max_size.unwrap_or(settings.size).max(desired);
         let mut refs: BTreeMap<String, Address> =

@@ -505,7 +505,7 @@ async fn zones_health_checks_and_failover_records() {
         assert_eq!(s.ttl(), None, "an alias record has no TTL");
         assert_eq!(s.r#type().as_str(), "A");
         assert_eq!(json!(alias_of(s)), d.attrs["alias_dns_name"]);
-        assert_eq!(s.alias_target().unwrap().evaluate_target_health(), true);
+        assert!(s.alias_target().unwrap().evaluate_target_health());
         let hc = &created[if region == "us-east-1" { 1 } else { 2 }].id;
         assert_eq!(s.health_check_id(), Some(hc.as_str()), "{}", o.address);
     }

@@ -164,7 +164,7 @@ pub(super) async fn check_ready(
             .get(&d.address)
             .and_then(|o| o.attrs.get("alias_dns_name"))
             .and_then(|v| v.as_str());
-        let expected = vec![lb_name.clone()];
+        let expected = [lb_name.clone()];
         let answer = provider.test_dns_answer(&zone_id, name).await?;
         let ok = !answer.is_empty() && !lb_name.is_empty() && aliased == Some(lb_name.as_str());
         clock.step(
