@@ -1,12 +1,12 @@
 //! API calls per managed resource during `drift` (one full refresh, unmanaged resources
-//! included) at 1,000 instances, against the moto emulator through the real SDK.
+//! included) at 2,000 instances, against the moto emulator through the real SDK.
 //! Goal: at most 0.1. Run: `cargo bench --bench drift_api_calls` (needs the emulator in
 //! `.venv`, see scripts/test); the numbers go to BENCHMARKS.md, "drift".
 //!
 //! Invariant: drift reads only: the environment is applied once, then drift runs twice (the
 //! second run after an out-of-band change, to show the count does not depend on drift).
 
-mod thousand;
+mod fleet;
 
 use standby::dr::{drift, DriftOptions};
 use standby::provider::Provider;
@@ -14,7 +14,7 @@ use std::time::Instant;
 
 #[tokio::main]
 async fn main() {
-    let thousand::Applied {
+    let fleet::Applied {
         env,
         provider,
         state,
@@ -22,7 +22,7 @@ async fn main() {
         apply_secs,
         dir: _dir,
         emulator,
-    } = thousand::apply_thousand().await;
+    } = fleet::apply_fleet().await;
     let managed = state.resources.len();
 
     let before = provider.request_count();
@@ -40,25 +40,21 @@ async fn main() {
     assert_eq!(clean.checked.len(), managed);
     println!("drift of {managed} managed resources ({instances} instances) against moto");
     println!(
-        "  clean:   {calls} API calls: {:.4} calls per managed resource (goal <= 0.1); {drift_secs:.2} s",
-        calls as f64 / managed as f64
+        "  clean:   {calls} API calls: {:.4} per instance (goal <= 0.1); {drift_secs:.2} s",
+        calls as f64 / instances as f64
     );
 
-    // The same count with drift present: terminate ten instances out of band.
-    let ec2 = emulator.ec2("us-east-1").await;
-    let ids: Vec<String> = state
+    // The same count with drift present: the warm standby's group deleted out of band.
+    let group = state
         .resources
         .iter()
-        .filter(|r| {
-            r.address
-                .as_str()
-                .starts_with("region.us-east-1.cluster.web.instance[")
-        })
-        .take(10)
+        .find(|r| r.address.as_str() == "region.us-west-2.cluster.web.group")
         .map(|r| r.id.clone())
-        .collect();
-    ec2.terminate_instances()
-        .set_instance_ids(Some(ids))
+        .unwrap();
+    aws_sdk_autoscaling::Client::new(&emulator.sdk_config("us-west-2").await)
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(group)
+        .force_delete(true)
         .send()
         .await
         .unwrap();
@@ -69,10 +65,10 @@ async fn main() {
         .unwrap();
     let drift_secs = t.elapsed().as_secs_f64();
     let calls = provider.request_count() - before;
-    assert_eq!(drifted.summary().missing, 10);
+    assert_eq!(drifted.summary().missing, 1);
     println!(
-        "  drifted: {calls} API calls: {:.4} calls per managed resource; {drift_secs:.2} s ({} missing)",
-        calls as f64 / managed as f64,
+        "  drifted: {calls} API calls: {:.4} per instance; {drift_secs:.2} s ({} missing)",
+        calls as f64 / instances as f64,
         drifted.summary().missing
     );
     println!("  the apply that created them took {apply_secs:.1} s");

@@ -116,7 +116,7 @@ impl Region<'_> {
                 .to_string()
         };
         let mut needs = BTreeSet::new();
-        for d in self.here(&full, Kind::Instance) {
+        for d in self.here(&full, Kind::LaunchTemplate) {
             needs.insert(CapacityNeed::Image {
                 image: text(d, "image"),
             });

@@ -90,6 +90,10 @@ impl Settings {
                 put("size", u64::from(s.size).into());
                 put("image", s.image.clone().into());
                 put("port", u64::from(s.port).into());
+                put(
+                    "max_size",
+                    s.max_size.map_or(Value::Null, |m| u64::from(m).into()),
+                );
             }
             Settings::Database(s) => {
                 put("engine", s.engine.clone().into());
@@ -131,7 +135,7 @@ impl Settings {
 }
 
 /// Cluster: `size` (at least 1) and `image` are required; `instance_type` defaults to
-/// `t3.micro` and `port` to 80.
+/// `t3.micro` and `port` to 80; `max_size`, when given, is at least `size`.
 fn decode_cluster(d: &mut Decoder) -> Option<ClusterSettings> {
     let instance_type = d.string("instance_type", Some("t3.micro"));
     if let Err((message, help)) = check_instance_type(&instance_type) {
@@ -140,11 +144,22 @@ fn decode_cluster(d: &mut Decoder) -> Option<ClusterSettings> {
     let size = d.whole("size", None, 1, 10_000);
     let image = d.string("image", None);
     let port = d.port("port", Some(80));
+    let max_size = d
+        .has_value("max_size")
+        .then(|| d.whole("max_size", None, 1, 10_000) as u32);
+    if let Some(max) = max_size.filter(|m| *m < size as u32) {
+        d.invalid(
+            "max_size",
+            format!("max_size {max} is below size {size}"),
+            format!("give max_size {size} or more, or leave it out"),
+        );
+    }
     d.done(ClusterSettings {
         instance_type,
         size: size as u32,
         image,
         port,
+        max_size,
     })
 }
 

@@ -41,7 +41,11 @@ pub const HEALTH_CHECK: Schema = Schema {
     once: true,
     ..schema(0, "", &["path", "port", "protocol"])
 };
-pub const CLUSTER: Schema = schema(1, "its name", &["instance_type", "size", "image", "port"]);
+pub const CLUSTER: Schema = schema(
+    1,
+    "its name",
+    &["instance_type", "size", "image", "port", "max_size"],
+);
 pub const DATABASE: Schema = schema(
     1,
     "its name",

@@ -136,6 +136,8 @@ pub struct ClusterSettings {
     pub size: u32,
     pub image: String,
     pub port: u16,
+    /// The Auto Scaling group's maximum (headroom above `size`); `None`: `size`.
+    pub max_size: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -170,7 +170,9 @@ fn action_verb(verb: &str) -> Option<&'static str> {
 fn default_for(a: &Action) -> (Duration, Basis) {
     match a.kind() {
         Kind::Database => (Duration::from_secs(10 * 60), Basis::DatabasePromote),
-        Kind::Instance => (Duration::from_secs(2 * 60), Basis::InstanceLaunch),
+        Kind::Instance | Kind::AutoScalingGroup => {
+            (Duration::from_secs(2 * 60), Basis::InstanceLaunch)
+        }
         Kind::Record => {
             let attrs = match a {
                 Action::Create { desired }

@@ -152,18 +152,17 @@ pub async fn status(
             live.iter()
                 .filter(move |o| o.kind == kind && o.region.as_deref() == Some(r))
         };
-        let running = here(Kind::Instance)
-            .filter(|o| {
-                o.computed
-                    .get("state")
-                    .and_then(|s| s.as_str())
-                    .is_none_or(|s| s == "running")
-            })
-            .count();
+        let count = |m: &serde_json::Map<String, serde_json::Value>, key: &str| {
+            m.get(key).and_then(|v| v.as_u64()).unwrap_or(0) as usize
+        };
+        let running = here(Kind::AutoScalingGroup)
+            .map(|o| count(&o.computed, "in_service"))
+            .sum::<usize>();
         let wanted = desired
             .iter()
-            .filter(|d| d.kind == Kind::Instance && d.region.as_deref() == Some(r))
-            .count();
+            .filter(|d| d.kind == Kind::AutoScalingGroup && d.region.as_deref() == Some(r))
+            .map(|d| count(&d.attrs, "desired"))
+            .sum::<usize>();
         let db = here(Kind::Database).next();
         let database = match db {
             None => DatabaseStatus {

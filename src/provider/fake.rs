@@ -112,11 +112,19 @@ impl Provider for FakeProvider {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut computed = serde_json::Map::new();
         computed.insert("arn".into(), format!("arn:fake:{}", desired.address).into());
-        if desired.kind == crate::topology::Kind::Instance {
-            computed.insert(
-                "public_ip".into(),
-                format!("198.51.{}.{}", n / 250, n % 250 + 1).into(),
-            );
+        match desired.kind {
+            crate::topology::Kind::AutoScalingGroup => {
+                computed.insert("in_service".into(), desired.attrs["desired"].clone());
+            }
+            crate::topology::Kind::LoadBalancer => {
+                let dns = format!(
+                    "lb-{n}.{}.elb.example",
+                    desired.region.as_deref().unwrap_or("")
+                );
+                computed.insert("dns_name".into(), dns.into());
+                computed.insert("zone_id".into(), "ZFAKELB".into());
+            }
+            _ => {}
         }
         let o = Observed {
             address: desired.address.clone(),
@@ -140,6 +148,10 @@ impl Provider for FakeProvider {
         self.check(&desired.address, "Update")?;
         let mut o = current.clone();
         o.attrs = desired.attrs.clone();
+        if desired.kind == crate::topology::Kind::AutoScalingGroup {
+            o.computed
+                .insert("in_service".into(), desired.attrs["desired"].clone());
+        }
         self.resources
             .lock()
             .unwrap()

@@ -5,8 +5,7 @@
 //! it touches are read (the primary database it snapshots, the hosted zone it adds a
 //! `drill-<id>.` record to).
 
-use super::expand::{attrs, cluster_size, Expander};
-use super::resource::Binding;
+use super::expand::{attrs, Expander};
 use super::{Desired, Kind, Naming};
 use crate::address::Address;
 use crate::config::{Role, Spec};
@@ -46,7 +45,12 @@ pub fn expand_drill(
     let mut x = Expander::new(naming.clone());
     x.network(target)?;
     for cluster in &spec.clusters {
-        x.cluster(target, Role::Primary, cluster);
+        x.cluster(
+            target,
+            Role::Primary,
+            cluster,
+            super::expand::front(spec, cluster),
+        );
     }
     let r = region;
     if !spec.databases.is_empty() {
@@ -116,51 +120,19 @@ pub fn expand_drill(
     }
     for dns in &spec.dns {
         let base = dns.name.address(None, "dns");
-        let zone = base.child("zone");
-        let zone_name = dns.settings.zone.trim_end_matches('.').to_string();
-        x.push(
-            zone.clone(),
-            Kind::HostedZone,
-            None,
-            zone_name.clone(),
-            attrs(json!({ "zone": zone_name })),
-            BTreeMap::new(),
-            vec![],
-        );
-        let Some(cluster) = spec
-            .clusters
-            .iter()
-            .find(|c| c.name == dns.settings.cluster)
-        else {
-            continue;
-        };
-        let size = cluster_size(Role::Primary, cluster.settings_in(r).size, target.capacity);
-        let instances: Vec<Address> = (0..size as usize)
-            .map(|i| {
-                cluster
-                    .name
-                    .address(Some(r), "cluster")
-                    .child("instance")
-                    .index(i)
-            })
-            .collect();
+        let zone = x.zone(&base, &dns.settings);
         let name = format!("drill-{id}.{}", dns.settings.name.trim_end_matches('.'));
-        let d = x.push(
+        let lb = dns
+            .settings
+            .cluster
+            .address(Some(r), "cluster")
+            .child("load_balancer");
+        x.alias_record(
             base.child("record").child("drill"),
-            Kind::Record,
-            None,
             name.clone(),
-            attrs(json!({ "name": name, "failover": null, "ttl": dns.settings.ttl, "set_identifier": null })),
-            BTreeMap::from([("zone".to_string(), zone)]),
-            vec![],
-        );
-        d.bindings.insert(
-            "values".into(),
-            Binding {
-                from: instances,
-                field: "public_ip".into(),
-                list: true,
-            },
+            json!({ "name": name, "failover": null, "set_identifier": null }),
+            &zone,
+            lb,
         );
     }
     Ok(x.finish())

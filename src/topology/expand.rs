@@ -3,6 +3,7 @@
 //! Invariant: the output is sorted by address and contains each address once; every ref
 //! and dependency names a resource in the same output.
 
+use super::cluster::Front;
 use super::resource::Binding;
 use super::{Desired, Kind, Naming};
 use crate::address::Address;
@@ -26,6 +27,19 @@ pub fn effective_roles(
             )
         })
         .collect()
+}
+
+/// How the cluster is reached when a `dns` block targets it (it then gets a load balancer).
+pub(super) fn front<'a>(
+    spec: &'a Spec,
+    cluster: &Component<crate::config::ClusterSettings>,
+) -> Option<Front<'a>> {
+    spec.dns
+        .iter()
+        .find(|d| d.settings.cluster == cluster.name)
+        .map(|d| Front {
+            health_check: d.settings.health_check.as_ref(),
+        })
 }
 
 /// Instances a cluster of `size` runs in a region of `role` with `capacity`.
@@ -56,7 +70,7 @@ pub fn expand(spec: &Spec, roles: &BTreeMap<String, Role>) -> Result<Vec<Desired
         }
         x.network(region)?;
         for cluster in &spec.clusters {
-            x.cluster(region, role, cluster);
+            x.cluster(region, role, cluster, front(spec, cluster));
         }
     }
     for bucket in &spec.buckets {
@@ -158,48 +172,6 @@ impl Expander {
             );
         }
         Ok(())
-    }
-
-    pub(super) fn cluster(
-        &mut self,
-        region: &Region,
-        role: Role,
-        cluster: &Component<crate::config::ClusterSettings>,
-    ) {
-        let r = region.name.as_str();
-        let settings = cluster.settings_in(r);
-        let base = cluster.name.address(Some(r), "cluster");
-        let sg = base.child("security_group");
-        let group_name = self.naming.regional(&cluster.name.slug(), r);
-        self.push(
-            sg.clone(),
-            Kind::SecurityGroup,
-            Some(r),
-            group_name.clone(),
-            attrs(json!({ "group_name": group_name, "port": settings.port })),
-            BTreeMap::from([("vpc".into(), network_address(r, "vpc"))]),
-            vec![],
-        );
-        let count = cluster_size(role, settings.size, region.capacity);
-        for i in 0..count as usize {
-            let zone = &region.zones[i % region.zones.len()];
-            self.push(
-                base.child("instance").index(i),
-                Kind::Instance,
-                Some(r),
-                format!("{}-{}", self.naming.regional(&cluster.name.slug(), r), i),
-                attrs(json!({
-                    "instance_type": settings.instance_type,
-                    "image": settings.image,
-                    "zone": zone,
-                })),
-                BTreeMap::from([
-                    ("subnet".into(), subnet_address(r, zone)),
-                    ("security_group".into(), sg.clone()),
-                ]),
-                vec![],
-            );
-        }
     }
 
     fn bucket(
@@ -309,8 +281,8 @@ impl Expander {
 }
 
 impl Expander {
-    /// The zone, and for the primary and the first warm standby a health check and a
-    /// failover record (`PRIMARY`, `SECONDARY`) on the cluster's instances.
+    /// The zone, and for the primary and the first warm standby a failover alias record
+    /// (`PRIMARY`, `SECONDARY`) to the region's load balancer.
     fn dns(
         &mut self,
         spec: &Spec,
@@ -319,7 +291,37 @@ impl Expander {
     ) {
         let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
         let base = dns.name.address(None, "dns");
-        let settings = &dns.settings;
+        let zone = self.zone(&base, &dns.settings);
+        let primary = spec.regions.iter().find(|r| role_of(r) == Role::Primary);
+        let secondary = spec
+            .regions
+            .iter()
+            .find(|r| role_of(r) == Role::WarmStandby);
+        let record_name = dns.settings.name.trim_end_matches('.').to_string();
+        for (region, failover) in [(primary, "PRIMARY"), (secondary, "SECONDARY")] {
+            let Some(region) = region else { continue };
+            let r = region.name.as_str();
+            let lb = dns
+                .settings
+                .cluster
+                .address(Some(r), "cluster")
+                .child("load_balancer");
+            self.alias_record(
+                base.child("record").child(r),
+                format!("{record_name}#{r}"),
+                json!({ "name": record_name, "failover": failover, "set_identifier": r }),
+                &zone,
+                lb,
+            );
+        }
+    }
+
+    /// The `dns` block's hosted zone; returns its address.
+    pub(super) fn zone(
+        &mut self,
+        base: &Address,
+        settings: &crate::config::DnsSettings,
+    ) -> Address {
         let zone = base.child("zone");
         let zone_name = settings.zone.trim_end_matches('.').to_string();
         self.push(
@@ -331,69 +333,38 @@ impl Expander {
             BTreeMap::new(),
             vec![],
         );
-        let primary = spec.regions.iter().find(|r| role_of(r) == Role::Primary);
-        let secondary = spec
-            .regions
-            .iter()
-            .find(|r| role_of(r) == Role::WarmStandby);
-        let Some(cluster) = spec.clusters.iter().find(|c| c.name == settings.cluster) else {
-            return;
-        };
-        for (region, failover) in [(primary, "PRIMARY"), (secondary, "SECONDARY")] {
-            let Some(region) = region else { continue };
-            let r = region.name.as_str();
-            let size = cluster_size(
-                role_of(region),
-                cluster.settings_in(r).size,
-                region.capacity,
-            );
-            let instances: Vec<Address> = (0..size as usize)
-                .map(|i| {
-                    cluster
-                        .name
-                        .address(Some(r), "cluster")
-                        .child("instance")
-                        .index(i)
-                })
-                .collect();
-            let record_name = settings.name.trim_end_matches('.').to_string();
-            let mut refs = BTreeMap::from([("zone".to_string(), zone.clone())]);
-            if let Some(hc) = &settings.health_check {
-                let address = base.child("health_check").child(r);
-                let d = self.push(
-                    address.clone(),
-                    Kind::HealthCheck,
-                    None,
-                    format!("{record_name}#{r}"),
-                    attrs(json!({ "region": r, "protocol": hc.protocol, "port": hc.port, "path": hc.path })),
-                    BTreeMap::new(),
-                    vec![],
-                );
-                d.bindings.insert(
-                    "ip_address".into(),
-                    Binding {
-                        from: instances.iter().take(1).cloned().collect(),
-                        field: "public_ip".into(),
-                        list: false,
-                    },
-                );
-                refs.insert("health_check".into(), address);
-            }
-            let d = self.push(
-                base.child("record").child(r),
-                Kind::Record,
-                None,
-                format!("{record_name}#{r}"),
-                attrs(json!({ "name": record_name, "failover": failover, "ttl": settings.ttl, "set_identifier": r })),
-                refs,
-                vec![],
-            );
+        zone
+    }
+
+    /// An alias A record to the load balancer at `lb`, evaluating its targets' health
+    /// (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/resource-record-sets-values-alias.html#rrsets-values-alias-evaluate-target-health).
+    pub(super) fn alias_record(
+        &mut self,
+        address: Address,
+        name: String,
+        mut record: Value,
+        zone: &Address,
+        lb: Address,
+    ) {
+        record["evaluate_target_health"] = json!(true);
+        let d = self.push(
+            address,
+            Kind::Record,
+            None,
+            name,
+            attrs(record),
+            BTreeMap::from([("zone".to_string(), zone.clone())]),
+            vec![],
+        );
+        for (key, field) in [("alias_dns_name", "dns_name"), ("alias_zone_id", "zone_id")] {
+            let from = vec![lb.clone()];
+            let field = field.to_string();
             d.bindings.insert(
-                "values".into(),
+                key.into(),
                 Binding {
-                    from: instances,
-                    field: "public_ip".into(),
-                    list: true,
+                    from,
+                    field,
+                    list: false,
                 },
             );
         }

@@ -5,6 +5,7 @@
 //! names, tags and attributes, in the same order.
 
 mod backups;
+mod cluster;
 mod database;
 mod drill;
 mod expand;
@@ -12,6 +13,7 @@ mod naming;
 mod pin;
 mod resource;
 
+pub use cluster::MIN_HEALTHY_PERCENTAGE;
 pub use drill::{drill_environment, expand_drill};
 pub use expand::{cluster_size, effective_roles, expand, naming, subnet_address};
 pub use naming::{

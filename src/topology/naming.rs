@@ -51,6 +51,21 @@ impl Naming {
         format!("{}-{}", full[..keep].trim_end_matches('-'), hash)
     }
 
+    /// Load balancer and target group names: letters, digits and hyphens, at most 32
+    /// characters (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html,
+    /// `Name`); a longer name keeps its start and a hash of the whole.
+    pub fn elb(&self, component: &str, region: &str) -> String {
+        let full = sanitize_bucket(&self.regional(component, region));
+        if full.len() <= 32 {
+            return full;
+        }
+        let hash = short_hash(&full);
+        format!(
+            "{}-{hash}",
+            full[..32 - hash.len() - 1].trim_end_matches('-')
+        )
+    }
+
     /// IAM role names: at most 64 characters.
     pub fn role(&self, component: &str) -> String {
         let full = format!(

@@ -19,6 +19,9 @@ pub fn name_attr(kind: Kind) -> Option<&'static str> {
         Kind::ReplicationRole => Some("role_name"),
         Kind::DbSubnetGroup | Kind::DbSecret => Some("name"),
         Kind::Database | Kind::DbSnapshot => Some("identifier"),
+        Kind::LaunchTemplate | Kind::AutoScalingGroup | Kind::LoadBalancer | Kind::TargetGroup => {
+            Some("name")
+        }
         _ => None,
     }
 }

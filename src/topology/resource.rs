@@ -23,8 +23,28 @@ pub enum Kind {
     Subnet,
     /// attrs: `group_name`, `port` (number). refs: `vpc`.
     SecurityGroup,
-    /// attrs: `instance_type`, `image`, `zone`. refs: `subnet`, `security_group`.
+    /// A stray EC2 instance: read (drift reports it unmanaged) and deleted, never created;
+    /// clusters run in Auto Scaling groups. attrs: `instance_type`, `image`, `zone`.
     Instance,
+    /// A cluster's EC2 launch template. attrs: `name`, `instance_type`, `image`. refs:
+    /// `security_group`. A change of type or image is a new default version. Computed:
+    /// `version` (the default version).
+    LaunchTemplate,
+    /// A cluster's Auto Scaling group over the region's subnets. attrs: `name`, `desired`,
+    /// `min`, `max`, `min_healthy_percentage` (of an instance refresh). refs:
+    /// `launch_template`, `subnet.<zone>`..., and `target_group` behind a load balancer.
+    /// Computed: `in_service` (instances `InService`), `launch_template_version`.
+    AutoScalingGroup,
+    /// An internet-facing load balancer in front of a cluster. attrs: `name`, `type`
+    /// (`application` | `network`). refs: `subnet.<zone>`..., `security_group` (application).
+    /// Computed: `arn`, `dns_name`, `zone_id` (its canonical hosted zone, for alias records).
+    LoadBalancer,
+    /// The cluster's target group. attrs: `name`, `protocol`, `port`, `health_check`
+    /// (`{protocol, port, path}`; `path` null for TCP). refs: `vpc`. Computed: `arn`.
+    TargetGroup,
+    /// The load balancer's listener forwarding to the target group. attrs: `protocol`,
+    /// `port`. refs: `load_balancer`, `target_group`. Computed: `arn`.
+    Listener,
     /// attrs: `bucket` (the global name), `versioning` ("Enabled"), `encryption` ("AES256"),
     /// `public_access_blocked` (bool).
     Bucket,
@@ -74,17 +94,21 @@ pub enum Kind {
     /// Global. attrs: `region` (the region it watches), `protocol`, `port`, `path`, and
     /// `ip_address` (bound: the first target instance's `public_ip`). Computed: `id`.
     HealthCheck,
-    /// Global: one failover A record. attrs: `name`, `failover` (PRIMARY | SECONDARY), `ttl`,
-    /// `set_identifier` (the region), `values` (bound: the instances' `public_ip`s, sorted),
-    /// `owner` (`<service>/<environment>`, kept in a TXT record beside it: records carry no
-    /// tags). refs: `zone`, `health_check`. A drill's record is a plain A record: `failover` and
-    /// `set_identifier` are null and there is no health check.
+    /// Global: one failover alias A record to a region's load balancer. attrs: `name`,
+    /// `failover` (PRIMARY | SECONDARY), `set_identifier` (the region), `alias_dns_name` and
+    /// `alias_zone_id` (bound: the load balancer's `dns_name` and `zone_id`),
+    /// `evaluate_target_health` (true), `owner` (`<service>/<environment>`, kept in a TXT
+    /// record beside it: records carry no tags). refs: `zone`, `health_check` (a record kept
+    /// from before load balancers). A drill's record is a plain alias record: `failover`
+    /// and `set_identifier` are null.
     Record,
 }
 
 /// Every attribute key some kind manages (the keys listed on `Kind`'s variants): what a
 /// `drift { ignore ... { attributes = [...] } }` rule may name.
 pub const ATTRIBUTE_KEYS: &[&str] = &[
+    "alias_dns_name",
+    "alias_zone_id",
     "backup_days",
     "backup_of",
     "bucket",
@@ -92,14 +116,17 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "cidr",
     "copy_of",
     "db_instance",
+    "desired",
     "destinations",
     "encryption",
     "engine",
     "engine_version",
+    "evaluate_target_health",
     "failover",
     "final_snapshot",
     "fresh_within",
     "group_name",
+    "health_check",
     "identifier",
     "image",
     "ingress",
@@ -107,6 +134,9 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "instance_type",
     "ip_address",
     "map_public_ip",
+    "max",
+    "min",
+    "min_healthy_percentage",
     "name",
     "owner",
     "path",
@@ -127,6 +157,7 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "storage_gb",
     "tags",
     "ttl",
+    "type",
     "values",
     "versioning",
     "zone",
@@ -188,6 +219,10 @@ impl Kind {
             Kind::HealthCheck => &["region", "protocol", "port"],
             Kind::Record => &["name", "set_identifier"],
             Kind::InternetGateway => &[],
+            Kind::LaunchTemplate | Kind::AutoScalingGroup => &["name"],
+            Kind::LoadBalancer => &["name", "type"],
+            Kind::TargetGroup => &["name", "protocol", "port"],
+            Kind::Listener => &[],
         }
     }
 

@@ -1,7 +1,9 @@
 //! Databases with cross-region read replicas and Route 53 failover DNS, end to end: the real
 //! binary against the emulator, read back through the SDK.
 
-use crate::support::aws::{failover_record, rds, running_public_ips, secret_value};
+use crate::support::aws::{
+    failover_record, groups_by_address, load_balancer_names, rds, secret_value,
+};
 use crate::support::specs::{API_DNS, COLD_STANDBY, REGIONS, SERVICE};
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
@@ -122,15 +124,15 @@ async fn primary_database_replica_and_failover_records_converge_and_follow_resiz
         .await
         .expect("a PRIMARY record");
     assert_eq!(failover, "PRIMARY");
-    assert_eq!(values, running_public_ips(&emulator, "us-east-1").await);
-    assert_eq!(values.len(), 2);
-    assert!(health.is_some(), "the PRIMARY record is health-checked");
+    assert_eq!(values, load_balancer_names(&emulator, "us-east-1").await);
+    assert_eq!(values.len(), 1, "an alias to the load balancer");
+    assert!(health.is_none(), "failover follows the targets' health");
     let (failover, values, health) = failover_record(&emulator, "us-west-2")
         .await
         .expect("a SECONDARY record");
     assert_eq!(failover, "SECONDARY");
-    assert_eq!(values, running_public_ips(&emulator, "us-west-2").await);
-    assert!(health.is_some());
+    assert_eq!(values, load_balancer_names(&emulator, "us-west-2").await);
+    assert!(health.is_none());
     assert!(failover_record(&emulator, "eu-west-1").await.is_none());
 
     ws.write(
@@ -139,21 +141,22 @@ async fn primary_database_replica_and_failover_records_converge_and_follow_resiz
     );
     let plan = ws.run(&["plan", "environments/prod"]).ok();
     assert!(
-        plan.stdout.contains("~ dns.api.record.us-east-1"),
+        plan.stdout.contains("~ region.us-east-1.cluster.web.group"),
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("values = "), "{}", plan.stdout);
+    assert!(plan.stdout.contains("desired = 2 -> 4"), "{}", plan.stdout);
     assert!(
-        plan.stdout.contains("(known after apply)"),
-        "{}",
+        !plan.stdout.contains("dns.api.record"),
+        "the records alias the load balancers: {}",
         plan.stdout
     );
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
+    let east = groups_by_address(&emulator, "us-east-1").await;
+    assert_eq!(east["region.us-east-1.cluster.web.group"], (4, 4));
     let (_, values, _) = failover_record(&emulator, "us-east-1").await.unwrap();
-    assert_eq!(values.len(), 4);
-    assert_eq!(values, running_public_ips(&emulator, "us-east-1").await);
+    assert_eq!(values, load_balancer_names(&emulator, "us-east-1").await);
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
 }

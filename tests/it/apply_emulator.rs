@@ -1,7 +1,7 @@
 //! `standby apply` end to end: the real binary, the real SDK, the moto emulator, and every
 //! result read back from the emulator through the SDK.
 
-use crate::support::aws::{live_instances_by_address, tag_filter, versioning};
+use crate::support::aws::{group_counts, live_instances_by_address, tag_filter, versioning};
 use crate::support::workspace::{file_mode, read_until, Workspace};
 use crate::support::Emulator;
 use std::collections::BTreeMap;
@@ -110,37 +110,25 @@ async fn three_regions_converge_from_empty_by_role_and_then_plan_clean() {
         .ok();
 
     let east = live_instances_by_address(&emulator, "us-east-1").await;
+    assert_eq!(count_prefix(&east, "region.us-east-1.cluster.web.group"), 4);
+    assert_eq!(count_prefix(&east, "region.us-east-1.cluster.api.group"), 3);
     assert_eq!(
-        count_prefix(&east, "region.us-east-1.cluster.web.instance["),
-        4
-    );
-    assert_eq!(
-        count_prefix(&east, "region.us-east-1.cluster.api.instance["),
-        3
-    );
-    assert_eq!(
-        count_prefix(
-            &east,
-            "region.us-east-1.module.jobs.cluster.worker.instance["
-        ),
+        count_prefix(&east, "region.us-east-1.module.jobs.cluster.worker.group"),
         2
     );
     let west = live_instances_by_address(&emulator, "us-west-2").await;
     assert_eq!(
-        count_prefix(&west, "region.us-west-2.cluster.web.instance["),
+        count_prefix(&west, "region.us-west-2.cluster.web.group"),
         2,
         "ceil(4 * 0.5)"
     );
     assert_eq!(
-        count_prefix(&west, "region.us-west-2.cluster.api.instance["),
+        count_prefix(&west, "region.us-west-2.cluster.api.group"),
         2,
         "ceil(3 * 0.5)"
     );
     assert_eq!(
-        count_prefix(
-            &west,
-            "region.us-west-2.module.jobs.cluster.worker.instance["
-        ),
+        count_prefix(&west, "region.us-west-2.module.jobs.cluster.worker.group"),
         1
     );
     assert!(
@@ -239,21 +227,19 @@ async fn resizing_and_removing_clusters_converge() {
     let plan = ws.run(&["plan", "environments/prod", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}{}", plan.stdout, plan.stderr);
     assert!(
+        plan.stdout.contains("~ region.us-east-1.cluster.web.group"),
+        "{}",
         plan.stdout
-            .contains("+ region.us-east-1.cluster.web.instance[4]"),
+    );
+    assert!(
+        plan.stdout.contains("~ region.us-west-2.cluster.web.group"),
         "{}",
         plan.stdout
     );
     assert!(
         plan.stdout
-            .contains("+ region.us-west-2.cluster.web.instance[2]"),
-        "{}",
-        plan.stdout
-    );
-    assert!(
-        plan.stdout
-            .contains("Plan: 5 to add, 0 to change, 0 to replace, 0 to destroy."),
-        "{}",
+            .contains("Plan: 0 to add, 3 to change, 0 to replace, 0 to destroy."),
+        "one update per group (the cold group's maximum follows the size): {}",
         plan.stdout
     );
     ws.run(&["apply", "environments/prod", "--auto-approve"])
@@ -279,7 +265,7 @@ async fn resizing_and_removing_clusters_converge() {
         .ok();
     assert!(removed
         .stdout
-        .contains("- region.us-east-1.cluster.api.instance[0] (no longer in the spec)"));
+        .contains("- region.us-east-1.cluster.api.group (no longer in the spec)"));
     for region in ["us-east-1", "us-west-2"] {
         let live = live_instances_by_address(&emulator, region).await;
         assert_eq!(
@@ -341,8 +327,8 @@ async fn an_apply_killed_midway_leaves_a_loadable_state_and_no_duplicates() {
         .ok();
 
     for region in ["us-east-1", "us-west-2"] {
-        for (address, ids) in live_instances_by_address(&emulator, region).await {
-            assert_eq!(ids.len(), 1, "{address} has one instance, not {ids:?}");
+        for (address, n) in group_counts(&emulator, region).await {
+            assert_eq!(n, 1, "{address} has one group, not {n}");
         }
     }
     let east = live_instances_by_address(&emulator, "us-east-1").await;
@@ -466,7 +452,7 @@ async fn plan_json_goes_to_stdout_and_targets_narrow_the_plan() {
         .map(|a| a["address"].as_str().unwrap())
         .collect();
     assert!(
-        addresses.contains(&"region.us-west-2.cluster.web.instance[0]"),
+        addresses.contains(&"region.us-west-2.cluster.web.group"),
         "{addresses:?}"
     );
     assert!(
@@ -524,8 +510,8 @@ async fn ctrl_c_stops_scheduling_saves_the_state_and_the_next_apply_finishes() {
 
     ws.run(&["apply", "environments/prod", "--auto-approve"])
         .ok();
-    for (address, ids) in live_instances_by_address(&emulator, "us-east-1").await {
-        assert_eq!(ids.len(), 1, "{address} has one instance, not {ids:?}");
+    for (address, n) in group_counts(&emulator, "us-east-1").await {
+        assert_eq!(n, 1, "{address} has one group, not {n}");
     }
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();

@@ -32,7 +32,7 @@ fn spec() -> String {
 }
 
 const ENV: &str = "environments/prod";
-const WEB0: &str = "region.us-east-1.cluster.web.instance[0]";
+const WEB0: &str = "region.us-east-1.cluster.web.group";
 
 fn workspace(emulator: &Emulator) -> Workspace {
     let ws = Workspace::new(emulator.env());
@@ -45,7 +45,7 @@ fn json(text: &str) -> Value {
 }
 
 #[tokio::test]
-async fn apply_prints_its_outputs_and_replace_makes_a_new_instance() {
+async fn apply_prints_its_outputs_and_replace_makes_a_new_group() {
     let emulator = Emulator::start();
     let ws = workspace(&emulator);
     let applied = ws.run(&["apply", ENV, "--auto-approve"]).ok();
@@ -113,13 +113,14 @@ async fn apply_prints_its_outputs_and_replace_makes_a_new_instance() {
     ws.run(&["apply", ENV, "--replace", WEB0, "--auto-approve"])
         .ok();
     let after = live_instances_by_address(&emulator, "us-east-1").await[WEB0].clone();
-    assert_eq!(after.len(), 1, "{after:?}");
-    assert_ne!(after, before, "a new instance");
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(after.iter().all(|i| !before.contains(i)), "new instances");
     let old = environment_instances(&emulator, "us-east-1", &["terminated", "shutting-down"]).await;
     assert!(
-        old.iter()
-            .any(|i| i.instance_id() == Some(before[0].as_str())),
-        "the old instance is gone"
+        before
+            .iter()
+            .all(|b| old.iter().any(|i| i.instance_id() == Some(b.as_str()))),
+        "the old instances are gone"
     );
     ws.run(&["plan", ENV, "--detailed-exitcode"]).ok();
 
@@ -162,7 +163,8 @@ async fn targeted_apply_warns_and_a_saved_destroy_plan_shows_and_applies() {
         targeted.stderr
     );
     let east = live_instances_by_address(&emulator, "us-east-1").await;
-    assert_eq!(east.len(), 2, "only the targeted cluster: {east:?}");
+    assert_eq!(east.len(), 1, "only the targeted cluster: {east:?}");
+    assert_eq!(east[WEB0].len(), 2, "{east:?}");
     assert!(live_instances_by_address(&emulator, "us-west-2")
         .await
         .is_empty());
@@ -211,9 +213,7 @@ async fn targeted_apply_warns_and_a_saved_destroy_plan_shows_and_applies() {
         human.stdout
     );
     assert_eq!(
-        live_instances_by_address(&emulator, "us-east-1")
-            .await
-            .len(),
+        live_instances_by_address(&emulator, "us-east-1").await[WEB0].len(),
         2,
         "plan changed nothing"
     );

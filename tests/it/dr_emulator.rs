@@ -1,7 +1,9 @@
 //! Promote, rebuild and failback end to end: the real binary through the project's test
 //! proxy in front of the emulator, read back through the SDK.
 
-use crate::support::aws::{self, primary_record, replication_targets, running_public_ips};
+use crate::support::aws::{
+    self, load_balancer_names, primary_record, replication_targets, running_public_ips,
+};
 use crate::support::proxy::Proxy;
 use crate::support::specs::DR;
 use crate::support::workspace::Workspace;
@@ -154,7 +156,7 @@ async fn failover_with_the_primary_down_then_failback_restores_the_layout() {
     );
     let (set, values) = primary_record(&s.emulator).await;
     assert_eq!(set, "us-west-2");
-    assert_eq!(values, running_public_ips(&s.emulator, "us-west-2").await);
+    assert_eq!(values, load_balancer_names(&s.emulator, "us-west-2").await);
     assert_eq!(
         replication_targets(&s.emulator, "us-west-2").await,
         ["arn:aws:s3:::checkout-prod-receipts-eu-west-1"],
@@ -259,7 +261,7 @@ async fn failover_with_the_primary_down_then_failback_restores_the_layout() {
         .ok();
     let (set, values) = primary_record(&s.emulator).await;
     assert_eq!(set, "us-east-1");
-    assert_eq!(values, running_public_ips(&s.emulator, "us-east-1").await);
+    assert_eq!(values, load_balancer_names(&s.emulator, "us-east-1").await);
     assert_eq!(
         replication_targets(&s.emulator, "us-east-1").await,
         [

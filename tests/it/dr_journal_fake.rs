@@ -152,7 +152,7 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
             Role::WarmStandby,
         ),
         (
-            "region.us-west-2.cluster.web.instance[3]",
+            "region.us-west-2.cluster.web.group",
             3,
             "us-east-1",
             Role::Failed,
@@ -268,7 +268,7 @@ async fn a_dns_change_not_made_is_reported_as_such_and_the_promote_completes() {
 async fn another_operation_is_refused_while_one_is_interrupted_unless_given_up() {
     let dir = tempfile::tempdir().unwrap();
     let (env, provider) = applied(dir.path(), true).await;
-    provider.fail_on("region.us-west-2.cluster.web.instance[3]");
+    provider.fail_on("region.us-west-2.cluster.web.group");
     assert!(!promote(&env, &provider).await.succeeded());
     let provider = healed(&provider);
     let s = state(&env).await;

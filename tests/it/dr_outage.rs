@@ -4,7 +4,9 @@
 //! changes it could not make; `apply` finishes them once the outage is over. Read back from
 //! the emulator through the SDK.
 
-use crate::support::aws::{self, primary_record, replication_targets, running_public_ips};
+use crate::support::aws::{
+    self, load_balancer_names, primary_record, replication_targets, running_public_ips,
+};
 use crate::support::proxy::Proxy;
 use crate::support::specs::DR;
 use crate::support::workspace::Workspace;
@@ -132,7 +134,7 @@ async fn promote_completes_with_the_global_control_planes_down_and_apply_finishe
         .ok();
     let (set, values) = primary_record(&emulator).await;
     assert_eq!(set, "us-west-2");
-    assert_eq!(values, running_public_ips(&emulator, "us-west-2").await);
+    assert_eq!(values, load_balancer_names(&emulator, "us-west-2").await);
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
 }

@@ -7,8 +7,8 @@
 //! process while it is held, so each interruption happens at the point the test chose.
 
 use crate::support::aws::{
-    database_standing, failover_record, primary_record, publish_lag, replication_targets,
-    running_public_ips,
+    database_standing, failover_record, load_balancer_names, primary_record, publish_lag,
+    replication_targets, running_public_ips,
 };
 use crate::support::proxy::{Hold, Proxy};
 use crate::support::specs::{DR, DR_WITHOUT_DATABASE};
@@ -62,8 +62,8 @@ async fn lag(emulator: &Emulator, seconds: f64) {
 /// What a promote of us-west-2 leaves in AWS, read back through the SDK.
 #[derive(Debug, PartialEq)]
 struct Layout {
-    /// The PRIMARY record's set identifier, and whether its values are that region's
-    /// running instances.
+    /// The PRIMARY record's set identifier, and whether it aliases that region's load
+    /// balancer.
     primary: (String, bool),
     records: BTreeMap<String, Option<String>>,
     running: BTreeMap<String, usize>,
@@ -76,7 +76,7 @@ const REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
 
 async fn layout(emulator: &Emulator) -> Layout {
     let (set, values) = primary_record(emulator).await;
-    let matches = values == running_public_ips(emulator, &set).await;
+    let matches = values == load_balancer_names(emulator, &set).await;
     let mut l = Layout {
         primary: (set, matches),
         records: BTreeMap::new(),
@@ -271,8 +271,9 @@ async fn a_promote_killed_after_aws_promoted_the_database_skips_the_rpo_gate_on_
 #[tokio::test]
 async fn a_promote_killed_while_scaling_is_finished_by_the_same_command() {
     let s = setup().await;
-    s.proxy.hold_operation("RunInstances", Hold::Before);
-    kill_promote_when_held(&s, "RunInstances", |_| {});
+    s.proxy
+        .hold_operation("UpdateAutoScalingGroup", Hold::Before);
+    kill_promote_when_held(&s, "UpdateAutoScalingGroup", |_| {});
     assert_stopped_at(&s, 3, "failed", "primary");
     assert_resumed(&s, 3).await;
 }
@@ -281,11 +282,12 @@ async fn a_promote_killed_while_scaling_is_finished_by_the_same_command() {
 async fn a_promote_killed_while_moving_dns_is_finished_by_the_same_command() {
     let s = setup().await;
     // The fence changes records too: hold them only once scaling (a later stage) started.
-    s.proxy.hold_operation("RunInstances", Hold::Before);
+    s.proxy
+        .hold_operation("UpdateAutoScalingGroup", Hold::Before);
     kill_promote_when_held(&s, CHANGE_RECORDS, |proxy| {
-        proxy.wait_held("RunInstances", HELD_FOR);
+        proxy.wait_held("UpdateAutoScalingGroup", HELD_FOR);
         proxy.hold_operation(CHANGE_RECORDS, Hold::Before);
-        proxy.release("RunInstances");
+        proxy.release("UpdateAutoScalingGroup");
     });
     assert_stopped_at(&s, 4, "failed", "primary");
     assert_resumed(&s, 4).await;
@@ -384,8 +386,8 @@ async fn a_promote_after_an_apply_that_stopped_part_way_plans_and_runs() {
     ws.run(PROMOTE).ok();
     let (set, values) = primary_record(&emulator).await;
     assert_eq!(set, "us-west-2");
-    assert_eq!(values, running_public_ips(&emulator, "us-west-2").await);
-    assert_eq!(values.len(), 4);
+    assert_eq!(values, load_balancer_names(&emulator, "us-west-2").await);
+    assert_eq!(running_public_ips(&emulator, "us-west-2").await.len(), 4);
     assert_eq!(ws.state("prod")["roles"]["us-west-2"], "primary");
 }
 

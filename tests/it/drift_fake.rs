@@ -105,18 +105,23 @@ fn unmanaged_instance(provider: &FakeProvider, id: &str) {
 fn break_everything(provider: &FakeProvider) {
     set_attr(
         provider,
-        "region.us-east-1.cluster.web.instance[0]",
+        "region.us-east-1.cluster.web.launch_template",
         "instance_type",
         json!("t3.small"),
     );
-    provider.edit("region.us-west-2.cluster.web.instance[0]", |o| *o = None);
+    provider.edit("region.us-west-2.cluster.web.group", |o| *o = None);
     set_attr(
         provider,
         "region.us-east-1.bucket.receipts",
         "versioning",
         json!("Suspended"),
     );
-    set_attr(provider, "dns.api.record.us-east-1", "ttl", json!(300));
+    set_attr(
+        provider,
+        "dns.api.record.us-east-1",
+        "alias_dns_name",
+        json!("elsewhere.example"),
+    );
     unmanaged_instance(provider, "i-0unmanaged");
 }
 
@@ -162,11 +167,11 @@ async fn each_out_of_band_change_is_reported_by_address() {
     let report = drift_of(&env, &provider, &state).await;
     let kind = |a: &str| report.get(a).map(|d| d.drift);
     assert_eq!(
-        kind("region.us-east-1.cluster.web.instance[0]"),
+        kind("region.us-east-1.cluster.web.launch_template"),
         Some(DriftKind::Changed)
     );
     assert_eq!(
-        kind("region.us-west-2.cluster.web.instance[0]"),
+        kind("region.us-west-2.cluster.web.group"),
         Some(DriftKind::Missing)
     );
     assert_eq!(
@@ -205,7 +210,7 @@ async fn each_out_of_band_change_is_reported_by_address() {
         report.checked.len() + 1
     );
     assert_eq!(junit.matches("<failure ").count(), 5);
-    assert!(junit.contains("name=\"region.us-east-1.cluster.web.instance[0]\""));
+    assert!(junit.contains("name=\"region.us-east-1.cluster.web.launch_template\""));
     assert!(junit.contains("name=\"unmanaged.instance.i-0unmanaged\""));
     insta::assert_snapshot!("drift_junit_report", stable(&junit));
 
@@ -219,33 +224,33 @@ async fn each_out_of_band_change_is_reported_by_address() {
 }
 
 #[tokio::test]
-async fn a_record_must_follow_its_instances_ips() {
+async fn a_record_must_alias_its_load_balancer() {
     let dir = tempfile::tempdir().unwrap();
     let env = env_with(dir.path(), 2, "");
     let provider = Arc::new(FakeProvider::new());
     let state = apply_all(&env, &provider).await;
-    // A stop and start gives the instance a new public IP; the record keeps the old one.
-    provider.edit("region.us-east-1.cluster.web.instance[0]", |o| {
+    // A load balancer made again out of band has a new DNS name; the record keeps the old one.
+    provider.edit("region.us-east-1.cluster.web.load_balancer", |o| {
         o.as_mut()
             .unwrap()
             .computed
-            .insert("public_ip".into(), json!("203.0.113.9"));
+            .insert("dns_name".into(), json!("lb-new.us-east-1.elb.example"));
     });
     let report = drift_of(&env, &provider, &state).await;
     let record = report
         .get("dns.api.record.us-east-1")
         .expect("record drift");
-    assert_eq!(record.changes[0].key, "values");
-    assert!(record.changes[0].before.to_string().contains("203.0.113.9"));
-    let check = report
-        .get("dns.api.health_check.us-east-1")
-        .expect("check drift");
-    assert_eq!(check.changes[0].key, "ip_address");
+    assert_eq!(record.changes[0].key, "alias_dns_name");
+    let change = &record.changes[0];
+    assert!(
+        [&change.before, &change.after].contains(&&json!("lb-new.us-east-1.elb.example")),
+        "{change:?}"
+    );
     assert!(
         report
-            .get("region.us-east-1.cluster.web.instance[0]")
+            .get("region.us-east-1.cluster.web.load_balancer")
             .is_none(),
-        "an IP is not a managed attribute"
+        "a DNS name is not a managed attribute"
     );
 }
 
@@ -256,13 +261,16 @@ async fn what_the_spec_asks_for_and_aws_lacks_is_not_applied() {
     let state = apply_all(&env_with(dir.path(), 2, ""), &provider).await;
     let bigger = env_with(dir.path(), 3, "");
     let report = drift_of(&bigger, &provider, &state).await;
-    let new = report
-        .get("region.us-east-1.cluster.web.instance[2]")
-        .expect("the new instance");
-    assert_eq!(new.drift, DriftKind::NotApplied);
-    assert!(new.id.is_none());
-    // The record and check of us-east-1 now point at three instances, one of them unknown:
-    // not a change of the live ones.
+    let group = report
+        .get("region.us-east-1.cluster.web.group")
+        .expect("the larger group");
+    assert_eq!(group.drift, DriftKind::NotApplied);
+    assert!(group.id.is_some(), "the group exists, at its old size");
+    assert!(group
+        .changes
+        .iter()
+        .any(|c| c.key == "desired" && c.after == json!(3)));
+    // Nothing live changed: everything drifted is only not applied yet.
     assert_eq!(
         report
             .drifted
@@ -304,7 +312,7 @@ drift {
     };
     let report = drift(&env, &*provider, Some(&state), &opts).await.unwrap();
     assert!(report
-        .get("region.us-east-1.cluster.web.instance[0]")
+        .get("region.us-east-1.cluster.web.launch_template")
         .is_none());
     assert!(report.get("unmanaged.instance.i-0unmanaged").is_none());
     assert_eq!(
@@ -327,7 +335,7 @@ drift {
         ignored,
         [
             (
-                "region.us-east-1.cluster.web.instance[0]",
+                "region.us-east-1.cluster.web.launch_template",
                 vec!["instance_type".to_string()]
             ),
             ("unmanaged.instance.i-0unmanaged", vec![])
@@ -336,7 +344,7 @@ drift {
     // A rule limited to attributes does not hide a missing resource.
     assert_eq!(
         report
-            .get("region.us-west-2.cluster.web.instance[0]")
+            .get("region.us-west-2.cluster.web.group")
             .map(|d| d.drift),
         Some(DriftKind::Missing)
     );
@@ -409,9 +417,9 @@ fn timing() -> standby::cli::drift::Timing {
 }
 
 /// A tag changed in AWS is drift of `tags`, shown as that tag; a tag somebody else added is
-/// not drift; an IP changed in a record of twenty shows as one `-` and one `+` line.
+/// not drift; a record whose load balancer changed shows its one alias change.
 #[tokio::test]
-async fn drift_shows_the_one_tag_and_the_one_ip_that_changed() {
+async fn drift_shows_the_one_tag_and_the_one_alias_that_changed() {
     let dir = tempfile::tempdir().unwrap();
     let env_dir = dir.path().join("environments/prod");
     std::fs::create_dir_all(&env_dir).unwrap();
@@ -429,11 +437,11 @@ async fn drift_shows_the_one_tag_and_the_one_ip_that_changed() {
         tags.insert("team".into(), json!("growth"));
         tags.insert("owner".into(), json!("ops"));
     });
-    provider.edit("region.us-east-1.cluster.web.instance[7]", |o| {
+    provider.edit("region.us-east-1.cluster.web.load_balancer", |o| {
         o.as_mut()
             .unwrap()
             .computed
-            .insert("public_ip".into(), json!("203.0.113.9"));
+            .insert("dns_name".into(), json!("lb-new.us-east-1.elb.example"));
     });
     let report = drift_of(&env, &provider, &state).await;
     let vpc = report
@@ -447,11 +455,11 @@ async fn drift_shows_the_one_tag_and_the_one_ip_that_changed() {
     );
     assert!(report.get("dns.api.record.us-east-1").is_some());
     insta::assert_snapshot!(
-        "drift_one_tag_one_ip_text",
+        "drift_one_tag_one_alias_text",
         stable(&standby::cli::drift::text(&report))
     );
     insta::assert_snapshot!(
-        "drift_one_tag_one_ip_markdown",
+        "drift_one_tag_one_alias_markdown",
         stable(&standby::cli::drift::markdown(&report))
     );
 }

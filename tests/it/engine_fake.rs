@@ -42,6 +42,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
         clusters: vec![Component {
             name: ComponentName::root("web"),
             settings: ClusterSettings {
+                max_size: None,
                 instance_type: "m6i.large".into(),
                 size: web_size,
                 image: "ami-1".into(),
@@ -133,6 +134,16 @@ pub(crate) fn refreshing() -> PlanOptions {
     }
 }
 
+/// The wanted capacity of the web cluster's group in `region`; `None` without the group.
+fn capacity(provider: &FakeProvider, region: &str) -> Option<u64> {
+    let address = format!("region.{region}.cluster.web.group");
+    provider
+        .all()
+        .into_iter()
+        .find(|o| o.address.as_str() == address)
+        .map(|o| o.attrs["desired"].as_u64().unwrap())
+}
+
 fn count(provider: &FakeProvider, needle: &str) -> usize {
     provider
         .all()
@@ -148,9 +159,10 @@ async fn converges_from_empty_by_role_and_then_plans_clean() {
     let provider = Arc::new(FakeProvider::new());
     let report = run(&env, provider.clone(), refreshing()).await;
     assert!(report.succeeded(), "{report:?}");
-    assert_eq!(count(&provider, "us-east-1.cluster.web.instance["), 6);
-    assert_eq!(count(&provider, "us-west-2.cluster.web.instance["), 3);
-    assert_eq!(count(&provider, "eu-west-1.cluster.web.instance["), 0);
+    assert_eq!(capacity(&provider, "us-east-1"), Some(6));
+    assert_eq!(capacity(&provider, "us-west-2"), Some(3));
+    assert_eq!(capacity(&provider, "eu-west-1"), Some(0), "pilot light");
+    assert_eq!(count(&provider, "eu-west-1.cluster.web.load_balancer"), 0);
     assert_eq!(
         count(&provider, "eu-west-1.network.vpc"),
         1,
@@ -183,7 +195,7 @@ async fn converges_from_empty_by_role_and_then_plans_clean() {
 }
 
 #[tokio::test]
-async fn resizing_creates_and_deletes_instances_only() {
+async fn resizing_updates_the_groups_only() {
     let dir = tempfile::tempdir().unwrap();
     let provider = Arc::new(FakeProvider::new());
     run(&env(dir.path(), 2), provider.clone(), refreshing()).await;
@@ -201,16 +213,17 @@ async fn resizing_creates_and_deletes_instances_only() {
     assert_eq!(
         addrs,
         [
-            ("update", "dns.api.record.us-east-1"),
-            ("update", "dns.api.record.us-west-2"),
-            ("create", "region.us-east-1.cluster.web.instance[2]"),
-            ("create", "region.us-east-1.cluster.web.instance[3]"),
-            ("create", "region.us-west-2.cluster.web.instance[1]"),
-        ]
+            ("update", "region.eu-west-1.cluster.web.group"),
+            ("update", "region.us-east-1.cluster.web.group"),
+            ("update", "region.us-west-2.cluster.web.group"),
+        ],
+        "the cold group's maximum follows the size; records alias the load balancers"
     );
     run(&bigger, provider.clone(), refreshing()).await;
+    assert_eq!(capacity(&provider, "us-east-1"), Some(4));
     run(&env(dir.path(), 1), provider.clone(), refreshing()).await;
-    assert_eq!(count(&provider, "cluster.web.instance["), 2);
+    assert_eq!(capacity(&provider, "us-east-1"), Some(1));
+    assert_eq!(capacity(&provider, "us-west-2"), Some(1), "at least one");
 }
 
 #[tokio::test]
@@ -227,7 +240,7 @@ async fn a_failure_stops_scheduling_saves_state_and_the_next_apply_converges() {
         report.failures[0].error
     );
     assert_eq!(
-        count(&provider, "us-east-1.cluster.web.instance"),
+        count(&provider, "us-east-1.cluster.web"),
         0,
         "nothing that needs the VPC ran"
     );
@@ -244,7 +257,7 @@ async fn a_failure_stops_scheduling_saves_state_and_the_next_apply_converges() {
     }
     let report = run(&env, healthy.clone(), refreshing()).await;
     assert!(report.succeeded());
-    assert_eq!(count(&healthy, "us-east-1.cluster.web.instance"), 2);
+    assert_eq!(capacity(&healthy, "us-east-1"), Some(2));
 }
 
 #[tokio::test]
@@ -253,15 +266,12 @@ async fn refresh_notices_out_of_band_changes_and_adopts_what_the_state_lost() {
     let env = env(dir.path(), 2);
     let provider = Arc::new(FakeProvider::new());
     run(&env, provider.clone(), refreshing()).await;
-    provider.edit("region.us-east-1.cluster.web.instance[0]", |o| {
-        o.as_mut()
-            .unwrap()
-            .attrs
-            .insert("image".into(), "ami-other".into());
+    provider.edit("region.us-east-1.cluster.web.target_group", |o| {
+        o.as_mut().unwrap().attrs.insert("port".into(), 8080.into());
     });
-    provider.edit("region.us-east-1.cluster.web.instance[1]", |o| *o = None);
+    provider.edit("region.us-east-1.cluster.web.listener", |o| *o = None);
     let mut state = env.read_state().await.unwrap().unwrap();
-    state.remove(&Address::new("region.us-west-2.cluster.web.instance[0]"));
+    state.remove(&Address::new("region.us-west-2.cluster.web.group"));
     let plan = env
         .plan(&*provider, Some(&state), &refreshing())
         .await
@@ -274,14 +284,14 @@ async fn refresh_notices_out_of_band_changes_and_adopts_what_the_state_lost() {
     assert_eq!(
         verbs,
         [
-            ("update", "dns.api.health_check.us-east-1"),
-            ("update", "dns.api.record.us-east-1"),
-            ("replace", "region.us-east-1.cluster.web.instance[0]"),
-            ("create", "region.us-east-1.cluster.web.instance[1]"),
-        ]
+            ("replace", "region.us-east-1.cluster.web.group"),
+            ("create", "region.us-east-1.cluster.web.listener"),
+            ("replace", "region.us-east-1.cluster.web.target_group"),
+        ],
+        "the group the state lost is adopted, not recreated"
     );
     assert!(
-        matches!(&plan.actions[2], Action::Replace { reason: ChangeReason::CannotUpdate(keys), .. } if keys == &["image"])
+        matches!(&plan.actions[2], Action::Replace { reason: ChangeReason::CannotUpdate(keys), .. } if keys == &["port"])
     );
 }
 
@@ -376,46 +386,32 @@ async fn databases_and_failover_records_follow_the_roles() {
 
     let primary = find(&provider, "dns.api.record.us-east-1");
     assert_eq!(primary.attrs["failover"], "PRIMARY");
+    let lb = |r: &str| find(&provider, &format!("region.{r}.cluster.web.load_balancer"));
     assert_eq!(
-        primary.attrs["values"].as_array().unwrap().len(),
-        4,
-        "one value per primary instance"
+        primary.attrs["alias_dns_name"],
+        lb("us-east-1").computed["dns_name"],
+        "an alias to the primary's load balancer"
     );
+    assert_eq!(primary.attrs["evaluate_target_health"], true);
     let secondary = find(&provider, "dns.api.record.us-west-2");
     assert_eq!(secondary.attrs["failover"], "SECONDARY");
-    assert_eq!(secondary.attrs["values"].as_array().unwrap().len(), 2);
-    assert_eq!(count(&provider, "dns.api.health_check."), 2);
+    assert_eq!(
+        secondary.attrs["alias_dns_name"],
+        lb("us-west-2").computed["dns_name"]
+    );
+    assert_eq!(
+        count(&provider, "dns.api.health_check."),
+        0,
+        "target health decides"
+    );
     assert_eq!(count(&provider, "dns.api.record.eu-west-1"), 0);
 
-    // Resizing the cluster changes the records' values, known only after apply.
+    // Resizing the cluster leaves the records alone: they follow the load balancers.
     let bigger = env(dir.path(), 6);
-    let state = bigger.read_state().await.unwrap().unwrap();
-    let plan = bigger
-        .plan(&*provider, Some(&state), &refreshing())
-        .await
-        .unwrap();
-    let record = plan
-        .actions
-        .iter()
-        .find(|a| a.address().as_str() == "dns.api.record.us-east-1")
-        .expect("record updated");
-    match record {
-        Action::Update { changes, .. } => {
-            assert_eq!(changes[0].key, "values");
-            assert_eq!(changes[0].after, standby::topology::UNKNOWN);
-        }
-        other => panic!("expected an update, got {other:?}"),
-    }
     assert!(run(&bigger, provider.clone(), refreshing())
         .await
         .succeeded());
-    assert_eq!(
-        find(&provider, "dns.api.record.us-east-1").attrs["values"]
-            .as_array()
-            .unwrap()
-            .len(),
-        6
-    );
+    assert_eq!(capacity(&provider, "us-east-1"), Some(6));
     let state = bigger.read_state().await.unwrap().unwrap();
     assert!(bigger
         .plan(&*provider, Some(&state), &refreshing())
@@ -610,14 +606,9 @@ mod dr {
             find(&fresh, "region.us-west-2.database.orders").attrs["replica_of"],
             serde_json::Value::Null
         );
-        assert_eq!(
-            count(&fresh, "region.us-west-2.cluster.web.instance["),
-            4,
-            "full size"
-        );
+        assert_eq!(capacity(&fresh, "us-west-2"), Some(4), "full size");
         let record = find(&fresh, "dns.api.record.us-west-2");
         assert_eq!(record.attrs["failover"], "PRIMARY");
-        assert_eq!(record.attrs["values"].as_array().unwrap().len(), 4);
         let replication = find(&fresh, "region.us-west-2.bucket.receipts.replication");
         let dests: Vec<&str> = replication.attrs["destinations"]
             .as_array()

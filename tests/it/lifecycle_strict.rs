@@ -210,15 +210,26 @@ async fn the_dr_lifecycle_converges_through_the_strict_mode() {
         "the restored secret keeps its password"
     );
     assert_eq!(proxy.fired("ec2.client-token"), 0, "no token reused");
-    // A deleted health check's caller reference stays taken (`route53.caller-reference`
-    // refuses it); the new ones are made under fresh references, once each.
+    // Failover follows the load balancers' target health: no Route 53 health check, and
+    // destroy then apply left one load balancer per serving region, not two.
     let checks = aws::route53(&emulator)
         .await
         .list_health_checks()
         .send()
         .await
         .unwrap();
-    assert_eq!(checks.health_checks().len(), 2, "one per failover record");
+    assert_eq!(
+        checks.health_checks().len(),
+        0,
+        "alias records need no health check"
+    );
+    for region in ["us-east-1", "us-west-2"] {
+        assert_eq!(
+            aws::load_balancer_names(&emulator, region).await.len(),
+            1,
+            "{region}"
+        );
+    }
 
     // The password is nowhere standby writes or prints.
     let mut texts = texts_under(&ws.path().join("state"));

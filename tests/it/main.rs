@@ -13,6 +13,7 @@ mod check_fake;
 mod check_render;
 mod cli_snapshots;
 mod cli_terraform;
+mod cluster_groups;
 mod config_diagnostics;
 mod config_drift_ignore;
 mod config_hostile;

@@ -202,9 +202,9 @@ async fn primary_and_cross_region_replica_round_trip() {
     let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
     let requests = p.request_count() - before;
     assert_clean(&observed, &ds);
-    // Per region: 5 EC2 describes and 3 RDS calls (subnet groups and their tags, instances);
-    // one DescribeSecret for the secret.
-    assert_eq!(requests, 2 * 5 + 2 * 3 + 1, "refresh requests");
+    // Per region: 5 EC2 describes, 3 RDS calls (subnet groups and their tags, instances),
+    // groups, launch templates, load balancers and target groups; one DescribeSecret.
+    assert_eq!(requests, 2 * 5 + 2 * 3 + 2 * 4 + 1, "refresh requests");
     let r_obs = observed
         .iter()
         .find(|o| o.address.as_str() == REPLICA_DB)
@@ -416,7 +416,8 @@ fn health_check(region: &str, ip: &str) -> Desired {
     )
 }
 
-fn record(region: &str, failover: &str, values: &[&str]) -> Desired {
+/// A failover alias record to the load balancer named `lb` (us-east-1's ELB zone).
+fn record(region: &str, failover: &str, lb: &str) -> Desired {
     let hc = format!("dns.api.health_check.{region}");
     desired(
         Kind::Record,
@@ -426,9 +427,10 @@ fn record(region: &str, failover: &str, values: &[&str]) -> Desired {
         json!({
             "name": "api.example.com",
             "failover": failover,
-            "ttl": 60,
             "set_identifier": region,
-            "values": values,
+            "alias_dns_name": lb,
+            "alias_zone_id": "Z35SXDOTRQ7X7K",
+            "evaluate_target_health": true,
         }),
         &[("zone", ZONE), ("health_check", &hc)],
     )
@@ -456,14 +458,10 @@ async fn api_records(
         .collect()
 }
 
-fn values_of(s: &aws_sdk_route53::types::ResourceRecordSet) -> Vec<String> {
-    let mut v: Vec<String> = s
-        .resource_records()
-        .iter()
-        .map(|r| r.value().to_string())
-        .collect();
-    v.sort();
-    v
+/// The alias target's DNS name, lower-case without the final dot.
+fn alias_of(s: &aws_sdk_route53::types::ResourceRecordSet) -> String {
+    let t = s.alias_target().expect("an alias record");
+    t.dns_name().trim_end_matches('.').to_ascii_lowercase()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -510,8 +508,12 @@ async fn zones_health_checks_and_failover_records() {
         zone(ZONE, "example.com"),
         health_check("us-east-1", "203.0.113.10"),
         health_check("us-west-2", "198.51.100.20"),
-        record("us-east-1", "PRIMARY", &["203.0.113.10", "203.0.113.11"]),
-        record("us-west-2", "SECONDARY", &["198.51.100.20"]),
+        record("us-east-1", "PRIMARY", "web-1.us-east-1.elb.amazonaws.com"),
+        record(
+            "us-west-2",
+            "SECONDARY",
+            "web-2.us-west-2.elb.amazonaws.com",
+        ),
     ];
     let created = create_all(&p, &ctx, &ds).await;
     let zone_id = created[0].id.clone();
@@ -579,9 +581,10 @@ async fn zones_health_checks_and_failover_records() {
             s.failover().unwrap().as_str(),
             d.attrs["failover"].as_str().unwrap()
         );
-        assert_eq!(s.ttl(), Some(60));
+        assert_eq!(s.ttl(), None, "an alias record has no TTL");
         assert_eq!(s.r#type().as_str(), "A");
-        assert_eq!(json!(values_of(s)), d.attrs["values"]);
+        assert_eq!(json!(alias_of(s)), d.attrs["alias_dns_name"]);
+        assert!(s.alias_target().unwrap().evaluate_target_health());
         let hc = &created[if region == "us-east-1" { 1 } else { 2 }].id;
         assert_eq!(s.health_check_id(), Some(hc.as_str()), "{}", o.address);
     }
@@ -637,8 +640,8 @@ async fn zones_health_checks_and_failover_records() {
         ]
     );
 
-    // Update: a record's values (UPSERT), a health check's address.
-    let moved = record("us-east-1", "PRIMARY", &["203.0.113.12"]);
+    // Update: a record's target (UPSERT), a health check's address.
+    let moved = record("us-east-1", "PRIMARY", "web-3.us-east-1.elb.amazonaws.com");
     let updated = p.update(&moved, &created[3], &ctx).await.unwrap();
     assert_eq!(updated.attrs, moved.attrs);
     ctx.put(&updated);
@@ -647,7 +650,7 @@ async fn zones_health_checks_and_failover_records() {
         .iter()
         .find(|s| s.set_identifier() == Some("us-east-1"))
         .unwrap();
-    assert_eq!(values_of(primary), vec!["203.0.113.12".to_string()]);
+    assert_eq!(alias_of(primary), "web-3.us-east-1.elb.amazonaws.com");
     assert_eq!(sets.len(), 2);
     let rechecked = health_check("us-east-1", "203.0.113.12");
     let hc = p.update(&rechecked, &created[1], &ctx).await.unwrap();
@@ -678,10 +681,10 @@ async fn zones_health_checks_and_failover_records() {
     let observed = p.refresh(&scope(&[], true, known(&now))).await.unwrap();
     assert_clean(&observed, &now);
 
-    // A record needs at least one address.
-    let empty = record("us-west-2", "SECONDARY", &[]);
+    // A record needs its load balancer's name.
+    let empty = record("us-west-2", "SECONDARY", standby::topology::UNKNOWN);
     let err = format!("{:#}", p.create(&empty, &ctx).await.unwrap_err());
-    assert!(err.contains("at least one instance"), "{err}");
+    assert!(err.contains("load balancer is not known yet"), "{err}");
 
     // A zone that still holds records (another environment's, in a shared zone) stays, and
     // loses this environment's tags.

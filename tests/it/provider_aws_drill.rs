@@ -159,15 +159,16 @@ fn production_record() -> Desired {
         json!({
             "name": "api.example.com",
             "failover": "PRIMARY",
-            "ttl": 60,
             "set_identifier": "us-east-1",
-            "values": ["203.0.113.10"],
+            "alias_dns_name": "web-1.us-east-1.elb.amazonaws.com",
+            "alias_zone_id": "Z35SXDOTRQ7X7K",
+            "evaluate_target_health": true,
         }),
         &[("zone", ZONE)],
     )
 }
 
-/// A drill's record: a plain A record.
+/// A drill's record: a plain alias A record to the drill's load balancer.
 fn drill_record() -> Desired {
     desired(
         Kind::Record,
@@ -177,9 +178,10 @@ fn drill_record() -> Desired {
         json!({
             "name": "drill-d1.api.example.com",
             "failover": null,
-            "ttl": 60,
             "set_identifier": null,
-            "values": ["198.51.100.7", "198.51.100.8"],
+            "alias_dns_name": "drill-web.us-west-2.elb.amazonaws.com",
+            "alias_zone_id": "Z1H1FL5HABSF5",
+            "evaluate_target_health": true,
         }),
         &[("zone", ZONE)],
     )
@@ -298,7 +300,7 @@ async fn snapshot_copy_restore_and_plain_record_round_trip() {
     assert_eq!(manual_snapshots(&emu, DRILL).await, vec![COPY_ID]);
     assert_eq!(instance_ids(&emu, DRILL).await, vec![RESTORED_ID]);
 
-    // DNS: a plain A record beside the production failover record, and its DNS answer.
+    // DNS: a plain alias record beside the production failover record, and its DNS answer.
     let dns = vec![zone(), production_record(), drill_record()];
     let created = create_all(&p, &ctx, &dns).await;
     let zone_id = created[0].id.clone();
@@ -314,18 +316,24 @@ async fn snapshot_copy_restore_and_plain_record_round_trip() {
     assert_eq!(plain.set_identifier(), None);
     assert_eq!(plain.failover(), None);
     assert_eq!(plain.health_check_id(), None);
-    assert_eq!(plain.ttl(), Some(60));
+    assert_eq!(
+        plain
+            .alias_target()
+            .map(|t| t.dns_name().trim_end_matches('.')),
+        Some("drill-web.us-west-2.elb.amazonaws.com")
+    );
     assert_eq!(
         p.test_dns_answer(&zone_id, "drill-d1.api.example.com")
             .await
             .unwrap(),
-        vec!["198.51.100.7", "198.51.100.8"]
+        vec!["drill-web.us-west-2.elb.amazonaws.com"],
+        "moto answers with the alias target's name"
     );
     assert_eq!(
         p.test_dns_answer(&zone_id, "api.example.com")
             .await
             .unwrap(),
-        vec!["203.0.113.10"],
+        vec!["web-1.us-east-1.elb.amazonaws.com"],
         "the production record's answer"
     );
     let observed = p.refresh(&scope(&[], true, known(&dns))).await.unwrap();

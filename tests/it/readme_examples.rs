@@ -315,7 +315,16 @@ fn actions_of(policy: &str) -> BTreeSet<String> {
 /// and S3, from the service authorization reference).
 fn iam_action(service: &str, operation: &str) -> String {
     let action = match (service, operation) {
-        ("ec2" | "rds" | "iam" | "secretsmanager" | "sts", op) => return format!("{service}:{op}"),
+        (
+            "ec2"
+            | "rds"
+            | "iam"
+            | "secretsmanager"
+            | "sts"
+            | "autoscaling"
+            | "elasticloadbalancing",
+            op,
+        ) => return format!("{service}:{op}"),
         ("monitoring", op) => return format!("cloudwatch:{op}"),
         ("s3", "ListBuckets") => "s3:ListAllMyBuckets",
         ("s3", "PUT bucket") => "s3:CreateBucket",

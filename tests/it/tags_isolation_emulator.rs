@@ -64,16 +64,19 @@ async fn a_tag_change_reaches_every_kind_leaves_others_tags_alone_and_then_plans
     assert_eq!(
         kinds(&before).into_iter().collect::<Vec<_>>(),
         [
+            "auto_scaling_group",
             "bucket",
             "database",
             "db_subnet_group",
-            "health_check",
             "hosted_zone",
-            "instance",
             "internet_gateway",
+            "launch_template",
+            "listener",
+            "load_balancer",
             "replication_role",
             "security_group",
             "subnet",
+            "target_group",
             "vpc"
         ],
         "every kind that can carry tags carries them"
@@ -86,7 +89,7 @@ async fn a_tag_change_reaches_every_kind_leaves_others_tags_alone_and_then_plans
         );
     }
 
-    // Somebody adds a tag of their own to a VPC and changes a managed one on an instance.
+    // Somebody adds a tag of their own to a VPC and changes a managed one on a subnet.
     let ec2 = emulator.ec2("us-east-1").await;
     let east = environment_tags(&emulator, "prod", &["us-east-1"]).await;
     let id_of = |kind: &str| {
@@ -95,7 +98,7 @@ async fn a_tag_change_reaches_every_kind_leaves_others_tags_alone_and_then_plans
             .unwrap()
             .to_string()
     };
-    let (vpc, instance) = (id_of("vpc"), id_of("instance"));
+    let (vpc, subnet) = (id_of("vpc"), id_of("subnet"));
     let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
     ec2.create_tags()
         .resources(&vpc)
@@ -104,7 +107,7 @@ async fn a_tag_change_reaches_every_kind_leaves_others_tags_alone_and_then_plans
         .await
         .unwrap();
     ec2.create_tags()
-        .resources(&instance)
+        .resources(&subnet)
         .tags(tag("team", "growth"))
         .send()
         .await
@@ -172,7 +175,7 @@ async fn a_tag_change_reaches_every_kind_leaves_others_tags_alone_and_then_plans
         "a tag somebody else added stays"
     );
     assert!(
-        after.contains_key(&format!("instance {instance}")),
+        after.contains_key(&format!("subnet {subnet}")),
         "not replaced"
     );
     ws.run(&["plan", env, "--detailed-exitcode"]).ok();
@@ -379,18 +382,18 @@ async fn state_mv_then_renamed_components_plan_clean_and_keep_their_names() {
         &renamed.replace("payments", "checkout"),
     );
     ws.run(&["apply", env, "--auto-approve"]).ok();
-    let instance = environment_tags(&emulator, "prod", &["us-east-1"])
+    let group = environment_tags(&emulator, "prod", &["us-east-1"])
         .await
         .into_iter()
-        .find(|(k, _)| k.starts_with("instance "))
+        .find(|(k, _)| k.starts_with("auto_scaling_group "))
         .unwrap()
         .1;
     assert_eq!(
-        instance["standby:address"],
-        "region.us-east-1.cluster.frontend.instance[0]"
+        group["standby:address"],
+        "region.us-east-1.cluster.frontend.group"
     );
     assert_eq!(
-        instance["Name"], "checkout-prod-web-us-east-1-0",
+        group["Name"], "checkout-prod-web-us-east-1",
         "names stay fixed"
     );
     ws.run(&["plan", env, "--detailed-exitcode"]).ok();
@@ -403,7 +406,7 @@ async fn state_mv_then_renamed_components_plan_clean_and_keep_their_names() {
     let refused = ws.run(&["plan", env]);
     assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
     assert!(
-        refused.stderr.contains("region.us-east-1.cluster.web.instance[0] would be named checkout-prod-web-us-east-1-0, the name region.us-east-1.cluster.frontend.instance[0] keeps"),
+        refused.stderr.contains(" would be named checkout-prod-web-us-east-1, the name region.us-east-1.cluster.frontend."),
         "{}",
         refused.stderr
     );

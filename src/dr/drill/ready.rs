@@ -55,31 +55,25 @@ pub(super) async fn check_ready(
 
     let t = Instant::now();
     let at = history_now();
-    let wanted: Vec<&Desired> = desired
-        .iter()
-        .filter(|d| d.kind == Kind::Instance)
-        .collect();
-    let running = wanted
-        .iter()
-        .filter(|d| {
-            by_address.get(&d.address).is_some_and(|o| {
-                o.computed
-                    .get("state")
-                    .and_then(|s| s.as_str())
-                    .is_none_or(|s| s == "running")
-            })
-        })
-        .count();
-    let ok = running == wanted.len();
+    let count = |m: &serde_json::Map<String, serde_json::Value>, key: &str| {
+        m.get(key).and_then(|v| v.as_u64()).unwrap_or(0)
+    };
+    let groups = desired.iter().filter(|d| d.kind == Kind::AutoScalingGroup);
+    let wanted: u64 = groups.clone().map(|d| count(&d.attrs, "desired")).sum();
+    let running: u64 = groups
+        .filter_map(|d| by_address.get(&d.address))
+        .map(|o| count(&o.computed, "in_service"))
+        .sum();
+    let ok = running == wanted;
     clock.step(
         "instances running",
         t,
         at,
         ok,
-        format!("{running}/{} running", wanted.len()),
+        format!("{running}/{wanted} running"),
     );
     if !ok {
-        problems.push(format!("{running} of {} instances running", wanted.len()));
+        problems.push(format!("{running} of {wanted} instances running"));
     }
 
     for d in desired.iter().filter(|d| d.kind == Kind::Database) {
@@ -156,26 +150,23 @@ pub(super) async fn check_ready(
                     .or(Some(z.id.clone()))
             })
             .unwrap_or_default();
-        let mut expected: Vec<String> = d
+        // The record must alias the drill's own load balancer and answer.
+        let lb_name = d
             .bindings
-            .get("values")
-            .map(|b| {
-                b.from
-                    .iter()
-                    .filter_map(|a| by_address.get(a))
-                    .filter_map(|o| {
-                        o.computed
-                            .get("public_ip")
-                            .and_then(|v| v.as_str())
-                            .map(str::to_string)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        expected.sort();
-        let mut answer = provider.test_dns_answer(&zone_id, name).await?;
-        answer.sort();
-        let ok = !answer.is_empty() && answer == expected;
+            .get("alias_dns_name")
+            .and_then(|b| b.from.first())
+            .and_then(|a| by_address.get(a))
+            .and_then(|o| o.computed.get("dns_name"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let aliased = by_address
+            .get(&d.address)
+            .and_then(|o| o.attrs.get("alias_dns_name"))
+            .and_then(|v| v.as_str());
+        let expected = [lb_name.clone()];
+        let answer = provider.test_dns_answer(&zone_id, name).await?;
+        let ok = !answer.is_empty() && !lb_name.is_empty() && aliased == Some(lb_name.as_str());
         clock.step(
             &format!("dns {name} answers"),
             t,

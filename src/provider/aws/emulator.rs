@@ -48,6 +48,9 @@
 //!     ([`emulated_backup_replication`]); stopping it calls nothing. The strict proxy's rule
 //!     `rds.automated-backups-replication` models the real operation, and tests of the
 //!     feature run through it.
+//! 15. EC2 `DescribeLaunchTemplates`: moto reports a template's tags as they were at its
+//!     creation, not those `CreateTags` changed since; [`launch_template_tags`] reads them
+//!     with `DescribeTags`. EC2 reports the current ones.
 //!
 //! Written so they are right against both (no flag; listed here to be seen):
 //!
@@ -92,7 +95,7 @@ impl Emulator {
         }
     }
 
-    /// Workaround 13: the emulator's "not implemented" answer (an HTML 500 page, which the
+    /// Workaround 14: the emulator's "not implemented" answer (an HTML 500 page, which the
     /// SDK would retry 25 times) is not retried; nothing changes against AWS.
     pub(crate) fn no_retries(self) -> aws_sdk_rds::config::Builder {
         let b = aws_sdk_rds::config::Builder::default();
@@ -178,12 +181,15 @@ impl Route53 {
                     .find(|s| s.failover() == Some(&ResourceRecordSetFailover::Primary))
             })
             .or_else(|| matching.first());
+        // An alias answers with its target's name: moto resolves nothing.
         let mut values: Vec<String> = set
-            .map(|s| {
-                s.resource_records()
+            .map(|s| match s.alias_target() {
+                Some(t) => vec![t.dns_name().trim_end_matches('.').to_ascii_lowercase()],
+                None => s
+                    .resource_records()
                     .iter()
                     .map(|r| r.value().to_string())
-                    .collect()
+                    .collect(),
             })
             .unwrap_or_default();
         values.sort_unstable();
@@ -350,4 +356,41 @@ impl aws_sdk_rds::config::retry::ClassifyRetry for NotImplementedHere {
 /// `describe_orderable_db_instance_options` answers only these two).
 pub(crate) fn orderable_options_known(engine: &str) -> bool {
     matches!(engine, "aurora-postgresql" | "neptune")
+}
+
+/// Quirk 15: the current tags of the launch template `id`, or of every launch template in
+/// the region, by template id.
+pub(crate) async fn launch_template_tags(
+    ec2: &aws_sdk_ec2::Client,
+    id: Option<&str>,
+    region: &str,
+    subject: &(dyn std::fmt::Display + Sync),
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<(String, String)>>> {
+    let filter = match id {
+        Some(id) => aws_sdk_ec2::types::Filter::builder()
+            .name("resource-id")
+            .values(id),
+        None => aws_sdk_ec2::types::Filter::builder()
+            .name("resource-type")
+            .values("launch-template"),
+    };
+    let tags: Vec<_> = ec2
+        .describe_tags()
+        .filters(filter.build())
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .op("DescribeTags", region, subject)?;
+    let mut by_id: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for t in tags {
+        if let (Some(id), Some(k), Some(v)) = (t.resource_id(), t.key(), t.value()) {
+            by_id
+                .entry(id.to_string())
+                .or_default()
+                .push((k.to_string(), v.to_string()));
+        }
+    }
+    Ok(by_id)
 }

@@ -3,7 +3,7 @@
 //! in `FAMILIES` concurrently. A new kind is one line in `handler` (and, for a new family,
 //! its module and one entry in `FAMILIES`).
 
-use super::{database, dns, network, role, secrets, storage, AwsProvider};
+use super::{compute, database, dns, loadbalancing, network, role, secrets, storage, AwsProvider};
 use crate::provider::{ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind};
 use async_trait::async_trait;
@@ -37,8 +37,10 @@ pub(super) trait KindHandler: Send + Sync {
 }
 
 /// Every family, in the order a refresh reports them.
-pub(super) const FAMILIES: [&dyn KindHandler; 6] = [
+pub(super) const FAMILIES: [&dyn KindHandler; 8] = [
     &network::Network,
+    &compute::Clusters,
+    &loadbalancing::LoadBalancing,
     &storage::Storage,
     &role::Roles,
     &secrets::SecretsFamily,
@@ -52,6 +54,8 @@ pub(super) fn handler(kind: Kind) -> &'static dyn KindHandler {
         Kind::Vpc | Kind::InternetGateway | Kind::Subnet | Kind::SecurityGroup | Kind::Instance => {
             &network::Network
         }
+        Kind::LaunchTemplate | Kind::AutoScalingGroup => &compute::Clusters,
+        Kind::LoadBalancer | Kind::TargetGroup | Kind::Listener => &loadbalancing::LoadBalancing,
         Kind::Bucket | Kind::BucketReplication => &storage::Storage,
         Kind::ReplicationRole => &role::Roles,
         Kind::DbSecret => &secrets::SecretsFamily,

@@ -1,8 +1,10 @@
 //! The AWS provider, on the real SDK: `AwsProvider` dispatches each kind to the handler of
 //! its family through one table (`handler.rs`): `network/` (VPCs, internet gateways,
-//! subnets, security groups, instances), `storage/` (buckets and their replication),
-//! `role.rs` (replication roles), `database/` (DB subnet groups, instances, snapshots),
-//! `secrets/` (databases' master passwords) and `dns/` (hosted zones, health checks, records); a refresh reads every family concurrently.
+//! subnets, security groups, stray instances), `compute/` (launch templates, Auto Scaling
+//! groups), `loadbalancing/` (load balancers, target groups, listeners), `storage/` (buckets
+//! and their replication), `role.rs` (replication roles), `database/` (DB subnet groups,
+//! instances, snapshots), `secrets/` (databases' master passwords) and `dns/` (hosted
+//! zones, health checks, records); a refresh reads every family concurrently.
 //! Every emulator workaround lives in `emulator.rs`, behind one flag decided here.
 //!
 //! Invariant: one `SdkConfig` (credentials, endpoint, retries, timeouts: `settings.rs`) for
@@ -12,6 +14,7 @@
 
 mod attrs;
 mod cloudwatch;
+mod compute;
 mod counter;
 mod database;
 mod dns;
@@ -19,6 +22,7 @@ mod dns_owner;
 pub(crate) mod emulator;
 pub(crate) mod error;
 mod handler;
+mod loadbalancing;
 mod network;
 pub mod poll;
 mod rate;
@@ -52,6 +56,8 @@ const S3_READS: usize = 16;
 const IAM_READS: usize = 4;
 const RDS_READS: usize = 8;
 const SECRETS_READS: usize = 4;
+const ASG_READS: usize = 8;
+const ELB_READS: usize = 8;
 /// Route 53 calls a second, of any kind: its quota (5 requests a second) is per account.
 const ROUTE53_RATE: u32 = 5;
 /// Route 53 is global: signed for us-east-1.
@@ -65,6 +71,8 @@ pub struct AwsProvider {
     emulator: emulator::Emulator,
     counter: RequestCounter,
     ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    autoscaling: Mutex<HashMap<String, aws_sdk_autoscaling::Client>>,
+    elb: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
     rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
@@ -77,6 +85,8 @@ pub struct AwsProvider {
     iam_limit: Arc<Semaphore>,
     rds_limit: Arc<Semaphore>,
     secrets_limit: Arc<Semaphore>,
+    asg_limit: Arc<Semaphore>,
+    elb_limit: Arc<Semaphore>,
     route53_limit: Arc<rate::Rate>,
     /// The caller's account id, asked once (for replication roles' trust policies).
     account: tokio::sync::OnceCell<String>,
@@ -130,6 +140,8 @@ impl AwsProvider {
             sdk,
             counter: RequestCounter::default(),
             ec2: Mutex::default(),
+            autoscaling: Mutex::default(),
+            elb: Mutex::default(),
             s3: Mutex::default(),
             iam: Mutex::default(),
             rds: Mutex::default(),
@@ -142,6 +154,8 @@ impl AwsProvider {
             iam_limit: Arc::new(Semaphore::new(IAM_READS)),
             rds_limit: Arc::new(Semaphore::new(RDS_READS)),
             secrets_limit: Arc::new(Semaphore::new(SECRETS_READS)),
+            asg_limit: Arc::new(Semaphore::new(ASG_READS)),
+            elb_limit: Arc::new(Semaphore::new(ELB_READS)),
             route53_limit: Arc::new(rate::Rate::per_second(ROUTE53_RATE)),
             account: tokio::sync::OnceCell::new(),
         }
@@ -275,6 +289,46 @@ impl AwsProvider {
             limit: self.ec2_limit.clone(),
             emulator: self.emulator,
             listed: self.ec2_listed.clone(),
+        }
+    }
+
+    fn elb_client(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+        cached(&self.elb, region, || {
+            let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
+                .build();
+            aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+        })
+    }
+
+    fn elb(&self, region: &str) -> loadbalancing::Elb {
+        loadbalancing::Elb {
+            client: self.elb_client(region),
+            region: region.to_string(),
+            limit: self.elb_limit.clone(),
+            emulator: self.emulator,
+        }
+    }
+
+    /// Launch templates (EC2) and Auto Scaling groups, with the target health they wait for.
+    fn compute(&self, region: &str) -> compute::Compute {
+        let asg = cached(&self.autoscaling, region, || {
+            let conf = aws_sdk_autoscaling::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
+                .build();
+            aws_sdk_autoscaling::Client::from_conf(conf)
+        });
+        compute::Compute {
+            asg,
+            ec2: self.ec2(region).client,
+            elb: self.elb_client(region),
+            region: region.to_string(),
+            limit: self.asg_limit.clone(),
+            emulator: self.emulator,
         }
     }
 

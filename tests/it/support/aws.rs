@@ -85,19 +85,36 @@ pub async fn environment_instances(
         .collect()
 }
 
-/// Live (pending or running) instances of the environment per `standby:address`, in
-/// `region`; instances without the tag are listed under `untagged`.
+/// Live (pending or running) instances of the environment in `region`, per the address of
+/// the Auto Scaling group that runs them (`region.<r>.cluster.web.group`), else per their own
+/// `standby:address`; instances with neither are listed under `untagged`.
 pub async fn live_instances_by_address(
     emulator: &Emulator,
     region: &str,
 ) -> BTreeMap<String, Vec<String>> {
+    let groups = autoscaling(emulator, region)
+        .await
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap();
+    let group_address: BTreeMap<&str, &str> = groups
+        .auto_scaling_groups()
+        .iter()
+        .filter_map(|g| {
+            let address = g
+                .tags()
+                .iter()
+                .find(|t| t.key() == Some("standby:address"))?;
+            Some((g.auto_scaling_group_name()?, address.value()?))
+        })
+        .collect();
     let mut by_address: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for i in environment_instances(emulator, region, &["pending", "running"]).await {
-        let address = i
-            .tags()
-            .iter()
-            .find(|t| t.key() == Some("standby:address"))
-            .and_then(|t| t.value())
+        let tag = |k: &str| i.tags().iter().find(|t| t.key() == Some(k))?.value();
+        let address = tag("aws:autoscaling:groupName")
+            .and_then(|g| group_address.get(g).copied())
+            .or_else(|| tag("standby:address"))
             .unwrap_or("untagged")
             .to_string();
         by_address
@@ -144,8 +161,12 @@ pub async fn zone_record_sets(
     Some((zone, sets.resource_record_sets().to_vec()))
 }
 
-/// The values of a record set, sorted.
+/// The values of a record set, sorted; an alias record's is its target's DNS name
+/// (lower-case, without the final dot).
 pub fn record_values(set: &aws_sdk_route53::types::ResourceRecordSet) -> Vec<String> {
+    if let Some(t) = set.alias_target() {
+        return vec![t.dns_name().trim_end_matches('.').to_ascii_lowercase()];
+    }
     let mut values: Vec<String> = set
         .resource_records()
         .iter()
@@ -333,4 +354,80 @@ pub async fn role_policies(
         .map(|r| r.as_str().unwrap().to_string())
         .collect();
     (account, resources)
+}
+
+pub async fn autoscaling(emulator: &Emulator, region: &str) -> aws_sdk_autoscaling::Client {
+    aws_sdk_autoscaling::Client::new(&emulator.sdk_config(region).await)
+}
+
+pub async fn elb(emulator: &Emulator, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+    aws_sdk_elasticloadbalancingv2::Client::new(&emulator.sdk_config(region).await)
+}
+
+/// The environment's Auto Scaling groups in `region` by `standby:address`: (desired
+/// capacity, instances `InService`). Two groups at one address would show as one: see
+/// `group_counts`.
+pub async fn groups_by_address(
+    emulator: &Emulator,
+    region: &str,
+) -> BTreeMap<String, (i32, usize)> {
+    let out = autoscaling(emulator, region)
+        .await
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap();
+    out.auto_scaling_groups()
+        .iter()
+        .filter_map(|g| {
+            let tag = |k: &str| g.tags().iter().find(|t| t.key() == Some(k))?.value();
+            if tag("standby:environment") != Some(ENVIRONMENT) {
+                return None;
+            }
+            let in_service = g
+                .instances()
+                .iter()
+                .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
+                .count();
+            let address = tag("standby:address")?.to_string();
+            Some((address, (g.desired_capacity().unwrap_or(-1), in_service)))
+        })
+        .collect()
+}
+
+/// The DNS names of the load balancers in `region` (lower-case), sorted.
+pub async fn load_balancer_names(emulator: &Emulator, region: &str) -> Vec<String> {
+    let out = elb(emulator, region)
+        .await
+        .describe_load_balancers()
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = out
+        .load_balancers()
+        .iter()
+        .filter_map(|l| l.dns_name().map(|n| n.to_ascii_lowercase()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// How many of the environment's Auto Scaling groups in `region` carry each address.
+pub async fn group_counts(emulator: &Emulator, region: &str) -> BTreeMap<String, usize> {
+    let out = autoscaling(emulator, region)
+        .await
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap();
+    let mut counts = BTreeMap::new();
+    for g in out.auto_scaling_groups() {
+        let tag = |k: &str| g.tags().iter().find(|t| t.key() == Some(k))?.value();
+        if tag("standby:environment") == Some(ENVIRONMENT) {
+            *counts
+                .entry(tag("standby:address").unwrap_or("untagged").to_string())
+                .or_default() += 1;
+        }
+    }
+    counts
 }

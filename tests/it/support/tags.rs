@@ -22,6 +22,8 @@ pub async fn environment_tags(
     for region in regions {
         all.extend(ec2_tags(emulator, region).await);
         all.extend(rds_tags(emulator, region).await);
+        all.extend(group_tags(emulator, region).await);
+        all.extend(elb_tags(emulator, region).await);
     }
     all.extend(s3_tags(emulator).await);
     all.extend(iam_tags(emulator).await);
@@ -80,9 +82,114 @@ async fn ec2_tags(emulator: &Emulator, region: &str) -> TagsById {
     }
     let live = super::aws::state_filter(&["pending", "running", "stopping", "stopped"]);
     let out = ec2.describe_instances().filters(live).send().await.unwrap();
+    // A group's instances are the group's: tagged at launch, never retagged.
+    let in_group = |i: &&aws_sdk_ec2::types::Instance| {
+        i.tags()
+            .iter()
+            .any(|t| t.key() == Some("aws:autoscaling:groupName"))
+    };
     for i in out.reservations().iter().flat_map(|r| r.instances()) {
+        if in_group(&i) {
+            continue;
+        }
         let id = i.instance_id().unwrap_or_default();
         all.insert(format!("instance {id}"), map(i.tags()));
+    }
+    // moto 5.2.5 describes a template with the tags it was created with: read them as tags.
+    let templates = ec2.describe_launch_templates().send().await.unwrap();
+    for t in templates.launch_templates() {
+        let id = t.launch_template_id().unwrap_or_default();
+        let filter = aws_sdk_ec2::types::Filter::builder()
+            .name("resource-id")
+            .values(id)
+            .build();
+        let out = ec2.describe_tags().filters(filter).send().await.unwrap();
+        let tags = out
+            .tags()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().into(),
+                    t.value().unwrap_or_default().into(),
+                )
+            })
+            .collect();
+        all.insert(format!("launch_template {id}"), tags);
+    }
+    all
+}
+
+/// Tags of the region's Auto Scaling groups.
+async fn group_tags(emulator: &Emulator, region: &str) -> TagsById {
+    let out = super::aws::autoscaling(emulator, region)
+        .await
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .unwrap();
+    out.auto_scaling_groups()
+        .iter()
+        .map(|g| {
+            let tags = g
+                .tags()
+                .iter()
+                .map(|t| {
+                    let (k, v) = (t.key().unwrap_or_default(), t.value().unwrap_or_default());
+                    (k.to_string(), v.to_string())
+                })
+                .collect();
+            let name = g.auto_scaling_group_name().unwrap_or_default();
+            (format!("auto_scaling_group {name}"), tags)
+        })
+        .collect()
+}
+
+/// Tags of the region's load balancers, target groups and listeners.
+async fn elb_tags(emulator: &Emulator, region: &str) -> TagsById {
+    let elb = super::aws::elb(emulator, region).await;
+    let mut arns: Vec<(String, String)> = Vec::new();
+    let lbs = elb.describe_load_balancers().send().await.unwrap();
+    for lb in lbs.load_balancers() {
+        let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
+        let listeners = elb
+            .describe_listeners()
+            .load_balancer_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        for l in listeners.listeners() {
+            arns.push((
+                "listener".into(),
+                l.listener_arn().unwrap_or_default().into(),
+            ));
+        }
+        arns.push(("load_balancer".into(), arn));
+    }
+    let groups = elb.describe_target_groups().send().await.unwrap();
+    for g in groups.target_groups() {
+        arns.push((
+            "target_group".into(),
+            g.target_group_arn().unwrap_or_default().into(),
+        ));
+    }
+    let mut all = TagsById::new();
+    for (kind, arn) in arns {
+        let out = elb
+            .describe_tags()
+            .resource_arns(&arn)
+            .send()
+            .await
+            .unwrap();
+        let tags = out
+            .tag_descriptions()
+            .iter()
+            .flat_map(|d| d.tags())
+            .map(|t| {
+                let (k, v) = (t.key().unwrap_or_default(), t.value().unwrap_or_default());
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        all.insert(format!("{kind} {arn}"), tags);
     }
     all
 }

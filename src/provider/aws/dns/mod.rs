@@ -21,9 +21,9 @@ use crate::topology::{Desired, Kind, OWNER, TAGS, UNKNOWN};
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_NAME, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_route53::types::{
-    Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheck, HealthCheckConfig,
-    HealthCheckType, HostedZone, ResourceRecord, ResourceRecordSet, ResourceRecordSetFailover,
-    RrType, Tag, TagResourceType,
+    AliasTarget, Change, ChangeAction, ChangeBatch, ChangeStatus, HealthCheck, HealthCheckConfig,
+    HealthCheckType, HostedZone, ResourceRecordSet, ResourceRecordSetFailover, RrType, Tag,
+    TagResourceType,
 };
 use aws_sdk_route53::Client;
 use futures::future::try_join_all;

@@ -2,6 +2,9 @@
 
 use super::*;
 
+/// The TTL of a record's owner (TXT) record: an alias record has none of its own.
+const OWNER_TTL: i64 = 60;
+
 impl Route53 {
     // --- records -------------------------------------------------------------------------
 
@@ -32,7 +35,7 @@ impl Route53 {
         let owner = d.attrs.get(OWNER).and_then(Value::as_str);
         let mut changes = vec![(ChangeAction::Upsert, set.clone())];
         if let Some(owner) = owner {
-            let ttl = set.ttl().unwrap_or(60);
+            let ttl = set.ttl().unwrap_or(OWNER_TTL);
             let txt = dns_owner::txt_set(set.name(), set.set_identifier(), owner, ttl)?;
             changes.push((ChangeAction::Upsert, txt));
         }
@@ -216,45 +219,33 @@ impl Route53 {
     }
 }
 
+/// The alias A record `d` describes: to its load balancer, evaluating the target health
+/// (https://docs.aws.amazon.com/Route53/latest/APIReference/API_AliasTarget.html); an alias
+/// record has no TTL and no values of its own.
 pub(super) fn record_set(
     d: &Desired,
     health_check: Option<String>,
 ) -> anyhow::Result<ResourceRecordSet> {
     let a = &d.address;
-    let values: Vec<&str> = match d.attrs.get("values") {
-        Some(Value::Array(vs)) => vs
-            .iter()
-            .map(|v| v.as_str())
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| anyhow!("{a}: attribute `values` must be a list of IP addresses"))?,
-        _ => bail!("{a}: attribute `values` must be a list of IP addresses"),
-    };
-    if values.is_empty() {
-        bail!(
-            "{a}: a record needs at least one instance address, and its cluster has none \
-             in this region; give the region's cluster at least one instance"
-        );
+    let dns_name = str_attr(d, "alias_dns_name")?;
+    let zone_id = str_attr(d, "alias_zone_id")?;
+    if dns_name == UNKNOWN || zone_id == UNKNOWN {
+        bail!("{a}: the record's load balancer is not known yet; apply its cluster first");
     }
-    if values.contains(&UNKNOWN) {
-        bail!("{a}: the record's addresses are not known yet (an instance has no public IP)");
-    }
-    let mut values = values;
-    values.sort_unstable();
-    let ttl = d
+    let evaluate = d
         .attrs
-        .get("ttl")
-        .and_then(Value::as_i64)
-        .filter(|t| *t >= 0)
-        .with_context(|| format!("{a}: attribute `ttl` must be a number of seconds"))?;
-    let records = values
-        .iter()
-        .map(|v| ResourceRecord::builder().value(*v).build())
-        .collect::<Result<Vec<_>, _>>()?;
+        .get("evaluate_target_health")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let target = AliasTarget::builder()
+        .dns_name(dns_name)
+        .hosted_zone_id(zone_id)
+        .evaluate_target_health(evaluate)
+        .build()?;
     let set = ResourceRecordSet::builder()
         .name(str_attr(d, "name")?)
         .r#type(RrType::A)
-        .ttl(ttl)
-        .set_resource_records(Some(records));
+        .alias_target(target);
     // A plain record (a drill's): no set identifier, failover or health check.
     if d.attrs.get("failover").is_none_or(Value::is_null) {
         if d.attrs.get("set_identifier").is_some_and(|v| !v.is_null()) {

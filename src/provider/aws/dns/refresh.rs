@@ -226,8 +226,7 @@ pub(super) fn record_observed(
 ) -> Observed {
     let name = s.name().trim_end_matches('.');
     let set_id = s.set_identifier().unwrap_or_default();
-    let mut values: Vec<&str> = s.resource_records().iter().map(|r| r.value()).collect();
-    values.sort_unstable();
+    let alias = s.alias_target();
     let mut computed = map([("zone_id", json!(zone_id))]);
     if let Some(h) = s.health_check_id() {
         computed.insert("health_check_id".into(), json!(h));
@@ -240,9 +239,16 @@ pub(super) fn record_observed(
         attrs: map([
             ("name", json!(name)),
             ("failover", json!(s.failover().map(|f| f.as_str()))),
-            ("ttl", json!(s.ttl())),
             ("set_identifier", json!(s.set_identifier())),
-            ("values", json!(values)),
+            (
+                "alias_dns_name",
+                json!(alias.map(|t| t.dns_name().trim_end_matches('.').to_ascii_lowercase())),
+            ),
+            ("alias_zone_id", json!(alias.map(|t| t.hosted_zone_id()))),
+            (
+                "evaluate_target_health",
+                json!(alias.map(|t| t.evaluate_target_health())),
+            ),
             (OWNER, json!(owner)),
         ]),
         computed,

@@ -1,4 +1,4 @@
-//! Instances: launched idempotently (`ClientToken`), waited for until running.
+//! Stray instances (clusters run in Auto Scaling groups): terminated, and waited for.
 
 use super::super::poll::{self, Pace, Reading};
 use super::*;
@@ -7,87 +7,6 @@ use super::*;
 const NOT_FOUND: &str = "InvalidInstanceID.NotFound";
 
 impl Ec2 {
-    pub(super) async fn create_instance(
-        &self,
-        d: &Desired,
-        subnet_id: &str,
-        group_id: &str,
-    ) -> anyhow::Result<Observed> {
-        let (r, a) = (self.region.as_str(), &d.address);
-        // Adopt a live instance carrying the address (waiting for it if still pending).
-        if let Some(Raw::Instance(found)) = self.find_raw(d, Kind::Instance).await? {
-            let state = found.state().and_then(|s| s.name()).map(|n| n.as_str());
-            if state != Some("pending") {
-                return self
-                    .instance_observed(&found)
-                    .ok_or_else(|| self.empty("DescribeInstances", a));
-            }
-            return self.wait_running(d, *found).await;
-        }
-        let mut token = client_token(d, subnet_id, group_id);
-        let mut instance = None;
-        // A token whose instance has since terminated returns that instance again (EC2 keeps
-        // tokens for a while): derive a new token from it, deterministically.
-        for _ in 0..3 {
-            let out = self
-                .client
-                .run_instances()
-                .image_id(str_attr(d, "image")?)
-                .instance_type(InstanceType::from(str_attr(d, "instance_type")?))
-                .min_count(1)
-                .max_count(1)
-                .subnet_id(subnet_id)
-                .security_group_ids(group_id)
-                .client_token(&token)
-                .tag_specifications(tag_spec(ResourceType::Instance, d))
-                .send()
-                .await
-                .op("RunInstances", r, a)?;
-            let i = out
-                .instances()
-                .first()
-                .cloned()
-                .ok_or_else(|| self.empty("RunInstances", a))?;
-            let state = i
-                .state()
-                .and_then(|s| s.name())
-                .map(|n| n.as_str().to_string());
-            if matches!(state.as_deref(), Some("terminated" | "shutting-down")) {
-                token = salted_token(&token, i.instance_id().unwrap_or_default());
-                continue;
-            }
-            instance = Some(i);
-            break;
-        }
-        let instance = instance.ok_or_else(|| {
-            anyhow!(
-                "{a}: RunInstances in {r} kept returning terminated instances for its client token"
-            )
-        })?;
-        self.wait_running(d, instance).await
-    }
-
-    pub(super) async fn wait_running(
-        &self,
-        d: &Desired,
-        instance: Instance,
-    ) -> anyhow::Result<Observed> {
-        let a = &d.address;
-        let id = instance.instance_id().unwrap_or_default().to_string();
-        let running = self
-            .wait_instance_state(a, &id, "running")
-            .await?
-            .unwrap_or(instance);
-        self.instance_observed(&running)
-            .or_else(|| {
-                // Tags should be on it; fall back to the desired address.
-                let mut o = self.instance_observed_untagged(&running)?;
-                o.address = a.clone();
-                Some(o)
-            })
-            .ok_or_else(|| self.empty("RunInstances", a))
-    }
-
     /// Waits until `id` is in `state` (`pending` before `running`, `shutting-down` before
     /// `terminated`: https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html).
     /// A NotFound is read again, except when waiting for `terminated`, where it means gone.
@@ -169,24 +88,4 @@ pub(super) fn dedupe_instances(mut instances: Vec<Instance>) -> Vec<Instance> {
         }
     }
     out
-}
-
-/// A `ClientToken` derived from everything `RunInstances` sends: settings, subnet, security
-/// group and every tag (environment, address, a drill's id), at most 64 characters. EC2 keeps
-/// a token bound for at least 24 hours, also after the instance terminated, and answers
-/// `IdempotentParameterMismatch` to the same token with other parameters ("Ensuring
-/// idempotency", https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html):
-/// the same request retried yields the same token, any change a new one.
-pub(crate) fn client_token(d: &Desired, subnet_id: &str, group_id: &str) -> String {
-    let attrs = serde_json::to_string(&d.attrs).unwrap_or_default();
-    let tags = serde_json::to_string(&d.tags).unwrap_or_default();
-    let input = format!("{}|{subnet_id}|{group_id}|{attrs}|{tags}", d.address);
-    hex::encode(Sha256::digest(input.as_bytes()))[..64].to_string()
-}
-
-pub(super) fn salted_token(token: &str, terminated_id: &str) -> String {
-    hex::encode(Sha256::digest(
-        format!("{token}|{terminated_id}").as_bytes(),
-    ))[..64]
-        .to_string()
 }

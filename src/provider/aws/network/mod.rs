@@ -1,16 +1,18 @@
-//! `Ec2`: VPCs, internet gateways, subnets, security groups and instances in one region.
+//! `Ec2`: VPCs, internet gateways, subnets, security groups, and stray instances in one
+//! region (clusters run in Auto Scaling groups: `compute/`).
 //!
 //! Invariant: every resource is created with all its desired tags in the creating call (tag
 //! specifications), so whatever exists can be found again by tag; a create first looks for
-//! a live resource carrying its `standby:address` tag and adopts it, and instances also carry
-//! a `ClientToken` derived from the address, so an interrupted apply never duplicates them.
+//! a live resource carrying its `standby:address` tag and adopts it.
 //! Refresh is one paginated, tag-filtered describe per resource type.
 //!
 //! Unmanaged instances: an instance carrying the environment's `standby:service` and
-//! `standby:environment` tags but no `standby:address` tag is left out of a refresh, except
-//! when the scope asks for `include_unmanaged` (`standby drift`): it then comes back at
+//! `standby:environment` tags that belongs to no Auto Scaling group (a group's members carry
+//! `aws:autoscaling:groupName` and are the group's) is left out of a refresh, except when the
+//! scope asks for `include_unmanaged` (`standby drift`): it then comes back at
 //! `unmanaged.instance.<instance id>` (see `provider::unmanaged_address`). An instance whose
-//! address tag names an address nobody knows is reported at that address, as before.
+//! address tag names an address (one launched by hand before clusters had groups) is
+//! reported there, so a plan terminates it.
 
 use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
@@ -22,12 +24,11 @@ use crate::topology::{Desired, Kind, TAGS};
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
 use anyhow::{anyhow, bail, Context as _};
 use aws_sdk_ec2::types::{
-    AttributeBooleanValue, Filter, Instance, InstanceType, InternetGateway, IpPermission, IpRange,
-    ResourceType, SecurityGroup, Subnet, Tag, TagSpecification, Vpc,
+    AttributeBooleanValue, Filter, Instance, InternetGateway, IpPermission, IpRange, ResourceType,
+    SecurityGroup, Subnet, Tag, TagSpecification, Vpc,
 };
 use aws_sdk_ec2::Client;
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -83,8 +84,10 @@ impl Ec2 {
                     .await?
             }
             Kind::Instance => {
-                self.create_instance(d, &ref_id("subnet")?, &ref_id("security_group")?)
-                    .await?
+                bail!(
+                    "{}: instances are launched by their cluster's Auto Scaling group",
+                    d.address
+                )
             }
             other => bail!("kind {other:?} is not an EC2 resource"),
         };

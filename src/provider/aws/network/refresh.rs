@@ -55,7 +55,9 @@ impl Ec2 {
             by_id.insert(o.id.clone(), o.address.clone());
         }
         out.extend(rest);
-        for i in dedupe_instances(instances) {
+        // A group's instances are the group's (`compute/`), not resources of their own.
+        let members = instances.into_iter().filter(|i| !in_group(i));
+        for i in dedupe_instances(members.collect()) {
             let found = match self.instance_observed(&i) {
                 None if scope.include_unmanaged => {
                     self.instance_observed_untagged(&i).map(|mut o| {
@@ -82,6 +84,14 @@ impl Ec2 {
         }
         Ok(out)
     }
+}
+
+/// The tag Auto Scaling puts on the instances of a group
+/// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-tagging.html).
+const GROUP_TAG: &str = "aws:autoscaling:groupName";
+
+fn in_group(i: &Instance) -> bool {
+    i.tags().iter().any(|t| t.key() == Some(GROUP_TAG))
 }
 
 impl Ec2 {

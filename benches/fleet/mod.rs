@@ -1,12 +1,12 @@
-//! Bench support: the 1,000-instance environment the API-call benches measure (a primary of
-//! 800 and a warm standby of 200, capacity 0.25, plus a cold standby and a bucket), applied
+//! Bench support: the 2,000-instance environment the API-call benches measure (a primary of
+//! 1,600 and a warm standby of 400, capacity 0.25, plus a cold standby and a bucket), applied
 //! once against a fresh moto emulator through the real SDK.
 //!
-//! Invariant: `apply_thousand` returns only after a successful apply whose state holds
-//! exactly `INSTANCES` instances; it has made no call the benches count afterwards (they
+//! Invariant: `apply_fleet` returns only after a successful apply whose Auto Scaling groups
+//! run exactly `INSTANCES` instances; it has made no call the benches count afterwards (they
 //! read `provider.request_count()` before and after what they measure). The returned value
 //! owns the emulator and the temporary directory, so both live as long as it does.
-//! Included with `mod thousand;`; the emulator comes from the `standby-emulator` crate the
+//! Included with `mod fleet;`; the emulator comes from the `standby-emulator` crate the
 //! integration tests share.
 
 use standby::apply::{apply, ApplyOptions};
@@ -21,9 +21,9 @@ use tokio::sync::{mpsc, watch};
 
 use standby_emulator::Emulator;
 
-pub const INSTANCES: usize = 1000;
+pub const INSTANCES: usize = 2000;
 
-/// A primary of 800 and a warm standby of 200 (capacity 0.25): 1,000 instances.
+/// A primary of 1,600 and a warm standby of 400 (capacity 0.25): 2,000 instances.
 pub const SPEC: &str = r#"
 service "bench" {
   rto = "15m"
@@ -44,7 +44,7 @@ region "eu-west-1" {
 }
 cluster "web" {
   instance_type = "t3.micro"
-  size          = 800
+  size          = 1600
   image         = "ami-12c6146b"
   port          = 443
 }
@@ -57,7 +57,7 @@ pub struct Applied {
     pub provider: Arc<AwsProvider>,
     /// The state after the apply.
     pub state: State,
-    /// Instances in `state`: always `INSTANCES`.
+    /// Instances the state's groups run: always `INSTANCES`.
     pub instances: usize,
     /// How long the apply (its plan included) took.
     pub apply_secs: f64,
@@ -68,7 +68,7 @@ pub struct Applied {
 }
 
 /// Starts an emulator, writes `SPEC` and applies it with a parallelism of 16.
-pub async fn apply_thousand() -> Applied {
+pub async fn apply_fleet() -> Applied {
     let emulator = Emulator::start();
     let dir = tempfile::tempdir().unwrap();
     let env_dir = dir.path().join("environments/bench");
@@ -113,11 +113,12 @@ pub async fn apply_thousand() -> Applied {
     let apply_secs = t.elapsed().as_secs_f64();
     let state = store.state().clone();
     drop(store);
-    let instances = state
+    let instances: usize = state
         .resources
         .iter()
-        .filter(|r| r.address.as_str().contains(".instance["))
-        .count();
+        .filter(|r| r.kind == standby::topology::Kind::AutoScalingGroup)
+        .map(|r| r.computed["in_service"].as_u64().unwrap() as usize)
+        .sum();
     assert_eq!(instances, INSTANCES);
     Applied {
         env,

@@ -1,0 +1,151 @@
+//! Clusters: a launch template (EC2) and an Auto Scaling group per cluster and region.
+//!
+//! Invariant: a template and a group carry every desired tag from the creating call; a
+//! group propagates them to its instances except `standby:address` (an instance is the
+//! group's, not a resource of its own: the network refresh leaves group members out). A
+//! create that meets an existing one of the same name adopts it and brings it to the spec.
+//! Every change of a group's capacity waits until the wanted number of instances is
+//! `InService` (and healthy in its target group, when it has one).
+
+use super::attrs::{map, str_attr};
+use super::error::{self, AwsResultExt};
+use super::{region_of, tags, AwsProvider};
+use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
+use crate::topology::{Desired, Kind};
+use anyhow::{anyhow, bail};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+mod group;
+mod refresh;
+mod template;
+
+/// The launch template version a group runs: always the template's default, which an
+/// update moves (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_LaunchTemplateSpecification.html).
+const DEFAULT_VERSION: &str = "$Default";
+
+/// The Auto Scaling and EC2 APIs of one region.
+pub(crate) struct Compute {
+    pub(crate) asg: aws_sdk_autoscaling::Client,
+    pub(crate) ec2: aws_sdk_ec2::Client,
+    /// The target groups' health (`DescribeTargetHealth`) a scale-up waits for.
+    pub(crate) elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub(crate) region: String,
+    pub(crate) limit: Arc<Semaphore>,
+    pub(crate) emulator: super::emulator::Emulator,
+}
+
+impl Compute {
+    pub(crate) async fn create(
+        &self,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let refs = resolve_refs(d, ctx)?;
+        let mut o = match d.kind {
+            Kind::LaunchTemplate => {
+                self.create_template(d, ref_id(d, &refs, "security_group")?)
+                    .await?
+            }
+            Kind::AutoScalingGroup => self.create_group(d, &refs).await?,
+            other => bail!("kind {other:?} is not a cluster resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn update(
+        &self,
+        d: &Desired,
+        current: &Observed,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        let refs = resolve_refs(d, ctx)?;
+        let mut o = match d.kind {
+            Kind::LaunchTemplate => {
+                let sg = ref_id(d, &refs, "security_group")?;
+                self.update_template(d, current, sg).await?
+            }
+            Kind::AutoScalingGroup => self.update_group(d, current, &refs).await?,
+            other => bail!("kind {other:?} is not a cluster resource"),
+        };
+        o.depends_on = d.dependencies().cloned().collect();
+        Ok(o)
+    }
+
+    pub(crate) async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        match current.kind {
+            Kind::LaunchTemplate => self.delete_template(current).await,
+            Kind::AutoScalingGroup => self.delete_group(current).await,
+            other => bail!("kind {other:?} is not a cluster resource"),
+        }
+    }
+}
+
+/// The AWS id of the resource `d` refers to as `name`.
+fn ref_id<'a>(d: &Desired, refs: &'a Refs, name: &str) -> anyhow::Result<&'a str> {
+    refs.get(name)
+        .map(|o| o.id.as_str())
+        .ok_or_else(|| anyhow!("{}: reference `{name}` is missing from the spec", d.address))
+}
+
+type Refs = std::collections::BTreeMap<String, Observed>;
+
+/// A whole-number attribute.
+fn int_attr(d: &Desired, key: &str) -> anyhow::Result<i32> {
+    d.attrs
+        .get(key)
+        .and_then(Value::as_i64)
+        .and_then(|v| i32::try_from(v).ok())
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: attribute `{key}` is missing or not a whole number",
+                d.address
+            )
+        })
+}
+
+/// The cluster family's handler: launch templates and Auto Scaling groups.
+pub(super) struct Clusters;
+
+#[async_trait::async_trait]
+impl super::handler::KindHandler for Clusters {
+    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        let reads = scope
+            .regions
+            .iter()
+            .map(|r| async move { p.compute(r).refresh(scope).await });
+        let found = futures::future::try_join_all(reads).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.compute(region_of(&d.address, d.region.as_deref())?)
+            .create(d, ctx)
+            .await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        d: &Desired,
+        current: &Observed,
+        ctx: &dyn ApplyContext,
+    ) -> anyhow::Result<Observed> {
+        p.compute(region_of(&d.address, d.region.as_deref())?)
+            .update(d, current, ctx)
+            .await
+    }
+
+    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
+        p.compute(region_of(&current.address, current.region.as_deref())?)
+            .delete(current)
+            .await
+    }
+}

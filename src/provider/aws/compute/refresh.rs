@@ -1,0 +1,123 @@
+//! Reading a region's clusters in batch: one paginated, tag-filtered describe of groups and
+//! one of launch templates (with one read of each template's default version).
+
+use super::*;
+use crate::address::Address;
+use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+use aws_sdk_autoscaling::types::Filter as AsgFilter;
+use aws_sdk_ec2::types::Filter as Ec2Filter;
+use std::collections::BTreeMap;
+
+impl Compute {
+    pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        let (groups, templates) = tokio::try_join!(self.groups(scope), self.templates(scope))?;
+        Ok(groups.into_iter().chain(templates).collect())
+    }
+
+    /// `DescribeAutoScalingGroups` filtered by the environment's tags
+    /// (https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html, `tag:<key>`).
+    async fn groups(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
+        let filter = |k: &str, v: &str| {
+            AsgFilter::builder()
+                .name(format!("tag:{k}"))
+                .values(v)
+                .build()
+        };
+        let _permit = self.limit.acquire().await?;
+        let groups: Vec<_> = self
+            .asg
+            .describe_auto_scaling_groups()
+            .filters(filter(TAG_SERVICE, &scope.service))
+            .filters(filter(TAG_ENVIRONMENT, &scope.environment))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("DescribeAutoScalingGroups", &self.region, &subject)?;
+        Ok(groups
+            .iter()
+            .filter_map(|g| {
+                let tag = g.tags().iter().find(|t| t.key() == Some(TAG_ADDRESS));
+                let name = g.auto_scaling_group_name()?;
+                let address = match tag.and_then(|t| t.value()) {
+                    Some(a) => Address::new(a),
+                    None if scope.include_unmanaged => {
+                        crate::provider::unmanaged_address(Kind::AutoScalingGroup, name)
+                    }
+                    None => return None,
+                };
+                Some(self.group_observed(g, address))
+            })
+            .collect())
+    }
+
+    /// `DescribeLaunchTemplates` filtered by the environment's tags, then every template's
+    /// default version at once.
+    async fn templates(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
+        let filter = |k: &str, v: &str| {
+            Ec2Filter::builder()
+                .name(format!("tag:{k}"))
+                .values(v)
+                .build()
+        };
+        let templates: Vec<_> = {
+            let _permit = self.limit.acquire().await?;
+            self.ec2
+                .describe_launch_templates()
+                .filters(filter(TAG_SERVICE, &scope.service))
+                .filters(filter(TAG_ENVIRONMENT, &scope.environment))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .op("DescribeLaunchTemplates", &self.region, &subject)?
+        };
+        if templates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Every template's default version in one listing: `$Default` without a template
+        // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeLaunchTemplateVersions.html).
+        let versions: Vec<_> = {
+            let _permit = self.limit.acquire().await?;
+            self.ec2
+                .describe_launch_template_versions()
+                .versions(DEFAULT_VERSION)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .op("DescribeLaunchTemplateVersions", &self.region, &subject)?
+        };
+        // Emulator workaround (`emulator.rs`, 13): moto's template tags are stale.
+        let mut current = BTreeMap::new();
+        if self.emulator.on() {
+            let (r, s) = (self.region.as_str(), &subject);
+            current = super::super::emulator::launch_template_tags(&self.ec2, None, r, s).await?;
+        }
+        Ok(templates
+            .iter()
+            .filter_map(|t| {
+                let id = t.launch_template_id()?;
+                let live = current.remove(id).unwrap_or_else(|| template::own_tags(t));
+                let tag = live.iter().find(|(k, _)| k == TAG_ADDRESS);
+                let address = match tag {
+                    Some((_, a)) => Address::new(a.clone()),
+                    None if scope.include_unmanaged => {
+                        crate::provider::unmanaged_address(Kind::LaunchTemplate, id)
+                    }
+                    None => return None,
+                };
+                let data = versions
+                    .iter()
+                    .find(|v| v.launch_template_id() == Some(id))
+                    .and_then(|v| v.launch_template_data());
+                Some(self.template_observed(t, address, data, &live))
+            })
+            .collect())
+    }
+}

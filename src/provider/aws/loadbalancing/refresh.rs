@@ -1,0 +1,128 @@
+//! Reading a region's load balancing in batch: each type listed once, tags read 20 ARNs a
+//! call, listeners once per managed load balancer.
+
+use super::balancer::{balancer_observed, listener_observed};
+use super::target_group::target_group_observed;
+use super::*;
+use crate::address::Address;
+use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+
+type TagsByArn = BTreeMap<String, BTreeMap<String, String>>;
+
+impl Elb {
+    pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
+        let _permit = self.limit.acquire().await?;
+        let (balancers, groups) = tokio::try_join!(
+            async {
+                self.client
+                    .describe_load_balancers()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .op("DescribeLoadBalancers", &self.region, &subject)
+            },
+            async {
+                self.client
+                    .describe_target_groups()
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .op("DescribeTargetGroups", &self.region, &subject)
+            },
+        )?;
+        let arns = balancers
+            .iter()
+            .filter_map(|b| b.load_balancer_arn())
+            .chain(groups.iter().filter_map(|g| g.target_group_arn()));
+        let tags = self.tags(arns, &subject).await?;
+        let r = self.region.as_str();
+        let mut out = Vec::new();
+        let mut ours = Vec::new();
+        for b in &balancers {
+            let arn = b.load_balancer_arn().unwrap_or_default();
+            if let Some(address) = address_of(&tags, arn, scope, Kind::LoadBalancer) {
+                out.push(observe_tags(balancer_observed(b, address, r), &tags, arn));
+                ours.push(arn.to_string());
+            }
+        }
+        for g in &groups {
+            let arn = g.target_group_arn().unwrap_or_default();
+            if let Some(address) = address_of(&tags, arn, scope, Kind::TargetGroup) {
+                out.push(observe_tags(
+                    target_group_observed(g, address, r),
+                    &tags,
+                    arn,
+                ));
+            }
+        }
+        let mut listeners = Vec::new();
+        for lb in &ours {
+            listeners.extend(self.listeners(lb, &subject).await?);
+        }
+        let arns = listeners.iter().filter_map(|l| l.listener_arn());
+        let tags = self.tags(arns, &subject).await?;
+        for l in &listeners {
+            let arn = l.listener_arn().unwrap_or_default();
+            if let Some(address) = address_of(&tags, arn, scope, Kind::Listener) {
+                out.push(observe_tags(listener_observed(l, address, r), &tags, arn));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The tags of every ARN, `TAG_BATCH` at a time.
+    async fn tags<'a>(
+        &self,
+        arns: impl Iterator<Item = &'a str>,
+        subject: &str,
+    ) -> anyhow::Result<TagsByArn> {
+        let arns: Vec<&str> = arns.collect();
+        let mut all = TagsByArn::new();
+        for chunk in arns.chunks(TAG_BATCH) {
+            let out = self
+                .client
+                .describe_tags()
+                .set_resource_arns(Some(chunk.iter().map(|s| s.to_string()).collect()))
+                .send()
+                .await
+                .op("DescribeTags", &self.region, &subject)?;
+            for d in out.tag_descriptions() {
+                let tags = d
+                    .tags()
+                    .iter()
+                    .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                    .collect();
+                all.insert(d.resource_arn().unwrap_or_default().to_string(), tags);
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// The address of an ARN whose tags name the scope's environment: its address tag, or an
+/// `unmanaged.` address when the scope asks for those.
+fn address_of(tags: &TagsByArn, arn: &str, scope: &Scope, kind: Kind) -> Option<Address> {
+    let t = tags.get(arn)?;
+    if t.get(TAG_SERVICE) != Some(&scope.service)
+        || t.get(TAG_ENVIRONMENT) != Some(&scope.environment)
+    {
+        return None;
+    }
+    match t.get(TAG_ADDRESS) {
+        Some(a) => Some(Address::new(a.clone())),
+        None if scope.include_unmanaged => Some(crate::provider::unmanaged_address(kind, arn)),
+        None => None,
+    }
+}
+
+fn observe_tags(mut o: Observed, by_arn: &TagsByArn, arn: &str) -> Observed {
+    if let Some(t) = by_arn.get(arn) {
+        tags::observe(&mut o, t.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+    o
+}
