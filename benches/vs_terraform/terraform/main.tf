@@ -1,7 +1,8 @@
 # The layout standby builds from environments/demo, written as a Terraform user would: one
-# provider per region, the same VPCs, subnets, gateways, security groups, instances, database
-# and cross-region read replica, versioned encrypted buckets replicating from the primary, and
-# Route 53 failover records with health checks. Run by benches/vs_terraform against the same
+# provider per region, the same VPCs, subnets, gateways, security groups, launch templates and
+# Auto Scaling groups (the cold standby's at 0), a load balancer per serving region, the
+# database and its cross-region read replica, versioned encrypted buckets replicating from the
+# primary, and Route 53 failover alias records to the load balancers. Run by benches/vs_terraform against the same
 # moto through the same proxy as standby (the endpoint comes from AWS_ENDPOINT_URL).
 
 terraform {
@@ -65,6 +66,8 @@ module "us_east_1" {
   worker_size = 2
   ami         = local.ami
   database    = "primary"
+  full_size   = var.web_size
+  serving     = true
   providers   = { aws = aws }
 }
 
@@ -77,6 +80,8 @@ module "us_west_2" {
   ami         = local.ami
   database    = var.failover ? "primary" : "replica"
   replica_of  = module.us_east_1.database_arn
+  full_size   = var.web_size
+  serving     = true
   providers   = { aws = aws.west }
 }
 
@@ -88,6 +93,8 @@ module "eu_west_1" {
   worker_size = 0
   ami         = local.ami
   database    = "none"
+  full_size   = var.web_size
+  serving     = false
   providers   = { aws = aws.eu }
 }
 
@@ -249,51 +256,38 @@ resource "aws_s3_bucket_replication_configuration" "primary" {
   }
 }
 
-# DNS: a zone, a health check on each serving region's first web instance, failover records.
+# DNS: a zone and failover alias records to each serving region's load balancer, failing
+# over on the targets' health.
 
 resource "aws_route53_zone" "shop" {
   name = "shop.example.com"
 }
 
-resource "aws_route53_health_check" "east" {
-  ip_address        = module.us_east_1.web_ips[0]
-  port              = 443
-  type              = "HTTPS"
-  resource_path     = "/health"
-  failure_threshold = 3
-  request_interval  = 30
-}
-
-resource "aws_route53_health_check" "west" {
-  ip_address        = module.us_west_2.web_ips[0]
-  port              = 443
-  type              = "HTTPS"
-  resource_path     = "/health"
-  failure_threshold = 3
-  request_interval  = 30
-}
-
 resource "aws_route53_record" "east" {
-  zone_id         = aws_route53_zone.shop.zone_id
-  name            = "api.shop.example.com"
-  type            = "A"
-  ttl             = 60
-  records         = module.us_east_1.web_ips
-  set_identifier  = "us-east-1"
-  health_check_id = aws_route53_health_check.east.id
+  zone_id        = aws_route53_zone.shop.zone_id
+  name           = "api.shop.example.com"
+  type           = "A"
+  set_identifier = "us-east-1"
+  alias {
+    name                   = module.us_east_1.lb_dns_name
+    zone_id                = module.us_east_1.lb_zone_id
+    evaluate_target_health = true
+  }
   failover_routing_policy {
     type = var.failover ? "SECONDARY" : "PRIMARY"
   }
 }
 
 resource "aws_route53_record" "west" {
-  zone_id         = aws_route53_zone.shop.zone_id
-  name            = "api.shop.example.com"
-  type            = "A"
-  ttl             = 60
-  records         = module.us_west_2.web_ips
-  set_identifier  = "us-west-2"
-  health_check_id = aws_route53_health_check.west.id
+  zone_id        = aws_route53_zone.shop.zone_id
+  name           = "api.shop.example.com"
+  type           = "A"
+  set_identifier = "us-west-2"
+  alias {
+    name                   = module.us_west_2.lb_dns_name
+    zone_id                = module.us_west_2.lb_zone_id
+    evaluate_target_health = true
+  }
   failover_routing_policy {
     type = var.failover ? "PRIMARY" : "SECONDARY"
   }

@@ -1,5 +1,6 @@
-# One region of the layout: network, the web and worker clusters' security groups and
-# instances, and the database (primary, cross-region read replica, or none).
+# One region of the layout: network, the web and worker clusters (security group, launch
+# template, Auto Scaling group), the web cluster's load balancer where it serves, and the
+# database (primary, cross-region read replica, or none).
 
 terraform {
   required_providers {
@@ -11,6 +12,8 @@ variable "name" { type = string }
 variable "cidr" { type = string }
 variable "web_size" { type = number }
 variable "worker_size" { type = number }
+variable "full_size" { type = number }
+variable "serving" { type = bool }
 variable "ami" { type = string }
 variable "database" { type = string }
 variable "replica_of" {
@@ -62,22 +65,88 @@ resource "aws_security_group" "worker" {
   }
 }
 
-resource "aws_instance" "web" {
-  count                  = var.web_size
-  ami                    = var.ami
+resource "aws_launch_template" "web" {
+  name                   = "shop-demo-web-${var.name}"
+  image_id               = var.ami
   instance_type          = "t3.micro"
-  subnet_id              = aws_subnet.this[count.index % 2].id
   vpc_security_group_ids = [aws_security_group.web.id]
-  tags                   = { Name = "shop-demo-web-${var.name}-${count.index}" }
+  # moto 5.2.5 reports the provider's default tags as the template's tag specifications,
+  # which Terraform would otherwise remove on every plan.
+  lifecycle {
+    ignore_changes = [tag_specifications]
+  }
 }
 
-resource "aws_instance" "worker" {
-  count                  = var.worker_size
-  ami                    = var.ami
+resource "aws_autoscaling_group" "web" {
+  name                = "shop-demo-web-${var.name}"
+  desired_capacity    = var.web_size
+  min_size            = var.web_size
+  max_size            = max(var.web_size, var.full_size)
+  vpc_zone_identifier = aws_subnet.this[*].id
+  target_group_arns   = var.serving ? [aws_lb_target_group.web[0].arn] : []
+  launch_template {
+    id      = aws_launch_template.web.id
+    version = aws_launch_template.web.latest_version
+  }
+}
+
+resource "aws_launch_template" "worker" {
+  name                   = "shop-demo-workers-worker-${var.name}"
+  image_id               = var.ami
   instance_type          = "t3.micro"
-  subnet_id              = aws_subnet.this[count.index % 2].id
   vpc_security_group_ids = [aws_security_group.worker.id]
-  tags                   = { Name = "shop-demo-workers-worker-${var.name}-${count.index}" }
+  # moto 5.2.5 reports the provider's default tags as the template's tag specifications,
+  # which Terraform would otherwise remove on every plan.
+  lifecycle {
+    ignore_changes = [tag_specifications]
+  }
+}
+
+resource "aws_autoscaling_group" "worker" {
+  name                = "shop-demo-workers-worker-${var.name}"
+  desired_capacity    = var.worker_size
+  min_size            = var.worker_size
+  max_size            = max(var.worker_size, 2)
+  vpc_zone_identifier = aws_subnet.this[*].id
+  launch_template {
+    id      = aws_launch_template.worker.id
+    version = aws_launch_template.worker.latest_version
+  }
+}
+
+# The web cluster's load balancer where it serves (the primary and the warm standby):
+# a plain HTTP listener on the cluster's port (HTTPS needs a certificate), a target group
+# health-checked on HTTPS /health.
+resource "aws_lb" "web" {
+  count              = var.serving ? 1 : 0
+  name               = "shop-demo-web-${var.name}"
+  load_balancer_type = "application"
+  subnets            = aws_subnet.this[*].id
+  security_groups    = [aws_security_group.web.id]
+}
+
+resource "aws_lb_target_group" "web" {
+  count    = var.serving ? 1 : 0
+  name     = "shop-demo-web-${var.name}"
+  port     = 443
+  protocol = "HTTPS"
+  vpc_id   = aws_vpc.this.id
+  health_check {
+    path     = "/health"
+    port     = "443"
+    protocol = "HTTPS"
+  }
+}
+
+resource "aws_lb_listener" "web" {
+  count             = var.serving ? 1 : 0
+  load_balancer_arn = aws_lb.web[0].arn
+  port              = 443
+  protocol          = "HTTP"
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.web[0].arn
+  }
 }
 
 resource "aws_db_subnet_group" "this" {
@@ -120,7 +189,8 @@ resource "aws_db_instance" "orders" {
   }
 }
 
-output "web_ips" { value = aws_instance.web[*].public_ip }
+output "lb_dns_name" { value = var.serving ? aws_lb.web[0].dns_name : null }
+output "lb_zone_id" { value = var.serving ? aws_lb.web[0].zone_id : null }
 output "database_arn" {
   value = var.database == "none" ? null : aws_db_instance.orders[0].arn
 }
