@@ -28,8 +28,9 @@ pub fn run(mut command: Command, proxy: &Proxy, log: &Path) -> Run {
         .stderr(out);
     proxy.clear();
     let started = Instant::now();
-    let child = command.spawn().expect("the tool starts");
-    let pid = child.id() as i32;
+    // Reaped by `wait4` below, which also gives its resource usage.
+    #[allow(clippy::zombie_processes)]
+    let pid = command.spawn().expect("the tool starts").id() as i32;
     let (done, peak) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicU64::new(0)),

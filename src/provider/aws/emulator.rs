@@ -35,7 +35,7 @@
 //!    where the SDK's waiters know `DBSnapshotNotFound`; every code list holds both forms,
 //!    and a deleted snapshot is polled for rather than waited on (`database/snapshot.rs`).
 //! 10. RDS subnet groups: their tags change with `AddTagsToResource`, never
-//!    `ModifyDBSubnetGroup` (not needed, and moto loses the group on it).
+//!     `ModifyDBSubnetGroup` (not needed, and moto loses the group on it).
 //! 11. EC2 tag filters: moto does not match `[` and `]` literally; an indexed address is
 //!     looked up with `?` wildcards and checked exactly afterwards (`network/find.rs`).
 //! 12. EC2 `DescribeInstances`: no `MaxResults` (moto counts reservations, not instances).
