@@ -272,11 +272,12 @@ async fn network_and_cluster_round_trip() {
     let observed = p.refresh(&sc).await.unwrap();
     let with_two = p.request_count() - before;
     assert_clean(&observed, &ds);
-    // 5 EC2 describes and 2 RDS ones; groups, templates and the template's default version;
-    // load balancers, target groups, their tags, the listeners and theirs.
+    // 4 EC2 describes (a plan lists no instances: the group's are the group's) and 2 RDS
+    // ones; groups, templates and the template's default version; load balancers, target
+    // groups, their tags, the listeners and theirs.
     assert_eq!(
         with_two,
-        5 + 2 + 3 + 5 + 1,
+        4 + 2 + 3 + 5 + 1,
         "refresh requests (moto: the template's tags too)"
     );
 
@@ -549,13 +550,14 @@ async fn buckets_roles_and_replication() {
     let before = p.request_count();
     let observed = p.refresh(&scope(&all, true, known(&ds))).await.unwrap();
     assert_clean(&observed, &ds);
-    // Per region: 5 EC2 describes, 2 RDS ones, groups, templates, load balancers and target
-    // groups; S3: one listing, then 5 reads per bucket; IAM: one listing, the role's tags and
-    // its policy; Route 53: one health-check listing (no zone is known).
+    // Per region: 4 EC2 describes (no instance of its own is known: no instance listing),
+    // 2 RDS ones, groups, templates, load balancers and target groups; S3: one listing, then
+    // 5 reads per bucket; IAM: one listing, the role's tags and its policy; Route 53: one
+    // health-check listing (no zone is known).
     let requests = p.request_count() - before;
     assert_eq!(
         requests,
-        3 * 5 + 3 * 2 + 3 * 4 + 1 + 3 * 5 + 1 + 1 + 1 + 1,
+        3 * 4 + 3 * 2 + 3 * 4 + 1 + 3 * 5 + 1 + 1 + 1 + 1,
         "refresh requests"
     );
 

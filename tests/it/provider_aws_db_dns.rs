@@ -202,9 +202,10 @@ async fn primary_and_cross_region_replica_round_trip() {
     let observed = p.refresh(&scope(&both, false, known(&ds))).await.unwrap();
     let requests = p.request_count() - before;
     assert_clean(&observed, &ds);
-    // Per region: 5 EC2 describes, 3 RDS calls (subnet groups and their tags, instances),
-    // groups, launch templates, load balancers and target groups; one DescribeSecret.
-    assert_eq!(requests, 2 * 5 + 2 * 3 + 2 * 4 + 1, "refresh requests");
+    // Per region: 4 EC2 describes (no instance listing in a plan's refresh), 3 RDS calls
+    // (subnet groups and their tags, instances), groups, launch templates, load balancers and
+    // target groups; one DescribeSecret.
+    assert_eq!(requests, 2 * 4 + 2 * 3 + 2 * 4 + 1, "refresh requests");
     let r_obs = observed
         .iter()
         .find(|o| o.address.as_str() == REPLICA_DB)

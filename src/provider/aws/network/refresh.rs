@@ -16,7 +16,7 @@ impl Ec2 {
             self.list_internet_gateways(filters.clone(), &subject),
             self.list_subnets(filters.clone(), &subject),
             self.list_security_groups(filters.clone(), &subject),
-            self.list_instances(live_filters(filters.clone()), &subject),
+            self.stray_instances(scope, live_filters(filters.clone()), &subject),
         )?;
 
         let mut out = Vec::new();
@@ -175,6 +175,22 @@ impl Ec2 {
 
     /// Instances matching `filters`, across every reservation and page (no `MaxResults`:
     /// it counts reservations, not instances, in moto).
+    /// The environment's instances outside any group: only `drift` (unmanaged ones) and a
+    /// state that still holds instances of its own need them; a plan otherwise skips the
+    /// listing, which also returns every group's members (thousands, on a large fleet).
+    async fn stray_instances(
+        &self,
+        scope: &Scope,
+        filters: Vec<Filter>,
+        subject: &str,
+    ) -> anyhow::Result<Vec<Instance>> {
+        let known = scope.known.iter().any(|k| k.kind == Kind::Instance);
+        if !scope.include_unmanaged && !known {
+            return Ok(Vec::new());
+        }
+        self.list_instances(filters, subject).await
+    }
+
     pub(super) async fn list_instances(
         &self,
         filters: Vec<Filter>,
