@@ -94,8 +94,8 @@ impl Ec2 {
     /// `d`'s resource of `kind` described on its own (filtered by its address tag).
     async fn describe_by_address(&self, d: &Desired, kind: Kind) -> anyhow::Result<Option<Raw>> {
         // Filter values are wildcard patterns: `?` stands for the brackets of an indexed
-        // address (moto 5.2.5 does not match `subnet[0]` literally for subnets); the exact
-        // address is then checked here.
+        // address (moto 5.2.5 does not match `subnet[0]` literally for subnets); the listing
+        // keys by the exact address tag.
         let pattern = d.address.as_str().replace(['[', ']'], "?");
         let tag = |key: &str| d.tags.get(key).map(String::as_str).unwrap_or_default();
         let filters = vec![
@@ -103,44 +103,8 @@ impl Ec2 {
             tag_filter(TAG_SERVICE, tag(TAG_SERVICE)),
             tag_filter(TAG_ENVIRONMENT, tag(TAG_ENVIRONMENT)),
         ];
-        let subject = d.address.to_string();
-        let ours = |tags: &[Tag]| {
-            tag_map(tags).get(TAG_ADDRESS).map(String::as_str) == Some(d.address.as_str())
-        };
-        Ok(match kind {
-            Kind::Vpc => self
-                .list_vpcs(filters, &subject)
-                .await?
-                .into_iter()
-                .find(|x| ours(x.tags()))
-                .map(Raw::Vpc),
-            Kind::InternetGateway => self
-                .list_internet_gateways(filters, &subject)
-                .await?
-                .into_iter()
-                .find(|x| ours(x.tags()))
-                .map(Raw::Igw),
-            Kind::Subnet => self
-                .list_subnets(filters, &subject)
-                .await?
-                .into_iter()
-                .find(|x| ours(x.tags()))
-                .map(Raw::Subnet),
-            Kind::SecurityGroup => self
-                .list_security_groups(filters, &subject)
-                .await?
-                .into_iter()
-                .find(|x| ours(x.tags()))
-                .map(Raw::SecurityGroup),
-            Kind::Instance => {
-                let live = self.list_instances(live_filters(filters), &subject).await?;
-                dedupe_instances(live.into_iter().filter(|x| ours(x.tags())).collect())
-                    .into_iter()
-                    .next()
-                    .map(|i| Raw::Instance(Box::new(i)))
-            }
-            other => bail!("kind {other:?} is not an EC2 resource"),
-        })
+        let mut found = self.list_by_address(kind, filters, &d.address).await?;
+        Ok(found.remove(d.address.as_str()).flatten())
     }
 
     /// Records what this command created, for a later create of the same address.

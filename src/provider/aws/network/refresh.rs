@@ -173,8 +173,6 @@ impl Ec2 {
             .op("DescribeSecurityGroups", &self.region, &subject)
     }
 
-    /// Instances matching `filters`, across every reservation and page (no `MaxResults`:
-    /// it counts reservations, not instances, in moto).
     /// The environment's instances outside any group: only `drift` (unmanaged ones) and a
     /// state that still holds instances of its own need them; a plan otherwise skips the
     /// listing, which also returns every group's members (thousands, on a large fleet).
@@ -191,6 +189,8 @@ impl Ec2 {
         self.list_instances(filters, subject).await
     }
 
+    /// Instances matching `filters`, across every reservation and page (no `MaxResults`:
+    /// it counts reservations, not instances, in moto).
     pub(super) async fn list_instances(
         &self,
         filters: Vec<Filter>,
