@@ -42,7 +42,7 @@ impl ApplyContext for SharedState {
 }
 
 enum Outcome {
-    Converged(Observed),
+    Converged(Box<Observed>),
     Deleted,
 }
 
@@ -172,7 +172,8 @@ pub async fn apply(
                         .write()
                         .expect("no thread panics while holding the state");
                     match outcome {
-                        Outcome::Converged(mut o) => {
+                        Outcome::Converged(o) => {
+                            let mut o = *o;
                             if let Action::Create { desired }
                             | Action::Update { desired, .. }
                             | Action::Replace { desired, .. } = action
@@ -301,7 +302,7 @@ async fn run_step(
         (Action::Create { desired } | Action::Replace { desired, .. }, Phase::Converge) => provider
             .create(&bind(desired, ctx)?, ctx)
             .await
-            .map(Outcome::Converged),
+            .map(|o| Outcome::Converged(Box::new(o))),
         (
             Action::Update {
                 desired, current, ..
@@ -310,7 +311,7 @@ async fn run_step(
         ) => provider
             .update(&bind(desired, ctx)?, current, ctx)
             .await
-            .map(Outcome::Converged),
+            .map(|o| Outcome::Converged(Box::new(o))),
         (Action::Delete { current, .. } | Action::Replace { current, .. }, Phase::Delete) => {
             provider
                 .delete(current, ctx)
