@@ -186,9 +186,8 @@ impl Region<'_> {
             );
         }
         let to_here = |attrs: &serde_json::Map<String, serde_json::Value>| {
-            attrs["destinations"]
-                .as_array()
-                .is_some_and(|ds| ds.iter().any(|x| x["region"].as_str() == Some(self.region)))
+            crate::topology::reads::destinations(attrs)
+                .is_ok_and(|ds| ds.iter().any(|x| x.region == self.region))
         };
         for d in self
             .desired

@@ -9,8 +9,8 @@ use crate::config::Role;
 use crate::environment::Environment;
 use crate::provider::Provider;
 use crate::state::{HistoryEntry, Operation, State};
-use crate::topology::Kind;
-use anyhow::Result;
+use crate::topology::{reads, Kind};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -170,18 +170,17 @@ pub async fn status(
                 source_region: None,
                 lag_seconds: None,
             },
-            Some(o) => match o.attrs.get("replica_of").and_then(|v| v.as_str()) {
+            Some(o) => match reads::replica_of(&o.attrs) {
                 None => DatabaseStatus {
                     role: "primary",
                     source_region: None,
                     lag_seconds: None,
                 },
-                Some(src) => {
-                    let source = crate::address::Address::new(src);
+                Some(source) => {
                     let lag: Option<Duration> = provider.replica_lag(r, &o.id).await?;
                     DatabaseStatus {
                         role: "replica",
-                        source_region: Some(source.region().unwrap_or(src).to_string()),
+                        source_region: source.region().map(str::to_string),
                         lag_seconds: lag.map(|d| d.as_secs_f64()),
                     }
                 }
@@ -190,15 +189,11 @@ pub async fn status(
         let replication = match here(Kind::BucketReplication).next() {
             Some(rep) => Replication {
                 role: "source",
-                destinations: rep.attrs["destinations"]
-                    .as_array()
-                    .map(|ds| {
-                        ds.iter()
-                            .filter_map(|d| d["region"].as_str())
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                destinations: reads::destinations(&rep.attrs)
+                    .with_context(|| format!("{} in {r}", rep.address))?
+                    .into_iter()
+                    .map(|d| d.region)
+                    .collect(),
             },
             None if here(Kind::Bucket).next().is_some() => Replication {
                 role: "replica",

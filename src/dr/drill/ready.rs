@@ -5,7 +5,7 @@ use crate::address::Address;
 use crate::environment::Environment;
 use crate::provider::{GlobalRead, KnownResource, Observed, Provider, Scope};
 use crate::state::history_now;
-use crate::topology::{drill_environment, Desired, Kind};
+use crate::topology::{drill_environment, reads, Desired, Kind};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -82,12 +82,8 @@ pub(super) async fn check_ready(
         let (ok, detail) = match by_address.get(&d.address) {
             None => (false, "not found".to_string()),
             Some(o) => {
-                let replica = o.attrs.get("replica_of").is_some_and(|v| !v.is_null());
-                let status = o
-                    .computed
-                    .get("status")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or("available");
+                let replica = reads::is_replica(&o.attrs);
+                let status = reads::db_status(&o.computed).unwrap_or("unknown");
                 (
                     !replica && status == "available",
                     format!(
