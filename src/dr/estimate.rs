@@ -180,7 +180,7 @@ fn default_for(a: &Action) -> (Duration, Basis) {
                 | Action::Replace { desired, .. } => &desired.attrs,
                 Action::Delete { current, .. } => &current.attrs,
             };
-            let ttl = attrs.get("ttl").and_then(|v| v.as_u64()).unwrap_or(60);
+            let ttl = crate::topology::reads::ttl_seconds(attrs);
             let detect = (FAILURE_THRESHOLD * REQUEST_INTERVAL) as u64;
             (Duration::from_secs(ttl + detect), Basis::DnsFailover)
         }

@@ -152,16 +152,13 @@ pub async fn status(
             live.iter()
                 .filter(move |o| o.kind == kind && o.region.as_deref() == Some(r))
         };
-        let count = |m: &serde_json::Map<String, serde_json::Value>, key: &str| {
-            m.get(key).and_then(|v| v.as_u64()).unwrap_or(0) as usize
-        };
         let running = here(Kind::AutoScalingGroup)
-            .map(|o| count(&o.computed, "in_service"))
+            .map(|o| reads::in_service(&o.computed) as usize)
             .sum::<usize>();
         let wanted = desired
             .iter()
             .filter(|d| d.kind == Kind::AutoScalingGroup && d.region.as_deref() == Some(r))
-            .map(|d| count(&d.attrs, "desired"))
+            .map(|d| reads::desired_capacity(&d.attrs) as usize)
             .sum::<usize>();
         let db = here(Kind::Database).next();
         let database = match db {
@@ -206,11 +203,8 @@ pub async fn status(
         };
         let dns = live
             .iter()
-            .filter(|o| {
-                o.kind == Kind::Record
-                    && o.attrs.get("set_identifier").and_then(|v| v.as_str()) == Some(r)
-            })
-            .filter_map(|o| o.attrs.get("failover").and_then(|v| v.as_str()))
+            .filter(|o| o.kind == Kind::Record && reads::set_identifier(&o.attrs) == Some(r))
+            .filter_map(|o| reads::failover(&o.attrs))
             .map(String::from)
             .collect::<Vec<_>>();
         regions.push(RegionStatus {

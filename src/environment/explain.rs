@@ -74,7 +74,7 @@ pub(super) fn explain_zone_deletions(actions: &mut [Action]) {
                     .collect()
             })
             .unwrap_or_default();
-        let kept = if current.computed.get("created") == Some(&Value::Bool(false)) {
+        let kept = if crate::topology::reads::zone_adopted(&current.computed) {
             ZoneKept::NotCreated
         } else if !others.is_empty() {
             ZoneKept::HoldsOthers {

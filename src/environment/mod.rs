@@ -414,7 +414,7 @@ fn bind_from_prior(
             d.bind(|a| {
                 let (o, want) = (prior_by.get(a)?, desired_by.get(a)?);
                 let stable = !replaced.contains(a)
-                    && want.attrs.iter().all(|(k, v)| o.attrs.get(k) == Some(v));
+                    && crate::plan::unfulfilled(want.kind, &want.attrs, o).is_empty();
                 stable.then(|| o.computed.clone())
             })
         })

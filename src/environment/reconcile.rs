@@ -77,7 +77,7 @@ pub(super) fn recorded_names(state: &State) -> BTreeMap<Address, String> {
 pub fn leave_shared(desired: &mut [Desired], prior: &[Observed]) {
     let shared: BTreeSet<&Address> = prior
         .iter()
-        .filter(|o| o.computed.get("owned") == Some(&Value::Bool(false)))
+        .filter(|o| topology::reads::zone_shared(&o.computed))
         .map(|o| &o.address)
         .collect();
     for d in desired.iter_mut().filter(|d| shared.contains(&d.address)) {

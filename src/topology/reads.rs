@@ -26,6 +26,76 @@ pub fn db_status(computed: &Map<String, Value>) -> Option<&str> {
     computed.get("status").and_then(Value::as_str)
 }
 
+/// An Auto Scaling group's wanted capacity (`desired`).
+pub fn desired_capacity(attrs: &Map<String, Value>) -> u64 {
+    attrs.get("desired").and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// An Auto Scaling group's instances `InService` as last read (`computed.in_service`); 0
+/// when it was not read.
+pub fn in_service(computed: &Map<String, Value>) -> u64 {
+    computed
+        .get("in_service")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// A bucket's versioning status as read (`Enabled`, `Suspended`), `None` when never set.
+pub fn versioning(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("versioning").and_then(Value::as_str)
+}
+
+/// A load balancer's DNS name (`computed.dns_name`), what alias records point at.
+pub fn dns_name(computed: &Map<String, Value>) -> Option<&str> {
+    computed.get("dns_name").and_then(Value::as_str)
+}
+
+/// The load balancer DNS name an alias record points at (`alias_dns_name`).
+pub fn alias_dns_name(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("alias_dns_name").and_then(Value::as_str)
+}
+
+/// The region a failover record answers for (`set_identifier`), `None` for a drill's plain
+/// record.
+pub fn set_identifier(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("set_identifier").and_then(Value::as_str)
+}
+
+/// A failover record's side (`PRIMARY` or `SECONDARY`).
+pub fn failover(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("failover").and_then(Value::as_str)
+}
+
+/// A record's TTL in seconds: an alias record has none of its own and answers with its
+/// target's, 60 s for a load balancer (Elastic Load Balancing User Guide, "DNS name").
+pub fn ttl_seconds(attrs: &Map<String, Value>) -> u64 {
+    attrs.get("ttl").and_then(Value::as_u64).unwrap_or(60)
+}
+
+/// The address of the database whose automated backups a backup replication holds
+/// (`source`).
+pub fn backup_source(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("source").and_then(Value::as_str)
+}
+
+/// The latest time replicated backups can restore to (`computed.latest_restorable`, RFC
+/// 3339), `None` when RDS has not reported one yet.
+pub fn latest_restorable(computed: &Map<String, Value>) -> Option<&str> {
+    computed.get("latest_restorable").and_then(Value::as_str)
+}
+
+/// A hosted zone standby adopted rather than created (`computed.created` false): it is
+/// never deleted.
+pub fn zone_adopted(computed: &Map<String, Value>) -> bool {
+    computed.get("created") == Some(&Value::Bool(false))
+}
+
+/// A hosted zone that is not this environment's (`computed.owned` false): shared, its tags
+/// are not managed here.
+pub fn zone_shared(computed: &Map<String, Value>) -> bool {
+    computed.get("owned") == Some(&Value::Bool(false))
+}
+
 /// One destination of a bucket's replication, as its `destinations` attribute lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Destination {
