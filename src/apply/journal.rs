@@ -100,7 +100,7 @@ impl StageProgress {
             state.roles.extend(done.roles.clone());
             done.duration_ms += self.started.elapsed().as_millis() as u64;
             let outcome = done.success_outcome();
-            state.history.push(done.into_entry(&outcome));
+            state.record(done.into_entry(&outcome));
         }
     }
 }

@@ -71,7 +71,7 @@ pub async fn apply(
                     open.operation != j.operation || open.started_at != j.started_at
                 });
                 if let Some(given_up) = other {
-                    state.history.push(given_up.into_entry("abandoned"));
+                    state.record(given_up.into_entry("abandoned"));
                 }
                 state.journal = Some(j.clone());
                 stages.advance(state, plan);

@@ -239,7 +239,7 @@ impl Region<'_> {
         let drills: Vec<&HistoryEntry> = self
             .state
             .map(|s| {
-                s.history
+                s.history()
                     .iter()
                     .filter(|h| matches!(&h.operation, Operation::Drill { region } if region == self.region))
                     .collect()

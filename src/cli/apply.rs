@@ -284,6 +284,6 @@ async fn record(
         interruptions: Vec::new(),
         state_replica: None,
     };
-    store.state_mut().history.push(entry);
+    store.state_mut().record(entry);
     store.save().await
 }

@@ -163,7 +163,7 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
     if !store.exists() {
         return Ok(());
     }
-    store.state_mut().history.push(HistoryEntry {
+    store.state_mut().record(HistoryEntry {
         operation: Operation::Drill {
             region: report.region.clone(),
         },

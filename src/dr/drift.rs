@@ -186,7 +186,7 @@ pub fn compare(
 ) -> DriftReport {
     let live_by: BTreeMap<&Address, &Observed> = live.iter().map(|o| (&o.address, o)).collect();
     let state_by: BTreeMap<&Address, &Observed> = state
-        .map(|s| s.resources.iter().map(|o| (&o.address, o)).collect())
+        .map(|s| s.resources().iter().map(|o| (&o.address, o)).collect())
         .unwrap_or_default();
     // Bound attributes (record values, health-check addresses) are what the live resources
     // they point at give now, whether or not those changed: a record must follow its

@@ -365,10 +365,10 @@ pub async fn cleanup_drills(
             cancel,
         )
         .await?;
-        if !report.succeeded() || !store.state().resources.is_empty() {
+        if !report.succeeded() || !store.state().resources().is_empty() {
             bail!(
                 "drill {id}: {} resources could not be removed: {}",
-                store.state().resources.len(),
+                store.state().resources().len(),
                 failure_text(&report, "cleanup")
             );
         }
@@ -381,7 +381,7 @@ pub async fn cleanup_drills(
 
 /// The addresses a drill's state holds (sorted).
 fn held(store: &StateStore) -> Vec<String> {
-    let resources = &store.state().resources;
+    let resources = store.state().resources();
     resources.iter().map(|r| r.address.to_string()).collect()
 }
 
@@ -441,7 +441,7 @@ async fn teardown(
     events: mpsc::UnboundedSender<ApplyEvent>,
     cancel: watch::Receiver<bool>,
 ) -> Result<ApplyReport> {
-    let prior = store.state().resources.clone();
+    let prior = store.state().resources().to_vec();
     let plan = drill_plan(env, id, &[], prior, true);
     let report = apply(
         &plan,
@@ -457,7 +457,7 @@ async fn teardown(
     // Hosted zones were only ever adopted: forget them without deleting.
     let zones: Vec<Address> = store
         .state()
-        .resources
+        .resources()
         .iter()
         .filter(|r| r.kind == Kind::HostedZone)
         .map(|r| r.address.clone())

@@ -137,12 +137,12 @@ fn minutes(d: Duration) -> String {
 /// entry and the journal of a run under way; steps name `verb address`.
 fn recorded(state: &State) -> BTreeMap<(&'static str, Kind), Duration> {
     let kinds: BTreeMap<&str, Kind> = state
-        .resources
+        .resources()
         .iter()
         .map(|o| (o.address.as_str(), o.kind))
         .collect();
     let mut out = BTreeMap::new();
-    for step in state.history.iter().flat_map(|h| &h.steps) {
+    for step in state.history().iter().flat_map(|h| &h.steps) {
         let Some((verb, address)) = step.name.rsplit_once(' ') else {
             continue;
         };

@@ -223,7 +223,7 @@ pub async fn status(
     readiness(env, provider, state, &mut regions).await;
     let last = |wanted: fn(&Operation) -> bool| {
         state.and_then(|s| {
-            s.history
+            s.history()
                 .iter()
                 .rev()
                 .find(|h| wanted(&h.operation))

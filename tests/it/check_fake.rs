@@ -30,7 +30,7 @@ async fn a_drill_is_ready_within_drill_every_and_not_once_older() {
     let provider = Arc::new(FakeProvider::new());
     run(&env, provider.clone(), refreshing()).await;
     let mut state = StateStore::read(&env.state_path).unwrap().unwrap();
-    state.history.push(HistoryEntry {
+    state.record(HistoryEntry {
         operation: Operation::Drill {
             region: "us-west-2".into(),
         },

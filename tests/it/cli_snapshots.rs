@@ -284,8 +284,7 @@ fn applied_state() -> standby::state::State {
     let mut inst = observed(&inst, "i-0a1");
     inst.computed
         .insert("public_ip".into(), json!("203.0.113.7"));
-    s.resources = vec![inst, observed(&vpc, "vpc-0a1")];
-    s.resources.sort_by(|a, b| a.address.cmp(&b.address));
+    s.set_resources(vec![inst, observed(&vpc, "vpc-0a1")]);
     s.outputs = outputs();
     s
 }

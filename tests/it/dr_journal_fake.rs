@@ -188,7 +188,7 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
         assert_eq!(s.roles[new], new_role, "{failing}");
         assert!(primaries(&s) <= 1, "{failing}: {:?}", s.roles);
         assert!(
-            s.history
+            s.history()
                 .iter()
                 .all(|h| !matches!(h.operation, Operation::Promote { .. })),
             "no history entry until it is done"
@@ -223,7 +223,7 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
             "{failing}: the same end state"
         );
         let entries: Vec<_> = done
-            .history
+            .history()
             .iter()
             .filter(|h| h.operation.to_string() == "promote us-west-2")
             .collect();
@@ -253,7 +253,7 @@ async fn a_dns_change_not_made_is_reported_as_such_and_the_promote_completes() {
     assert_eq!(report.not_made.len(), 1);
     let s = state(&env).await;
     assert!(s.journal.is_none());
-    let entry = s.history.last().unwrap();
+    let entry = s.history().last().unwrap();
     assert_eq!(entry.outcome, "succeeded, 1 change not made");
     let step = entry
         .steps
@@ -298,7 +298,7 @@ async fn another_operation_is_refused_while_one_is_interrupted_unless_given_up()
     let s = state(&env).await;
     assert!(s.journal.is_none());
     let outcomes: Vec<(String, &str)> = s
-        .history
+        .history()
         .iter()
         .map(|h| (h.operation.to_string(), h.outcome.as_str()))
         .collect();
@@ -351,7 +351,7 @@ async fn a_rebuild_stopped_part_way_is_finished_by_the_same_request() {
     assert!(run(&env, &healed, &plan).await.succeeded());
     let s = state(&env).await;
     assert!(s.journal.is_none());
-    let last = s.history.last().unwrap();
+    let last = s.history().last().unwrap();
     assert_eq!(
         last.operation,
         Operation::Rebuild {
