@@ -24,7 +24,10 @@ pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
 mod status;
 
-pub use status::{status, DatabaseStatus, Interrupted, RegionStatus, Replication, Status};
+pub use status::{
+    status, BucketRole, DatabaseRole, DatabaseStatus, Interrupted, RegionStatus, Replication,
+    Status,
+};
 mod drift;
 
 pub use drift::{

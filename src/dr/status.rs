@@ -37,19 +37,41 @@ pub struct RegionStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DatabaseStatus {
-    /// `primary` (writable), `replica`, `none` or `unknown` (unreachable).
-    pub role: &'static str,
+    pub role: DatabaseRole,
     /// A replica's source region.
     pub source_region: Option<String>,
     /// A replica's CloudWatch `ReplicaLag`, when there is a datapoint.
     pub lag_seconds: Option<f64>,
 }
 
+/// What a region's database is, as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseRole {
+    /// Writable.
+    Primary,
+    Replica,
+    None,
+    /// The region did not answer.
+    Unknown,
+}
+
+/// What a region's bucket is in the replication, as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BucketRole {
+    /// It replicates to `destinations`.
+    Source,
+    Replica,
+    None,
+    /// The region did not answer.
+    Unknown,
+}
+
 /// The region's bucket in the replication.
 #[derive(Debug, Clone, Serialize)]
 pub struct Replication {
-    /// `source`, `replica`, `none` or `unknown` (unreachable).
-    pub role: &'static str,
+    pub role: BucketRole,
     /// Where a source replicates to.
     pub destinations: Vec<String>,
 }
@@ -70,12 +92,12 @@ impl RegionStatus {
             instances_running: 0,
             instances_desired: 0,
             database: DatabaseStatus {
-                role: "unknown",
+                role: DatabaseRole::Unknown,
                 source_region: None,
                 lag_seconds: None,
             },
             replication: Replication {
-                role: "unknown",
+                role: BucketRole::Unknown,
                 destinations: Vec::new(),
             },
             dns: Vec::new(),
@@ -163,20 +185,20 @@ pub async fn status(
         let db = here(Kind::Database).next();
         let database = match db {
             None => DatabaseStatus {
-                role: "none",
+                role: DatabaseRole::None,
                 source_region: None,
                 lag_seconds: None,
             },
             Some(o) => match reads::replica_of(&o.attrs) {
                 None => DatabaseStatus {
-                    role: "primary",
+                    role: DatabaseRole::Primary,
                     source_region: None,
                     lag_seconds: None,
                 },
                 Some(source) => {
                     let lag: Option<Duration> = provider.replica_lag(r, &o.id).await?;
                     DatabaseStatus {
-                        role: "replica",
+                        role: DatabaseRole::Replica,
                         source_region: source.region().map(str::to_string),
                         lag_seconds: lag.map(|d| d.as_secs_f64()),
                     }
@@ -185,7 +207,7 @@ pub async fn status(
         };
         let replication = match here(Kind::BucketReplication).next() {
             Some(rep) => Replication {
-                role: "source",
+                role: BucketRole::Source,
                 destinations: reads::destinations(&rep.attrs)
                     .with_context(|| format!("{} in {r}", rep.address))?
                     .into_iter()
@@ -193,11 +215,11 @@ pub async fn status(
                     .collect(),
             },
             None if here(Kind::Bucket).next().is_some() => Replication {
-                role: "replica",
+                role: BucketRole::Replica,
                 destinations: Vec::new(),
             },
             None => Replication {
-                role: "none",
+                role: BucketRole::None,
                 destinations: Vec::new(),
             },
         };
@@ -278,10 +300,10 @@ fn split_brain(regions: &[RegionStatus]) -> Vec<String> {
         .filter(|r| r.reachable && r.state_role == Some(Role::Failed))
         .filter_map(|r| {
             let mut what = Vec::new();
-            if r.database.role == "primary" {
+            if r.database.role == DatabaseRole::Primary {
                 what.push("a writable database".to_string());
             }
-            if r.replication.role == "source" {
+            if r.replication.role == BucketRole::Source {
                 what.push("a bucket that replicates".to_string());
             }
             if !r.dns.is_empty() {
