@@ -15,7 +15,7 @@ use crate::address::Address;
 use crate::graph::{apply_graph, Phase, StepNode};
 use crate::plan::{Action, Plan};
 use crate::provider::{ApplyContext, Observed, Provider};
-use crate::state::{State, StateStore};
+use crate::state::{RunOutcome, State, StateStore, StepOutcome};
 use crate::topology::Desired;
 use anyhow::Result;
 use petgraph::visit::EdgeRef;
@@ -71,7 +71,7 @@ pub async fn apply(
                     open.operation != j.operation || open.started_at != j.started_at
                 });
                 if let Some(given_up) = other {
-                    state.record(given_up.into_entry("abandoned"));
+                    state.record(given_up.into_entry(RunOutcome::Abandoned));
                 }
                 state.journal = Some(j.clone());
                 stages.advance(state, plan);
@@ -158,9 +158,9 @@ pub async fn apply(
                 started_at: started_at(elapsed),
                 duration: elapsed,
                 outcome: match &result {
-                    Ok(_) => "done",
-                    Err(_) if not_made => "not made",
-                    Err(_) => "failed",
+                    Ok(_) => StepOutcome::Done,
+                    Err(_) if not_made => StepOutcome::NotMade,
+                    Err(_) => StepOutcome::Failed,
                 },
             };
             stages.step_ended(step, &timing, result.is_ok() || not_made);

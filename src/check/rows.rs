@@ -6,7 +6,7 @@ use crate::dr::{plan_promote, Estimate, PromoteRequest};
 use crate::environment::Environment;
 use crate::provider::aws::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 use crate::provider::{CapacityNeed, Observed, Provider};
-use crate::state::{HistoryEntry, Operation, State};
+use crate::state::{HistoryEntry, Operation, RunOutcome, State};
 use crate::topology::{reads, Desired, Kind};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -247,7 +247,10 @@ impl Region<'_> {
             .unwrap_or_default();
         let mut rows = Vec::new();
         if let Some(every) = self.env.spec.service.drill_every {
-            let ready = drills.iter().rev().find(|h| h.outcome != "failed");
+            let ready = drills
+                .iter()
+                .rev()
+                .find(|h| h.outcome != RunOutcome::Failed);
             let age = ready
                 .and_then(|h| humantime::parse_rfc3339_weak(&h.started_at).ok())
                 .map(|t| now.duration_since(t).unwrap_or_default());

@@ -43,8 +43,7 @@ pub struct DrillStep {
     /// Seconds since the drill started.
     pub offset_s: f64,
     pub duration_s: f64,
-    /// `ok`, `failed` or `skipped`.
-    pub outcome: String,
+    pub outcome: DrillStepOutcome,
     pub detail: String,
 }
 
@@ -73,6 +72,14 @@ pub struct DrillReport {
     pub cleanup: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// How one step of a drill ended, as its report writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillStepOutcome {
+    Ok,
+    Failed,
 }
 
 /// How a drill went against the RTO; written to the report as `met`, `missed` or `failed`.
@@ -113,7 +120,11 @@ impl Clock {
             started_at,
             offset_s: (started - self.start).as_secs_f64(),
             duration_s: started.elapsed().as_secs_f64(),
-            outcome: if ok { "ok" } else { "failed" }.to_string(),
+            outcome: if ok {
+                DrillStepOutcome::Ok
+            } else {
+                DrillStepOutcome::Failed
+            },
             detail,
         });
     }

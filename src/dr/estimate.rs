@@ -149,7 +149,7 @@ fn recorded(state: &State) -> BTreeMap<(&'static str, Kind), Duration> {
         let (Some(kind), Some(verb)) = (kinds.get(address), action_verb(verb)) else {
             continue;
         };
-        if step.outcome == "done" {
+        if step.outcome == crate::state::StepOutcome::Done {
             out.insert((verb, *kind), Duration::from_millis(step.duration_ms));
         }
     }

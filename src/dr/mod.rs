@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 pub use drill::{
     cleanup_drills, drill_state_path, prepare_drill, run_drill, DrillReport, DrillRequest,
-    DrillStep, DrillVerdict, PreparedDrill,
+    DrillStep, DrillStepOutcome, DrillVerdict, PreparedDrill,
 };
 pub use estimate::{Basis, Estimate, EstimatedStep};
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};

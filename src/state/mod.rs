@@ -13,6 +13,7 @@ mod history;
 mod interrupt;
 mod journal;
 mod lock;
+mod outcome;
 pub mod s3;
 mod stage;
 mod store;
@@ -25,6 +26,7 @@ pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, O
 pub use interrupt::{defer_interrupts, interrupted, Interrupted};
 pub use journal::{Journal, JournalStage};
 pub use lock::{refuse_running, LockHolder, StateLock};
+pub use outcome::{RunOutcome, StepOutcome};
 pub use s3::{Replica, S3Location};
 pub use stage::Stage;
 pub use store::StateStore;
