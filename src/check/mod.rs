@@ -171,9 +171,10 @@ pub async fn check(
     let roles = env.roles(state);
     let regions = standbys(&roles, &opts.regions)?;
     let desired = env.desired_in(&roles, state)?;
-    let (live, _) = env
-        .refresh(provider, state, &desired, &BTreeSet::new(), false)
-        .await?;
+    let live = env
+        .refresh(provider, state, &desired, &roles, &BTreeSet::new(), false)
+        .await?
+        .live;
     let now = opts.now.unwrap_or_else(SystemTime::now);
     let mut rows = Vec::new();
     for r in &regions {

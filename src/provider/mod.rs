@@ -171,6 +171,12 @@ pub trait Provider: Send + Sync {
         Ok(None)
     }
 
+    /// The same provider for calls whose caller falls back when they fail (a global control
+    /// plane read in an outage, a failed region's read, a best-effort DNS write): each call is
+    /// tried a few times at most, so an answered refusal gives up at once; only a silent
+    /// endpoint costs the attempt timeout.
+    fn brief(&self) -> &dyn Provider;
+
     /// Number of API requests sent so far (for benchmarks and tests).
     fn request_count(&self) -> u64 {
         0

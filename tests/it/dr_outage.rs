@@ -7,10 +7,11 @@
 use crate::support::aws::{
     self, load_balancer_names, primary_record, replication_targets, running_public_ips,
 };
-use crate::support::proxy::Proxy;
+use crate::support::proxy::{Proxy, Seen};
 use crate::support::specs::DR;
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
+use std::collections::BTreeMap;
 
 const GLOBAL: [&str; 3] = ["route53", "iam", "sts"];
 
@@ -45,8 +46,9 @@ async fn promote_completes_with_the_global_control_planes_down_and_apply_finishe
             "--assume-down",
             "us-east-1",
             "--auto-approve",
-            "--max-retries",
-            "2",
+            // Long: what the control planes refuse falls back at once, not at the timeout.
+            "--operation-timeout",
+            "10m",
         ])
         .ok();
     for plane in ["route 53", "iam"] {
@@ -124,17 +126,88 @@ async fn promote_completes_with_the_global_control_planes_down_and_apply_finishe
     let (set, _) = primary_record(&emulator).await;
     assert_eq!(set, "us-east-1", "no DNS change was made");
 
-    // The outage ends: apply finishes the DNS steps (and fences the old primary, failed in
-    // the state), then nothing is left to do.
+    // A refused call is tried a few times, not until the operation timeout: the same
+    // request is never seen more than three times (the default would retry it 25 times).
+    assert_brief(&proxy.seen(), |r| GLOBAL.contains(&r.service.as_str()));
+    assert!(
+        !promoted.stdout.contains("timed out") && promoted.stdout.contains("(standby test proxy)"),
+        "the fallback names the refusal: {}",
+        promoted.stdout
+    );
+
+    // Route 53, IAM and STS answer again, us-east-1 is still down: apply finishes the DNS
+    // steps, leaving the failed region as the state saw it, and then nothing is left to do.
     for service in GLOBAL {
         proxy.restore_service(service);
     }
-    proxy.restore_region("us-east-1");
-    ws.run(&["apply", "environments/prod", "--auto-approve"])
+    proxy.clear();
+    let applied = ws
+        .run(&[
+            "apply",
+            "environments/prod",
+            "--auto-approve",
+            "--operation-timeout",
+            "10m",
+        ])
         .ok();
+    assert!(
+        applied.stdout.contains(
+            "note: region us-east-1 is failed in the state and could not be read, so nothing is planned there"
+        ),
+        "{}",
+        applied.stdout
+    );
+    assert_brief(&proxy.seen(), |r| {
+        r.region == "us-east-1" && !GLOBAL.contains(&r.service.as_str())
+    });
+    assert!(
+        proxy.seen().iter().all(|r| r.region != "us-east-1"
+            || r.status == 503
+            || GLOBAL.contains(&r.service.as_str())),
+        "nothing reached us-east-1"
+    );
     let (set, values) = primary_record(&emulator).await;
     assert_eq!(set, "us-west-2");
     assert_eq!(values, load_balancer_names(&emulator, "us-west-2").await);
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
+    assert!(
+        replication_targets(&emulator, "us-east-1")
+            .await
+            .contains(&"arn:aws:s3:::checkout-prod-receipts-us-west-2".to_string()),
+        "the old primary still replicates: nothing reached it"
+    );
+
+    // us-east-1 is back: the next apply reaches it and fences it first (its replication into
+    // the new primary removed), then nothing is left to do.
+    proxy.restore_region("us-east-1");
+    let fenced = ws.run(&["plan", "environments/prod", "--detailed-exitcode"]);
+    assert_eq!(fenced.code, 2, "{}", fenced.stdout);
+    assert!(
+        fenced
+            .stdout
+            .contains("region.us-east-1.bucket.receipts.replication"),
+        "{}",
+        fenced.stdout
+    );
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert!(replication_targets(&emulator, "us-east-1").await.is_empty());
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+}
+
+/// The requests `picked` that the proxy refused (503) were tried briefly: each operation at
+/// most three times for each of the few concurrent calls that make it (nine), where the
+/// default budget (25 retries) would send every call 26 times.
+fn assert_brief(seen: &[Seen], picked: impl Fn(&Seen) -> bool) {
+    let mut refused: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for r in seen.iter().filter(|r| picked(r) && r.status == 503) {
+        *refused.entry((&r.service, &r.operation)).or_default() += 1;
+    }
+    assert!(!refused.is_empty(), "something was refused");
+    assert!(
+        refused.values().all(|n| *n <= 9),
+        "retried past the brief budget: {refused:?}"
+    );
 }

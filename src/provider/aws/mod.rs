@@ -90,6 +90,8 @@ pub struct AwsProvider {
     route53_limit: Arc<rate::Rate>,
     /// The caller's account id, asked once (for replication roles' trust policies).
     account: tokio::sync::OnceCell<String>,
+    /// `Provider::brief`: this provider with brief retries, built on first use.
+    brief: std::sync::OnceLock<Box<AwsProvider>>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -158,6 +160,30 @@ impl AwsProvider {
             elb_limit: Arc::new(Semaphore::new(ELB_READS)),
             route53_limit: Arc::new(rate::Rate::per_second(ROUTE53_RATE)),
             account: tokio::sync::OnceCell::new(),
+            brief: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// This provider with `settings::brief_retry_config`, sharing its request counter and
+    /// its limits (the quotas are the same account's).
+    fn twin(&self) -> AwsProvider {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .retry_config(settings::settings().brief_retry_config())
+            .build();
+        AwsProvider {
+            counter: self.counter.clone(),
+            ec2_limit: self.ec2_limit.clone(),
+            ec2_listed: self.ec2_listed.clone(),
+            s3_limit: self.s3_limit.clone(),
+            iam_limit: self.iam_limit.clone(),
+            rds_limit: self.rds_limit.clone(),
+            secrets_limit: self.secrets_limit.clone(),
+            asg_limit: self.asg_limit.clone(),
+            elb_limit: self.elb_limit.clone(),
+            route53_limit: self.route53_limit.clone(),
+            ..AwsProvider::from_sdk_config(sdk)
         }
     }
 
@@ -473,6 +499,10 @@ impl Provider for AwsProvider {
             }
         }
         .map(Some)
+    }
+
+    fn brief(&self) -> &dyn Provider {
+        &**self.brief.get_or_init(|| Box::new(self.twin()))
     }
 
     fn request_count(&self) -> u64 {
