@@ -37,7 +37,9 @@ mod tags;
 pub(crate) use dns::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 
 use crate::address::Address;
-use crate::provider::{ApplyContext, CapacityNeed, Observed, Provider, Scope};
+use crate::provider::{
+    ApplyContext, BucketAt, Canary, CapacityNeed, Observed, Provider, Scope, TargetHealth, Vcpus,
+};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
@@ -46,8 +48,10 @@ use aws_types::region::Region;
 use aws_types::SdkConfig;
 use counter::RequestCounter;
 use handler::{handler, FAMILIES};
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 
 /// Concurrent reads per service during a refresh.
@@ -79,6 +83,7 @@ pub struct AwsProvider {
     secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+    quotas: Mutex<HashMap<String, aws_sdk_servicequotas::Client>>,
     ec2_limit: Arc<Semaphore>,
     ec2_listed: Arc<network::Listed>,
     s3_limit: Arc<Semaphore>,
@@ -150,6 +155,7 @@ impl AwsProvider {
             secretsmanager: Mutex::default(),
             route53: Mutex::default(),
             cloudwatch: Mutex::default(),
+            quotas: Mutex::default(),
             ec2_limit: Arc::new(Semaphore::new(EC2_READS)),
             ec2_listed: Arc::default(),
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
@@ -216,6 +222,18 @@ impl AwsProvider {
             client,
             region: region.to_string(),
         }
+    }
+
+    /// Service Quotas in `region` (`standby check`'s vCPU quota).
+    fn quotas(&self, region: &str) -> aws_sdk_servicequotas::Client {
+        cached(&self.quotas, region, || {
+            let conf = aws_sdk_servicequotas::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
+                .build();
+            aws_sdk_servicequotas::Client::from_conf(conf)
+        })
     }
 
     fn rds(&self, region: &str) -> database::Rds {
@@ -499,6 +517,39 @@ impl Provider for AwsProvider {
             }
         }
         .map(Some)
+    }
+
+    async fn vcpus(&self, region: &str, types: &BTreeSet<String>) -> anyhow::Result<Option<Vcpus>> {
+        self.standard_vcpus(region, types).await
+    }
+
+    async fn latest_restorable(
+        &self,
+        region: &str,
+        identifier: &str,
+    ) -> anyhow::Result<Option<SystemTime>> {
+        self.restorable_time(region, identifier).await
+    }
+
+    async fn target_health(&self, region: &str, arn: &str) -> anyhow::Result<Option<TargetHealth>> {
+        self.targets(region, arn).await.map(Some)
+    }
+
+    async fn health_check_healthy(&self, id: &str) -> anyhow::Result<Option<bool>> {
+        // Emulator workaround (`emulator.rs`, 17): moto answers every health check healthy.
+        if self.emulator.on() {
+            return Ok(None);
+        }
+        self.health_check_status(id).await.map(Some)
+    }
+
+    async fn canary(
+        &self,
+        source: &BucketAt,
+        replica: &BucketAt,
+        within: Duration,
+    ) -> anyhow::Result<Option<Canary>> {
+        self.run_canary(source, replica, within).await
     }
 
     fn brief(&self) -> &dyn Provider {
