@@ -21,7 +21,7 @@ use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
 use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
 use crate::provider::{GlobalRead, KnownResource, Observed, Provider, Scope};
 use crate::state::check::{self, Expected};
-use crate::state::{Backend, S3Location, State, StateStore};
+use crate::state::{Backend, Failover, S3Location, State, StateStore};
 use crate::topology::{self, Desired};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -34,9 +34,9 @@ pub struct Environment {
     pub state_path: PathBuf,
     /// How long to wait for a held lock (`--lock-timeout`); `None` fails at once.
     pub lock_timeout: Option<Duration>,
-    /// Set by promote and rebuild to their `--assume-down` regions: the state may then be
-    /// read, locked and written in the backend's replica (see `state::OpenOptions`).
-    pub state_failover: Option<BTreeSet<String>>,
+    /// When the state may be read, locked and written in the backend's replica alone
+    /// (promote and rebuild, with their `--assume-down` regions; apply).
+    pub state_failover: Failover,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -77,7 +77,7 @@ impl Environment {
             spec,
             state_path,
             lock_timeout: None,
-            state_failover: None,
+            state_failover: Failover::Never,
         })
     }
 

@@ -211,3 +211,155 @@ fn assert_brief(seen: &[Seen], picked: impl Fn(&Seen) -> bool) {
         "retried past the brief budget: {refused:?}"
     );
 }
+
+/// The DR environment with its state in us-east-1 and a replica in us-west-2.
+const BACKEND: &str = r#"
+standby {
+  backend "s3" {
+    bucket = "standby-state"
+    key    = "envs/prod.json"
+    region = "us-east-1"
+    replica {
+      bucket = "standby-state-west"
+      region = "us-west-2"
+    }
+  }
+}
+"#;
+
+async fn state_object(s3: &aws_sdk_s3::Client, bucket: &str) -> serde_json::Value {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key("envs/prod.json")
+        .send()
+        .await
+        .expect("the state object");
+    serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn with_the_state_in_the_failed_region_apply_finishes_dns_on_the_replica_and_reconciles() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let (east, west) = (
+        emulator.s3("us-east-1").await,
+        emulator.s3("us-west-2").await,
+    );
+    east.create_bucket()
+        .bucket("standby-state")
+        .send()
+        .await
+        .unwrap();
+    west.create_bucket()
+        .bucket("standby-state-west")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for (s3, bucket) in [(&east, "standby-state"), (&west, "standby-state-west")] {
+        aws::set_versioning(
+            s3,
+            bucket,
+            aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+        )
+        .await;
+    }
+    let ws = Workspace::new(proxy.env());
+    ws.write("environments/prod/main.hcl", &format!("{BACKEND}{DR}"));
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    aws::publish_lag(
+        &emulator,
+        "us-west-2",
+        "checkout-prod-orders-us-west-2",
+        2.0,
+    )
+    .await;
+
+    // us-east-1 down while it is still the primary: apply needs the state's region.
+    proxy.refuse_region("us-east-1");
+    let refused = ws.run(&["apply", "environments/prod", "--auto-approve"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the state's region us-east-1 does not answer, and it is not failed in the state replica"),
+        "{}",
+        refused.stderr
+    );
+
+    for service in GLOBAL {
+        proxy.refuse_service(service);
+    }
+    ws.run(&[
+        "promote",
+        "us-west-2",
+        "environments/prod",
+        "--assume-down",
+        "us-east-1",
+        "--auto-approve",
+    ])
+    .ok();
+    let (set, _) = primary_record(&emulator).await;
+    assert_eq!(set, "us-east-1", "no DNS change was made");
+
+    // Route 53 answers again, us-east-1 does not: apply runs on the replica.
+    for service in GLOBAL {
+        proxy.restore_service(service);
+    }
+    let applied = ws
+        .run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert!(
+        applied
+            .stderr
+            .contains("apply reads, locks and writes the state replica s3://standby-state-west/envs/prod.json in us-west-2"),
+        "{}",
+        applied.stderr
+    );
+    let (set, _) = primary_record(&emulator).await;
+    assert_eq!(set, "us-west-2");
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+    let (before, replica) = (
+        state_object(&east, "standby-state").await,
+        state_object(&west, "standby-state-west").await,
+    );
+    assert_eq!(
+        before["roles"]["us-east-1"], "primary",
+        "untouched in us-east-1"
+    );
+    assert_eq!(replica["roles"]["us-east-1"], "failed");
+    let ops: Vec<&str> = replica["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["apply", "promote us-west-2", "apply"]);
+
+    // us-east-1 is back: the next apply reconciles the two states, then fences it.
+    proxy.restore_region("us-east-1");
+    let back = ws
+        .run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert!(
+        back.stderr.contains(
+            "reconciled the state: s3://standby-state/envs/prod.json in us-east-1 was at serial"
+        ),
+        "{}",
+        back.stderr
+    );
+    assert!(replication_targets(&emulator, "us-east-1").await.is_empty());
+    assert_eq!(
+        state_object(&east, "standby-state").await,
+        state_object(&west, "standby-state-west").await
+    );
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+}
