@@ -376,6 +376,11 @@ impl S3Store {
     }
 }
 
+/// Whether `region` is `failed` in `state`.
+fn failed_in(state: Option<&State>, region: &str) -> bool {
+    state.is_some_and(|s| s.roles.get(region) == Some(&crate::config::Role::Failed))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,9 +428,4 @@ mod tests {
         other.lineage = "another".into();
         assert_eq!(Copies::of(Some(&base), Some(&other)), Copies::Diverged);
     }
-}
-
-/// Whether `region` is `failed` in `state`.
-fn failed_in(state: Option<&State>, region: &str) -> bool {
-    state.is_some_and(|s| s.roles.get(region) == Some(&crate::config::Role::Failed))
 }
