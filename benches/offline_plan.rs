@@ -118,6 +118,7 @@ fn measure(env_dir: &std::path::Path) {
                 &desired,
                 prior,
                 &PlanOptions::default(),
+                &Default::default(),
             )
             .unwrap();
         times.push(t.elapsed().as_secs_f64());

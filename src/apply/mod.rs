@@ -119,9 +119,15 @@ pub async fn apply(
                 });
                 let provider = provider.clone();
                 let shared = shared.clone();
+                // A best-effort step is reported when it fails, not retried at length.
+                let brief = plan.best_effort.contains(action.address());
                 running.spawn(async move {
                     let t = Instant::now();
-                    let result = run_step(&*provider, &action, step, &*shared).await;
+                    let provider = match brief {
+                        true => provider.brief(),
+                        false => &*provider,
+                    };
+                    let result = run_step(provider, &action, step, &*shared).await;
                     (node, t.elapsed(), result)
                 });
             }

@@ -8,6 +8,7 @@
 //! region, and a promote plan per warm standby that is never applied. Words are the CLI's.
 
 mod rows;
+mod signals;
 
 use crate::address::Address;
 use crate::config::Role;
@@ -28,6 +29,9 @@ pub struct CheckOptions {
     pub regions: Vec<String>,
     /// The time drills are aged against; `None`: now.
     pub now: Option<SystemTime>,
+    /// Also write a canary object to the primary's buckets and wait for it in each
+    /// standby's replica (`--canary`).
+    pub canary: bool,
 }
 
 /// What `check` found, one row per check per standby region.
@@ -92,12 +96,26 @@ pub enum Area {
 pub enum Check {
     /// The region offers what the stack needs at full size.
     Capacity { need: CapacityNeed },
+    /// The EC2 vCPU quota of standard instances, less what runs in the region, against the
+    /// vCPUs that scaling every cluster to full size adds.
+    VcpuQuota,
     /// The replica's CloudWatch `ReplicaLag` against the RPO.
     ReplicaLag { database: Address },
+    /// The age of the primary's latest restorable time against the RPO.
+    LatestRestorable { database: Address },
     /// The primary's bucket replicates to the region.
     BucketReplication { replication: Address },
+    /// A canary object written to the primary's bucket arrives in the region's replica
+    /// within the RPO (`--canary`).
+    Canary { replication: Address },
+    /// The database's secret is replicated to the region and in sync.
+    SecretReplica { secret: Address },
     /// The region's failover record is in place.
     FailoverRecord { record: Address },
+    /// The load balancer sees a healthy target in the region's target group.
+    TargetHealth { target_group: Address },
+    /// Route 53 sees the region's health check healthy.
+    HealthCheck { health_check: Address },
     /// The record's TTL plus the health check's detection time against the RTO.
     FailoverTime { record: Address },
     /// The age of the region's last drill that got ready, against `drill_every`.
@@ -111,9 +129,16 @@ pub enum Check {
 impl Check {
     pub fn area(&self) -> Area {
         match self {
-            Check::Capacity { .. } => Area::Capacity,
-            Check::ReplicaLag { .. } | Check::BucketReplication { .. } => Area::Data,
-            Check::FailoverRecord { .. } | Check::FailoverTime { .. } => Area::Traffic,
+            Check::Capacity { .. } | Check::VcpuQuota => Area::Capacity,
+            Check::ReplicaLag { .. }
+            | Check::LatestRestorable { .. }
+            | Check::BucketReplication { .. }
+            | Check::Canary { .. }
+            | Check::SecretReplica { .. } => Area::Data,
+            Check::FailoverRecord { .. }
+            | Check::TargetHealth { .. }
+            | Check::HealthCheck { .. }
+            | Check::FailoverTime { .. } => Area::Traffic,
             Check::LastDrill | Check::DrillRecovery => Area::Practice,
             Check::RecoveryEstimate => Area::Time,
         }
@@ -137,6 +162,12 @@ pub enum Measure {
     Seconds(f64),
     /// Whether something is there.
     Present(bool),
+    /// A count (vCPUs, targets); as a threshold, the least that is ready.
+    Count(u64),
+    /// Whether a replica is in sync with its source.
+    InSync(bool),
+    /// Whether a health check or target is healthy.
+    Healthy(bool),
     /// Nothing to measure: never drilled, no datapoint.
     None,
 }
@@ -153,6 +184,8 @@ impl Measure {
 pub enum Unknown {
     /// CloudWatch has no `ReplicaLag` datapoint (or -1: replication not running).
     NoDatapoint,
+    /// RDS reports no latest restorable time (backups off, or the database is not there).
+    NoRestorableTime,
     /// The provider cannot answer this read.
     NotAvailable,
     /// The promote plan could not be made; the error says why.
@@ -171,9 +204,10 @@ pub async fn check(
     let roles = env.roles(state);
     let regions = standbys(&roles, &opts.regions)?;
     let desired = env.desired_in(&roles, state)?;
-    let (live, _) = env
-        .refresh(provider, state, &desired, &BTreeSet::new(), false)
-        .await?;
+    let live = env
+        .refresh(provider, state, &desired, &roles, &BTreeSet::new(), false)
+        .await?
+        .live;
     let now = opts.now.unwrap_or_else(SystemTime::now);
     let mut rows = Vec::new();
     for r in &regions {
@@ -188,8 +222,15 @@ pub async fn check(
             live: &live,
         };
         rows.extend(ctx.capacity().await?);
+        rows.extend(ctx.vcpu_quota().await?);
         rows.extend(ctx.data().await);
+        rows.extend(ctx.restorable().await);
+        rows.extend(ctx.secrets());
+        if opts.canary {
+            rows.extend(ctx.canaries().await);
+        }
         rows.extend(ctx.traffic());
+        rows.extend(ctx.health().await);
         rows.extend(ctx.practice(now));
         rows.extend(ctx.time().await);
     }

@@ -27,7 +27,7 @@ pub(super) struct Region<'a> {
 }
 
 /// A row with its verdict, what was measured and the threshold it was held to.
-fn row(
+pub(super) fn row(
     region: &str,
     check: Check,
     verdict: Verdict,
@@ -45,7 +45,7 @@ fn row(
     }
 }
 
-fn unknown(region: &str, check: Check, threshold: Measure, why: Unknown) -> CheckRow {
+pub(super) fn unknown(region: &str, check: Check, threshold: Measure, why: Unknown) -> CheckRow {
     CheckRow {
         unknown: Some(why),
         ..row(region, check, Verdict::Unknown, Measure::None, threshold)
@@ -53,7 +53,7 @@ fn unknown(region: &str, check: Check, threshold: Measure, why: Unknown) -> Chec
 }
 
 /// Ready when `measured` is at most `limit`.
-fn at_most(region: &str, check: Check, measured: Duration, limit: Duration) -> CheckRow {
+pub(super) fn at_most(region: &str, check: Check, measured: Duration, limit: Duration) -> CheckRow {
     let verdict = if measured <= limit {
         Verdict::Ready
     } else {
@@ -69,7 +69,7 @@ fn at_most(region: &str, check: Check, measured: Duration, limit: Duration) -> C
 }
 
 /// Ready when `present`.
-fn present(region: &str, check: Check, present: bool) -> CheckRow {
+pub(super) fn present(region: &str, check: Check, present: bool) -> CheckRow {
     let verdict = if present {
         Verdict::Ready
     } else {
@@ -85,7 +85,7 @@ fn present(region: &str, check: Check, present: bool) -> CheckRow {
 }
 
 impl Region<'_> {
-    fn here<'b>(
+    pub(super) fn here<'b>(
         &self,
         resources: &'b [Desired],
         kind: Kind,
@@ -96,18 +96,23 @@ impl Region<'_> {
     }
 
     /// What the refresh found at `d`'s address.
-    fn found(&self, d: &Desired) -> Option<&Observed> {
+    pub(super) fn found(&self, d: &Desired) -> Option<&Observed> {
         self.live.iter().find(|o| o.address == d.address)
     }
 
-    /// What the region needs to run the stack at full size, as it would after a promote.
-    fn needs(&self) -> Result<BTreeSet<CapacityNeed>> {
+    /// The stack as it would be after promoting the region: full size there.
+    pub(super) fn promoted(&self) -> Result<Vec<Desired>> {
         let mut roles = self.roles.clone();
         for role in roles.values_mut().filter(|r| **r == Role::Primary) {
             *role = Role::Failed;
         }
         roles.insert(self.region.to_string(), Role::Primary);
-        let full = self.env.desired(&roles)?;
+        self.env.desired(&roles)
+    }
+
+    /// What the region needs to run the stack at full size, as it would after a promote.
+    fn needs(&self) -> Result<BTreeSet<CapacityNeed>> {
+        let full = self.promoted()?;
         let text = |d: &Desired, k: &str| {
             d.attrs
                 .get(k)

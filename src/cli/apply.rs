@@ -7,7 +7,7 @@ use crate::environment::{check_plan_is_current, Environment, PlanOptions};
 use crate::plan::{load_plan, Plan};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{Backend, HistoryEntry, Operation, RunOutcome, StateStore, Step};
+use crate::state::{Backend, Failover, HistoryEntry, Operation, RunOutcome, StateStore, Step};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -40,7 +40,9 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs) -> Result<Outcome> {
     if args.path.is_file() {
         return apply_saved(args, g, provider).await;
     }
-    let env = g.load(&args.path)?;
+    let mut env = g.load(&args.path)?;
+    // After a promote failed the backend's region, the DNS steps it left are finished here.
+    env.state_failover = Failover::IfFailed;
     let mut store = env.open_state("apply").await?;
     let result = match refuse_interrupted(&store) {
         Ok(()) => converge(&env, args, provider, &mut store).await,
@@ -72,6 +74,7 @@ async fn apply_saved(
             "apply",
             &crate::state::OpenOptions {
                 lock_timeout: g.lock_timeout,
+                failover: Failover::IfFailed,
                 ..Default::default()
             },
         )

@@ -36,6 +36,10 @@ pub struct CheckArgs {
     /// Count a check that cannot tell (unknown) as not ready
     #[arg(long)]
     pub strict: bool,
+    /// Also write a canary object to the primary's buckets and wait, up to the rpo, for it
+    /// in each standby's replica (deleted from both afterwards)
+    #[arg(long)]
+    pub canary: bool,
 }
 
 pub async fn run(args: CheckArgs, g: &GlobalArgs) -> Result<Outcome> {
@@ -45,6 +49,7 @@ pub async fn run(args: CheckArgs, g: &GlobalArgs) -> Result<Outcome> {
     let opts = CheckOptions {
         regions: args.regions.clone(),
         now: None,
+        canary: args.canary,
     };
     let (started_at, clock) = (junit_timestamp(), std::time::Instant::now());
     let report = crate::check::check(&env, &provider, state.as_ref(), &opts).await?;
@@ -102,9 +107,17 @@ fn what(check: &Check) -> String {
                 class,
             } => format!("database class {class} ({engine} {version})"),
         },
+        Check::VcpuQuota => "vcpus free for full size (standard instances quota)".into(),
         Check::ReplicaLag { database } => format!("replica lag of {database}"),
+        Check::LatestRestorable { database } => {
+            format!("age of the latest restorable time of {database}")
+        }
         Check::BucketReplication { replication } => format!("replication {replication}"),
+        Check::Canary { replication } => format!("canary through {replication}"),
+        Check::SecretReplica { secret } => format!("replica of secret {secret}"),
         Check::FailoverRecord { record } => format!("failover record {record}"),
+        Check::TargetHealth { target_group } => format!("healthy targets of {target_group}"),
+        Check::HealthCheck { health_check } => format!("health check {health_check}"),
         Check::FailoverTime { record } => format!("dns failover time of {record}"),
         Check::LastDrill => "last drill".into(),
         Check::DrillRecovery => "last drill's recovery time".into(),
@@ -130,6 +143,11 @@ fn measured(m: &Measure) -> String {
         Measure::Seconds(s) => seconds(*s),
         Measure::Present(true) => "present".into(),
         Measure::Present(false) => "missing".into(),
+        Measure::Count(n) => n.to_string(),
+        Measure::InSync(true) => "in sync".into(),
+        Measure::InSync(false) => "not in sync".into(),
+        Measure::Healthy(true) => "healthy".into(),
+        Measure::Healthy(false) => "unhealthy".into(),
         Measure::None => "none".into(),
     }
 }
@@ -137,6 +155,7 @@ fn measured(m: &Measure) -> String {
 fn threshold(m: &Measure) -> String {
     match m {
         Measure::Seconds(s) => format!("at most {}", seconds(*s)),
+        Measure::Count(n) => format!("at least {n}"),
         other => measured(other),
     }
 }
@@ -150,9 +169,21 @@ fn fix(row: &CheckRow) -> String {
             CapacityNeed::InstanceType { instance_type } => format!("{instance_type} is not offered in {r}: set an instance type offered there in a region override"),
             CapacityNeed::DbClass { class, .. } => format!("RDS does not offer {class} for this engine and version in {r}: set an orderable instance_class in a region override"),
         },
+        Check::VcpuQuota => {
+            let short = match (&row.measured, &row.threshold) {
+                (Measure::Count(free), Measure::Count(needed)) => needed.saturating_sub(*free),
+                _ => 0,
+            };
+            format!("request an increase of the EC2 quota L-1216C47A (Running On-Demand Standard instances) in {r} by at least {short} vCPUs (`aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-1216C47A --region {r}`), or stop instances there")
+        }
         Check::ReplicaLag { .. } => "find why the replica falls behind (write load, its instance class) before relying on it: promote refuses a lag beyond the rpo".into(),
+        Check::LatestRestorable { database } => format!("find why the automated backups of {database} fall behind (`aws rds describe-db-instances` shows LatestRestorableTime; backup retention must be on)"),
         Check::BucketReplication { replication } => format!("run `standby apply` to restore {replication}"),
+        Check::Canary { replication } => format!("the canary did not reach {r} within the rpo: check {replication}'s rule status and its role's permissions (S3 replication metrics show the pending objects)"),
+        Check::SecretReplica { secret } => format!("run `standby apply` to replicate {secret} to {r}, or see why its replica is not in sync (`aws secretsmanager describe-secret`)"),
         Check::FailoverRecord { record } => format!("run `standby apply` to restore {record}"),
+        Check::TargetHealth { target_group } => format!("no healthy target in {target_group}: see why with `aws elbv2 describe-target-health` (instances stopped, the health check's path failing)"),
+        Check::HealthCheck { health_check } => format!("{health_check} is unhealthy: see why with `aws route53 get-health-check-status`"),
         Check::FailoverTime { .. } => "lower the record's ttl so that ttl plus health-check detection fits in the rto".into(),
         Check::LastDrill => format!("run `standby drill {r}`"),
         Check::DrillRecovery => format!("make {r} faster to take over (a warm standby, more capacity) and run `standby drill {r}` again"),
@@ -161,12 +192,19 @@ fn fix(row: &CheckRow) -> String {
 }
 
 /// Why a row is unknown.
-fn reason(u: &Unknown) -> String {
+fn reason(check: &Check, u: &Unknown) -> String {
     match u {
         Unknown::NoDatapoint => {
             "no ReplicaLag datapoint in CloudWatch (or -1: replication not running)".into()
         }
-        Unknown::NotAvailable => "this provider cannot read it".into(),
+        Unknown::NoRestorableTime => "RDS reports no latest restorable time".into(),
+        Unknown::NotAvailable => match check {
+            Check::Canary { .. } => {
+                "the canary was written and deleted, but this endpoint does not replicate objects (the emulator)".into()
+            }
+            Check::VcpuQuota => "Service Quotas knows no value of quota L-1216C47A here".into(),
+            _ => "this provider cannot read it".into(),
+        },
         Unknown::NoPromotePlan(e) => format!("no promote plan: {e}"),
         Unknown::ReadFailed(e) => e.clone(),
     }
@@ -176,7 +214,7 @@ fn reason(u: &Unknown) -> String {
 fn note(row: &CheckRow) -> Option<String> {
     match (&row.verdict, &row.unknown) {
         (Verdict::NotReady, _) => Some(format!("fix: {}", fix(row))),
-        (Verdict::Unknown, Some(u)) => Some(format!("unknown: {}", reason(u))),
+        (Verdict::Unknown, Some(u)) => Some(format!("unknown: {}", reason(&row.check, u))),
         _ => None,
     }
 }

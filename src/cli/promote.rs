@@ -6,7 +6,7 @@ use crate::dr::{plan_promote, Estimate, PromoteRequest};
 use crate::plan::Plan;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{history_now, Operation, Step, StepOutcome};
+use crate::state::{history_now, Failover, Operation, Step, StepOutcome};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -48,7 +48,7 @@ pub struct PromoteArgs {
 pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
     let clock = Instant::now();
     let mut env = g.load(&args.env.env)?;
-    env.state_failover = Some(args.assume_down.iter().cloned().collect());
+    env.state_failover = Failover::AssumeDown(args.assume_down.iter().cloned().collect());
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
     let name = Operation::Promote {
         region: args.region.clone(),

@@ -7,7 +7,7 @@ use crate::config::Role;
 use crate::dr::{plan_rebuild, RebuildRequest};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::Operation;
+use crate::state::{Failover, Operation};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
 
 pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
     let mut env = g.load(&args.env.env)?;
-    env.state_failover = Some(args.assume_down.iter().cloned().collect());
+    env.state_failover = Failover::AssumeDown(args.assume_down.iter().cloned().collect());
     let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
     let name = Operation::Rebuild {
         region: args.region.clone(),

@@ -46,7 +46,8 @@ impl Unread {
 }
 
 /// Reads `scope`'s regions (with the bucket listing) and each global control plane
-/// concurrently; a failed Route 53 or IAM read falls back to `state`.
+/// concurrently; a failed Route 53 or IAM read falls back to `state`. The global reads are
+/// brief (`Provider::brief`): a control plane that refuses is given up on within seconds.
 pub(super) async fn refresh_degrading(
     provider: &dyn Provider,
     scope: &Scope,
@@ -65,8 +66,8 @@ pub(super) async fn refresh_degrading(
     let iam = only(BTreeSet::from([GlobalRead::Iam]), false);
     let (regional, route53, iam) = futures::join!(
         provider.refresh(&regional),
-        provider.refresh(&route53),
-        provider.refresh(&iam)
+        provider.brief().refresh(&route53),
+        provider.brief().refresh(&iam)
     );
     let mut live = regional?;
     let mut unread = Vec::new();

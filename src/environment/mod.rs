@@ -5,6 +5,7 @@
 mod explain;
 mod global;
 mod reconcile;
+mod unreached;
 
 pub use explain::check_plan_is_current;
 use explain::{
@@ -13,13 +14,14 @@ use explain::{
 pub use global::Unread;
 use reconcile::recorded_names;
 pub use reconcile::{leave_shared, reconcile};
+pub use unreached::Unreached;
 
 use crate::address::Address;
 use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
 use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
 use crate::provider::{GlobalRead, KnownResource, Observed, Provider, Scope};
 use crate::state::check::{self, Expected};
-use crate::state::{Backend, S3Location, State, StateStore};
+use crate::state::{Backend, Failover, S3Location, State, StateStore};
 use crate::topology::{self, Desired};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,9 +34,9 @@ pub struct Environment {
     pub state_path: PathBuf,
     /// How long to wait for a held lock (`--lock-timeout`); `None` fails at once.
     pub lock_timeout: Option<Duration>,
-    /// Set by promote and rebuild to their `--assume-down` regions: the state may then be
-    /// read, locked and written in the backend's replica (see `state::OpenOptions`).
-    pub state_failover: Option<BTreeSet<String>>,
+    /// When the state may be read, locked and written in the backend's replica alone
+    /// (promote and rebuild, with their `--assume-down` regions; apply).
+    pub state_failover: Failover,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -56,6 +58,16 @@ pub struct PlanOptions {
     pub degrade_global: bool,
 }
 
+/// What a refresh found, and what it could not read.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    pub live: Vec<Observed>,
+    /// Global control planes that could not be read (with `degrade_global`).
+    pub unread: Vec<Unread>,
+    /// Failed regions that could not be read: their state view is in `live`.
+    pub unreached: Vec<Unreached>,
+}
+
 impl Environment {
     /// Loads the spec in `env_dir`; spec problems come back as diagnostics.
     pub fn load(env_dir: &Path, vars: &VarInputs) -> Result<Environment, Diagnostics> {
@@ -65,7 +77,7 @@ impl Environment {
             spec,
             state_path,
             lock_timeout: None,
-            state_failover: None,
+            state_failover: Failover::Never,
         })
     }
 
@@ -240,35 +252,64 @@ impl Environment {
     }
 
     /// Reads live AWS, keeping what only the state knows (dependencies) for what it finds;
-    /// with `degrade_global`, also the global control planes that could not be read.
+    /// with `degrade_global`, also the global control planes that could not be read. The
+    /// regions failed both in the state and in `roles` are read on their own: one that
+    /// cannot be read keeps its state view (`Refreshed::unreached`).
     pub async fn refresh(
         &self,
         provider: &dyn Provider,
         state: Option<&State>,
         desired: &[Desired],
+        roles: &BTreeMap<String, Role>,
         assume_down: &BTreeSet<String>,
         degrade_global: bool,
-    ) -> Result<(Vec<Observed>, Vec<Unread>)> {
+    ) -> Result<Refreshed> {
         let mut scope = self.scope(state, desired);
         scope.regions.retain(|r| !assume_down.contains(r));
-        let (mut live, unread) = if degrade_global {
-            global::refresh_degrading(provider, &scope, state).await?
-        } else {
-            (provider.refresh(&scope).await?, Vec::new())
+        let held = self.held_roles(state);
+        let failed: BTreeSet<String> = unreached::still_failed(&held, roles)
+            .intersection(&scope.regions)
+            .cloned()
+            .collect();
+        scope.regions.retain(|r| !failed.contains(r));
+        let rest = async {
+            if degrade_global {
+                global::refresh_degrading(provider, &scope, state).await
+            } else {
+                Ok((provider.refresh(&scope).await?, Vec::new()))
+            }
         };
+        let (rest, (failed_live, unreached)) =
+            futures::join!(rest, unreached::read_failed(provider, &scope, &failed));
+        let (mut live, unread) = rest?;
+        live.extend(failed_live);
         reconcile(&mut live, state, desired);
+        let kept: BTreeSet<&String> = assume_down
+            .iter()
+            .chain(unreached.iter().map(|u| &u.region))
+            .collect();
         if let Some(state) = state {
-            // Regions assumed down are not read: the state's view of them stands.
+            // Regions assumed down or unreached are not read: the state's view stands.
             live.extend(
                 state
                     .resources()
                     .iter()
-                    .filter(|r| r.region.as_ref().is_some_and(|r| assume_down.contains(r)))
+                    .filter(|r| r.region.as_ref().is_some_and(|r| kept.contains(r)))
                     .cloned(),
             );
         }
         live.sort_by(|a, b| a.address.cmp(&b.address));
-        Ok((live, unread))
+        Ok(Refreshed {
+            live,
+            unread,
+            unreached,
+        })
+    }
+
+    /// The roles the state holds (an interrupted operation's may run ahead of them).
+    fn held_roles(&self, state: Option<&State>) -> BTreeMap<String, Role> {
+        let held = state.map(|s| s.roles.clone()).unwrap_or_default();
+        topology::effective_roles(&self.spec, &held)
     }
 
     /// Makes the plan that converges AWS to the spec (or, with `destroy`, empties it).
@@ -280,21 +321,27 @@ impl Environment {
     ) -> Result<Plan> {
         let roles = opts.roles.clone().unwrap_or_else(|| self.roles(state));
         let desired = self.desired_in(&roles, state)?;
-        let (prior, unread) = if opts.refresh {
+        let read = if opts.refresh {
             self.refresh(
                 provider,
                 state,
                 &desired,
+                &roles,
                 &opts.assume_down,
                 opts.degrade_global,
             )
             .await?
         } else {
-            let kept = state.map(|s| s.resources().to_vec()).unwrap_or_default();
-            (kept, Vec::new())
+            Refreshed {
+                live: state.map(|s| s.resources().to_vec()).unwrap_or_default(),
+                ..Refreshed::default()
+            }
         };
-        let mut plan = self.plan_against(state, roles, &desired, prior, opts)?;
-        plan.notes.extend(unread.iter().map(Unread::note));
+        let unreached: BTreeSet<String> = read.unreached.iter().map(|u| u.region.clone()).collect();
+        let mut plan = self.plan_against(state, roles, &desired, read.live, opts, &unreached)?;
+        plan.notes.extend(read.unread.iter().map(Unread::note));
+        plan.notes
+            .extend(read.unreached.iter().map(Unreached::note));
         Ok(plan)
     }
 
@@ -306,6 +353,7 @@ impl Environment {
         desired: &[Desired],
         prior: Vec<Observed>,
         opts: &PlanOptions,
+        unreached: &BTreeSet<String>,
     ) -> Result<Plan> {
         check_targets(&opts.targets, desired, &prior)?;
         let mut notes: Vec<String> = state
@@ -314,7 +362,7 @@ impl Environment {
             .into_iter()
             .collect();
         // About the roles the state holds, which an interrupted operation's may run ahead of.
-        let held = state.map(|s| topology::effective_roles(&self.spec, &s.roles));
+        let held = state.map(|_| self.held_roles(state));
         notes.extend(self.role_notes(held.as_ref().unwrap_or(&roles)));
         notes.extend(check_replace(&opts.replace, desired, &prior)?);
         let failed: BTreeSet<String> = roles
@@ -322,12 +370,14 @@ impl Environment {
             .filter(|(_, r)| **r == Role::Failed)
             .map(|(n, _)| n.clone())
             .collect();
+        // Not reached: as if assumed down (fenced by the first plan that reaches them).
+        let unseen: BTreeSet<String> = opts.assume_down.union(unreached).cloned().collect();
         let diff_opts = DiffOptions {
             targets: opts.targets.clone(),
             destroy: opts.destroy,
             replace: opts.replace.clone(),
-            frozen_regions: failed.union(&opts.assume_down).cloned().collect(),
-            fenced_regions: failed.difference(&opts.assume_down).cloned().collect(),
+            frozen_regions: failed.union(&unseen).cloned().collect(),
+            fenced_regions: failed.difference(&unseen).cloned().collect(),
         };
         let mut bound = bind_from_prior(desired, &prior, &BTreeSet::new());
         leave_shared(&mut bound, &prior);

@@ -178,6 +178,10 @@ impl Provider for FakeProvider {
         Ok(self.lags.lock().unwrap().get(identifier).copied())
     }
 
+    fn brief(&self) -> &dyn Provider {
+        self
+    }
+
     fn request_count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }

@@ -118,6 +118,42 @@ pub enum CapacityNeed {
     },
 }
 
+/// A region's EC2 vCPUs as `standby check` weighs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vcpus {
+    /// The Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances quota, in vCPUs.
+    pub quota: u64,
+    /// vCPUs of the standard instances pending or running in the region, whoever runs them.
+    pub running: u64,
+    /// vCPUs of each instance type asked about that counts against the quota (a type of
+    /// another family is left out: its own quota applies).
+    pub per_type: BTreeMap<String, u64>,
+}
+
+/// A target group's targets as its load balancer sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetHealth {
+    pub healthy: u64,
+    pub registered: u64,
+}
+
+/// A bucket by address, name and region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketAt {
+    pub address: Address,
+    pub bucket: String,
+    pub region: String,
+}
+
+/// Where a canary object written to a replicating bucket got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Canary {
+    /// It was in the replica after this long.
+    Arrived(std::time::Duration),
+    /// It was not in the replica when the wait ended.
+    NotArrived,
+}
+
 /// A resource a provider could not find although it was asked to act on it.
 #[derive(Debug, thiserror::Error)]
 #[error("{address} no longer exists")]
@@ -170,6 +206,53 @@ pub trait Provider: Send + Sync {
         let _ = (region, need);
         Ok(None)
     }
+
+    /// The vCPU quota of standard instances in `region`, what runs there, and the vCPUs of
+    /// each of `types` (`standard check`); `None` when the provider cannot tell.
+    async fn vcpus(&self, region: &str, types: &BTreeSet<String>) -> anyhow::Result<Option<Vcpus>> {
+        let _ = (region, types);
+        Ok(None)
+    }
+
+    /// The latest restorable time of the database `identifier` in `region`.
+    async fn latest_restorable(
+        &self,
+        region: &str,
+        identifier: &str,
+    ) -> anyhow::Result<Option<std::time::SystemTime>> {
+        let _ = (region, identifier);
+        Ok(None)
+    }
+
+    /// The targets of the target group `arn` in `region`, as its load balancer sees them.
+    async fn target_health(&self, region: &str, arn: &str) -> anyhow::Result<Option<TargetHealth>> {
+        let _ = (region, arn);
+        Ok(None)
+    }
+
+    /// Whether Route 53 considers the health check `id` healthy.
+    async fn health_check_healthy(&self, id: &str) -> anyhow::Result<Option<bool>> {
+        let _ = id;
+        Ok(None)
+    }
+
+    /// Writes a canary object to `source`, waits up to `within` for it in `replica`, and
+    /// deletes it from both; `None` when the provider cannot tell.
+    async fn canary(
+        &self,
+        source: &BucketAt,
+        replica: &BucketAt,
+        within: std::time::Duration,
+    ) -> anyhow::Result<Option<Canary>> {
+        let _ = (source, replica, within);
+        Ok(None)
+    }
+
+    /// The same provider for calls whose caller falls back when they fail (a global control
+    /// plane read in an outage, a failed region's read, a best-effort DNS write): each call is
+    /// tried a few times at most, so an answered refusal gives up at once; only a silent
+    /// endpoint costs the attempt timeout.
+    fn brief(&self) -> &dyn Provider;
 
     /// Number of API requests sent so far (for benchmarks and tests).
     fn request_count(&self) -> u64 {

@@ -19,13 +19,26 @@ use std::time::Duration;
 pub struct OpenOptions {
     /// How long to wait for a held lock (`--lock-timeout`); `None` fails at once.
     pub lock_timeout: Option<Duration>,
-    /// A promote or rebuild: the regions it assumes down (`--assume-down`). With a replica,
-    /// the state is read, locked and written there when the backend's region is one of them
-    /// or does not answer. `None`: every other command, which needs the backend's region.
-    pub failover: Option<BTreeSet<String>>,
+    /// When the state may be read, locked and written in the backend's replica alone.
+    pub failover: Failover,
     /// `state push`: a state and replica that diverged are opened anyway (the push writes
     /// both) instead of refused.
     pub overwrite_diverged: bool,
+}
+
+/// When a command runs on the backend's replica alone (with a replica; README, "The replica").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Failover {
+    /// The backend's region is needed (every command but those below).
+    #[default]
+    Never,
+    /// A promote or rebuild, with the regions it assumes down (`--assume-down`): the replica
+    /// when the backend's region is one of them or does not answer.
+    AssumeDown(BTreeSet<String>),
+    /// `apply`: the replica when the backend's region does not answer and the replica's state
+    /// holds that region `failed` (a promote with `--assume-down` ran there; the apply
+    /// finishes what the outage left undone).
+    IfFailed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

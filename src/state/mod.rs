@@ -20,7 +20,7 @@ mod store;
 
 pub use backend::{
     record as record_backend, record_lineage, recorded as recorded_backend, recorded_lineage,
-    Backend, OpenOptions,
+    Backend, Failover, OpenOptions,
 };
 pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, Operation, Step};
 pub use interrupt::{defer_interrupts, interrupted, Interrupted};

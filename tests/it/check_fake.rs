@@ -48,6 +48,7 @@ async fn a_drill_is_ready_within_drill_every_and_not_once_older() {
         let opts = CheckOptions {
             regions: Vec::new(),
             now: Some(at(now)),
+            canary: false,
         };
         let (env, provider, state) = (&env, provider.clone(), state.clone());
         async move { check(env, &*provider, Some(&state), &opts).await.unwrap() }
@@ -98,6 +99,7 @@ async fn check_refuses_a_region_that_is_not_a_standby() {
     let opts = CheckOptions {
         regions: vec!["us-east-1".into()],
         now: None,
+        canary: false,
     };
     let err = check(&env, &provider, None, &opts).await.unwrap_err();
     assert_eq!(

@@ -123,3 +123,97 @@ fn check_report_as_json_is_versioned() {
     assert_eq!(doc["ready"], false);
     insta::assert_json_snapshot!(doc);
 }
+
+/// The rows read from live signals, each in the state that fails (and the restorable time
+/// ready): how people and machines see them.
+fn signals() -> CheckReport {
+    let a = Address::new;
+    let rows = vec![
+        row(
+            "us-west-2",
+            Check::VcpuQuota,
+            Verdict::NotReady,
+            Measure::Count(4),
+            Measure::Count(6),
+        ),
+        row(
+            "us-west-2",
+            Check::LatestRestorable {
+                database: a("region.us-east-1.database.orders"),
+            },
+            Verdict::Ready,
+            Measure::Seconds(120.0),
+            Measure::Seconds(300.0),
+        ),
+        row(
+            "us-west-2",
+            Check::Canary {
+                replication: a("region.us-east-1.bucket.receipts.replication"),
+            },
+            Verdict::NotReady,
+            Measure::None,
+            Measure::Seconds(300.0),
+        ),
+        row(
+            "us-west-2",
+            Check::SecretReplica {
+                secret: a("region.us-east-1.database.orders.secret"),
+            },
+            Verdict::NotReady,
+            Measure::InSync(false),
+            Measure::InSync(true),
+        ),
+        row(
+            "us-west-2",
+            Check::TargetHealth {
+                target_group: a("region.us-west-2.cluster.web.target_group"),
+            },
+            Verdict::NotReady,
+            Measure::Count(0),
+            Measure::Count(1),
+        ),
+        row(
+            "us-west-2",
+            Check::HealthCheck {
+                health_check: a("dns.api.health_check.us-west-2"),
+            },
+            Verdict::NotReady,
+            Measure::Healthy(false),
+            Measure::Healthy(true),
+        ),
+    ];
+    CheckReport {
+        format_version: CHECK_FORMAT_VERSION,
+        environment: "prod".into(),
+        regions: vec!["us-west-2".into()],
+        rows,
+    }
+}
+
+#[test]
+fn check_signal_rows_for_people() {
+    insta::assert_snapshot!(text(&signals(), false));
+}
+
+#[test]
+fn check_signal_rows_as_json() {
+    let doc: serde_json::Value = serde_json::from_str(&json(&signals(), false)).unwrap();
+    let checks: Vec<&str> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["check"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "vcpu_quota",
+            "latest_restorable",
+            "canary",
+            "secret_replica",
+            "target_health",
+            "health_check"
+        ]
+    );
+    insta::assert_json_snapshot!(doc);
+}

@@ -7,10 +7,11 @@
 use crate::support::aws::{
     self, load_balancer_names, primary_record, replication_targets, running_public_ips,
 };
-use crate::support::proxy::Proxy;
+use crate::support::proxy::{Proxy, Seen};
 use crate::support::specs::DR;
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
+use std::collections::BTreeMap;
 
 const GLOBAL: [&str; 3] = ["route53", "iam", "sts"];
 
@@ -45,8 +46,9 @@ async fn promote_completes_with_the_global_control_planes_down_and_apply_finishe
             "--assume-down",
             "us-east-1",
             "--auto-approve",
-            "--max-retries",
-            "2",
+            // Long: what the control planes refuse falls back at once, not at the timeout.
+            "--operation-timeout",
+            "10m",
         ])
         .ok();
     for plane in ["route 53", "iam"] {
@@ -124,17 +126,240 @@ async fn promote_completes_with_the_global_control_planes_down_and_apply_finishe
     let (set, _) = primary_record(&emulator).await;
     assert_eq!(set, "us-east-1", "no DNS change was made");
 
-    // The outage ends: apply finishes the DNS steps (and fences the old primary, failed in
-    // the state), then nothing is left to do.
+    // A refused call is tried a few times, not until the operation timeout: the same
+    // request is never seen more than three times (the default would retry it 25 times).
+    assert_brief(&proxy.seen(), |r| GLOBAL.contains(&r.service.as_str()));
+    assert!(
+        !promoted.stdout.contains("timed out") && promoted.stdout.contains("(standby test proxy)"),
+        "the fallback names the refusal: {}",
+        promoted.stdout
+    );
+
+    // Route 53, IAM and STS answer again, us-east-1 is still down: apply finishes the DNS
+    // steps, leaving the failed region as the state saw it, and then nothing is left to do.
     for service in GLOBAL {
         proxy.restore_service(service);
     }
-    proxy.restore_region("us-east-1");
-    ws.run(&["apply", "environments/prod", "--auto-approve"])
+    proxy.clear();
+    let applied = ws
+        .run(&[
+            "apply",
+            "environments/prod",
+            "--auto-approve",
+            "--operation-timeout",
+            "10m",
+        ])
         .ok();
+    assert!(
+        applied.stdout.contains(
+            "note: region us-east-1 is failed in the state and could not be read, so nothing is planned there"
+        ),
+        "{}",
+        applied.stdout
+    );
+    assert_brief(&proxy.seen(), |r| {
+        r.region == "us-east-1" && !GLOBAL.contains(&r.service.as_str())
+    });
+    assert!(
+        proxy.seen().iter().all(|r| r.region != "us-east-1"
+            || r.status == 503
+            || GLOBAL.contains(&r.service.as_str())),
+        "nothing reached us-east-1"
+    );
     let (set, values) = primary_record(&emulator).await;
     assert_eq!(set, "us-west-2");
     assert_eq!(values, load_balancer_names(&emulator, "us-west-2").await);
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+    assert!(
+        replication_targets(&emulator, "us-east-1")
+            .await
+            .contains(&"arn:aws:s3:::checkout-prod-receipts-us-west-2".to_string()),
+        "the old primary still replicates: nothing reached it"
+    );
+
+    // us-east-1 is back: the next apply reaches it and fences it first (its replication into
+    // the new primary removed), then nothing is left to do.
+    proxy.restore_region("us-east-1");
+    let fenced = ws.run(&["plan", "environments/prod", "--detailed-exitcode"]);
+    assert_eq!(fenced.code, 2, "{}", fenced.stdout);
+    assert!(
+        fenced
+            .stdout
+            .contains("region.us-east-1.bucket.receipts.replication"),
+        "{}",
+        fenced.stdout
+    );
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert!(replication_targets(&emulator, "us-east-1").await.is_empty());
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+}
+
+/// The requests `picked` that the proxy refused (503) were tried briefly: each operation at
+/// most three times for each of the few concurrent calls that make it (nine), where the
+/// default budget (25 retries) would send every call 26 times.
+fn assert_brief(seen: &[Seen], picked: impl Fn(&Seen) -> bool) {
+    let mut refused: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for r in seen.iter().filter(|r| picked(r) && r.status == 503) {
+        *refused.entry((&r.service, &r.operation)).or_default() += 1;
+    }
+    assert!(!refused.is_empty(), "something was refused");
+    assert!(
+        refused.values().all(|n| *n <= 9),
+        "retried past the brief budget: {refused:?}"
+    );
+}
+
+/// The DR environment with its state in us-east-1 and a replica in us-west-2.
+const BACKEND: &str = r#"
+standby {
+  backend "s3" {
+    bucket = "standby-state"
+    key    = "envs/prod.json"
+    region = "us-east-1"
+    replica {
+      bucket = "standby-state-west"
+      region = "us-west-2"
+    }
+  }
+}
+"#;
+
+async fn state_object(s3: &aws_sdk_s3::Client, bucket: &str) -> serde_json::Value {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key("envs/prod.json")
+        .send()
+        .await
+        .expect("the state object");
+    serde_json::from_slice(&out.body.collect().await.unwrap().into_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn with_the_state_in_the_failed_region_apply_finishes_dns_on_the_replica_and_reconciles() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let (east, west) = (
+        emulator.s3("us-east-1").await,
+        emulator.s3("us-west-2").await,
+    );
+    east.create_bucket()
+        .bucket("standby-state")
+        .send()
+        .await
+        .unwrap();
+    west.create_bucket()
+        .bucket("standby-state-west")
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::UsWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for (s3, bucket) in [(&east, "standby-state"), (&west, "standby-state-west")] {
+        aws::set_versioning(
+            s3,
+            bucket,
+            aws_sdk_s3::types::BucketVersioningStatus::Enabled,
+        )
+        .await;
+    }
+    let ws = Workspace::new(proxy.env());
+    ws.write("environments/prod/main.hcl", &format!("{BACKEND}{DR}"));
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    aws::publish_lag(
+        &emulator,
+        "us-west-2",
+        "checkout-prod-orders-us-west-2",
+        2.0,
+    )
+    .await;
+
+    // us-east-1 down while it is still the primary: apply needs the state's region.
+    proxy.refuse_region("us-east-1");
+    let refused = ws.run(&["apply", "environments/prod", "--auto-approve"]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the state's region us-east-1 does not answer, and it is not failed in the state replica"),
+        "{}",
+        refused.stderr
+    );
+
+    for service in GLOBAL {
+        proxy.refuse_service(service);
+    }
+    ws.run(&[
+        "promote",
+        "us-west-2",
+        "environments/prod",
+        "--assume-down",
+        "us-east-1",
+        "--auto-approve",
+    ])
+    .ok();
+    let (set, _) = primary_record(&emulator).await;
+    assert_eq!(set, "us-east-1", "no DNS change was made");
+
+    // Route 53 answers again, us-east-1 does not: apply runs on the replica.
+    for service in GLOBAL {
+        proxy.restore_service(service);
+    }
+    let applied = ws
+        .run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert!(
+        applied
+            .stderr
+            .contains("apply reads, locks and writes the state replica s3://standby-state-west/envs/prod.json in us-west-2"),
+        "{}",
+        applied.stderr
+    );
+    let (set, _) = primary_record(&emulator).await;
+    assert_eq!(set, "us-west-2");
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+    let (before, replica) = (
+        state_object(&east, "standby-state").await,
+        state_object(&west, "standby-state-west").await,
+    );
+    assert_eq!(
+        before["roles"]["us-east-1"], "primary",
+        "untouched in us-east-1"
+    );
+    assert_eq!(replica["roles"]["us-east-1"], "failed");
+    let ops: Vec<&str> = replica["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(ops, ["apply", "promote us-west-2", "apply"]);
+
+    // us-east-1 is back: the next apply reconciles the two states, then fences it.
+    proxy.restore_region("us-east-1");
+    let back = ws
+        .run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert!(
+        back.stderr.contains(
+            "reconciled the state: s3://standby-state/envs/prod.json in us-east-1 was at serial"
+        ),
+        "{}",
+        back.stderr
+    );
+    assert!(replication_targets(&emulator, "us-east-1").await.is_empty());
+    assert_eq!(
+        state_object(&east, "standby-state").await,
+        state_object(&west, "standby-state-west").await
+    );
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
 }

@@ -98,7 +98,7 @@ pub(crate) fn env(dir: &Path, web_size: u32) -> Environment {
         spec,
         state_path,
         lock_timeout: None,
-        state_failover: None,
+        state_failover: standby::state::Failover::Never,
     }
 }
 

@@ -11,6 +11,7 @@ mod backups_emulator;
 mod check_emulator;
 mod check_fake;
 mod check_render;
+mod check_signals;
 mod cli_snapshots;
 mod cli_terraform;
 mod cluster_groups;

@@ -68,6 +68,34 @@ async fn records_service_region_and_operation_of_each_call() {
 }
 
 #[tokio::test]
+async fn a_service_quota_set_on_the_proxy_answers_and_others_reach_moto() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let quotas = aws_sdk_servicequotas::Client::new(&proxy.sdk_config("us-west-2").await);
+    let ask = |code: &'static str| {
+        quotas
+            .get_service_quota()
+            .service_code("ec2")
+            .quota_code(code)
+            .send()
+    };
+    // moto 5.2.5 knows VPC quotas only.
+    let err = ask("L-1216C47A").await.unwrap_err();
+    assert!(err.into_service_error().is_no_such_resource_exception());
+
+    proxy.set_service_quota("L-1216C47A", 32.0);
+    let out = ask("L-1216C47A").await.unwrap();
+    let quota = out.quota().unwrap();
+    assert_eq!(quota.value(), Some(32.0));
+    assert_eq!(quota.quota_code(), Some("L-1216C47A"));
+    assert_eq!(proxy.count_operation("servicequotas", "GetServiceQuota"), 2);
+    assert!(
+        ask("L-34B43A08").await.is_err(),
+        "other quotas still reach moto"
+    );
+}
+
+#[tokio::test]
 async fn a_refused_region_answers_503_and_is_still_counted() {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());

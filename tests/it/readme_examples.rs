@@ -322,7 +322,8 @@ fn iam_action(service: &str, operation: &str) -> String {
             | "secretsmanager"
             | "sts"
             | "autoscaling"
-            | "elasticloadbalancing",
+            | "elasticloadbalancing"
+            | "servicequotas",
             op,
         ) => return format!("{service}:{op}"),
         ("monitoring", op) => return format!("cloudwatch:{op}"),

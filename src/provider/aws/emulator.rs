@@ -51,6 +51,14 @@
 //! 15. EC2 `DescribeLaunchTemplates`: moto reports a template's tags as they were at its
 //!     creation, not those `CreateTags` changed since; [`launch_template_tags`] reads them
 //!     with `DescribeTags`. EC2 reports the current ones.
+//! 16. S3 replication: moto does not replicate objects; `check --canary` writes its canary
+//!     to the primary's bucket and deletes it, but does not wait for a replica that never
+//!     comes: the canary row is unknown (`readiness/canary.rs`).
+//! 17. Route 53 `GetHealthCheckStatus`: moto answers every health check healthy, whatever
+//!     its endpoint; `check` reports a health check's status as unknown.
+//! 18. Service Quotas: moto knows only VPC quotas and lacks `GetAWSDefaultServiceQuota`
+//!     (it answers after the SDK's retries ran out); the vCPU quota is unknown unless the
+//!     test proxy answers `GetServiceQuota` (`Proxy::set_service_quota`).
 //!
 //! Written so they are right against both (no flag; listed here to be seen):
 //!

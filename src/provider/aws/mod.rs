@@ -37,7 +37,9 @@ mod tags;
 pub(crate) use dns::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 
 use crate::address::Address;
-use crate::provider::{ApplyContext, CapacityNeed, Observed, Provider, Scope};
+use crate::provider::{
+    ApplyContext, BucketAt, Canary, CapacityNeed, Observed, Provider, Scope, TargetHealth, Vcpus,
+};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
 use async_trait::async_trait;
@@ -46,8 +48,10 @@ use aws_types::region::Region;
 use aws_types::SdkConfig;
 use counter::RequestCounter;
 use handler::{handler, FAMILIES};
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 
 /// Concurrent reads per service during a refresh.
@@ -79,6 +83,7 @@ pub struct AwsProvider {
     secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
+    quotas: Mutex<HashMap<String, aws_sdk_servicequotas::Client>>,
     ec2_limit: Arc<Semaphore>,
     ec2_listed: Arc<network::Listed>,
     s3_limit: Arc<Semaphore>,
@@ -90,6 +95,8 @@ pub struct AwsProvider {
     route53_limit: Arc<rate::Rate>,
     /// The caller's account id, asked once (for replication roles' trust policies).
     account: tokio::sync::OnceCell<String>,
+    /// `Provider::brief`: this provider with brief retries, built on first use.
+    brief: std::sync::OnceLock<Box<AwsProvider>>,
 }
 
 impl std::fmt::Debug for AwsProvider {
@@ -148,6 +155,7 @@ impl AwsProvider {
             secretsmanager: Mutex::default(),
             route53: Mutex::default(),
             cloudwatch: Mutex::default(),
+            quotas: Mutex::default(),
             ec2_limit: Arc::new(Semaphore::new(EC2_READS)),
             ec2_listed: Arc::default(),
             s3_limit: Arc::new(Semaphore::new(S3_READS)),
@@ -158,6 +166,30 @@ impl AwsProvider {
             elb_limit: Arc::new(Semaphore::new(ELB_READS)),
             route53_limit: Arc::new(rate::Rate::per_second(ROUTE53_RATE)),
             account: tokio::sync::OnceCell::new(),
+            brief: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// This provider with `settings::brief_retry_config`, sharing its request counter and
+    /// its limits (the quotas are the same account's).
+    fn twin(&self) -> AwsProvider {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .retry_config(settings::settings().brief_retry_config())
+            .build();
+        AwsProvider {
+            counter: self.counter.clone(),
+            ec2_limit: self.ec2_limit.clone(),
+            ec2_listed: self.ec2_listed.clone(),
+            s3_limit: self.s3_limit.clone(),
+            iam_limit: self.iam_limit.clone(),
+            rds_limit: self.rds_limit.clone(),
+            secrets_limit: self.secrets_limit.clone(),
+            asg_limit: self.asg_limit.clone(),
+            elb_limit: self.elb_limit.clone(),
+            route53_limit: self.route53_limit.clone(),
+            ..AwsProvider::from_sdk_config(sdk)
         }
     }
 
@@ -190,6 +222,18 @@ impl AwsProvider {
             client,
             region: region.to_string(),
         }
+    }
+
+    /// Service Quotas in `region` (`standby check`'s vCPU quota).
+    fn quotas(&self, region: &str) -> aws_sdk_servicequotas::Client {
+        cached(&self.quotas, region, || {
+            let conf = aws_sdk_servicequotas::config::Builder::from(&self.sdk)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .retry_classifier(settings::NothingListens)
+                .build();
+            aws_sdk_servicequotas::Client::from_conf(conf)
+        })
     }
 
     fn rds(&self, region: &str) -> database::Rds {
@@ -473,6 +517,43 @@ impl Provider for AwsProvider {
             }
         }
         .map(Some)
+    }
+
+    async fn vcpus(&self, region: &str, types: &BTreeSet<String>) -> anyhow::Result<Option<Vcpus>> {
+        self.standard_vcpus(region, types).await
+    }
+
+    async fn latest_restorable(
+        &self,
+        region: &str,
+        identifier: &str,
+    ) -> anyhow::Result<Option<SystemTime>> {
+        self.restorable_time(region, identifier).await
+    }
+
+    async fn target_health(&self, region: &str, arn: &str) -> anyhow::Result<Option<TargetHealth>> {
+        self.targets(region, arn).await.map(Some)
+    }
+
+    async fn health_check_healthy(&self, id: &str) -> anyhow::Result<Option<bool>> {
+        // Emulator workaround (`emulator.rs`, 17): moto answers every health check healthy.
+        if self.emulator.on() {
+            return Ok(None);
+        }
+        self.health_check_status(id).await.map(Some)
+    }
+
+    async fn canary(
+        &self,
+        source: &BucketAt,
+        replica: &BucketAt,
+        within: Duration,
+    ) -> anyhow::Result<Option<Canary>> {
+        self.run_canary(source, replica, within).await
+    }
+
+    fn brief(&self) -> &dyn Provider {
+        &**self.brief.get_or_init(|| Box::new(self.twin()))
     }
 
     fn request_count(&self) -> u64 {

@@ -41,6 +41,9 @@ pub struct AwsSettings {
 }
 
 pub const DEFAULT_MAX_RETRIES: u32 = 25;
+/// Attempts of a call whose caller falls back: the AWS SDKs' own default for standard retries
+/// (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html).
+pub const BRIEF_ATTEMPTS: u32 = 3;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -73,6 +76,15 @@ impl AwsSettings {
         RetryConfig::standard()
             .with_retry_mode(mode)
             .with_max_attempts(self.max_retries.saturating_add(1))
+    }
+
+    /// For calls whose caller falls back when they fail (`Provider::brief`): at most
+    /// `BRIEF_ATTEMPTS` attempts, so a refusal gives up within seconds instead of retrying
+    /// until the operation timeout; a throttling blip is still retried.
+    pub fn brief_retry_config(&self) -> RetryConfig {
+        let retry = self.retry_config();
+        let attempts = retry.max_attempts().min(BRIEF_ATTEMPTS);
+        retry.with_max_attempts(attempts)
     }
 
     pub fn timeout_config(&self) -> TimeoutConfig {
@@ -177,5 +189,11 @@ mod tests {
             ..s
         };
         assert_eq!(adaptive.retry_config().mode(), RetryMode::Adaptive);
+        assert_eq!(s.brief_retry_config().max_attempts(), 3);
+        let none = AwsSettings {
+            max_retries: 0,
+            ..AwsSettings::default()
+        };
+        assert_eq!(none.brief_retry_config().max_attempts(), 1);
     }
 }

@@ -150,6 +150,20 @@ pub async fn client(region: &str) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
+/// The same with brief retries (`AwsSettings::brief_retry_config`), for the first reads of
+/// a backend whose caller falls back to its replica: a region that refuses is given up on
+/// within seconds, not after `--operation-timeout`.
+pub async fn brief_client(region: &str) -> aws_sdk_s3::Client {
+    let brief = crate::provider::aws::settings::settings().brief_retry_config();
+    let conf = client(region)
+        .await
+        .config()
+        .to_builder()
+        .retry_config(brief)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
 /// The HTTP status of a service answer, if the service answered.
 fn status<E>(err: &SdkError<E, HttpResponse>) -> Option<u16> {
     err.raw_response().map(|r| r.status().as_u16())

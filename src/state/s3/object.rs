@@ -34,6 +34,12 @@ impl std::fmt::Debug for ObjectStore {
 impl ObjectStore {
     /// Locks the object at `loc` as `holder` and reads it: `None` when there is no state
     /// yet.
+    /// From now on, calls go through `client` (the backend's full retries once a brief
+    /// first read found the region answering).
+    pub(super) fn use_client(&mut self, client: aws_sdk_s3::Client) {
+        self.client = client;
+    }
+
     pub(super) async fn open(
         client: aws_sdk_s3::Client,
         loc: &S3Location,

@@ -16,8 +16,8 @@
 //! extends the other is never reconciled by guessing: it is refused until `state push`.
 
 use super::object::ObjectStore;
-use super::{client, is_unreachable, read, S3Location};
-use crate::state::backend::OpenOptions;
+use super::{brief_client, client, is_unreachable, read, S3Location};
+use crate::state::backend::{Failover, OpenOptions};
 use crate::state::{LockHolder, State, StateStore};
 use anyhow::{anyhow, Result};
 
@@ -84,10 +84,12 @@ fn diverged(primary: &S3Location, p: &State, replica: &S3Location, r: &State) ->
 /// extends the other (nothing is written: the next command that locks the state copies it
 /// over), the replica alone when the backend's region cannot be reached.
 pub async fn read_pair(loc: &S3Location) -> Result<Option<State>> {
-    let primary = read(&client(&loc.region).await, loc).await;
     let Some(rloc) = loc.replica_location() else {
+        let primary = read(&client(&loc.region).await, loc).await;
         return primary.map(|found| found.map(|(s, _)| s));
     };
+    // The replica stands in when the backend's region does not answer: asked briefly.
+    let primary = read(&brief_client(&loc.region).await, loc).await;
     let replica = read(&client(&rloc.region).await, &rloc).await;
     match (primary, replica) {
         (Ok(p), Ok(r)) => {
@@ -177,10 +179,8 @@ impl S3Store {
         opts: &OpenOptions,
     ) -> Result<(S3Store, Option<State>)> {
         let rloc = loc.replica_location();
-        let assumed_down = opts
-            .failover
-            .as_ref()
-            .is_some_and(|d| d.contains(&loc.region));
+        let assumed_down =
+            matches!(&opts.failover, Failover::AssumeDown(down) if down.contains(&loc.region));
         if assumed_down {
             match rloc {
                 Some(rloc) => return Self::open_replica(rloc, holder, opts, "assumed down").await,
@@ -191,12 +191,33 @@ impl S3Store {
                 ),
             }
         }
-        let primary = ObjectStore::open(client(&loc.region).await, loc, holder, opts.lock_timeout);
+        // With a replica to fail over to, the backend's region is asked briefly first.
+        let brief = opts.failover != Failover::Never && rloc.is_some();
+        let first = match brief {
+            true => brief_client(&loc.region).await,
+            false => client(&loc.region).await,
+        };
+        let primary = ObjectStore::open(first, loc, holder, opts.lock_timeout);
         let (primary, p) = match (primary.await, rloc.clone()) {
-            (Ok(found), _) => found,
-            (Err(e), Some(rloc)) if opts.failover.is_some() && is_unreachable(&e) => {
+            (Ok((mut primary, p)), _) => {
+                primary.use_client(client(&loc.region).await);
+                (primary, p)
+            }
+            (Err(e), Some(rloc)) if opts.failover != Failover::Never && is_unreachable(&e) => {
                 tracing::warn!("{e:#}");
-                return Self::open_replica(rloc, holder, opts, "unreachable").await;
+                let (mut store, r) = Self::open_replica(rloc, holder, opts, "unreachable").await?;
+                if opts.failover == Failover::IfFailed && !failed_in(r.as_ref(), &loc.region) {
+                    let _ = store.release().await;
+                    return Err(anyhow!(
+                        "the state's region {} does not answer, and it is not failed in the state replica: {} needs it \
+                         (only promote and rebuild, or an apply after a promote failed that region, run on the replica): \
+                         run it again once {} answers",
+                        loc.region,
+                        holder.operation,
+                        loc.region
+                    ));
+                }
+                return Ok((store, r));
             }
             (Err(e), _) => return Err(e),
         };
@@ -353,6 +374,11 @@ impl S3Store {
         }
         result
     }
+}
+
+/// Whether `region` is `failed` in `state`.
+fn failed_in(state: Option<&State>, region: &str) -> bool {
+    state.is_some_and(|s| s.roles.get(region) == Some(&crate::config::Role::Failed))
 }
 
 #[cfg(test)]

@@ -34,6 +34,16 @@ pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
         std::future::pending::<()>().await;
     }
 
+    if let Some(answer) = quota_answer(shared, &request, &operation) {
+        shared.lock().seen.push(Seen {
+            service,
+            region,
+            operation,
+            status: answer.status,
+        });
+        return answer;
+    }
+
     let hold = shared.lock().held_operations.get(&operation).copied();
     if let Some(hold) = hold {
         let response =
@@ -283,5 +293,35 @@ pub(super) async fn forward(upstream: &str, request: &Request) -> Result<Respons
             .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
             .collect(),
         body,
+    })
+}
+
+/// `GetServiceQuota` of a quota [`Proxy::set_service_quota`] set: its value, in the shape of
+/// https://docs.aws.amazon.com/servicequotas/2019-06-24/apireference/API_GetServiceQuota.html.
+fn quota_answer(shared: &Shared, request: &Request, operation: &str) -> Option<Response> {
+    if operation != "GetServiceQuota" {
+        return None;
+    }
+    let asked: serde_json::Value = serde_json::from_slice(&request.body).ok()?;
+    let (service, code) = (asked["ServiceCode"].as_str()?, asked["QuotaCode"].as_str()?);
+    let value = *shared.lock().quotas.get(code)?;
+    let body = serde_json::json!({
+        "Quota": {
+            "ServiceCode": service,
+            "QuotaCode": code,
+            "Value": value,
+            "Unit": "None",
+            "Adjustable": true,
+            "GlobalQuota": false
+        }
+    });
+    Some(Response {
+        status: 200,
+        reason: "OK".into(),
+        headers: vec![(
+            "content-type".into(),
+            b"application/x-amz-json-1.1".to_vec(),
+        )],
+        body: Bytes::from(body.to_string()),
     })
 }

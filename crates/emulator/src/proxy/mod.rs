@@ -37,7 +37,9 @@
 //!   [`Proxy::fail_operation`] (every request of one operation answered without forwarding
 //!   with a non-retryable 400 error, such as RDS's `InvalidParameterCombination`),
 //!   [`Proxy::answer_operation`] (every request of one operation answered with an error of
-//!   the test's choosing, such as EC2's `UnauthorizedOperation`), and
+//!   the test's choosing, such as EC2's `UnauthorizedOperation`),
+//!   [`Proxy::set_service_quota`] (Service Quotas' `GetServiceQuota` answers a value of the
+//!   test's choosing), and
 //!   [`Proxy::hold_operation`] (every request of one operation held unanswered, before or
 //!   after it reached the emulator, until [`Proxy::release`]: a test kills the client while
 //!   [`Proxy::wait_held`] says a request is held, at a point it chose, with no race).
@@ -119,6 +121,8 @@ struct State {
     held_operations: HashMap<String, Hold>,
     /// Requests held so far, per operation.
     held: HashMap<String, usize>,
+    /// Service Quotas values by quota code ([`Proxy::set_service_quota`]).
+    quotas: HashMap<String, f64>,
     /// Real-AWS behaviours modelled on top of moto ([`Proxy::strict`]).
     strict: Option<crate::strict::Strict>,
 }
@@ -359,6 +363,14 @@ impl Proxy {
                 message: message.to_string(),
             },
         );
+    }
+
+    /// From now on Service Quotas' `GetServiceQuota` of `quota_code` (such as EC2's
+    /// `L-1216C47A`, the vCPUs of running On-Demand standard instances) answers `value` in
+    /// every region, without forwarding: moto 5.2.5 knows only VPC quotas. Recorded with
+    /// status 200.
+    pub fn set_service_quota(&self, quota_code: &str, value: f64) {
+        self.state().quotas.insert(quota_code.to_string(), value);
     }
 
     /// Stops every [`Proxy::fail_operation`].

@@ -128,7 +128,7 @@ impl Route53 {
     }
 
     /// This call's slot of the account's five Route 53 requests a second.
-    async fn permit(&self) -> anyhow::Result<Slot> {
+    pub(crate) async fn permit(&self) -> anyhow::Result<Slot> {
         self.limit.take().await;
         Ok(Slot)
     }

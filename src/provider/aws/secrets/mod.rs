@@ -281,6 +281,19 @@ fn live_replicas(live: &DescribeSecretOutput) -> Vec<String> {
     regions
 }
 
+/// The regions whose replica is `InSync` (DescribeSecret `ReplicationStatus`:
+/// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_ReplicationStatusType.html).
+fn replicas_in_sync(live: &DescribeSecretOutput) -> Vec<String> {
+    let mut regions: Vec<String> = live
+        .replication_status()
+        .iter()
+        .filter(|s| s.status() == Some(&StatusType::InSync))
+        .filter_map(|s| s.region().map(str::to_string))
+        .collect();
+    regions.sort();
+    regions
+}
+
 fn secret_tags(d: &Desired) -> Vec<Tag> {
     d.tags
         .iter()
@@ -326,7 +339,10 @@ fn observed(live: &DescribeSecretOutput, address: Address, region: &str) -> Obse
             ("name", json!(name)),
             ("replica_regions", json!(live_replicas(live))),
         ]),
-        computed: map([("arn", json!(live.arn().unwrap_or_default()))]),
+        computed: map([
+            ("arn", json!(live.arn().unwrap_or_default())),
+            ("replicas_in_sync", json!(replicas_in_sync(live))),
+        ]),
         depends_on: Vec::new(),
     };
     let tags = tag_map(live.tags());

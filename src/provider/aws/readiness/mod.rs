@@ -1,7 +1,13 @@
 //! Reads for `standby check`: whether a standby region could run the stack at full size
-//! (the image there, the instance type offered, the database class orderable).
+//! (the image there, the instance type offered, the database class orderable; the vCPU
+//! quota in `quota.rs`), the data and traffic signals (`signals.rs`) and the canary
+//! (`canary.rs`).
 //!
 //! Invariant: read only; each read is one call in the standby's own region.
+
+mod canary;
+mod quota;
+mod signals;
 
 use super::error::AwsResultExt;
 use super::AwsProvider;
