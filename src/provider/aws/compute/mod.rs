@@ -18,6 +18,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 mod group;
+mod instance_refresh;
 mod refresh;
 mod template;
 
