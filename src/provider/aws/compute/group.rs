@@ -130,7 +130,9 @@ impl Compute {
             .iter()
             .any(|(k, _)| current.attrs.get(*k) != d.attrs.get(*k));
         if relaunch {
-            if int_attr(d, "desired")? > 0 {
+            // Instances launched just now (from none) already run the new launch.
+            let ran = current.attrs.get("desired").and_then(Value::as_i64) > Some(0);
+            if ran && int_attr(d, "desired")? > 0 {
                 self.refresh_instances(d, name).await?;
             }
             self.asg
