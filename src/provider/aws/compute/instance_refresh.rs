@@ -1,6 +1,11 @@
 //! Replacing a group's instances without downtime: an instance refresh that keeps
 //! `min_healthy_percentage` of the group healthy, waited for until it succeeds; and the
 //! failed launches that end a wait for capacity early.
+//!
+//! moto 5.2.5 has neither `StartInstanceRefresh` nor `DescribeInstanceRefreshes`, and lists
+//! no scaling activities: the test proxy's strict mode models them
+//! (`autoscaling.instance-refresh`, `autoscaling.insufficient-capacity`); against moto alone
+//! a change of instance type or image stops at `StartInstanceRefresh`.
 
 use super::super::poll::{self, Pace, Reading};
 use super::*;
