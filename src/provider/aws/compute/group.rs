@@ -10,6 +10,7 @@ use aws_sdk_autoscaling::types::{
     AutoScalingGroup, LaunchTemplateSpecification, LifecycleState, Tag,
 };
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::SystemTime;
 
 /// Where a group keeps the minimum healthy percentage of its instance refreshes (a setting
@@ -227,13 +228,25 @@ impl Compute {
         let name = str_attr(d, "name")?;
         let want = int_attr(d, "desired")? as usize;
         let what = format!("{want} instances in service");
+        let failures = AtomicU32::new(0);
+        let failures = &failures;
         poll::until(Pace::instance(self.emulator), &what, r, a, || async {
             let Some(g) = self.describe_group(name, a).await? else {
                 return Ok(Reading::NotYet("not listed".into()));
             };
             let in_service = in_service(&g);
             if g.instances().len() != want || in_service != want {
-                if let Some(cause) = self.failed_launch(name, since, a).await? {
+                let cause = self.failed_launch(name, since, a).await?;
+                // Auto Scaling retries a failed launch (in another zone too): a failure read
+                // twice in a row is no passing shortage.
+                let seen = match cause {
+                    Some(_) => failures.fetch_add(1, Ordering::Relaxed) + 1,
+                    None => {
+                        failures.store(0, Ordering::Relaxed);
+                        0
+                    }
+                };
+                if let (Some(cause), 2..) = (cause, seen) {
                     bail!(
                         "{a}: group {name} in {r} cannot launch the {want} instances it wants \
                          (DescribeScalingActivities: {cause}); raise the quota or choose \
