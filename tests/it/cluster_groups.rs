@@ -365,3 +365,28 @@ async fn promote_waits_until_the_warm_group_is_in_service_and_healthy_in_its_tar
     assert!(proxy.fired("autoscaling.instance-pending") > 0);
     assert!(proxy.fired("elbv2.target-initial") > 0);
 }
+
+#[tokio::test]
+async fn against_moto_alone_an_instance_type_change_stops_at_once_naming_the_refresh() {
+    let emulator = Emulator::start();
+    let ws = workspace(&emulator);
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    let spec = replace_once(DR_WITHOUT_DATABASE, "size  = 4", "size  = 8");
+    let bigger = "size  = 8\n  instance_type = \"m6i.large\"";
+    ws.write(MAIN, &replace_once(&spec, "size  = 8", bigger));
+
+    let run = ws.run(&["apply", "environments/prod", "--auto-approve"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("StartInstanceRefresh in us-east-1: the emulator has no instance refreshes"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("retries"),
+        "not retried: {}",
+        run.stderr
+    );
+}

@@ -51,6 +51,11 @@
 //! 15. EC2 `DescribeLaunchTemplates`: moto reports a template's tags as they were at its
 //!     creation, not those `CreateTags` changed since; [`launch_template_tags`] reads them
 //!     with `DescribeTags`. EC2 reports the current ones.
+//! 16. Auto Scaling `StartInstanceRefresh`: moto does not implement it (HTTP 500, an HTML
+//!     page). That answer is not retried ([`Emulator::asg_no_retries`]), so a change of
+//!     instance type or image against moto alone fails at once, naming the operation; the
+//!     strict proxy's rule `autoscaling.instance-refresh` models it, and tests of the feature
+//!     run through it.
 //!
 //! Written so they are right against both (no flag; listed here to be seen):
 //!
@@ -99,6 +104,16 @@ impl Emulator {
     /// SDK would retry 25 times) is not retried; nothing changes against AWS.
     pub(crate) fn no_retries(self) -> aws_sdk_rds::config::Builder {
         let b = aws_sdk_rds::config::Builder::default();
+        if self.0 {
+            b.retry_classifier(NotImplementedHere)
+        } else {
+            b
+        }
+    }
+
+    /// Workaround 16: as 14, for Auto Scaling's instance refreshes.
+    pub(crate) fn asg_no_retries(self) -> aws_sdk_autoscaling::config::Builder {
+        let b = aws_sdk_autoscaling::config::Builder::default();
         if self.0 {
             b.retry_classifier(NotImplementedHere)
         } else {

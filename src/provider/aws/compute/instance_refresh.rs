@@ -5,8 +5,9 @@
 //! moto 5.2.5 has neither `StartInstanceRefresh` nor `DescribeInstanceRefreshes`, and lists
 //! no scaling activities: the test proxy's strict mode models them
 //! (`autoscaling.instance-refresh`, `autoscaling.insufficient-capacity`); against moto alone
-//! a change of instance type or image stops at `StartInstanceRefresh`.
+//! a change of instance type or image stops at `StartInstanceRefresh` (`emulator.rs`, 16).
 
+use super::super::emulator;
 use super::super::poll::{self, Pace, Reading};
 use super::*;
 use crate::address::Address;
@@ -43,6 +44,9 @@ impl Compute {
                 .auto_scaling_group_name(name)
                 .strategy(RefreshStrategy::Rolling)
                 .preferences(preferences.clone())
+                // Emulator workaround (`emulator.rs`, 16): moto lacks the operation.
+                .customize()
+                .config_override(self.emulator.asg_no_retries())
                 .send()
                 .await;
             match started {
@@ -51,6 +55,12 @@ impl Compute {
                     self.wait_refresh(name, None, a).await?;
                     waited = true;
                 }
+                // Emulator workaround (`emulator.rs`, 16): moto lacks the operation.
+                Err(e) if self.emulator.on() && emulator::not_implemented(&e) => bail!(
+                    "{a}: StartInstanceRefresh in {r}: the emulator has no instance refreshes; \
+                     change the instance type or image against AWS, or through the test \
+                     proxy's strict mode"
+                ),
                 Err(e) => return Err(error::failure("StartInstanceRefresh", r, a, &e)),
             }
         };
