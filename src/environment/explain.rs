@@ -74,7 +74,7 @@ pub(super) fn explain_zone_deletions(actions: &mut [Action]) {
                     .collect()
             })
             .unwrap_or_default();
-        let kept = if current.computed.get("created") == Some(&Value::Bool(false)) {
+        let kept = if crate::topology::reads::zone_adopted(&current.computed) {
             ZoneKept::NotCreated
         } else if !others.is_empty() {
             ZoneKept::HoldsOthers {
@@ -119,9 +119,7 @@ pub(super) fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Ve
         .filter(|d| d.prevent_destroy)
         .map(|d| &d.address)
         .collect();
-    let replica = |attrs: &serde_json::Map<String, serde_json::Value>| {
-        attrs.get("replica_of").is_some_and(|v| !v.is_null())
-    };
+    let replica = crate::topology::reads::is_replica;
     actions
         .iter()
         .filter(|a| match a {
