@@ -1,6 +1,8 @@
 //! What the emulator holds, read back through the SDK (not through `standby`): live resources
-//! per `standby:address` tag (more than one is a duplicate), the PRIMARY failover records and
-//! the writable databases per component (more than one of either is a double primary).
+//! per `standby:address` tag (more than one is a duplicate), the instances of each Auto
+//! Scaling group (they carry no address of their own: they are the group's), the PRIMARY
+//! failover records and the writable databases per component (more than one of either is a
+//! double primary).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,8 @@ const PROMOTED: &str = "standby:promoted";
 pub struct Census {
     /// Live resources per address tag, kind included (`ec2 instance region.us-east-1...`).
     pub by_address: BTreeMap<String, usize>,
+    /// Live instances per Auto Scaling group address (many by design, never duplicates).
+    pub members: BTreeMap<String, usize>,
     /// Set identifiers of the PRIMARY failover records, per record name.
     pub primary_records: BTreeMap<String, Vec<String>>,
     /// Regions of the writable databases, per component (`database.orders`).
@@ -24,8 +28,9 @@ pub struct Census {
 }
 
 impl Census {
+    /// Live resources, group members included.
     pub fn resources(&self) -> usize {
-        self.by_address.values().sum()
+        self.by_address.values().sum::<usize>() + self.members.values().sum::<usize>()
     }
 
     /// Addresses with more than one live resource, with their count.
@@ -57,6 +62,7 @@ pub async fn census(endpoint: &str) -> Result<Census> {
     for region in REGIONS {
         let conf = standby_emulator::sdk_config_for(endpoint, region).await;
         ec2(&conf, &mut c).await?;
+        groups(&conf, &mut c).await?;
         rds(&conf, region, &mut c).await?;
     }
     let conf = standby_emulator::sdk_config_for(endpoint, "us-east-1").await;
@@ -127,6 +133,34 @@ async fn ec2(conf: &aws_types::SdkConfig, c: &mut Census) -> Result<()> {
             "security group",
             address_of(g.tags().iter().map(|t| (t.key(), t.value()))),
         );
+    }
+    Ok(())
+}
+
+/// Each group by its address, and its live instances under that address.
+async fn groups(conf: &aws_types::SdkConfig, c: &mut Census) -> Result<()> {
+    use aws_sdk_autoscaling::types::LifecycleState;
+    let asg = aws_sdk_autoscaling::Client::new(conf);
+    let groups: Vec<_> = asg
+        .describe_auto_scaling_groups()
+        .into_paginator()
+        .items()
+        .send()
+        .collect()
+        .await;
+    for g in groups {
+        let g = g.context("DescribeAutoScalingGroups")?;
+        let Some(address) = address_of(g.tags().iter().map(|t| (t.key(), t.value()))) else {
+            continue;
+        };
+        let gone = [LifecycleState::Terminating, LifecycleState::Terminated];
+        let live = g
+            .instances()
+            .iter()
+            .filter(|i| i.lifecycle_state().is_none_or(|s| !gone.contains(s)))
+            .count();
+        *c.members.entry(address.clone()).or_default() += live;
+        count(c, "auto scaling group", Some(address));
     }
     Ok(())
 }

@@ -94,6 +94,10 @@ impl Settings {
                     "max_size",
                     s.max_size.map_or(Value::Null, |m| u64::from(m).into()),
                 );
+                put(
+                    "min_healthy_percentage",
+                    u64::from(s.min_healthy_percentage).into(),
+                );
             }
             Settings::Database(s) => {
                 put("engine", s.engine.clone().into());
@@ -135,7 +139,8 @@ impl Settings {
 }
 
 /// Cluster: `size` (at least 1) and `image` are required; `instance_type` defaults to
-/// `t3.micro` and `port` to 80; `max_size`, when given, is at least `size`.
+/// `t3.micro` and `port` to 80; `max_size`, when given, is at least `size`;
+/// `min_healthy_percentage` (of an instance refresh) is 0 to 100, 100 by default.
 fn decode_cluster(d: &mut Decoder) -> Option<ClusterSettings> {
     let instance_type = d.string("instance_type", Some("t3.micro"));
     if let Err((message, help)) = check_instance_type(&instance_type) {
@@ -154,12 +159,19 @@ fn decode_cluster(d: &mut Decoder) -> Option<ClusterSettings> {
             format!("give max_size {size} or more, or leave it out"),
         );
     }
+    let min_healthy = d.whole(
+        "min_healthy_percentage",
+        Some(i64::from(crate::topology::MIN_HEALTHY_PERCENTAGE)),
+        0,
+        100,
+    );
     d.done(ClusterSettings {
         instance_type,
         size: size as u32,
         image,
         port,
         max_size,
+        min_healthy_percentage: min_healthy as u32,
     })
 }
 

@@ -44,7 +44,14 @@ pub const HEALTH_CHECK: Schema = Schema {
 pub const CLUSTER: Schema = schema(
     1,
     "its name",
-    &["instance_type", "size", "image", "port", "max_size"],
+    &[
+        "instance_type",
+        "size",
+        "image",
+        "port",
+        "max_size",
+        "min_healthy_percentage",
+    ],
 );
 pub const DATABASE: Schema = schema(
     1,

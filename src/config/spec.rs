@@ -138,6 +138,9 @@ pub struct ClusterSettings {
     pub port: u16,
     /// The Auto Scaling group's maximum (headroom above `size`); `None`: `size`.
     pub max_size: Option<u32>,
+    /// The share of the group's desired capacity an instance refresh keeps healthy while it
+    /// replaces instances (0 to 100).
+    pub min_healthy_percentage: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]

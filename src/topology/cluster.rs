@@ -91,7 +91,11 @@ impl Expander {
                 "desired": desired,
                 "min": desired,
                 "max": max,
-                "min_healthy_percentage": MIN_HEALTHY_PERCENTAGE,
+                "min_healthy_percentage": settings.min_healthy_percentage,
+                // What the group's instances run: a change replaces them by an instance
+                // refresh (the group reads it back from its own tags).
+                "instance_type": settings.instance_type,
+                "image": settings.image,
             })),
             refs,
             depends_on,

@@ -179,6 +179,13 @@ fn capacity_out_of_range() {
 }
 
 #[test]
+fn min_healthy_percentage_out_of_range() {
+    insta::assert_snapshot!(diagnose_extra(
+        "cluster \"api\" {\n  size  = 2\n  image = \"ami-12c6146b\"\n  min_healthy_percentage = 150\n}\n"
+    ));
+}
+
+#[test]
 fn invalid_zone() {
     insta::assert_snapshot!(diagnose_extra(
         "region \"eu-west-1\" {\n  role  = \"cold-standby\"\n  cidr  = \"10.2.0.0/16\"\n  zones = [\"eu-west-1a\", \"us-east-1b\"]\n}\n"

@@ -47,6 +47,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
                 size: web_size,
                 image: "ami-1".into(),
                 port: 443,
+                min_healthy_percentage: 100,
             },
             per_region: BTreeMap::new(),
         }],

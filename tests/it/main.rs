@@ -41,6 +41,7 @@ mod request_budget;
 mod state_checks;
 mod state_replica;
 mod state_s3;
+mod strict_autoscaling;
 mod strict_proxy;
 mod strict_waits;
 mod support;

@@ -117,7 +117,10 @@ fn cluster(ami: &str, size: u32, instance_type: &str) -> Vec<Desired> {
         r,
         &at("group"),
         name,
-        json!({"name": name, "desired": size, "min": size, "max": 8, "min_healthy_percentage": 100}),
+        json!({
+            "name": name, "desired": size, "min": size, "max": 8, "min_healthy_percentage": 100,
+            "instance_type": instance_type, "image": ami,
+        }),
         &[
             ("launch_template", &lt),
             ("subnet.us-east-1a", subnet),

@@ -59,6 +59,11 @@
 //! 18. Service Quotas: moto knows only VPC quotas and lacks `GetAWSDefaultServiceQuota`
 //!     (it answers after the SDK's retries ran out); the vCPU quota is unknown unless the
 //!     test proxy answers `GetServiceQuota` (`Proxy::set_service_quota`).
+//! 19. Auto Scaling `StartInstanceRefresh`: moto does not implement it (HTTP 500, an HTML
+//!     page). That answer is not retried ([`Emulator::asg_no_retries`]), so a change of
+//!     instance type or image against moto alone fails at once, naming the operation; the
+//!     strict proxy's rule `autoscaling.instance-refresh` models it, and tests of the feature
+//!     run through it.
 //!
 //! Written so they are right against both (no flag; listed here to be seen):
 //!
@@ -107,6 +112,16 @@ impl Emulator {
     /// SDK would retry 25 times) is not retried; nothing changes against AWS.
     pub(crate) fn no_retries(self) -> aws_sdk_rds::config::Builder {
         let b = aws_sdk_rds::config::Builder::default();
+        if self.0 {
+            b.retry_classifier(NotImplementedHere)
+        } else {
+            b
+        }
+    }
+
+    /// Workaround 19: as 14, for Auto Scaling's instance refreshes.
+    pub(crate) fn asg_no_retries(self) -> aws_sdk_autoscaling::config::Builder {
+        let b = aws_sdk_autoscaling::config::Builder::default();
         if self.0 {
             b.retry_classifier(NotImplementedHere)
         } else {

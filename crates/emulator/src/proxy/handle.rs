@@ -121,10 +121,17 @@ pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
     let response = match fault {
         Some(fault) => fault_response(fault, &request, &service, &region),
         None => match forward(&shared.upstream, &request).await {
-            Ok(r) => match (&call, shared.lock().strict.as_mut()) {
-                (Some(call), Some(strict)) => strict_reply(strict, call, r),
-                _ => r,
-            },
+            Ok(r) => {
+                let (r, follow_ups) = match (&call, shared.lock().strict.as_mut()) {
+                    (Some(call), Some(strict)) => {
+                        let r = strict_reply(strict, call, r);
+                        (r, strict.follow_ups())
+                    }
+                    _ => (r, Vec::new()),
+                };
+                follow_up(shared, &request, follow_ups).await;
+                r
+            }
             Err(e) => Response {
                 status: 502,
                 reason: "Bad Gateway".into(),
@@ -197,6 +204,24 @@ fn strict_reply(
         r.body = Bytes::from(reply.body);
     }
     r
+}
+
+/// Sends moto the calls the strict-mode rules asked for (an Auto Scaling activity moto
+/// lacks, made of operations it has), signed as `request` was; their answers are dropped.
+async fn follow_up(
+    shared: &Shared,
+    request: &Request,
+    calls: Vec<std::collections::BTreeMap<String, String>>,
+) {
+    for params in calls {
+        let side = Request {
+            method: request.method.clone(),
+            target: request.target.clone(),
+            headers: request.headers.clone(),
+            body: Bytes::from(form(&params)),
+        };
+        let _ = forward(&shared.upstream, &side).await;
+    }
 }
 
 /// `params` as an `application/x-www-form-urlencoded` body.

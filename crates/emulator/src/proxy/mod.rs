@@ -251,6 +251,14 @@ impl Proxy {
         self.state().strict = Some(crate::strict::Strict::new(scale));
     }
 
+    /// Strict mode: from now on a scale-up of an Auto Scaling group in `region` launches
+    /// nothing and fails on the account's vCPU limit (`autoscaling.insufficient-capacity`).
+    pub fn exhaust_capacity(&self, region: &str) {
+        if let Some(strict) = self.state().strict.as_mut() {
+            strict.exhaust_capacity(region);
+        }
+    }
+
     /// How often the strict-mode rule `rule` (`ec2.instance-pending` ...) fired.
     pub fn fired(&self, rule: &str) -> usize {
         self.state().strict.as_ref().map_or(0, |s| s.fired(rule))

@@ -46,15 +46,31 @@
 //!   `Throttling` (https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/DNSLimitations.html).
 //! - [`route53::ChangePending`] `route53.change-pending`: a change is `PENDING` before
 //!   `INSYNC` (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
+//! - [`autoscaling::InstancePending`] `autoscaling.instance-pending`: a group's new instance is
+//!   `Pending` before `InService`
+//!   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-lifecycle.html).
+//! - [`autoscaling::TargetInitial`] `elbv2.target-initial`: a new target is `initial` until it
+//!   passes its first health checks
+//!   (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html).
+//! - [`refresh::InstanceRefresh`] `autoscaling.instance-refresh`: `StartInstanceRefresh` and
+//!   `DescribeInstanceRefreshes` (moto lacks both), replacing instances in batches that keep
+//!   `MinHealthyPercentage` of the group healthy
+//!   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-overview.html).
+//! - [`autoscaling::InsufficientCapacity`] `autoscaling.insufficient-capacity`: where capacity
+//!   is exhausted ([`Strict::exhaust_capacity`]), a scale-up launches nothing and
+//!   `DescribeScalingActivities` shows the failed launch
+//!   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-capacity.html).
 //! - [`route53::CallerReference`] `route53.caller-reference`: a `CallerReference` is never
 //!   reused (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html).
 
+mod autoscaling;
 mod cloudwatch;
 mod consistency;
 mod ec2;
 mod rds;
 mod rds_backups;
 mod rds_states;
+mod refresh;
 mod route53;
 mod tokens;
 
@@ -149,6 +165,12 @@ pub trait Rule: Send {
     fn after(&mut self, _call: &Call, _reply: &mut Reply, _now: Instant, _clock: Clock) -> bool {
         false
     }
+
+    /// Calls (form parameters, signed as the call just answered) moto gets next: how a rule
+    /// makes moto do what AWS does on its own (an instance refresh replacing instances).
+    fn follow_ups(&mut self) -> Vec<BTreeMap<String, String>> {
+        Vec::new()
+    }
 }
 
 /// Every rule, with its counts.
@@ -156,14 +178,23 @@ pub struct Strict {
     clock: Clock,
     rules: Vec<Box<dyn Rule>>,
     fired: BTreeMap<&'static str, usize>,
+    /// Regions where Auto Scaling cannot launch ([`Strict::exhaust_capacity`]).
+    exhausted: autoscaling::Regions,
 }
 
 impl Strict {
     /// All rules, with AWS's durations multiplied by `scale`.
     pub fn new(scale: f64) -> Strict {
+        let launches = autoscaling::Launches::default();
+        let exhausted = autoscaling::Regions::default();
         Strict {
             clock: Clock { scale },
+            exhausted: exhausted.clone(),
             rules: vec![
+                Box::new(autoscaling::InstancePending::new(launches.clone())),
+                Box::new(autoscaling::TargetInitial::new(launches.clone())),
+                Box::new(refresh::InstanceRefresh::new(launches)),
+                Box::new(autoscaling::InsufficientCapacity::new(exhausted)),
                 Box::new(ec2::InstancePending::default()),
                 Box::new(rds::MinorUpgrade::default()),
                 Box::new(rds::ManagedPasswordReplica::default()),
@@ -206,6 +237,17 @@ impl Strict {
                 *self.fired.entry(rule.name()).or_default() += 1;
             }
         }
+    }
+
+    /// The calls every rule asked moto to get next, in order.
+    pub fn follow_ups(&mut self) -> Vec<BTreeMap<String, String>> {
+        self.rules.iter_mut().flat_map(|r| r.follow_ups()).collect()
+    }
+
+    /// From now on, Auto Scaling cannot launch instances in `region`
+    /// ([`autoscaling::InsufficientCapacity`]).
+    pub fn exhaust_capacity(&mut self, region: &str) {
+        self.exhausted.insert(region.to_string());
     }
 
     pub fn fired(&self, rule: &str) -> usize {

@@ -10,10 +10,20 @@ use aws_sdk_autoscaling::types::{
     AutoScalingGroup, LaunchTemplateSpecification, LifecycleState, Tag,
 };
 use aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::SystemTime;
 
 /// Where a group keeps the minimum healthy percentage of its instance refreshes (a setting
 /// of each refresh, not of the group: https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_RefreshPreferences.html).
 pub(super) const TAG_MIN_HEALTHY: &str = "standby:min-healthy-percentage";
+
+/// Where a group keeps what its instances run (the instance type and image its last
+/// instance refresh rolled out): moto names no launch template version per instance, and a
+/// refresh that did not finish shows as a change again, so the next apply resumes it.
+const TAG_LAUNCH: [(&str, &str); 2] = [
+    ("instance_type", "standby:instance-type"),
+    ("image", "standby:image"),
+];
 
 /// Seconds a new instance has before the load balancer's health checks count
 /// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
@@ -24,6 +34,7 @@ impl Compute {
         let (r, a) = (self.region.as_str(), &d.address);
         let name = str_attr(d, "name")?;
         let target_group = refs.get("target_group").map(|o| o.id.clone());
+        let since = SystemTime::now();
         let created = self
             .asg
             .create_auto_scaling_group()
@@ -36,7 +47,7 @@ impl Compute {
             .set_target_group_arns(target_group.clone().map(|t| vec![t]))
             .set_health_check_type(target_group.as_ref().map(|_| "ELB".to_string()))
             .set_health_check_grace_period(target_group.as_ref().map(|_| GRACE_PERIOD))
-            .set_tags(Some(group_tags(d, name)?))
+            .set_tags(Some(group_tags(d, name, true)?))
             .send()
             .await;
         match created {
@@ -52,11 +63,12 @@ impl Compute {
             }
             Err(e) => return Err(error::failure("CreateAutoScalingGroup", r, a, &e)),
         }
-        self.wait_capacity(d, target_group.as_deref()).await
+        self.wait_capacity(d, target_group.as_deref(), since).await
     }
 
     /// One `UpdateAutoScalingGroup` for capacity, template and subnets; the target group
-    /// attached when it is new; tags kept in step; then the wait for the capacity.
+    /// attached when it is new; tags kept in step; then the wait for the capacity; and when
+    /// the instance type or image changed, an instance refresh (never a terminate-all).
     pub(super) async fn update_group(
         &self,
         d: &Desired,
@@ -65,6 +77,7 @@ impl Compute {
     ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let name = current.id.as_str();
+        let since = SystemTime::now();
         self.asg
             .update_auto_scaling_group()
             .auto_scaling_group_name(name)
@@ -94,7 +107,7 @@ impl Compute {
         }
         self.asg
             .create_or_update_tags()
-            .set_tags(Some(group_tags(d, name)?))
+            .set_tags(Some(group_tags(d, name, false)?))
             .send()
             .await
             .op("CreateOrUpdateTags", r, a)?;
@@ -111,7 +124,30 @@ impl Compute {
                 .await
                 .op("DeleteTags", r, a)?;
         }
-        self.wait_capacity(d, target_group.as_deref()).await
+        let mut o = self
+            .wait_capacity(d, target_group.as_deref(), since)
+            .await?;
+        let relaunch = TAG_LAUNCH
+            .iter()
+            .any(|(k, _)| current.attrs.get(*k) != d.attrs.get(*k));
+        if relaunch {
+            // Instances launched just now (from none) already run the new launch.
+            let ran = current.attrs.get("desired").and_then(Value::as_i64) > Some(0);
+            if ran && int_attr(d, "desired")? > 0 {
+                self.refresh_instances(d, name).await?;
+            }
+            self.asg
+                .create_or_update_tags()
+                .set_tags(Some(launch_tags(d, name)?))
+                .send()
+                .await
+                .op("CreateOrUpdateTags", r, a)?;
+            for (k, _) in TAG_LAUNCH {
+                o.attrs
+                    .insert(k.into(), d.attrs.get(k).cloned().unwrap_or_default());
+            }
+        }
+        Ok(o)
     }
 
     /// Drains the group to 0 and waits for its instances to go (as the Terraform provider
@@ -180,22 +216,43 @@ impl Compute {
     }
 
     /// Waits until the group has exactly `desired` instances, all `InService` and healthy,
-    /// and healthy in `target_group` when it has one; returns the group as observed.
+    /// and healthy in `target_group` when it has one; returns the group as observed. A
+    /// launch that failed since `since` (capacity, a vCPU limit) ends the wait with its cause.
     async fn wait_capacity(
         &self,
         d: &Desired,
         target_group: Option<&str>,
+        since: SystemTime,
     ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let name = str_attr(d, "name")?;
         let want = int_attr(d, "desired")? as usize;
         let what = format!("{want} instances in service");
+        let failures = AtomicU32::new(0);
+        let failures = &failures;
         poll::until(Pace::instance(self.emulator), &what, r, a, || async {
             let Some(g) = self.describe_group(name, a).await? else {
                 return Ok(Reading::NotYet("not listed".into()));
             };
             let in_service = in_service(&g);
             if g.instances().len() != want || in_service != want {
+                let cause = self.failed_launch(name, since, a).await?;
+                // Auto Scaling retries a failed launch (in another zone too): a failure read
+                // twice in a row is no passing shortage.
+                let seen = match cause {
+                    Some(_) => failures.fetch_add(1, Ordering::Relaxed) + 1,
+                    None => {
+                        failures.store(0, Ordering::Relaxed);
+                        0
+                    }
+                };
+                if let (Some(cause), 2..) = (cause, seen) {
+                    bail!(
+                        "{a}: group {name} in {r} cannot launch the {want} instances it wants \
+                         (DescribeScalingActivities: {cause}); raise the quota or choose \
+                         another instance type or region, then run the command again"
+                    );
+                }
                 let now = format!("{in_service} of {} in service", g.instances().len());
                 return Ok(Reading::NotYet(now));
             }
@@ -265,6 +322,8 @@ impl Compute {
                 ("min", json!(g.min_size())),
                 ("max", json!(g.max_size())),
                 ("min_healthy_percentage", json!(min_healthy)),
+                ("instance_type", json!(tag(TAG_LAUNCH[0].1))),
+                ("image", json!(tag(TAG_LAUNCH[1].1))),
             ]),
             computed: map([
                 ("arn", json!(g.auto_scaling_group_arn())),
@@ -315,8 +374,9 @@ fn subnets(refs: &Refs) -> String {
 }
 
 /// The group's tags: every desired tag propagated to its instances except the address (an
-/// instance is not a resource of its own), and the refresh setting.
-fn group_tags(d: &Desired, name: &str) -> anyhow::Result<Vec<Tag>> {
+/// instance is not a resource of its own), the refresh setting, and with `launch` what its
+/// instances run.
+fn group_tags(d: &Desired, name: &str, launch: bool) -> anyhow::Result<Vec<Tag>> {
     let min_healthy = d
         .attrs
         .get("min_healthy_percentage")
@@ -329,7 +389,18 @@ fn group_tags(d: &Desired, name: &str) -> anyhow::Result<Vec<Tag>> {
         .map(|(k, v)| group_tag(name, k, v, k != TAG_ADDRESS))
         .collect::<Result<Vec<_>, _>>()?;
     tags.push(group_tag(name, TAG_MIN_HEALTHY, &min_healthy, false)?);
+    if launch {
+        tags.extend(launch_tags(d, name)?);
+    }
     Ok(tags)
+}
+
+/// What the group's instances run, as its tags.
+fn launch_tags(d: &Desired, name: &str) -> anyhow::Result<Vec<Tag>> {
+    TAG_LAUNCH
+        .iter()
+        .map(|(attr, key)| Ok(group_tag(name, key, str_attr(d, attr)?, false)?))
+        .collect()
 }
 
 fn group_tag(

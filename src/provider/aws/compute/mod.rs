@@ -5,7 +5,8 @@
 //! group's, not a resource of its own: the network refresh leaves group members out). A
 //! create that meets an existing one of the same name adopts it and brings it to the spec.
 //! Every change of a group's capacity waits until the wanted number of instances is
-//! `InService` (and healthy in its target group, when it has one).
+//! `InService` (and healthy in its target group, when it has one), or a launch failed; a
+//! change of what its instances run replaces them by an instance refresh, waited for.
 
 use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 
 mod group;
+mod instance_refresh;
 mod refresh;
 mod template;
 

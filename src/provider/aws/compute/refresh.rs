@@ -10,7 +10,10 @@ use std::collections::BTreeMap;
 
 impl Compute {
     pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        let (groups, templates) = tokio::try_join!(self.groups(scope), self.templates(scope))?;
+        let (mut groups, templates) = tokio::try_join!(self.groups(scope), self.templates(scope))?;
+        for g in &mut groups {
+            launched_from(g, &templates);
+        }
         Ok(groups.into_iter().chain(templates).collect())
     }
 
@@ -119,5 +122,29 @@ impl Compute {
                 Some(self.template_observed(t, address, data, &live))
             })
             .collect())
+    }
+}
+
+/// A group that does not say what its instances run (made before it kept that in its tags)
+/// runs its launch template's default version.
+fn launched_from(group: &mut Observed, templates: &[Observed]) {
+    if group
+        .attrs
+        .get("instance_type")
+        .is_some_and(|v| !v.is_null())
+    {
+        return;
+    }
+    let id = group
+        .computed
+        .get("launch_template_id")
+        .and_then(Value::as_str);
+    let Some(t) = templates.iter().find(|t| Some(t.id.as_str()) == id) else {
+        return;
+    };
+    for k in ["instance_type", "image"] {
+        if let Some(v) = t.attrs.get(k) {
+            group.attrs.insert(k.into(), v.clone());
+        }
     }
 }

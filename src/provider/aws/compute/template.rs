@@ -1,6 +1,6 @@
 //! Launch templates: one per cluster and region; a change of instance type or image is a
 //! new version made the default, which the instances the group launches from then on use
-//! (running instances are not replaced: no instance refresh is started yet).
+//! (the group's update then replaces the running ones by an instance refresh).
 
 use super::super::emulator;
 use super::*;
