@@ -65,7 +65,8 @@ impl Rds {
             .get("engine_version")
             .and_then(Value::as_str)
             .filter(|v| !v.is_empty());
-        self.client
+        let sent = self
+            .client
             .create_db_instance()
             .db_instance_identifier(identifier)
             .engine(engine)
@@ -81,10 +82,16 @@ impl Rds {
             .master_user_password(password.expose())
             .set_tags(Some(db_tags(d)))
             .send()
-            .await
-            .map(|_| ())
-            .absent_if(INSTANCE_EXISTS, "CreateDBInstance", r, a)?;
-        Ok(())
+            .await;
+        match sent {
+            // Emulator workaround (`emulator.rs`): moto stored the instance and failed only
+            // its automated snapshot's name.
+            Err(e) if self.emulator.on() && emulator::automated_snapshot_clash(&e) => Ok(()),
+            other => other
+                .map(|_| ())
+                .absent_if(INSTANCE_EXISTS, "CreateDBInstance", r, a)
+                .map(|_| ()),
+        }
     }
 
     /// A read replica of `refs["source"]`, in this region or another.
