@@ -9,6 +9,7 @@ mod estimate;
 mod from_backups;
 mod promote;
 mod rebuild;
+mod restore;
 
 use crate::config::Role;
 use crate::environment::Environment;
@@ -22,6 +23,9 @@ pub use drill::{
 pub use estimate::{Basis, Estimate, EstimatedStep};
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
+pub use restore::{
+    plan_restore, plan_restore_cleanup, rfc3339, RestorePlan, RestorePoint, RestoreRequest, Swap,
+};
 mod status;
 
 pub use status::{status, DatabaseStatus, Interrupted, RegionStatus, Replication, Status};
