@@ -7,6 +7,7 @@
 //! Invariant: read only: one refresh, then the reads each check needs in the standby's
 //! region, and a promote plan per warm standby that is never applied. Words are the CLI's.
 
+mod backups;
 mod rows;
 
 use crate::address::Address;
@@ -96,6 +97,11 @@ pub enum Check {
     ReplicaLag { database: Address },
     /// The primary's bucket replicates to the region.
     BucketReplication { replication: Address },
+    /// The age of the latest restorable time of the backups replicated into a cold
+    /// standby, against the RPO.
+    ReplicatedBackups { backups: Address },
+    /// The days the replicated backups are kept, against the spec's `backup`.
+    BackupRetention { backups: Address },
     /// The region's failover record is in place.
     FailoverRecord { record: Address },
     /// The record's TTL plus the health check's detection time against the RTO.
@@ -112,7 +118,10 @@ impl Check {
     pub fn area(&self) -> Area {
         match self {
             Check::Capacity { .. } => Area::Capacity,
-            Check::ReplicaLag { .. } | Check::BucketReplication { .. } => Area::Data,
+            Check::ReplicaLag { .. }
+            | Check::BucketReplication { .. }
+            | Check::ReplicatedBackups { .. }
+            | Check::BackupRetention { .. } => Area::Data,
             Check::FailoverRecord { .. } | Check::FailoverTime { .. } => Area::Traffic,
             Check::LastDrill | Check::DrillRecovery => Area::Practice,
             Check::RecoveryEstimate => Area::Time,
@@ -137,6 +146,8 @@ pub enum Measure {
     Seconds(f64),
     /// Whether something is there.
     Present(bool),
+    /// A number of days (a retention).
+    Days(u64),
     /// Nothing to measure: never drilled, no datapoint.
     None,
 }
@@ -155,6 +166,8 @@ pub enum Unknown {
     NoDatapoint,
     /// The provider cannot answer this read.
     NotAvailable,
+    /// RDS reports no restore window for the replicated backups yet (replication pending).
+    NoRestoreWindow,
     /// The promote plan could not be made; the error says why.
     NoPromotePlan(String),
     /// The read failed; the error says why.
@@ -189,6 +202,7 @@ pub async fn check(
         };
         rows.extend(ctx.capacity().await?);
         rows.extend(ctx.data().await);
+        rows.extend(ctx.backups(now));
         rows.extend(ctx.traffic());
         rows.extend(ctx.practice(now));
         rows.extend(ctx.time().await);

@@ -104,6 +104,8 @@ fn what(check: &Check) -> String {
         },
         Check::ReplicaLag { database } => format!("replica lag of {database}"),
         Check::BucketReplication { replication } => format!("replication {replication}"),
+        Check::ReplicatedBackups { backups } => format!("latest restorable time of {backups}"),
+        Check::BackupRetention { backups } => format!("retention of {backups}"),
         Check::FailoverRecord { record } => format!("failover record {record}"),
         Check::FailoverTime { record } => format!("dns failover time of {record}"),
         Check::LastDrill => "last drill".into(),
@@ -130,6 +132,8 @@ fn measured(m: &Measure) -> String {
         Measure::Seconds(s) => seconds(*s),
         Measure::Present(true) => "present".into(),
         Measure::Present(false) => "missing".into(),
+        Measure::Days(1) => "1 day".into(),
+        Measure::Days(d) => format!("{d} days"),
         Measure::None => "none".into(),
     }
 }
@@ -152,6 +156,8 @@ fn fix(row: &CheckRow) -> String {
         },
         Check::ReplicaLag { .. } => "find why the replica falls behind (write load, its instance class) before relying on it: promote refuses a lag beyond the rpo".into(),
         Check::BucketReplication { replication } => format!("run `standby apply` to restore {replication}"),
+        Check::ReplicatedBackups { backups } => format!("if {backups} is missing run `standby apply`; else see why its backups fall behind with `aws rds describe-db-instance-automated-backups --region {r}`: a promote of {r} with the other regions down loses the data since its latest restorable time"),
+        Check::BackupRetention { backups } => format!("run `standby apply` to replicate {backups} with the retention the spec asks for"),
         Check::FailoverRecord { record } => format!("run `standby apply` to restore {record}"),
         Check::FailoverTime { .. } => "lower the record's ttl so that ttl plus health-check detection fits in the rto".into(),
         Check::LastDrill => format!("run `standby drill {r}`"),
@@ -167,6 +173,10 @@ fn reason(u: &Unknown) -> String {
             "no ReplicaLag datapoint in CloudWatch (or -1: replication not running)".into()
         }
         Unknown::NotAvailable => "this provider cannot read it".into(),
+        Unknown::NoRestoreWindow => {
+            "rds reports no restore window for the replicated backups yet (replication pending)"
+                .into()
+        }
         Unknown::NoPromotePlan(e) => format!("no promote plan: {e}"),
         Unknown::ReadFailed(e) => e.clone(),
     }
