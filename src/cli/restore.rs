@@ -1,12 +1,15 @@
 //! `standby restore [ENV] --to-time T | --latest | --snapshot ID [--region R]`: the primary's
 //! databases restored to an earlier point and swapped in, as a reviewed plan; `--cleanup`
-//! deletes the instances restores kept.
+//! deletes the instances restores kept; `--buckets` also brings each object of the region's
+//! buckets back to its version of then.
 
 use super::apply::{execute, refuse_blocked};
 use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{plan_restore, plan_restore_cleanup, rfc3339, RestorePoint, RestoreRequest, Swap};
+use crate::dr::{
+    plan_restore, plan_restore_cleanup, rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap,
+};
 use crate::provider::aws::AwsProvider;
-use crate::provider::Provider;
+use crate::provider::{ObjectStep, Provider};
 use crate::state::Operation;
 use anyhow::{bail, Result};
 use clap::{ArgGroup, Args};
@@ -30,6 +33,9 @@ pub struct RestoreArgs {
     /// Restore from this DB snapshot of the region
     #[arg(long, value_name = "ID")]
     pub snapshot: Option<String>,
+    /// Also bring each object of the region's buckets back to its version as of --to-time
+    #[arg(long, requires = "to_time")]
+    pub buckets: bool,
     /// The region whose databases are restored (default: the primary)
     #[arg(long, value_name = "REGION")]
     pub region: Option<String>,
@@ -93,12 +99,18 @@ pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
     let req = RestoreRequest {
         region: args.region.clone(),
         point,
+        buckets: args.buckets,
     };
     let restore = plan_restore(&env, &*provider, store.state(), &req).await?;
     print!("{}", render::plan(&restore.plan));
     print!(
         "{}",
-        summary(&restore.region, &restore.point, &restore.swaps)
+        summary(
+            &restore.region,
+            &restore.point,
+            &restore.swaps,
+            &restore.buckets
+        )
     );
     refuse_blocked(&restore.plan)?;
     let question = format!("Restore the databases of {}", restore.region);
@@ -115,7 +127,12 @@ pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
 }
 
 /// What the restore swaps, database by database.
-pub fn summary(region: &str, point: &RestorePoint, swaps: &[Swap]) -> String {
+pub fn summary(
+    region: &str,
+    point: &RestorePoint,
+    swaps: &[Swap],
+    buckets: &[BucketRestore],
+) -> String {
     let point = match point {
         RestorePoint::Time(t) => format!("as of {}", rfc3339(*t)),
         RestorePoint::Latest => "as of the latest restorable time".to_string(),
@@ -130,6 +147,23 @@ pub fn summary(region: &str, point: &RestorePoint, swaps: &[Swap]) -> String {
         );
         for f in &s.followers {
             let _ = writeln!(out, "    {f} is re-created from it");
+        }
+    }
+    for b in buckets {
+        let _ = writeln!(out, "  bucket {}: {} objects", b.bucket, b.steps.len());
+        for step in &b.steps {
+            let what = match step {
+                ObjectStep::Revert { version_id, .. } => {
+                    format!("back to version {version_id} (a copy of it becomes current)")
+                }
+                ObjectStep::Undelete { markers, .. } => format!(
+                    "undeleted ({} delete marker{} removed)",
+                    markers.len(),
+                    if markers.len() == 1 { "" } else { "s" }
+                ),
+                ObjectStep::Remove { .. } => "deleted (it did not exist then)".to_string(),
+            };
+            let _ = writeln!(out, "    {}: {what}", step.key());
         }
     }
     out

@@ -10,6 +10,7 @@ mod from_backups;
 mod promote;
 mod rebuild;
 mod restore;
+mod restore_buckets;
 
 use crate::config::Role;
 use crate::environment::Environment;
@@ -26,6 +27,7 @@ pub use rebuild::{plan_rebuild, RebuildRequest};
 pub use restore::{
     plan_restore, plan_restore_cleanup, rfc3339, RestorePlan, RestorePoint, RestoreRequest, Swap,
 };
+pub use restore_buckets::{steps_as_of, BucketRestore};
 mod status;
 
 pub use status::{status, DatabaseStatus, Interrupted, RegionStatus, Replication, Status};

@@ -7,6 +7,7 @@
 //! Invariant: the plan changes nothing else: an environment with pending changes is refused
 //! (apply it first), so the restore's plan holds exactly the swap and what follows from it.
 
+use super::restore_buckets::{restore_buckets, BucketRestore};
 use crate::address::Address;
 use crate::config::Role;
 use crate::environment::{protected_deletions, Environment, PlanOptions};
@@ -48,6 +49,8 @@ pub struct RestoreRequest {
     /// The region whose databases are restored; `None`: the primary's.
     pub region: Option<String>,
     pub point: RestorePoint,
+    /// `--buckets`: also each object of the region's buckets, as of the `--to-time`.
+    pub buckets: bool,
 }
 
 /// One database swapped by a restore.
@@ -70,6 +73,8 @@ pub struct RestorePlan {
     pub region: String,
     pub point: RestorePoint,
     pub swaps: Vec<Swap>,
+    /// `--buckets`: what changes in each bucket, object by object.
+    pub buckets: Vec<BucketRestore>,
 }
 
 /// Builds the restore plan of the region's databases.
@@ -140,6 +145,13 @@ pub async fn plan_restore(
     }
     plan.actions = restore_actions(std::mem::take(&mut plan.actions), &req.point, &mut swaps)?;
     plan.actions.extend(swaps.iter().map(stop_kept));
+    let buckets = match (&req.point, req.buckets) {
+        (RestorePoint::Time(t), true) => {
+            restore_buckets(&mut plan, provider, &desired, &r, *t).await?
+        }
+        (_, true) => bail!("--buckets restores objects as of --to-time: give a time"),
+        _ => Vec::new(),
+    };
     // A swap keeps the data it replaces: no deletion of a protected database is left.
     let refused = std::mem::take(&mut plan.blocked);
     plan.notes.retain(|n| !refused.contains(n));
@@ -164,12 +176,16 @@ pub async fn plan_restore(
         "snapshot": s.snapshot,
         "point": req.point.attr(&s.kept_as),
         "recreated": s.followers,
+    })).collect::<Vec<_>>(), "buckets": buckets.iter().map(|b| json!({
+        "bucket": b.bucket,
+        "objects": b.steps,
     })).collect::<Vec<_>>() });
     Ok(RestorePlan {
         plan,
         region: r,
         point: req.point.clone(),
         swaps,
+        buckets,
     })
 }
 

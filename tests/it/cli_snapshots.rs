@@ -155,7 +155,8 @@ fn restore_help() {
 
 #[test]
 fn restore_summary() {
-    use standby::dr::{RestorePoint, Swap};
+    use standby::dr::{BucketRestore, RestorePoint, Swap};
+    use standby::provider::ObjectStep;
     let t = time::macros::datetime!(2026-12-01 09:30:00 UTC);
     let swaps = [Swap {
         address: Address::new("region.us-east-1.database.orders"),
@@ -164,7 +165,24 @@ fn restore_summary() {
         snapshot: "checkout-prod-orders-us-east-1-replaced-final".into(),
         followers: vec![Address::new("region.us-west-2.database.orders")],
     }];
-    let summary = standby::cli::restore::summary("us-east-1", &RestorePoint::Time(t), &swaps);
+    let buckets = [BucketRestore {
+        bucket: "checkout-prod-receipts-us-east-1".into(),
+        steps: vec![
+            ObjectStep::Revert {
+                key: "2026/12/01/r-17.json".into(),
+                version_id: "v1".into(),
+            },
+            ObjectStep::Undelete {
+                key: "2026/12/01/r-18.json".into(),
+                markers: vec!["m1".into()],
+            },
+            ObjectStep::Remove {
+                key: "2026/12/01/r-19.json".into(),
+            },
+        ],
+    }];
+    let summary =
+        standby::cli::restore::summary("us-east-1", &RestorePoint::Time(t), &swaps, &buckets);
     insta::assert_snapshot!(summary);
 }
 

@@ -168,3 +168,91 @@ async fn restore_refuses_a_time_it_cannot_reach_and_conflicting_flags() {
     assert_eq!(primary.db_instance_status(), Some("available"));
     assert!(instance(&emulator, "us-east-1", KEPT).await.is_none());
 }
+
+async fn body(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Option<String> {
+    let out = s3.get_object().bucket(bucket).key(key).send().await.ok()?;
+    let bytes = out.body.collect().await.ok()?.into_bytes();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, text: &str) -> OffsetDateTime {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(text.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let head = s3
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let secs = head.last_modified().unwrap().secs();
+    OffsetDateTime::from_unix_timestamp(secs).unwrap()
+}
+
+#[tokio::test]
+async fn restore_with_buckets_brings_each_object_back_to_its_version_of_then() {
+    let (emulator, ws) = applied();
+    let s3 = emulator.s3("us-east-1").await;
+    let bucket = "checkout-prod-receipts-us-east-1";
+    let v1 = put(&s3, bucket, "receipt.json", "v1").await;
+    let t = v1.max(put(&s3, bucket, "deleted.json", "kept").await);
+    // S3 times have whole seconds: what follows must be written after T, so the emulator's
+    // clock is read (through an object of its own) until it has moved past it.
+    let mut ticked = false;
+    for _ in 0..10_000 {
+        if put(&s3, bucket, "clock.json", "tick").await > t {
+            ticked = true;
+            break;
+        }
+    }
+    assert!(ticked, "the emulator's clock did not move past {t}");
+    put(&s3, bucket, "created-after.json", "new").await;
+    put(&s3, bucket, "receipt.json", "v2 (corrupt)").await;
+    s3.delete_object()
+        .bucket(bucket)
+        .key("deleted.json")
+        .send()
+        .await
+        .unwrap();
+
+    let at = t.format(&Rfc3339).unwrap();
+    let run = ws
+        .run(&[
+            "restore",
+            "environments/prod",
+            "--to-time",
+            &at,
+            "--buckets",
+            "--auto-approve",
+        ])
+        .ok();
+    for line in [
+        "receipt.json: back to version",
+        "deleted.json: undeleted (1 delete marker removed)",
+        "created-after.json: deleted (it did not exist then)",
+    ] {
+        assert!(run.stdout.contains(line), "{line}: {}", run.stdout);
+    }
+    assert_eq!(
+        body(&s3, bucket, "receipt.json").await.as_deref(),
+        Some("v1")
+    );
+    assert_eq!(
+        body(&s3, bucket, "deleted.json").await.as_deref(),
+        Some("kept")
+    );
+    assert_eq!(body(&s3, bucket, "created-after.json").await, None);
+    let state = ws.state("prod");
+    let last = state["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["details"]["buckets"][0]["bucket"], bucket);
+    // The three above, and the clock object (its versions straddle T).
+    let objects = last["details"]["buckets"][0]["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), 4, "{objects:?}");
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+}
