@@ -7,6 +7,7 @@
 //! Invariant: read only: one refresh, then the reads each check needs in the standby's
 //! region, and a promote plan per warm standby that is never applied. Words are the CLI's.
 
+mod backups;
 mod rows;
 mod signals;
 
@@ -110,6 +111,11 @@ pub enum Check {
     Canary { replication: Address },
     /// The database's secret is replicated to the region and in sync.
     SecretReplica { secret: Address },
+    /// The age of the latest restorable time of the backups replicated into a cold
+    /// standby, against the RPO.
+    ReplicatedBackups { backups: Address },
+    /// The days the replicated backups are kept, against the spec's `backup`.
+    BackupRetention { backups: Address },
     /// The region's failover record is in place.
     FailoverRecord { record: Address },
     /// The load balancer sees a healthy target in the region's target group.
@@ -134,7 +140,9 @@ impl Check {
             | Check::LatestRestorable { .. }
             | Check::BucketReplication { .. }
             | Check::Canary { .. }
-            | Check::SecretReplica { .. } => Area::Data,
+            | Check::SecretReplica { .. }
+            | Check::ReplicatedBackups { .. }
+            | Check::BackupRetention { .. } => Area::Data,
             Check::FailoverRecord { .. }
             | Check::TargetHealth { .. }
             | Check::HealthCheck { .. }
@@ -168,6 +176,8 @@ pub enum Measure {
     InSync(bool),
     /// Whether a health check or target is healthy.
     Healthy(bool),
+    /// A number of days (a retention).
+    Days(u64),
     /// Nothing to measure: never drilled, no datapoint.
     None,
 }
@@ -188,6 +198,8 @@ pub enum Unknown {
     NoRestorableTime,
     /// The provider cannot answer this read.
     NotAvailable,
+    /// RDS reports no restore window for the replicated backups yet (replication pending).
+    NoRestoreWindow,
     /// The promote plan could not be made; the error says why.
     NoPromotePlan(String),
     /// The read failed; the error says why.
@@ -229,6 +241,7 @@ pub async fn check(
         if opts.canary {
             rows.extend(ctx.canaries().await);
         }
+        rows.extend(ctx.backups(now));
         rows.extend(ctx.traffic());
         rows.extend(ctx.health().await);
         rows.extend(ctx.practice(now));

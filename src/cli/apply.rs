@@ -249,7 +249,7 @@ async fn record(
     started_at: String,
     clock: Instant,
 ) -> Result<()> {
-    let details = serde_json::json!({
+    let mut details = serde_json::json!({
         "actions": plan.actions.len(),
         "not_made": report
             .not_made
@@ -257,6 +257,9 @@ async fn record(
             .map(|f| f.address.to_string())
             .collect::<Vec<_>>(),
     });
+    if let (Some(all), Some(more)) = (details.as_object_mut(), plan.details.as_object()) {
+        all.extend(more.clone());
+    }
     let outcome = if report.succeeded() {
         RunOutcome::SUCCEEDED
     } else if report.cancelled {

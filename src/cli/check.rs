@@ -115,6 +115,8 @@ fn what(check: &Check) -> String {
         Check::BucketReplication { replication } => format!("replication {replication}"),
         Check::Canary { replication } => format!("canary through {replication}"),
         Check::SecretReplica { secret } => format!("replica of secret {secret}"),
+        Check::ReplicatedBackups { backups } => format!("latest restorable time of {backups}"),
+        Check::BackupRetention { backups } => format!("retention of {backups}"),
         Check::FailoverRecord { record } => format!("failover record {record}"),
         Check::TargetHealth { target_group } => format!("healthy targets of {target_group}"),
         Check::HealthCheck { health_check } => format!("health check {health_check}"),
@@ -148,6 +150,8 @@ fn measured(m: &Measure) -> String {
         Measure::InSync(false) => "not in sync".into(),
         Measure::Healthy(true) => "healthy".into(),
         Measure::Healthy(false) => "unhealthy".into(),
+        Measure::Days(1) => "1 day".into(),
+        Measure::Days(d) => format!("{d} days"),
         Measure::None => "none".into(),
     }
 }
@@ -181,6 +185,8 @@ fn fix(row: &CheckRow) -> String {
         Check::BucketReplication { replication } => format!("run `standby apply` to restore {replication}"),
         Check::Canary { replication } => format!("the canary did not reach {r} within the rpo: check {replication}'s rule status and its role's permissions (S3 replication metrics show the pending objects)"),
         Check::SecretReplica { secret } => format!("run `standby apply` to replicate {secret} to {r}, or see why its replica is not in sync (`aws secretsmanager describe-secret`)"),
+        Check::ReplicatedBackups { backups } => format!("if {backups} is missing run `standby apply`; else see why its backups fall behind with `aws rds describe-db-instance-automated-backups --region {r}`: a promote of {r} with the other regions down loses the data since its latest restorable time"),
+        Check::BackupRetention { backups } => format!("run `standby apply` to replicate {backups} with the retention the spec asks for"),
         Check::FailoverRecord { record } => format!("run `standby apply` to restore {record}"),
         Check::TargetHealth { target_group } => format!("no healthy target in {target_group}: see why with `aws elbv2 describe-target-health` (instances stopped, the health check's path failing)"),
         Check::HealthCheck { health_check } => format!("{health_check} is unhealthy: see why with `aws route53 get-health-check-status`"),
@@ -205,6 +211,10 @@ fn reason(check: &Check, u: &Unknown) -> String {
             Check::VcpuQuota => "Service Quotas knows no value of quota L-1216C47A here".into(),
             _ => "this provider cannot read it".into(),
         },
+        Unknown::NoRestoreWindow => {
+            "rds reports no restore window for the replicated backups yet (replication pending)"
+                .into()
+        }
         Unknown::NoPromotePlan(e) => format!("no promote plan: {e}"),
         Unknown::ReadFailed(e) => e.clone(),
     }

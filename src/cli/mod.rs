@@ -19,6 +19,7 @@ pub mod progress;
 mod promote;
 mod rebuild;
 pub mod render;
+pub mod restore;
 pub mod show;
 mod state;
 pub mod status;
@@ -158,6 +159,8 @@ pub enum Command {
     Promote(promote::PromoteArgs),
     /// Bring a failed or cold region back as a standby
     Rebuild(rebuild::RebuildArgs),
+    /// Restore the primary's databases to an earlier point (corruption), keeping the old ones
+    Restore(restore::RestoreArgs),
     /// Stand a test copy up in a region, check it, time it against the RTO, tear it down
     Drill(drill::DrillArgs),
     /// Regions, roles, instances, replica lag, replication, DNS, last promote and drill
@@ -346,6 +349,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Destroy(a) => destroy::run(a, g).await,
         Command::Promote(a) => promote::run(a, g).await,
         Command::Rebuild(a) => rebuild::run(a, g).await,
+        Command::Restore(a) => restore::run(a, g).await,
         Command::Status(a) => status::run(a, g).await,
         Command::Drill(a) => drill::run(a, g).await,
         Command::Drift(a) => drift::run(a, g).await,

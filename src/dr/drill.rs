@@ -439,6 +439,7 @@ fn drill_plan(
         stages: BTreeMap::new(),
         best_effort: BTreeSet::new(),
         journal: None,
+        details: serde_json::Value::Null,
         outputs: BTreeMap::new(),
     }
 }

@@ -9,6 +9,8 @@ mod estimate;
 mod from_backups;
 mod promote;
 mod rebuild;
+mod restore;
+mod restore_buckets;
 
 use crate::config::Role;
 use crate::environment::Environment;
@@ -22,6 +24,10 @@ pub use drill::{
 pub use estimate::{Basis, Estimate, EstimatedStep};
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
+pub use restore::{
+    plan_restore, plan_restore_cleanup, rfc3339, RestorePlan, RestorePoint, RestoreRequest, Swap,
+};
+pub use restore_buckets::{steps_as_of, BucketRestore};
 mod status;
 
 pub use status::{

@@ -113,7 +113,7 @@ pub(super) fn explain_role_changes(
 
 /// Deletions and replacements of resources marked `prevent_destroy`, as messages that say
 /// how to allow them.
-pub(super) fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Vec<String> {
+pub fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Vec<String> {
     let protected: BTreeSet<&Address> = desired
         .iter()
         .filter(|d| d.prevent_destroy)

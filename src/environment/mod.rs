@@ -7,10 +7,8 @@ mod global;
 mod reconcile;
 mod unreached;
 
-pub use explain::check_plan_is_current;
-use explain::{
-    check_replace, check_targets, explain_role_changes, explain_zone_deletions, protected_deletions,
-};
+pub use explain::{check_plan_is_current, protected_deletions};
+use explain::{check_replace, check_targets, explain_role_changes, explain_zone_deletions};
 pub use global::Unread;
 use reconcile::recorded_names;
 pub use reconcile::{leave_shared, reconcile};
@@ -413,6 +411,7 @@ impl Environment {
             stages: BTreeMap::new(),
             best_effort: BTreeSet::new(),
             journal: None,
+            details: serde_json::Value::Null,
             roles,
             prior,
             actions,

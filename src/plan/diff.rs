@@ -48,6 +48,10 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
 
     let desired_addresses: BTreeSet<&Address> = desired.iter().map(|d| &d.address).collect();
     for o in prior {
+        // An instance a restore replaced stays until `standby restore --cleanup`.
+        if o.attrs.get("kept") == Some(&Value::Bool(true)) && !opts.destroy {
+            continue;
+        }
         let frozen = o
             .region
             .as_ref()

@@ -65,6 +65,10 @@ pub struct Plan {
     /// steps complete, and moves it into the history when the last one is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<crate::state::Journal>,
+    /// What the history entry of this plan's run records besides its steps (a restore:
+    /// the instances it replaced and where they are kept).
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub details: Value,
     /// Outputs evaluated from the spec.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,

@@ -27,6 +27,10 @@ pub enum ChangeReason {
     Destroy,
     /// A promote's fence: the failed primary's bucket stops replicating.
     Fence,
+    /// `standby restore`: its source database is restored, so it follows the new instance.
+    SourceRestored(Address),
+    /// `standby restore --cleanup`: an instance a restore replaced and kept.
+    KeptByRestore,
     /// A hosted-zone deletion that leaves the zone in AWS: only the state forgets it.
     ZoneKept(Box<ChangeReason>, ZoneKept),
 }
@@ -42,6 +46,8 @@ pub enum ZoneKept {
 
 const CANNOT_UPDATE: &str = " cannot change in place";
 const FENCE: &str = "fence: the failed primary's bucket stops replicating";
+const RESTORED: &str = " is restored: it follows the new instance";
+const KEPT: &str = "kept since a restore replaced it";
 const NOT_CREATED: &str = "standby did not create the zone, so it stays: only the state forgets it";
 const HOLDS: &str = "the zone holds records that are not this environment's (";
 const HOLDS_END: &str = "), so it stays: only the state forgets it";
@@ -64,6 +70,8 @@ impl fmt::Display for ChangeReason {
             }
             ChangeReason::Destroy => f.write_str("destroy"),
             ChangeReason::Fence => f.write_str(FENCE),
+            ChangeReason::SourceRestored(source) => write!(f, "{source}{RESTORED}"),
+            ChangeReason::KeptByRestore => f.write_str(KEPT),
             ChangeReason::ZoneKept(reason, ZoneKept::NotCreated) => {
                 write!(f, "{reason}; {NOT_CREATED}")
             }
@@ -105,7 +113,11 @@ impl FromStr for ChangeReason {
             "no longer in the spec" => ChangeReason::NotInSpec,
             "destroy" => ChangeReason::Destroy,
             FENCE => ChangeReason::Fence,
+            KEPT => ChangeReason::KeptByRestore,
             _ => {
+                if let Some(source) = s.strip_suffix(RESTORED) {
+                    return Ok(ChangeReason::SourceRestored(Address::new(source)));
+                }
                 if let Some(parent) = s.strip_suffix(" is replaced") {
                     return Ok(ChangeReason::ParentReplaced(Address::new(parent)));
                 }
@@ -162,6 +174,8 @@ mod tests {
             },
             ChangeReason::Destroy,
             ChangeReason::Fence,
+            ChangeReason::SourceRestored(Address::new("region.r.database.orders")),
+            ChangeReason::KeptByRestore,
             ChangeReason::ZoneKept(Box::new(ChangeReason::Destroy), ZoneKept::NotCreated),
             ChangeReason::ZoneKept(
                 Box::new(ChangeReason::NotInSpec),

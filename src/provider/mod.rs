@@ -96,6 +96,40 @@ pub struct KnownResource {
     pub name: String,
 }
 
+/// One version, or delete marker, of an object in a versioned bucket (ListObjectVersions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectVersion {
+    pub key: String,
+    pub version_id: String,
+    /// RFC 3339.
+    pub last_modified: String,
+    pub delete_marker: bool,
+    pub is_latest: bool,
+}
+
+/// What `standby restore --buckets` does to one object to bring back its version as of a
+/// time: a closed set the bucket's handler carries out (the desired `restore_objects`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum ObjectStep {
+    /// CopyObject of that version onto the key: it is current again, later ones stay.
+    Revert { key: String, version_id: String },
+    /// DeleteObject of the delete markers added since: the version of then is current.
+    Undelete { key: String, markers: Vec<String> },
+    /// DeleteObject: a delete marker, for an object that did not exist then.
+    Remove { key: String },
+}
+
+impl ObjectStep {
+    pub fn key(&self) -> &str {
+        match self {
+            ObjectStep::Revert { key, .. }
+            | ObjectStep::Undelete { key, .. }
+            | ObjectStep::Remove { key } => key,
+        }
+    }
+}
+
 /// What an action may look up about resources applied before it.
 pub trait ApplyContext: Send + Sync {
     /// The observed resource at `address`, as the state holds it now.
@@ -253,6 +287,17 @@ pub trait Provider: Send + Sync {
     /// tried a few times at most, so an answered refusal gives up at once; only a silent
     /// endpoint costs the attempt timeout.
     fn brief(&self) -> &dyn Provider;
+
+    /// Every version and delete marker of the objects in `bucket` (`standby restore
+    /// --buckets`); the provider that cannot list them answers none.
+    async fn object_versions(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> anyhow::Result<Vec<ObjectVersion>> {
+        let _ = (region, bucket);
+        Ok(Vec::new())
+    }
 
     /// Number of API requests sent so far (for benchmarks and tests).
     fn request_count(&self) -> u64 {

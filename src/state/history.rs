@@ -73,10 +73,25 @@ pub fn now_rfc3339() -> String {
 pub enum Operation {
     Apply,
     Destroy,
-    Promote { region: String },
-    Rebuild { region: String, role: Role },
-    Drill { region: String },
+    Promote {
+        region: String,
+    },
+    Rebuild {
+        region: String,
+        role: Role,
+    },
+    Drill {
+        region: String,
+    },
+    /// `standby restore`: the region's databases restored to an earlier point.
+    Restore {
+        region: String,
+    },
+    /// `standby restore --cleanup`: the instances restores kept, deleted.
+    RestoreCleanup,
 }
+
+const RESTORE_CLEANUP: &str = "restore --cleanup";
 
 impl fmt::Display for Operation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -86,6 +101,8 @@ impl fmt::Display for Operation {
             Operation::Promote { region } => write!(f, "promote {region}"),
             Operation::Rebuild { region, role } => write!(f, "rebuild {region} as {role}"),
             Operation::Drill { region } => write!(f, "drill {region}"),
+            Operation::Restore { region } => write!(f, "restore {region}"),
+            Operation::RestoreCleanup => f.write_str(RESTORE_CLEANUP),
         }
     }
 }
@@ -97,6 +114,8 @@ impl FromStr for Operation {
         let op = match s.split_once(' ') {
             None if s == "apply" => Operation::Apply,
             None if s == "destroy" => Operation::Destroy,
+            _ if s == RESTORE_CLEANUP => Operation::RestoreCleanup,
+            Some(("restore", r)) => Operation::Restore { region: r.into() },
             Some(("promote", r)) => Operation::Promote { region: r.into() },
             Some(("drill", r)) => Operation::Drill { region: r.into() },
             Some(("rebuild", rest)) => {
@@ -145,6 +164,8 @@ mod tests {
                 role: Role::WarmStandby,
             },
             Operation::Drill { region: r() },
+            Operation::Restore { region: r() },
+            Operation::RestoreCleanup,
         ] {
             assert_eq!(o.to_string().parse::<Operation>(), Ok(o.clone()), "{o}");
         }
@@ -156,6 +177,6 @@ mod tests {
             .to_string(),
             "rebuild us-west-2 as cold-standby"
         );
-        assert!("restore".parse::<Operation>().is_err());
+        assert!("resurrect".parse::<Operation>().is_err());
     }
 }

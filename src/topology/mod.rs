@@ -18,7 +18,8 @@ pub use cluster::MIN_HEALTHY_PERCENTAGE;
 pub use drill::{drill_environment, expand_drill};
 pub use expand::{cluster_size, effective_roles, expand, naming, subnet_address};
 pub use naming::{
-    is_own_tag, short_hash, Naming, TAG_ADDRESS, TAG_ENVIRONMENT, TAG_NAME, TAG_PREFIX, TAG_SERVICE,
+    derived_identifier, is_own_tag, short_hash, Naming, TAG_ADDRESS, TAG_ENVIRONMENT, TAG_NAME,
+    TAG_PREFIX, TAG_SERVICE,
 };
 pub use pin::{check_unique_names, name_attr, pin_names};
 pub use resource::{Binding, Desired, Kind, ATTRIBUTE_KEYS, NAME_KEY, OWNER, TAGS, UNKNOWN};

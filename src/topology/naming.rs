@@ -161,3 +161,10 @@ mod tests {
         assert_ne!(long, n.bucket(&"a".repeat(81), "eu-west-1"));
     }
 }
+
+/// `<identifier>-<suffix>` within RDS's 63 characters, never ending in or doubling a hyphen.
+pub fn derived_identifier(identifier: &str, suffix: &str) -> String {
+    let room = 63 - suffix.len() - 1;
+    let stem: String = identifier.chars().take(room).collect();
+    format!("{}-{suffix}", stem.trim_end_matches('-'))
+}

@@ -72,6 +72,7 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         stages: Default::default(),
         best_effort: Default::default(),
         journal: None,
+        details: serde_json::Value::Null,
         outputs: BTreeMap::new(),
     }
 }
@@ -145,6 +146,44 @@ fn promote_help() {
     let mut cmd = Cli::command();
     let promote = cmd.find_subcommand_mut("promote").unwrap();
     insta::assert_snapshot!(promote.render_help().to_string());
+}
+
+#[test]
+fn restore_help() {
+    insta::assert_snapshot!(help(&["restore"]));
+}
+
+#[test]
+fn restore_summary() {
+    use standby::dr::{BucketRestore, RestorePoint, Swap};
+    use standby::provider::ObjectStep;
+    let t = time::macros::datetime!(2026-12-01 09:30:00 UTC);
+    let swaps = [Swap {
+        address: Address::new("region.us-east-1.database.orders"),
+        identifier: "checkout-prod-orders-us-east-1".into(),
+        kept_as: "checkout-prod-orders-us-east-1-replaced".into(),
+        snapshot: "checkout-prod-orders-us-east-1-replaced-final".into(),
+        followers: vec![Address::new("region.us-west-2.database.orders")],
+    }];
+    let buckets = [BucketRestore {
+        bucket: "checkout-prod-receipts-us-east-1".into(),
+        steps: vec![
+            ObjectStep::Revert {
+                key: "2026/12/01/r-17.json".into(),
+                version_id: "v1".into(),
+            },
+            ObjectStep::Undelete {
+                key: "2026/12/01/r-18.json".into(),
+                markers: vec!["m1".into()],
+            },
+            ObjectStep::Remove {
+                key: "2026/12/01/r-19.json".into(),
+            },
+        ],
+    }];
+    let summary =
+        standby::cli::restore::summary("us-east-1", &RestorePoint::Time(t), &swaps, &buckets);
+    insta::assert_snapshot!(summary);
 }
 
 #[test]

@@ -38,6 +38,7 @@ mod proxy_support;
 mod readme_examples;
 mod readme_quickstart;
 mod request_budget;
+mod restore_emulator;
 mod state_checks;
 mod state_replica;
 mod state_s3;

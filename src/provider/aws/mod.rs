@@ -491,6 +491,14 @@ impl Provider for AwsProvider {
         self.cloudwatch(region).replica_lag(identifier).await
     }
 
+    async fn object_versions(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> anyhow::Result<Vec<crate::provider::ObjectVersion>> {
+        self.s3(region).object_versions(bucket).await
+    }
+
     async fn test_dns_answer(&self, zone_id: &str, name: &str) -> anyhow::Result<Vec<String>> {
         self.route53().test_dns_answer(zone_id, name).await
     }

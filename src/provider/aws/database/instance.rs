@@ -374,6 +374,16 @@ pub(super) fn instance_observed(i: &DbInstance, address: Address, region: &str) 
     if let Some(s) = i.db_instance_status() {
         computed.insert("status".into(), json!(s));
     }
+    // What a point-in-time restore can reach (`standby restore` checks its time against them).
+    let time = |t: Option<&aws_smithy_types::DateTime>| {
+        t.and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
+    };
+    if let Some(t) = time(i.latest_restorable_time()) {
+        computed.insert("latest_restorable".into(), json!(t));
+    }
+    if let Some(t) = time(i.instance_create_time()) {
+        computed.insert("created".into(), json!(t));
+    }
     let mut o = Observed {
         address,
         kind: Kind::Database,
@@ -395,6 +405,9 @@ pub(super) fn instance_observed(i: &DbInstance, address: Address, region: &str) 
     if let Some(from) = tags.get(TAG_RESTORED_FROM) {
         o.attrs.insert("restore_from".into(), json!(from));
     }
+    if tags.contains_key(TAG_KEPT) {
+        o.attrs.insert("kept".into(), json!(true));
+    }
     if let Some(keep) = tags.get(TAG_FINAL_SNAPSHOT) {
         o.attrs
             .insert("final_snapshot".into(), json!(keep != "false"));
@@ -412,6 +425,7 @@ pub(super) fn align_to_desired(o: &mut Observed, d: &Desired) {
     // Creation-only settings, never read back.
     o.attrs.remove("restore_backup");
     o.attrs.remove("backup_of");
+    o.attrs.remove("restore");
     // Drills' settings RDS does not report: as asked (the call carried them).
     for key in ["restore_from", "final_snapshot"] {
         match d.attrs.get(key) {

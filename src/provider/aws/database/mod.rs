@@ -35,12 +35,14 @@ use tokio::sync::Semaphore;
 mod backup;
 mod instance;
 mod refresh;
+mod restore;
 mod snapshot;
 mod subnet_group;
 mod wait;
 use backup::refresh_backups;
 use instance::*;
 pub(crate) use refresh::refresh;
+use restore::TAG_KEPT;
 use snapshot::*;
 use subnet_group::*;
 
@@ -418,6 +420,15 @@ impl super::handler::KindHandler for Databases {
         _ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
         let rds = p.rds(region_of(&d.address, d.region.as_deref())?);
+        // `standby restore`: the swap, then the replaced instance stopped.
+        if d.attrs.contains_key("restore") || d.attrs.contains_key("stopped") {
+            let mut o = match d.attrs.contains_key("restore") {
+                true => rds.restore_and_swap(d, current).await?,
+                false => rds.stop_kept(d).await?,
+            };
+            o.depends_on = d.dependencies().cloned().collect();
+            return Ok(o);
+        }
         let is_replica = |o: &Map<String, Value>| o.get("replica_of").map(|v| !v.is_null());
         let promoting = d.kind == Kind::Database
             && is_replica(&d.attrs) == Some(false)

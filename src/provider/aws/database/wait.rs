@@ -24,8 +24,18 @@ impl Rds {
         identifier: &str,
         address: &Address,
     ) -> anyhow::Result<()> {
+        self.wait_status(identifier, address, "available").await
+    }
+
+    /// Waits for the status `want` (`available`, or `stopped` through `stopping`).
+    pub(crate) async fn wait_status(
+        &self,
+        identifier: &str,
+        address: &Address,
+        want: &str,
+    ) -> anyhow::Result<()> {
         let r = self.region.as_str();
-        poll::until(Pace::database(self.emulator), "available", r, address, || async {
+        poll::until(Pace::database(self.emulator), want, r, address, || async {
             let read = self
                 .client
                 .describe_db_instances()
@@ -43,9 +53,9 @@ impl Rds {
                 .unwrap_or("not listed")
                 .to_string();
             if STUCK.contains(&status.as_str()) {
-                bail!("{address}: {identifier} in {r} is {status} while standby waits for it to be available: look at it in the RDS console");
+                bail!("{address}: {identifier} in {r} is {status} while standby waits for it to be {want}: look at it in the RDS console");
             }
-            Ok(if status == "available" {
+            Ok(if status == want {
                 Reading::Ready(())
             } else {
                 Reading::NotYet(status)

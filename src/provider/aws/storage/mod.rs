@@ -34,6 +34,7 @@ use tokio::sync::Semaphore;
 mod bucket;
 mod refresh;
 mod replication;
+mod versions;
 pub(crate) use refresh::refresh;
 use replication::*;
 
@@ -124,6 +125,15 @@ impl super::handler::KindHandler for Storage {
         ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
         let s3 = p.s3(region_of(&d.address, d.region.as_deref())?);
+        // `standby restore --buckets`: objects back to their versions of a time.
+        if let Some(steps) = d.attrs.get("restore_objects") {
+            let steps: Vec<crate::provider::ObjectStep> = serde_json::from_value(steps.clone())
+                .with_context(|| {
+                    format!("{}: attribute `restore_objects` is malformed", d.address)
+                })?;
+            s3.restore_objects(&current.id, &steps, &d.address).await?;
+            return Ok(current.clone());
+        }
         match d.kind {
             Kind::Bucket => s3.configure_bucket(d, &tags::removed(d, current)).await,
             Kind::BucketReplication => s3.put_replication(d, ctx).await,

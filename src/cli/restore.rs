@@ -1,0 +1,170 @@
+//! `standby restore [ENV] --to-time T | --latest | --snapshot ID [--region R]`: the primary's
+//! databases restored to an earlier point and swapped in, as a reviewed plan; `--cleanup`
+//! deletes the instances restores kept; `--buckets` also brings each object of the region's
+//! buckets back to its version of then.
+
+use super::apply::{execute, refuse_blocked};
+use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
+use crate::dr::{
+    plan_restore, plan_restore_cleanup, rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap,
+};
+use crate::provider::aws::AwsProvider;
+use crate::provider::{ObjectStep, Provider};
+use crate::state::Operation;
+use anyhow::{bail, Result};
+use clap::{ArgGroup, Args};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("point").args(["to_time", "latest", "snapshot"])))]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub env: EnvArg,
+    /// Restore to this time (RFC 3339, such as 2026-12-01T09:30:00Z), within the backup
+    /// retention window
+    #[arg(long, value_name = "T", value_parser = parse_time)]
+    pub to_time: Option<OffsetDateTime>,
+    /// Restore to the latest restorable time
+    #[arg(long)]
+    pub latest: bool,
+    /// Restore from this DB snapshot of the region
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+    /// Also bring each object of the region's buckets back to its version as of --to-time
+    #[arg(long, requires = "to_time")]
+    pub buckets: bool,
+    /// The region whose databases are restored (default: the primary)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Delete the instances earlier restores replaced and kept (their snapshots stay)
+    #[arg(long, conflicts_with_all = ["point", "region"])]
+    pub cleanup: bool,
+    /// Restore without asking
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Actions run at once
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub parallelism: usize,
+}
+
+fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(s, &Rfc3339)
+        .map_err(|_| format!("{s:?} is not an RFC 3339 time: write it like 2026-12-01T09:30:00Z"))
+}
+
+pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
+    let point = match (&args.to_time, args.latest, &args.snapshot) {
+        (Some(t), _, _) => Some(RestorePoint::Time(*t)),
+        (_, true, _) => Some(RestorePoint::Latest),
+        (_, _, Some(id)) => Some(RestorePoint::Snapshot(id.clone())),
+        _ => None,
+    };
+    if point.is_none() && !args.cleanup {
+        bail!(
+            "give the point to restore to: --to-time T, --latest or --snapshot ID (or --cleanup)"
+        );
+    }
+    let env = g.load(&args.env.env)?;
+    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
+    let lock = if point.is_some() {
+        "restore"
+    } else {
+        "restore --cleanup"
+    };
+    let mut store = env.open_state(lock).await?;
+    if !store.exists() {
+        bail!(
+            "environment {} has no state yet: apply it first",
+            env.spec.environment
+        );
+    }
+    let Some(point) = point else {
+        let plan = plan_restore_cleanup(&env, &*provider, store.state()).await?;
+        if !plan.has_changes() {
+            eprintln!("No instance kept by a restore: nothing to clean up.");
+            return Ok(Outcome::Success);
+        }
+        print!("{}", render::plan(&plan));
+        if !confirm::approve("Delete the instances restores kept", args.auto_approve).await? {
+            eprintln!("Cleanup cancelled: nothing changed.");
+            return Ok(Outcome::Success);
+        }
+        let name = Operation::RestoreCleanup;
+        execute(&plan, provider, &mut store, args.parallelism, name).await?;
+        return Ok(Outcome::Success);
+    };
+    let req = RestoreRequest {
+        region: args.region.clone(),
+        point,
+        buckets: args.buckets,
+    };
+    let restore = plan_restore(&env, &*provider, store.state(), &req).await?;
+    print!("{}", render::plan(&restore.plan));
+    print!(
+        "{}",
+        summary(
+            &restore.region,
+            &restore.point,
+            &restore.swaps,
+            &restore.buckets
+        )
+    );
+    refuse_blocked(&restore.plan)?;
+    let question = format!("Restore the databases of {}", restore.region);
+    if !confirm::approve(&question, args.auto_approve).await? {
+        eprintln!("Restore cancelled: nothing changed.");
+        return Ok(Outcome::Success);
+    }
+    let op = Operation::Restore {
+        region: restore.region.clone(),
+    };
+    execute(&restore.plan, provider, &mut store, args.parallelism, op).await?;
+    eprintln!("Restored: the replaced instances stay stopped until `standby restore --cleanup`.");
+    Ok(Outcome::Success)
+}
+
+/// What the restore swaps, database by database.
+pub fn summary(
+    region: &str,
+    point: &RestorePoint,
+    swaps: &[Swap],
+    buckets: &[BucketRestore],
+) -> String {
+    let point = match point {
+        RestorePoint::Time(t) => format!("as of {}", rfc3339(*t)),
+        RestorePoint::Latest => "as of the latest restorable time".to_string(),
+        RestorePoint::Snapshot(id) => format!("from snapshot {id}"),
+    };
+    let mut out = format!("\nRestore of {region} {point}:\n");
+    for s in swaps {
+        let _ = writeln!(
+            out,
+            "  {}: a new {} takes over; the current instance is kept as {}, stopped, with snapshot {}",
+            s.address, s.identifier, s.kept_as, s.snapshot
+        );
+        for f in &s.followers {
+            let _ = writeln!(out, "    {f} is re-created from it");
+        }
+    }
+    for b in buckets {
+        let _ = writeln!(out, "  bucket {}: {} objects", b.bucket, b.steps.len());
+        for step in &b.steps {
+            let what = match step {
+                ObjectStep::Revert { version_id, .. } => {
+                    format!("back to version {version_id} (a copy of it becomes current)")
+                }
+                ObjectStep::Undelete { markers, .. } => format!(
+                    "undeleted ({} delete marker{} removed)",
+                    markers.len(),
+                    if markers.len() == 1 { "" } else { "s" }
+                ),
+                ObjectStep::Remove { .. } => "deleted (it did not exist then)".to_string(),
+            };
+            let _ = writeln!(out, "    {}: {what}", step.key());
+        }
+    }
+    out
+}
