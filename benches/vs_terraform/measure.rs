@@ -1,9 +1,11 @@
 //! Running one tool once as a child process and measuring it: wall time, CPU time (user +
 //! system, its reaped descendants included, from `wait4`), the peak resident memory of its
 //! whole process tree (sampled from /proc every 10 ms: Terraform's work happens in its
-//! provider plugin, a child process), and the API requests the proxy saw meanwhile.
+//! provider plugin, a child process), and the API requests the proxy saw meanwhile: how
+//! many, how long at least one was in flight (the time waiting on AWS), and in how many
+//! rounds (the longest chain of requests each sent after the previous one was answered).
 
-use standby_emulator::proxy::Proxy;
+use standby_emulator::proxy::{Proxy, Span};
 use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -16,6 +18,11 @@ pub struct Run {
     pub cpu: Duration,
     pub peak_rss_mb: f64,
     pub requests: usize,
+    /// Time with at least one request in flight (poll intervals between reads excluded).
+    pub in_flight: Duration,
+    pub rounds: usize,
+    /// standby's apply: its critical path and the chain of steps within it ([`crate::critical`]).
+    pub critical: Option<(Duration, Duration)>,
     pub exit: i32,
 }
 
@@ -51,17 +58,81 @@ pub fn run(mut command: Command, proxy: &Proxy, log: &Path) -> Run {
     let cpu = timeval(usage.ru_utime) + timeval(usage.ru_stime);
     // The largest single process, as the kernel saw it, bounds the sampled tree from below.
     let peak_kb = peak.load(Ordering::Relaxed).max(usage.ru_maxrss as u64);
+    let spans = proxy.spans();
+    write_spans(&spans, started, &log.with_extension("requests"));
     Run {
         wall,
         cpu,
         peak_rss_mb: peak_kb as f64 / 1024.0,
         requests: proxy.seen().len(),
+        in_flight: in_flight(&spans),
+        rounds: rounds(&spans),
+        critical: None,
         exit: if libc::WIFEXITED(status) {
             libc::WEXITSTATUS(status)
         } else {
             -1
         },
     }
+}
+
+/// The request log beside `log`: per request, when it arrived and was answered (ms after
+/// the tool started), its region and operation, in order of arrival.
+fn write_spans(spans: &[Span], started: Instant, path: &Path) {
+    let mut spans: Vec<&Span> = spans.iter().collect();
+    spans.sort_by_key(|s| s.start);
+    let ms = |t: Instant| t.saturating_duration_since(started).as_millis();
+    let lines: String = spans
+        .iter()
+        .map(|s| {
+            format!(
+                "{:>7} {:>7} {:<12} {}\n",
+                ms(s.start),
+                ms(s.end),
+                s.region,
+                s.operation
+            )
+        })
+        .collect();
+    let _ = std::fs::write(path, lines);
+}
+
+/// The union of the spans' intervals.
+fn in_flight(spans: &[Span]) -> Duration {
+    let mut spans: Vec<&Span> = spans.iter().collect();
+    spans.sort_by_key(|s| s.start);
+    let mut total = Duration::ZERO;
+    let mut open: Option<(Instant, Instant)> = None;
+    for s in spans {
+        open = match open {
+            Some((a, b)) if s.start <= b => Some((a, b.max(s.end))),
+            Some((a, b)) => {
+                total += b - a;
+                Some((s.start, s.end))
+            }
+            None => Some((s.start, s.end)),
+        };
+    }
+    total + open.map_or(Duration::ZERO, |(a, b)| b - a)
+}
+
+/// The longest chain of spans each starting after the one before it ended.
+fn rounds(spans: &[Span]) -> usize {
+    let mut by_end: Vec<usize> = (0..spans.len()).collect();
+    by_end.sort_by_key(|&i| spans[i].end);
+    let mut by_start = by_end.clone();
+    by_start.sort_by_key(|&i| spans[i].start);
+    // The chain ending at each span; the longest among the spans ended so far.
+    let mut chain = vec![0; spans.len()];
+    let (mut before, mut ended) = (0, 0);
+    for i in by_start {
+        while ended < by_end.len() && spans[by_end[ended]].end <= spans[i].start {
+            before = before.max(chain[by_end[ended]]);
+            ended += 1;
+        }
+        chain[i] = before + 1;
+    }
+    chain.into_iter().max().unwrap_or(0)
 }
 
 fn wait4(pid: i32) -> (i32, libc::rusage) {

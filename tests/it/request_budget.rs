@@ -47,6 +47,13 @@ fn a_no_op_plan_and_a_drift_check_of_the_demo_stay_within_the_request_budget() {
             "{args:?} made {requests} requests for {managed} resources (budget {BUDGET}): {:#?}",
             proxy.seen()
         );
+        // The groups' members are the groups' (their ids come from one DescribeTags): no
+        // instance is described when none stands outside a group.
+        assert_eq!(
+            proxy.count_operation("ec2", "DescribeInstances"),
+            0,
+            "{args:?}"
+        );
     }
 }
 
