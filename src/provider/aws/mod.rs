@@ -75,7 +75,16 @@ pub struct AwsProvider {
     elb: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
-    rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
+    /// Each region's client and the batch its waits read through.
+    rds: Mutex<
+        HashMap<
+            String,
+            (
+                aws_sdk_rds::Client,
+                Arc<poll::Batch<aws_sdk_rds::types::DbInstance>>,
+            ),
+        >,
+    >,
     secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
@@ -193,19 +202,20 @@ impl AwsProvider {
     }
 
     fn rds(&self, region: &str) -> database::Rds {
-        let client = cached(&self.rds, region, || {
+        let (client, waits) = cached(&self.rds, region, || {
             let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
                 .retry_classifier(settings::NothingListens)
                 .build();
-            aws_sdk_rds::Client::from_conf(conf)
+            (aws_sdk_rds::Client::from_conf(conf), poll::Batch::new())
         });
         database::Rds {
             client,
             region: region.to_string(),
             limit: self.rds_limit.clone(),
             emulator: self.emulator,
+            waits,
         }
     }
 
