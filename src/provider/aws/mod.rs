@@ -63,6 +63,9 @@ const ROUTE53_RATE: u32 = 5;
 /// Route 53 is global: signed for us-east-1.
 const ROUTE53_REGION: &str = "us-east-1";
 
+/// A region's RDS waits, read together (`poll::Batch`).
+type RdsWaits = Arc<poll::Batch<aws_sdk_rds::types::DbInstance>>;
+
 pub struct AwsProvider {
     sdk: SdkConfig,
     /// Path-style S3 addressing (an emulator or a custom endpoint is in use).
@@ -76,15 +79,7 @@ pub struct AwsProvider {
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
     /// Each region's client and the batch its waits read through.
-    rds: Mutex<
-        HashMap<
-            String,
-            (
-                aws_sdk_rds::Client,
-                Arc<poll::Batch<aws_sdk_rds::types::DbInstance>>,
-            ),
-        >,
-    >,
+    rds: Mutex<HashMap<String, (aws_sdk_rds::Client, RdsWaits)>>,
     secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
