@@ -160,6 +160,37 @@ fn main() {
     }
 }
 
+/// Instances launched by the tool's Auto Scaling groups in the layout's regions: managed
+/// through their groups, not in either tool's state (one `DescribeTags` per region).
+fn group_members(proxy: &Proxy) -> usize {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let mut n = 0;
+        for region in ["us-east-1", "us-west-2", "eu-west-1"] {
+            let filter = |name: &str, value: &str| {
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(name)
+                    .values(value)
+                    .build()
+            };
+            let tags: Vec<_> = proxy
+                .ec2(region)
+                .await
+                .describe_tags()
+                .filters(filter("resource-type", "instance"))
+                .filters(filter("key", "aws:autoscaling:groupName"))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .expect("DescribeTags through the proxy");
+            n += tags.len();
+        }
+        n
+    })
+}
+
 /// One measured run of `case` by `tool` in `world` at `latency`, and what the tool manages
 /// then.
 fn once(
@@ -181,7 +212,7 @@ fn once(
     if (tool, case) == (Tool::Standby, Case::Apply) {
         run.critical = critical::of_apply(&layout.root.join("standby/state/demo.json"), run.wall);
     }
-    let managed = layout.managed(tool, &world.env);
+    let managed = layout.managed(tool, &world.env) + group_members(&world.proxy);
     if run.exit != 0 && !(case == Case::Drift && run.exit == 2) {
         eprintln!(
             "{} {case:?} exited {}: see {}",

@@ -2,7 +2,8 @@
 //! system, its reaped descendants included, from `wait4`), the peak resident memory of its
 //! whole process tree (sampled from /proc every 10 ms: Terraform's work happens in its
 //! provider plugin, a child process), and the API requests the proxy saw meanwhile: how
-//! many, how long at least one was in flight (the time waiting on AWS), and in how many
+//! many, how long the tool waited on AWS (a request in flight, or a poll's interval: a gap
+//! with none in flight that ends in a read made before in the same region), and in how many
 //! rounds (the longest chain of requests each sent after the previous one was answered).
 
 use standby_emulator::proxy::{Proxy, Span};
@@ -18,8 +19,8 @@ pub struct Run {
     pub cpu: Duration,
     pub peak_rss_mb: f64,
     pub requests: usize,
-    /// Time with at least one request in flight (poll intervals between reads excluded).
-    pub in_flight: Duration,
+    /// Time with a request in flight or in a poll's interval.
+    pub waiting: Duration,
     pub rounds: usize,
     /// standby's apply: its critical path and the chain of steps within it ([`crate::critical`]).
     pub critical: Option<(Duration, Duration)>,
@@ -65,7 +66,7 @@ pub fn run(mut command: Command, proxy: &Proxy, log: &Path) -> Run {
         cpu,
         peak_rss_mb: peak_kb as f64 / 1024.0,
         requests: proxy.seen().len(),
-        in_flight: in_flight(&spans),
+        waiting: waiting(&spans),
         rounds: rounds(&spans),
         critical: None,
         exit: if libc::WIFEXITED(status) {
@@ -97,23 +98,35 @@ fn write_spans(spans: &[Span], started: Instant, path: &Path) {
     let _ = std::fs::write(path, lines);
 }
 
-/// The union of the spans' intervals.
-fn in_flight(spans: &[Span]) -> Duration {
+/// The union of the spans' intervals, and the gaps between them that end in a read
+/// (`Describe…`, `Get…`, `List…`, REST `GET`) of an operation and region seen before: a
+/// poll's interval, or a wait for a quota's next slot.
+fn waiting(spans: &[Span]) -> Duration {
     let mut spans: Vec<&Span> = spans.iter().collect();
     spans.sort_by_key(|s| s.start);
+    let read = |op: &str| {
+        ["Describe", "Get", "List", "GET "]
+            .iter()
+            .any(|p| op.starts_with(p))
+    };
+    let mut seen = std::collections::HashSet::new();
     let mut total = Duration::ZERO;
-    let mut open: Option<(Instant, Instant)> = None;
+    let mut covered: Option<Instant> = None;
     for s in spans {
-        open = match open {
-            Some((a, b)) if s.start <= b => Some((a, b.max(s.end))),
-            Some((a, b)) => {
-                total += b - a;
-                Some((s.start, s.end))
+        let again = !seen.insert((s.region.as_str(), s.operation.as_str()));
+        match covered {
+            Some(until) if s.start <= until => total += s.end.saturating_duration_since(until),
+            Some(until) => {
+                if again && read(&s.operation) {
+                    total += s.start - until;
+                }
+                total += s.end - s.start;
             }
-            None => Some((s.start, s.end)),
-        };
+            None => total += s.end - s.start,
+        }
+        covered = Some(covered.map_or(s.end, |c| c.max(s.end)));
     }
-    total + open.map_or(Duration::ZERO, |(a, b)| b - a)
+    total
 }
 
 /// The longest chain of spans each starting after the one before it ended.
