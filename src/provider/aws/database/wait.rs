@@ -17,9 +17,10 @@ const STUCK: &[&str] = &[
 ];
 
 impl Rds {
-    /// Waits for `available` (and answers the instance as last read) through `creating`, `backing-up`, `modifying`, `rebooting` ...
+    /// Waits for `available` through `creating`, `backing-up`, `modifying`, `rebooting` ...
     /// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html,
-    /// "Viewing Amazon RDS DB instance status"); not listed right after a create is read again.
+    /// "Viewing Amazon RDS DB instance status") and answers the instance as last read; not
+    /// listed right after a create is read again.
     pub(crate) async fn wait_available(
         &self,
         identifier: &str,
@@ -78,8 +79,10 @@ impl Rds {
     /// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBInstances.html).
     async fn read_batched(&self, identifier: &str) -> anyhow::Result<Reading<Option<DbInstance>>> {
         let (client, region) = (self.client.clone(), self.region.clone());
+        // RDS stores identifiers in lower case and matches them so
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
         self.waits
-            .read(identifier, move |ids| async move {
+            .read(&identifier.to_ascii_lowercase(), move |ids| async move {
                 let subject = format!("the instances {} waited for", ids.join(", "));
                 let filter = Filter::builder()
                     .name("db-instance-id")
@@ -97,7 +100,9 @@ impl Rds {
                     Ok(listed) => Ok(Reading::Ready(
                         listed
                             .into_iter()
-                            .filter_map(|i| Some((i.db_instance_identifier()?.to_string(), i)))
+                            .filter_map(|i| {
+                                Some((i.db_instance_identifier()?.to_ascii_lowercase(), i))
+                            })
                             .collect(),
                     )),
                     Err(e) => poll::soft(e, &[], "DescribeDBInstances", &region, &subject),
