@@ -8,6 +8,7 @@
 //! Run: `cargo bench --bench vs_terraform -- --help` (needs scripts/install-emulator and
 //! `terraform` 1.11 with the AWS provider 5.100 in the mirror /opt/tf-plugins).
 
+mod critical;
 mod measure;
 mod report;
 mod tools;
@@ -39,6 +40,14 @@ struct Args {
     /// Terraform 10)
     #[arg(long, value_delimiter = ',', default_values = ["10", "0"])]
     parallelism: Vec<u32>,
+    /// Tools to run (standby alone profiles it quickly: each run's request log is written
+    /// beside its output, `<tool>-<case>.requests`, under --keep)
+    #[arg(long, value_delimiter = ',', default_values = ["standby", "terraform"])]
+    tools: Vec<Tool>,
+    /// Keeps the working directories, logs and request logs here instead of a temporary
+    /// directory
+    #[arg(long)]
+    keep: Option<std::path::PathBuf>,
     /// cargo bench passes --bench
     #[arg(long, hide = true)]
     bench: bool,
@@ -87,7 +96,11 @@ impl World {
 fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let layout = Layout::prepare(dir.path(), args.web_size);
+    let root = args
+        .keep
+        .clone()
+        .unwrap_or_else(|| dir.path().to_path_buf());
+    let layout = Layout::prepare(&root, args.web_size);
     let mut table = Table::default();
     // Plan and drift change nothing: each tool's applied world serves all their runs.
     let mut applied: Vec<(Tool, World)> = Vec::new();
@@ -114,7 +127,7 @@ fn main() {
                     } else {
                         [Tool::Terraform, Tool::Standby]
                     };
-                    for tool in order {
+                    for tool in order.into_iter().filter(|t| args.tools.contains(t)) {
                         let fresh;
                         let world = match case {
                             Case::Apply => {
@@ -147,6 +160,37 @@ fn main() {
     }
 }
 
+/// Instances launched by the tool's Auto Scaling groups in the layout's regions: managed
+/// through their groups, not in either tool's state (one `DescribeTags` per region).
+fn group_members(proxy: &Proxy) -> usize {
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let mut n = 0;
+        for region in ["us-east-1", "us-west-2", "eu-west-1"] {
+            let filter = |name: &str, value: &str| {
+                aws_sdk_ec2::types::Filter::builder()
+                    .name(name)
+                    .values(value)
+                    .build()
+            };
+            let tags: Vec<_> = proxy
+                .ec2(region)
+                .await
+                .describe_tags()
+                .filters(filter("resource-type", "instance"))
+                .filters(filter("key", "aws:autoscaling:groupName"))
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .expect("DescribeTags through the proxy");
+            n += tags.len();
+        }
+        n
+    })
+}
+
 /// One measured run of `case` by `tool` in `world` at `latency`, and what the tool manages
 /// then.
 fn once(
@@ -159,13 +203,16 @@ fn once(
 ) -> (Run, usize) {
     world.proxy.set_latency(latency);
     let log = layout.root.join(format!("{}-{case:?}.log", tool.name()));
-    let run = measure::run(
+    let mut run = measure::run(
         layout.command(tool, case, parallelism, &world.env),
         &world.proxy,
         &log,
     );
     world.proxy.set_latency(Duration::ZERO);
-    let managed = layout.managed(tool, &world.env);
+    if (tool, case) == (Tool::Standby, Case::Apply) {
+        run.critical = critical::of_apply(&layout.root.join("standby/state/demo.json"), run.wall);
+    }
+    let managed = layout.managed(tool, &world.env) + group_members(&world.proxy);
     if run.exit != 0 && !(case == Case::Drift && run.exit == 2) {
         eprintln!(
             "{} {case:?} exited {}: see {}",

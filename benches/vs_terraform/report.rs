@@ -22,6 +22,11 @@ struct Summary {
     cpu: f64,
     peak_mb: f64,
     exits: Vec<i32>,
+    rounds: usize,
+    /// Wall minus the time waiting on AWS (requests in flight, poll intervals).
+    own: f64,
+    /// Critical path and wall/critical (standby's apply).
+    critical: Option<(f64, f64)>,
 }
 
 impl Table {
@@ -74,6 +79,30 @@ impl Table {
             cpu: median_of(runs.iter().map(|(r, _)| r.cpu.as_secs_f64()).collect()),
             peak_mb: runs.iter().map(|(r, _)| r.peak_rss_mb).fold(0.0, f64::max),
             exits: runs.iter().map(|(r, _)| r.exit).collect(),
+            rounds: median_of(runs.iter().map(|(r, _)| r.rounds as f64).collect()) as usize,
+            own: median_of(
+                runs.iter()
+                    .map(|(r, _)| r.wall.saturating_sub(r.waiting).as_secs_f64())
+                    .collect(),
+            ),
+            critical: {
+                let paths: Vec<(f64, f64)> = runs
+                    .iter()
+                    .filter_map(|(r, _)| {
+                        let (path, _) = r.critical?;
+                        Some((
+                            path.as_secs_f64(),
+                            r.wall.as_secs_f64() / path.as_secs_f64(),
+                        ))
+                    })
+                    .collect();
+                (!paths.is_empty()).then(|| {
+                    (
+                        median_of(paths.iter().map(|p| p.0).collect()),
+                        median_of(paths.iter().map(|p| p.1).collect()),
+                    )
+                })
+            },
         })
     }
 
@@ -102,6 +131,18 @@ impl Table {
                     m.exits
                 );
             }
+            for (tool, sum) in [(Tool::Standby, &s), (Tool::Terraform, &t)] {
+                let Some(m) = sum else { continue };
+                let critical = m.critical.map_or(String::new(), |(path, ratio)| {
+                    format!("; critical path {path:.2} s, wall/critical {ratio:.2}x")
+                });
+                println!(
+                    "    {}: {} rounds of requests, own time (wall minus waiting on AWS) {:.2} s{critical}",
+                    tool.name(),
+                    m.rounds,
+                    m.own
+                );
+            }
             if let (Some(s), Some(t)) = (s, t) {
                 println!(
                     "  terraform/standby: wall {:.1}x, requests {:.1}x, cpu {:.1}x, memory {:.1}x",
@@ -123,7 +164,7 @@ impl Table {
                 self.summary(key, Tool::Terraform)?,
             ))
         };
-        println!("\ngoals (layout: web cluster {web_size}; the speed goals name the 2,000-instance layout, --web-size 1332)");
+        println!("\ngoals (layout: web cluster {web_size}; the speed goals name the 2,000-instance layout, --web-size 1332;\n  per resource: of the tool's state and the instances of its Auto Scaling groups)");
         for case in [Case::Plan, Case::Drift] {
             let per = self
                 .keys()
@@ -147,16 +188,32 @@ impl Table {
             "apply from empty: >= 3x faster at the same parallelism at 50 ms",
             apply.map(|r| (format!("{r:.1}x"), r >= 3.0)),
         );
-        let own = self
+        let critical = self
             .keys()
             .into_iter()
-            .filter(|k| k.0 == Case::Promote)
-            .filter_map(|k| self.summary(k, Tool::Standby))
-            .map(|s| s.cpu)
+            .filter(|k| k.0 == Case::Apply)
+            .filter_map(|k| self.summary(k, Tool::Standby)?.critical)
+            .map(|(_, ratio)| ratio)
             .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))));
         goal(
-            "promote: the tool's own time (its CPU time) <= 1 s",
-            own.map(|x| (format!("{x:.2} s"), x <= 1.0)),
+            "apply from empty: wall within 1.3x of the critical path",
+            critical.map(|r| (format!("{r:.2}x"), r <= 1.3)),
+        );
+        let worst = |case, pick: fn(&Summary) -> f64| {
+            self.keys()
+                .into_iter()
+                .filter(|k| k.0 == case)
+                .filter_map(|k| self.summary(k, Tool::Standby))
+                .map(|s| pick(&s))
+                .fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x))))
+        };
+        goal(
+            "promote: the tool's own time (wall minus waiting on AWS) <= 1 s",
+            worst(Case::Promote, |s| s.own).map(|x| (format!("{x:.2} s"), x <= 1.0)),
+        );
+        goal(
+            "promote: the tool's CPU time <= 1 s",
+            worst(Case::Promote, |s| s.cpu).map(|x| (format!("{x:.2} s"), x <= 1.0)),
         );
         let memory = self
             .keys()

@@ -47,6 +47,13 @@ fn a_no_op_plan_and_a_drift_check_of_the_demo_stay_within_the_request_budget() {
             "{args:?} made {requests} requests for {managed} resources (budget {BUDGET}): {:#?}",
             proxy.seen()
         );
+        // The groups' members are the groups' (their ids come from one DescribeTags): no
+        // instance is described when none stands outside a group.
+        assert_eq!(
+            proxy.count_operation("ec2", "DescribeInstances"),
+            0,
+            "{args:?}"
+        );
     }
 }
 
@@ -114,4 +121,46 @@ async fn an_apply_that_lost_its_state_adopts_everything_with_one_listing_per_reg
     );
     ws.run(&["plan", "environments/demo", "--detailed-exitcode"])
         .ok();
+}
+
+/// Waits of resources that finish together are read together: three databases in the
+/// primary (and their replicas in the standbys) are checked for adoption and waited for with
+/// one `DescribeDBInstances` per region and reading, not one per database.
+#[test]
+fn databases_created_together_are_waited_for_with_shared_reads() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let ws = Workspace::new(proxy.env());
+    demo(&ws);
+    let spec = ws.path().join("environments/demo/main.hcl");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    let database = |name: &str| {
+        format!(
+            "\ndatabase \"{name}\" {{\n  engine          = \"postgres\"\n  engine_version  = \"16.3\"\n  instance_class  = \"db.t3.micro\"\n  storage_gb      = 20\n}}\n"
+        )
+    };
+    std::fs::write(&spec, text + &database("payments") + &database("ledger")).unwrap();
+    ws.run(&["apply", "environments/demo", "--auto-approve"])
+        .ok();
+
+    let created = proxy.count_operation("rds", "CreateDBInstance")
+        + proxy.count_operation("rds", "CreateDBInstanceReadReplica");
+    assert!(
+        created >= 6,
+        "three databases and their replicas: {created}"
+    );
+    // Unbatched, each wait alone reads at least twice (a ready reading is confirmed), and
+    // each create read once more before and after it: 36 here then, 21 with the adoption
+    // checks and the waits read one by one, 12 with them shared.
+    let reads = proxy.count_operation("rds", "DescribeDBInstances");
+    assert!(
+        reads < 2 * created,
+        "{reads} DescribeDBInstances for {created} databases: {:#?}",
+        proxy
+            .seen()
+            .iter()
+            .filter(|s| s.service == "rds")
+            .map(|s| format!("{} {}", s.region, s.operation))
+            .collect::<Vec<_>>()
+    );
 }

@@ -55,7 +55,10 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::Semaphore;
 
 /// Concurrent reads per service during a refresh.
-const EC2_READS: usize = 16;
+/// EC2: a refresh lists seven kinds in each of three regions at once, all in one round; EC2's
+/// describe calls share a bucket of 100 requests refilled at 20 a second
+/// (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html).
+const EC2_READS: usize = 24;
 const S3_READS: usize = 16;
 const IAM_READS: usize = 4;
 const RDS_READS: usize = 8;
@@ -66,6 +69,9 @@ const ELB_READS: usize = 8;
 const ROUTE53_RATE: u32 = 5;
 /// Route 53 is global: signed for us-east-1.
 const ROUTE53_REGION: &str = "us-east-1";
+
+/// A region's RDS waits, read together (`poll::Batch`).
+type RdsWaits = Arc<poll::Batch<aws_sdk_rds::types::DbInstance>>;
 
 pub struct AwsProvider {
     sdk: SdkConfig,
@@ -79,7 +85,8 @@ pub struct AwsProvider {
     elb: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
-    rds: Mutex<HashMap<String, aws_sdk_rds::Client>>,
+    /// Each region's client and the batch its waits read through.
+    rds: Mutex<HashMap<String, (aws_sdk_rds::Client, RdsWaits)>>,
     secretsmanager: Mutex<HashMap<String, aws_sdk_secretsmanager::Client>>,
     route53: Mutex<Option<aws_sdk_route53::Client>>,
     cloudwatch: Mutex<HashMap<String, aws_sdk_cloudwatch::Client>>,
@@ -237,19 +244,20 @@ impl AwsProvider {
     }
 
     fn rds(&self, region: &str) -> database::Rds {
-        let client = cached(&self.rds, region, || {
+        let (client, waits) = cached(&self.rds, region, || {
             let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
                 .retry_classifier(settings::NothingListens)
                 .build();
-            aws_sdk_rds::Client::from_conf(conf)
+            (aws_sdk_rds::Client::from_conf(conf), poll::Batch::new())
         });
         database::Rds {
             client,
             region: region.to_string(),
             limit: self.rds_limit.clone(),
             emulator: self.emulator,
+            waits,
         }
     }
 

@@ -14,10 +14,11 @@ use super::emulator::Emulator;
 use super::error::{self, AwsSdkError};
 use super::settings::settings;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-use std::collections::BTreeMap;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::error::Error;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How one kind of wait reads: after `delay`, every `interval`, done after `ready_run`
@@ -69,6 +70,7 @@ impl Pace {
 }
 
 /// One reading of what is waited for.
+#[derive(Clone)]
 pub(crate) enum Reading<T> {
     /// In the wanted state, with what was read.
     Ready(T),
@@ -123,9 +125,10 @@ where
 {
     let _listed = Listed::new(subject.to_string(), what);
     let started = Instant::now();
-    tokio::time::sleep(pace.delay).await;
+    tokio::time::sleep(on_grid(pace.delay, pace.interval)).await;
     let mut run = 0;
     let mut last = String::from("not read yet");
+    let mut interval = pace.interval;
     loop {
         match read().await? {
             Reading::Ready(v) => {
@@ -133,22 +136,33 @@ where
                 if run >= pace.ready_run {
                     return Ok(v);
                 }
+                // Confirming a ready reading: at the base interval.
+                interval = pace.interval;
             }
             Reading::NotYet(state) => {
                 run = 0;
                 note(&subject.to_string(), format!("{what} (now {state})"));
                 last = state;
+                interval = backed_off(interval, pace.interval);
             }
         }
-        if started.elapsed() + pace.interval > pace.max {
+        if started.elapsed() + interval > pace.max {
             anyhow::bail!(
                 "waiting for {what} in {region} gave up for {subject} after {} (last seen: {last}); \
                  it may still get there: run the command again, or wait longer (--db-wait-timeout, --instance-wait-timeout)",
                 humantime::format_duration(Duration::from_secs(pace.max.as_secs()))
             );
         }
-        tokio::time::sleep(pace.interval).await;
+        tokio::time::sleep(on_grid(interval, pace.interval)).await;
     }
+}
+
+/// The interval after another not-ready reading: half as long again, up to twice the base
+/// (Terraform's `StateChangeConf`, terraform-plugin-sdk helper/retry/state.go, also grows
+/// its wait between reads unless given a fixed `PollInterval`), so a long wait costs fewer
+/// reads while its end is seen at most one doubled interval late.
+fn backed_off(interval: Duration, base: Duration) -> Duration {
+    (interval * 3 / 2).min(base * 2)
 }
 
 /// A failed reading: `Ok(NotYet)` for what a wait reads through (throttling, a 5xx, or one of
@@ -180,7 +194,100 @@ fn transient<E: ProvideErrorMetadata + Error + 'static>(err: &AwsSdkError<E>) ->
             .is_some_and(|r| r.status().as_u16() >= 500)
 }
 
-/// Calls `call` until it succeeds or fails with a code outside `codes`, with exponential
+/// What one batched describe read: by id, each resource it found; `NotYet` when the read
+/// failed in a way [`soft`] retries (every waiter reads again).
+pub(crate) type Found<V> = Reading<HashMap<String, V>>;
+type Round<V> = Shared<BoxFuture<'static, Result<Arc<Found<V>>, Arc<anyhow::Error>>>>;
+
+/// Reads of many resources of one kind in one region, due together, made as one describe
+/// (RDS `DescribeDBInstances` with a `db-instance-id` filter of many identifiers): resources
+/// that finish together are polled together. Waits read on a grid shared by every wait of
+/// the same interval ([`until`]), so their reads fall due at the same instants; a read joins
+/// the round being gathered, or starts one that gathers for [`GATHER`].
+pub(crate) struct Batch<V> {
+    gathering: Mutex<(BTreeSet<String>, Option<Round<V>>)>,
+}
+
+/// How long a round waits for the other reads due at the same grid point.
+const GATHER: Duration = Duration::from_millis(20);
+
+impl<V: Clone + Send + Sync + 'static> Batch<V> {
+    pub(crate) fn new() -> Arc<Batch<V>> {
+        Arc::new(Batch {
+            gathering: Mutex::new((BTreeSet::new(), None)),
+        })
+    }
+
+    /// `id` as the round it joins read it: `describe` reads every id of a round (the first
+    /// caller's `describe` is the one made).
+    pub(crate) async fn read<F, Fut>(
+        self: &Arc<Self>,
+        id: &str,
+        describe: F,
+    ) -> anyhow::Result<Reading<Option<V>>>
+    where
+        F: FnOnce(Vec<String>) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<Found<V>>> + Send + 'static,
+    {
+        let round = {
+            let mut g = self.gathering.lock().unwrap_or_else(|e| e.into_inner());
+            g.0.insert(id.to_string());
+            match &g.1 {
+                Some(round) => round.clone(),
+                None => {
+                    let round = self.clone().round(describe);
+                    g.1 = Some(round.clone());
+                    round
+                }
+            }
+        };
+        match &*round.await.map_err(|e| anyhow::anyhow!("{e:#}"))? {
+            Reading::Ready(found) => Ok(Reading::Ready(found.get(id).cloned())),
+            Reading::NotYet(why) => Ok(Reading::NotYet(why.clone())),
+        }
+    }
+
+    fn round<F, Fut>(self: Arc<Self>, describe: F) -> Round<V>
+    where
+        F: FnOnce(Vec<String>) -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<Found<V>>> + Send + 'static,
+    {
+        async move {
+            tokio::time::sleep(GATHER).await;
+            let ids = {
+                let mut g = self.gathering.lock().unwrap_or_else(|e| e.into_inner());
+                g.1 = None;
+                std::mem::take(&mut g.0).into_iter().collect()
+            };
+            describe(ids).await.map(Arc::new).map_err(Arc::new)
+        }
+        .boxed()
+        .shared()
+    }
+}
+
+/// When this process's wait grid starts.
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// How long to sleep for a reading at least about `at_least` from now: to the nearest point
+/// of a grid of `grid` steps from [`EPOCH`], at least half a step from now, so that every
+/// wait of one interval reads at the same instants (and [`Batch`] makes them one read).
+fn on_grid(at_least: Duration, grid: Duration) -> Duration {
+    let since = EPOCH.get_or_init(Instant::now).elapsed();
+    grid_sleep(since, at_least, grid)
+}
+
+fn grid_sleep(since: Duration, at_least: Duration, grid: Duration) -> Duration {
+    if at_least.is_zero() || grid.is_zero() {
+        return at_least;
+    }
+    let earliest = since + at_least.saturating_sub(grid / 2);
+    let steps = earliest.as_nanos().div_ceil(grid.as_nanos());
+    let point = grid.saturating_mul(u32::try_from(steps).unwrap_or(u32::MAX));
+    point.saturating_sub(since)
+}
+
+/// Calls `call` until it succeeds/// Calls `call` until it succeeds or fails with a code outside `codes`, with exponential
 /// backoff, for at most `pace.max`: the documented windows (a new id not yet visible, a
 /// dependency still draining). Terraform's `RetryWhenAWSErrCodeEquals`
 /// (internal/tfresource/retry.go) does the same.
@@ -226,6 +333,60 @@ mod tests {
             ready_run,
             max: Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn waits_started_apart_read_on_the_same_grid_points() {
+        let (ms, grid) = (Duration::from_millis, Duration::from_millis(300));
+        // Two waits, 300 ms delay, started at 40 ms and 170 ms: first reads at 300 ms (the
+        // point nearest 340 ms) and at 600 ms (nearest 470 ms), then every 300 ms.
+        assert_eq!(ms(40) + grid_sleep(ms(40), grid, grid), ms(300));
+        assert_eq!(ms(170) + grid_sleep(ms(170), grid, grid), ms(600));
+        // After a reading answered 30 ms past a point, the next is the next point.
+        assert_eq!(ms(630) + grid_sleep(ms(630), grid, grid), ms(900));
+        // A backed-off interval skips points, still on the grid.
+        assert_eq!(ms(630) + grid_sleep(ms(630), ms(450), grid), ms(1200));
+        assert_eq!(grid_sleep(ms(630), Duration::ZERO, grid), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_not_ready_reading_backs_off_to_twice_the_interval() {
+        let base = Duration::from_secs(30);
+        let mut interval = base;
+        let seen: Vec<u64> = (0..4)
+            .map(|_| {
+                interval = backed_off(interval, base);
+                interval.as_secs()
+            })
+            .collect();
+        assert_eq!(seen, [45, 60, 60, 60]);
+    }
+
+    #[tokio::test]
+    async fn reads_due_together_are_one_describe() {
+        let batch: Arc<Batch<u32>> = Batch::new();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let read = |id: &'static str| {
+            let (batch, calls) = (batch.clone(), calls.clone());
+            async move {
+                batch
+                    .read(id, move |ids: Vec<String>| async move {
+                        calls.lock().unwrap().push(ids.clone());
+                        Ok(Reading::Ready(
+                            ids.iter()
+                                .filter(|i| *i != "c")
+                                .map(|i| (i.clone(), 7))
+                                .collect(),
+                        ))
+                    })
+                    .await
+            }
+        };
+        let (a, b, c) = tokio::join!(read("a"), read("b"), read("c"));
+        assert!(matches!(a.unwrap(), Reading::Ready(Some(7))));
+        assert!(matches!(b.unwrap(), Reading::Ready(Some(7))));
+        assert!(matches!(c.unwrap(), Reading::Ready(None)));
+        assert_eq!(*calls.lock().unwrap(), [vec!["a", "b", "c"]]);
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ pub(super) enum Fault {
 pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
     let (service, region) = credential_scope(&request).unwrap_or_default();
     let operation = operation(&request, &service);
+    let start = std::time::Instant::now();
 
     let latency = shared.lock().latency;
     if !latency.is_zero() {
@@ -48,12 +49,7 @@ pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
     if let Some(hold) = hold {
         let response =
             hold_until_released(shared, &request, &operation, &service, &region, hold).await;
-        shared.lock().seen.push(Seen {
-            service,
-            region,
-            operation,
-            status: response.status,
-        });
+        record(shared, start, service, region, operation, response.status);
         return response;
     }
 
@@ -143,13 +139,32 @@ pub(super) async fn handle(shared: &Shared, request: Request) -> Response {
             },
         },
     };
-    shared.lock().seen.push(Seen {
+    record(shared, start, service, region, operation, response.status);
+    response
+}
+
+/// A request answered: seen, and its span from `start`.
+fn record(
+    shared: &Shared,
+    start: std::time::Instant,
+    service: String,
+    region: String,
+    operation: String,
+    status: u16,
+) {
+    let mut state = shared.lock();
+    state.spans.push(Span {
+        operation: operation.clone(),
+        region: region.clone(),
+        start,
+        end: std::time::Instant::now(),
+    });
+    state.seen.push(Seen {
         service,
         region,
         operation,
-        status: response.status,
+        status,
     });
-    response
 }
 
 /// The call as strict-mode rules see it.

@@ -85,6 +85,16 @@ pub struct Seen {
     pub status: u16,
 }
 
+/// When the proxy held one request: from its arrival (before any added latency) to its
+/// answer. Benchmarks read the rounds a command made and its time waiting on AWS from these.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub operation: String,
+    pub region: String,
+    pub start: std::time::Instant,
+    pub end: std::time::Instant,
+}
+
 pub struct Proxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -105,6 +115,7 @@ struct Shared {
 #[derive(Default)]
 struct State {
     seen: Vec<Seen>,
+    spans: Vec<Span>,
     down: HashSet<String>,
     /// Services (signing names) every request of which is refused ([`Proxy::refuse_service`]).
     down_services: HashSet<String>,
@@ -269,10 +280,16 @@ impl Proxy {
         self.state().seen.clone()
     }
 
+    /// When each request answered so far arrived and was answered.
+    pub fn spans(&self) -> Vec<Span> {
+        self.state().spans.clone()
+    }
+
     /// Forgets the requests seen and the refused counts (not the fault settings).
     pub fn clear(&self) {
         let mut state = self.state();
         state.seen.clear();
+        state.spans.clear();
         state.refused.clear();
         state.injected = 0;
     }

@@ -34,11 +34,7 @@ impl Rds {
                 }
             };
         }
-        self.wait_available(identifier, a).await?;
-        let instance = self
-            .describe_one(identifier, a)
-            .await?
-            .ok_or_else(|| anyhow!("{a}: {identifier} in {r} disappeared while created"))?;
+        let instance = self.wait_available(identifier, a).await?;
         let mut o = instance_observed(&instance, a.clone(), r);
         align_to_desired(&mut o, d);
         Ok(o)
@@ -222,11 +218,7 @@ impl Rds {
             self.retag(arn, &db_tags(d), &tags::removed(d, current), a)
                 .await?;
         }
-        self.wait_available(identifier, a).await?;
-        let instance = self
-            .describe_one(identifier, a)
-            .await?
-            .ok_or_else(|| anyhow!("{a}: {identifier} in {r} disappeared while modified"))?;
+        let instance = self.wait_available(identifier, a).await?;
         let mut o = instance_observed(&instance, a.clone(), r);
         // The source relation does not change in place; keep what the state knew.
         if let Some(v) = current.attrs.get("replica_of") {

@@ -85,6 +85,8 @@ pub(crate) struct Rds {
     pub(crate) limit: Arc<Semaphore>,
     /// Whether the emulator workarounds apply (`emulator.rs`).
     pub(crate) emulator: Emulator,
+    /// This region's waits, read together (`poll::Batch`).
+    pub(crate) waits: Arc<super::poll::Batch<DbInstance>>,
 }
 
 impl Rds {
@@ -193,11 +195,7 @@ impl Rds {
             }
             Err(e) => return Err(error::failure("PromoteReadReplica", r, address, &e)),
         }
-        self.wait_available(identifier, address).await?;
-        let instance = self
-            .describe_one(identifier, address)
-            .await?
-            .ok_or_else(|| anyhow!("{address}: {identifier} in {r} disappeared while promoted"))?;
+        let instance = self.wait_available(identifier, address).await?;
         let arn = instance
             .db_instance_arn()
             .ok_or_else(|| anyhow!("{address}: {identifier} in {r} has no ARN"))?;

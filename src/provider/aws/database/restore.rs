@@ -186,7 +186,7 @@ impl Rds {
             tracing::info!(address = %a, region = %self.region, from, to, "instance renamed");
         }
         self.wait_deleted(from, a).await?;
-        self.wait_available(to, a).await
+        self.wait_available(to, a).await.map(|_| ())
     }
 
     /// The replaced instance answers at `<address>.replaced` from now on, marked kept.

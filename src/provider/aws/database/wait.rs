@@ -3,6 +3,7 @@
 
 use super::super::poll::{self, Pace, Reading};
 use super::*;
+use aws_sdk_rds::types::Filter;
 
 /// Statuses an instance does not leave by itself: waiting for `available` stops there.
 /// AWS's waiter definition for `DBInstanceAvailable` fails on these
@@ -18,53 +19,47 @@ const STUCK: &[&str] = &[
 impl Rds {
     /// Waits for `available` through `creating`, `backing-up`, `modifying`, `rebooting` ...
     /// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/accessing-monitoring.html,
-    /// "Viewing Amazon RDS DB instance status"); NotFound right after a create is read again.
+    /// "Viewing Amazon RDS DB instance status") and answers the instance as last read; not
+    /// listed right after a create is read again.
     pub(crate) async fn wait_available(
         &self,
         identifier: &str,
         address: &Address,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<DbInstance> {
         self.wait_status(identifier, address, "available").await
     }
 
-    /// Waits for the status `want` (`available`, or `stopped` through `stopping`).
+    /// Waits for the status `want` (`available`, or `stopped` through `stopping`) and
+    /// returns the instance as last read.
     pub(crate) async fn wait_status(
         &self,
         identifier: &str,
         address: &Address,
         want: &str,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<DbInstance> {
         let r = self.region.as_str();
         poll::until(Pace::database(self.emulator), want, r, address, || async {
-            let read = self
-                .client
-                .describe_db_instances()
-                .db_instance_identifier(identifier)
-                .send()
-                .await;
-            let out = match read {
-                Ok(o) => o,
-                Err(e) => return poll::soft(e, NO_INSTANCE, "DescribeDBInstances", r, address),
+            let found = match self.read_batched(identifier).await? {
+                Reading::Ready(found) => found,
+                Reading::NotYet(why) => return Ok(Reading::NotYet(why)),
             };
-            let status = out
-                .db_instances()
-                .first()
+            let status = found
+                .as_ref()
                 .and_then(|i| i.db_instance_status())
                 .unwrap_or("not listed")
                 .to_string();
             if STUCK.contains(&status.as_str()) {
                 bail!("{address}: {identifier} in {r} is {status} while standby waits for it to be {want}: look at it in the RDS console");
             }
-            Ok(if status == want {
-                Reading::Ready(())
-            } else {
-                Reading::NotYet(status)
+            Ok(match found {
+                Some(instance) if status == want => Reading::Ready(instance),
+                _ => Reading::NotYet(status),
             })
         })
         .await
     }
 
-    /// Waits until `DescribeDBInstances` answers NotFound (through `deleting`).
+    /// Waits until `DescribeDBInstances` lists it no more (through `deleting`).
     pub(crate) async fn wait_deleted(
         &self,
         identifier: &str,
@@ -77,42 +72,69 @@ impl Rds {
             r,
             address,
             || async {
-                let read = self
-                    .client
-                    .describe_db_instances()
-                    .db_instance_identifier(identifier)
-                    .send()
-                    .await;
-                match read {
-                    Ok(o) => Ok(Reading::NotYet(
-                        o.db_instances()
-                            .first()
-                            .and_then(|i| i.db_instance_status())
-                            .unwrap_or("listed")
-                            .to_string(),
-                    )),
-                    Err(e) if error::code(&e).is_some_and(|c| NO_INSTANCE.contains(&c)) => {
-                        Ok(Reading::Ready(()))
+                Ok(match self.read_batched(identifier).await? {
+                    Reading::Ready(None) => Reading::Ready(()),
+                    Reading::Ready(Some(i)) => {
+                        Reading::NotYet(i.db_instance_status().unwrap_or("listed").to_string())
                     }
-                    Err(e) => poll::soft(e, &[], "DescribeDBInstances", r, address),
-                }
+                    Reading::NotYet(why) => Reading::NotYet(why),
+                })
             },
         )
         .await
     }
 
+    /// `identifier` as one `DescribeDBInstances` of every instance of the region waited for
+    /// at this time read it (filter `db-instance-id`, which lists no missing identifier where
+    /// `DBInstanceIdentifier` fails:
+    /// https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBInstances.html).
+    async fn read_batched(&self, identifier: &str) -> anyhow::Result<Reading<Option<DbInstance>>> {
+        let (client, region) = (self.client.clone(), self.region.clone());
+        // RDS stores identifiers in lower case and matches them so
+        // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html).
+        self.waits
+            .read(&identifier.to_ascii_lowercase(), move |ids| async move {
+                let subject = format!("the instances {} waited for", ids.join(", "));
+                let filter = Filter::builder()
+                    .name("db-instance-id")
+                    .set_values(Some(ids))
+                    .build();
+                let listed: Result<Vec<DbInstance>, _> = client
+                    .describe_db_instances()
+                    .filters(filter)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await;
+                match listed {
+                    Ok(listed) => Ok(Reading::Ready(
+                        listed
+                            .into_iter()
+                            .filter_map(|i| {
+                                Some((i.db_instance_identifier()?.to_ascii_lowercase(), i))
+                            })
+                            .collect(),
+                    )),
+                    Err(e) => poll::soft(e, &[], "DescribeDBInstances", &region, &subject),
+                }
+            })
+            .await
+    }
+
+    /// The instance `identifier`, if RDS lists it: read with whatever other reads of the
+    /// region are due now (the adoption checks of creates issued together are one read).
     pub(crate) async fn describe_one(
         &self,
         identifier: &str,
         address: &Address,
     ) -> anyhow::Result<Option<DbInstance>> {
-        Ok(self
-            .client
-            .describe_db_instances()
-            .db_instance_identifier(identifier)
-            .send()
-            .await
-            .absent_if(NO_INSTANCE, "DescribeDBInstances", &self.region, address)?
-            .and_then(|o| o.db_instances().first().cloned()))
+        match self.read_batched(identifier).await? {
+            Reading::Ready(found) => Ok(found),
+            Reading::NotYet(why) => bail!(
+                "DescribeDBInstances in {} failed for {address}: {why}; run the command again",
+                self.region
+            ),
+        }
     }
 }

@@ -4,9 +4,9 @@
 use super::*;
 
 impl Route53 {
-    /// Zones the caller knows by name (one listing, then their tags by batches of ten), health
-    /// checks tagged for the scope (one listing, then tags by batches of ten) and the known
-    /// records of those zones (one listing per zone). A zone is shared: adopted whoever made
+    /// Zones the caller knows by name (one listing, then their tags by batches of ten, beside
+    /// one listing of each zone's records when the caller knows records), health checks
+    /// tagged for the scope (one listing, then tags by batches of ten). A zone is shared: adopted whoever made
     /// it. A record name is not: one whose owner record (or, before owner records, whose
     /// health check) names another environment refuses the refresh.
     pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
@@ -40,9 +40,26 @@ impl Route53 {
             })
             .collect();
         let ids: Vec<String> = picked.iter().map(|(z, _)| zone_id(z)).collect();
-        let zone_tags = self
-            .tags_of(TagResourceType::Hostedzone, &ids, &subject)
-            .await?;
+        let known_records: HashMap<String, &Address> = scope
+            .known
+            .iter()
+            .filter(|k| k.kind == Kind::Record)
+            .map(|k| (known_record_key(&k.name), &k.address))
+            .collect();
+        // The zones' tags and their records need only the zones' ids: read together.
+        let records =
+            try_join_all(
+                ids.iter().filter(|_| !known_records.is_empty()).map(|id| {
+                    let subject = &subject;
+                    async move {
+                        Ok::<_, anyhow::Error>((id, self.list_records(id, None, subject).await?))
+                    }
+                }),
+            );
+        let (zone_tags, records) = tokio::try_join!(
+            self.tags_of(TagResourceType::Hostedzone, &ids, &subject),
+            records
+        )?;
 
         let mut out = Vec::new();
         // Zone id -> address of the zone, for the records' dependencies.
@@ -59,23 +76,9 @@ impl Route53 {
             .collect();
         out.extend(checks);
 
-        let known_records: HashMap<String, &Address> = scope
-            .known
-            .iter()
-            .filter(|k| k.kind == Kind::Record)
-            .map(|k| (known_record_key(&k.name), &k.address))
-            .collect();
-        if known_records.is_empty() {
-            return Ok(out);
-        }
-        let listed = try_join_all(zone_ids.iter().map(|(zone_id, zone_address)| {
-            let subject = &subject;
-            async move {
-                let sets = self.list_records(zone_id, None, subject).await?;
-                Ok::<_, anyhow::Error>((zone_id, zone_address, sets))
-            }
-        }))
-        .await?;
+        let listed = records
+            .into_iter()
+            .filter_map(|(id, sets)| zone_ids.get_key_value(id).map(|(i, a)| (i, a, sets)));
         let mut conflicts = BTreeSet::new();
         for (zone_id, zone_address, sets) in listed {
             let zone_name = out

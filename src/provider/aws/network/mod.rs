@@ -4,7 +4,8 @@
 //! Invariant: every resource is created with all its desired tags in the creating call (tag
 //! specifications), so whatever exists can be found again by tag; a create first looks for
 //! a live resource carrying its `standby:address` tag and adopts it.
-//! Refresh is one paginated, tag-filtered describe per resource type.
+//! Refresh is one paginated, tag-filtered describe per resource type; instances are found
+//! through `DescribeTags`, so a group's members are never described (`refresh.rs`).
 //!
 //! Unmanaged instances: an instance carrying the environment's `standby:service` and
 //! `standby:environment` tags that belongs to no Auto Scaling group (a group's members carry

@@ -2,6 +2,7 @@
 //! normalised to `Observed`.
 
 use super::*;
+use std::collections::HashSet;
 
 impl Ec2 {
     /// Every tagged EC2 resource of the scope in this region: one paginated describe per type.
@@ -90,6 +91,10 @@ impl Ec2 {
 /// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ec2-auto-scaling-tagging.html).
 const GROUP_TAG: &str = "aws:autoscaling:groupName";
 
+/// Values per EC2 filter: EC2 answers `FilterLimitExceeded` above 200 (the API reference,
+/// API_Filter.html, names no figure).
+const FILTER_VALUES: usize = 200;
+
 fn in_group(i: &Instance) -> bool {
     i.tags().iter().any(|t| t.key() == Some(GROUP_TAG))
 }
@@ -174,8 +179,9 @@ impl Ec2 {
     }
 
     /// The environment's instances outside any group: only `drift` (unmanaged ones) and a
-    /// state that still holds instances of its own need them; a plan otherwise skips the
-    /// listing, which also returns every group's members (thousands, on a large fleet).
+    /// state that still holds instances of its own need them; a plan otherwise skips them.
+    /// Group members (thousands, on a large fleet) are never described: their ids come from
+    /// one `DescribeTags` listing, and only the others are described.
     async fn stray_instances(
         &self,
         scope: &Scope,
@@ -186,7 +192,61 @@ impl Ec2 {
         if !scope.include_unmanaged && !known {
             return Ok(Vec::new());
         }
-        self.list_instances(filters, subject).await
+        let ids = self.stray_ids(&scope.environment, subject).await?;
+        let reads = ids.chunks(FILTER_VALUES).map(|chunk| {
+            let mut filters = filters.clone();
+            filters.push(
+                Filter::builder()
+                    .name("instance-id")
+                    .set_values(Some(chunk.to_vec()))
+                    .build(),
+            );
+            self.list_instances(filters, subject)
+        });
+        let found = futures::future::try_join_all(reads).await?;
+        Ok(found.into_iter().flatten().collect())
+    }
+
+    /// Ids of the instances tagged with `environment` that carry no group tag, from one
+    /// paginated `DescribeTags` of both keys: a few bytes per instance where
+    /// `DescribeInstances` returns the whole instance
+    /// (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeTags.html,
+    /// filters `resource-type`, `key`; `MaxResults` up to 1000).
+    async fn stray_ids(&self, environment: &str, subject: &str) -> anyhow::Result<Vec<String>> {
+        let _permit = self.limit.acquire().await?;
+        let filter = |name: &str, values: &[&str]| {
+            Filter::builder()
+                .name(name)
+                .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+                .build()
+        };
+        let tags: Vec<_> = self
+            .client
+            .describe_tags()
+            .filters(filter("resource-type", &["instance"]))
+            .filters(filter("key", &[TAG_ENVIRONMENT, GROUP_TAG]))
+            .max_results(1000)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .op("DescribeTags", &self.region, &subject)?;
+        let grouped: HashSet<&str> = tags
+            .iter()
+            .filter(|t| t.key() == Some(GROUP_TAG))
+            .filter_map(|t| t.resource_id())
+            .collect();
+        let mut ids: Vec<String> = tags
+            .iter()
+            .filter(|t| t.key() == Some(TAG_ENVIRONMENT) && t.value() == Some(environment))
+            .filter_map(|t| t.resource_id())
+            .filter(|id| !grouped.contains(id))
+            .map(str::to_owned)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
     }
 
     /// Instances matching `filters`, across every reservation and page (no `MaxResults`:
