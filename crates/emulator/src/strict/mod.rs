@@ -48,7 +48,12 @@
 //!   `INSYNC` (https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html).
 //! - [`route53::CallerReference`] `route53.caller-reference`: a `CallerReference` is never
 //!   reused (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html).
+//! - [`autoscaling::CapacityFailure`] `autoscaling.capacity-failure` (opt-in, per region:
+//!   `Proxy::limit_capacity`): a group launches no more than the region's capacity and
+//!   reports the rest as a `Failed` scaling activity
+//!   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-capacity.html).
 
+mod autoscaling;
 mod cloudwatch;
 mod consistency;
 mod ec2;
@@ -58,6 +63,7 @@ mod rds_states;
 mod route53;
 mod tokens;
 
+pub use autoscaling::CapacityFailure;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -179,6 +185,11 @@ impl Strict {
             ],
             fired: BTreeMap::new(),
         }
+    }
+
+    /// Adds an opt-in rule (one a test asks for, such as a region short of capacity).
+    pub fn add(&mut self, rule: Box<dyn Rule>) {
+        self.rules.push(rule);
     }
 
     /// The first rule that refuses the call, counted.

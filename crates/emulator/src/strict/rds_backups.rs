@@ -333,7 +333,7 @@ fn not_found(rule: &str, code: &str, message: &str) -> Refusal {
 }
 
 /// `t` as `2026-11-30T23:13:30Z` (UTC).
-fn rfc3339(t: SystemTime) -> String {
+pub(super) fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

@@ -190,12 +190,23 @@ impl Compute {
         let name = str_attr(d, "name")?;
         let want = int_attr(d, "desired")? as usize;
         let what = format!("{want} instances in service");
+        let since = std::time::SystemTime::now();
         poll::until(Pace::instance(self.emulator), &what, r, a, || async {
             let Some(g) = self.describe_group(name, a).await? else {
                 return Ok(Reading::NotYet("not listed".into()));
             };
             let in_service = in_service(&g);
             if g.instances().len() != want || in_service != want {
+                if in_service < want {
+                    if let Some(why) = self.failed_activity(name, a, since).await? {
+                        bail!(
+                            "{a}: group {name} in {r} has {in_service} of {want} instances in service: \
+                             a launch failed (DescribeScalingActivities: {why}); Auto Scaling keeps retrying: \
+                             request more capacity or vCPU quota, or set another instance type for {r} in a \
+                             region override, then run the command again"
+                        );
+                    }
+                }
                 let now = format!("{in_service} of {} in service", g.instances().len());
                 return Ok(Reading::NotYet(now));
             }

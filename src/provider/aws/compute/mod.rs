@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
+mod activity;
 mod group;
 mod refresh;
 mod template;
