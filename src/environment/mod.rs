@@ -4,6 +4,7 @@
 
 mod explain;
 mod global;
+mod placement;
 mod reconcile;
 
 pub use explain::check_plan_is_current;
@@ -295,6 +296,9 @@ impl Environment {
         };
         let mut plan = self.plan_against(state, roles, &desired, prior, opts)?;
         plan.notes.extend(unread.iter().map(Unread::note));
+        if opts.refresh {
+            placement::check_placement(provider, &plan, &desired, &opts.assume_down).await?;
+        }
         Ok(plan)
     }
 

@@ -30,6 +30,7 @@ mod drill_emulator;
 mod engine_fake;
 mod fmt_cli;
 mod lifecycle_strict;
+mod plan_placement;
 mod provider_aws;
 mod provider_aws_db_dns;
 mod provider_aws_drill;
