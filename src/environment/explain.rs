@@ -11,6 +11,29 @@ use anyhow::{bail, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// S3 bucket names are global across accounts
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html): a plan
+/// that creates buckets says which names it takes and how to choose others.
+pub(super) fn new_bucket_names(actions: &[Action]) -> Option<String> {
+    let names: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Create { desired } | Action::Replace { desired, .. }
+                if desired.kind == Kind::Bucket =>
+            {
+                Some(desired.name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "bucket names are global across AWS accounts: this plan creates {}; if another account holds one, apply stops there: set `bucket_name` in the bucket block (names are fixed at creation)",
+            names.join(", ")
+        )
+    })
+}
+
 /// Each `--target` must select something the spec or AWS has.
 pub(super) fn check_targets(
     targets: &[Address],

@@ -9,7 +9,8 @@ mod reconcile;
 
 pub use explain::check_plan_is_current;
 use explain::{
-    check_replace, check_targets, explain_role_changes, explain_zone_deletions, protected_deletions,
+    check_replace, check_targets, explain_role_changes, explain_zone_deletions, new_bucket_names,
+    protected_deletions,
 };
 pub use global::Unread;
 use reconcile::recorded_names;
@@ -355,6 +356,7 @@ impl Environment {
             format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
         }));
         notes.extend(blocked.iter().cloned());
+        notes.extend(new_bucket_names(&actions));
         Ok(Plan {
             format_version: PLAN_FORMAT_VERSION,
             environment: self.spec.environment.clone(),

@@ -8,6 +8,7 @@ mod apply_emulator;
 mod aws_errors;
 mod aws_faults;
 mod backups_emulator;
+mod bucket_names;
 mod check_emulator;
 mod check_fake;
 mod check_render;
