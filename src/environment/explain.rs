@@ -34,6 +34,28 @@ pub(super) fn new_bucket_names(actions: &[Action]) -> Option<String> {
     })
 }
 
+/// A database created with its password managed by RDS (`ManageMasterUserPassword`) cannot
+/// have a read replica
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html,
+/// "Limitations"): the plan says it moves the password to standby's secret, in place.
+pub(super) fn password_migrations(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Update { changes, .. }
+                if a.kind() == Kind::Database
+                    && changes.iter().any(|c| c.key == "password_managed_by_rds") =>
+            {
+                Some(format!(
+                    "{}: RDS manages its master password; it moves in place to standby's secret, replicated to every standby region (ModifyDBInstance with ManageMasterUserPassword false and the secret's password; RDS deletes its own secret), so that read replicas can be made of it",
+                    a.address()
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Each `--target` must select something the spec or AWS has.
 pub(super) fn check_targets(
     targets: &[Address],

@@ -10,7 +10,7 @@ mod reconcile;
 pub use explain::check_plan_is_current;
 use explain::{
     check_replace, check_targets, explain_role_changes, explain_zone_deletions, new_bucket_names,
-    protected_deletions,
+    password_migrations, protected_deletions,
 };
 pub use global::Unread;
 use reconcile::recorded_names;
@@ -357,6 +357,7 @@ impl Environment {
         }));
         notes.extend(blocked.iter().cloned());
         notes.extend(new_bucket_names(&actions));
+        notes.extend(password_migrations(&actions));
         Ok(Plan {
             format_version: PLAN_FORMAT_VERSION,
             environment: self.spec.environment.clone(),
