@@ -44,7 +44,7 @@ pub(super) fn password_migrations(actions: &[Action]) -> Vec<String> {
         .filter_map(|a| match a {
             Action::Update { changes, .. }
                 if a.kind() == Kind::Database
-                    && changes.iter().any(|c| c.key == "password_managed_by_rds") =>
+                    && changes.iter().any(|c| c.key == "credentials_managed_by_rds") =>
             {
                 Some(format!(
                     "{}: RDS manages its master password; it moves in place to standby's secret, replicated to every standby region (ModifyDBInstance with ManageMasterUserPassword false and the secret's password; RDS deletes its own secret), so that read replicas can be made of it",

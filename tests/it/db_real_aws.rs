@@ -179,7 +179,7 @@ async fn a_primary_whose_password_rds_manages_moves_to_the_secret_in_place() {
         .stdout;
     assert!(
         plan.contains("note: region.us-east-1.database.orders: RDS manages its master password; it moves in place to standby's secret")
-            && plan.contains("password_managed_by_rds = true -> false")
+            && plan.contains("credentials_managed_by_rds = true -> false")
             && plan.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
         "{plan}"
     );

@@ -211,7 +211,7 @@ impl Rds {
             req = req.backup_retention_period(days as i32);
             changed = true;
         }
-        let unmanage = d.attrs.get("password_managed_by_rds") == Some(&json!(false))
+        let unmanage = d.attrs.get("credentials_managed_by_rds") == Some(&json!(false))
             && live.master_user_secret().is_some();
         if unmanage {
             // RDS deletes its managed secret and takes MasterUserPassword instead, in place
@@ -398,7 +398,7 @@ pub(super) fn instance_observed(i: &DbInstance, address: Address, region: &str) 
             ("backup_days", json!(i.backup_retention_period())),
             ("replica_of", Value::Null),
             (
-                "password_managed_by_rds",
+                "credentials_managed_by_rds",
                 json!(i.master_user_secret().is_some()),
             ),
         ]),

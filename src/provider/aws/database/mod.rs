@@ -425,8 +425,8 @@ impl super::handler::KindHandler for Databases {
         let region = region_of(&d.address, d.region.as_deref())?;
         let rds = p.rds(region);
         // A database whose password RDS manages moves to the secret's password.
-        let unmanage = d.attrs.get("password_managed_by_rds") == Some(&Value::Bool(false))
-            && current.attrs.get("password_managed_by_rds") == Some(&Value::Bool(true));
+        let unmanage = d.attrs.get("credentials_managed_by_rds") == Some(&Value::Bool(false))
+            && current.attrs.get("credentials_managed_by_rds") == Some(&Value::Bool(true));
         let password = match primary_secret(d, ctx)?.filter(|_| unmanage) {
             Some(secret) => Some(
                 p.secrets(secrets::read_region(&secret, region))
