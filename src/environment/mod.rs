@@ -13,6 +13,7 @@ use explain::{
     password_migrations, protected_deletions,
 };
 pub use global::Unread;
+pub use placement::check_placement;
 use reconcile::recorded_names;
 pub use reconcile::{leave_shared, reconcile};
 
