@@ -23,7 +23,7 @@ async fn main() {
         dir: _dir,
         emulator,
     } = fleet::apply_fleet().await;
-    let managed = state.resources.len();
+    let managed = state.resources().len();
 
     let before = provider.request_count();
     let t = Instant::now();
@@ -46,7 +46,7 @@ async fn main() {
 
     // The same count with drift present: the warm standby's group deleted out of band.
     let group = state
-        .resources
+        .resources()
         .iter()
         .find(|r| r.address.as_str() == "region.us-west-2.cluster.web.group")
         .map(|r| r.id.clone())

@@ -109,7 +109,7 @@ fn measure(env_dir: &std::path::Path) {
         let desired = env.desired(&roles).unwrap();
         let prior = state
             .as_ref()
-            .map(|s| s.resources.clone())
+            .map(|s| s.resources().to_vec())
             .unwrap_or_default();
         let plan = env
             .plan_against(

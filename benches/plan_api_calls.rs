@@ -39,7 +39,7 @@ async fn main() {
         "a fresh apply plans clean: {:?}",
         again.actions.first()
     );
-    let managed = state.resources.len();
+    let managed = state.resources().len();
     println!(
         "plan (full refresh) of {managed} managed resources ({instances} instances) against moto"
     );

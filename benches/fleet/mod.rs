@@ -114,7 +114,7 @@ pub async fn apply_fleet() -> Applied {
     let state = store.state().clone();
     drop(store);
     let instances: usize = state
-        .resources
+        .resources()
         .iter()
         .filter(|r| r.kind == standby::topology::Kind::AutoScalingGroup)
         .map(|r| r.computed["in_service"].as_u64().unwrap() as usize)

@@ -55,7 +55,7 @@ impl Outcome {
                 .map(str::trim)
         };
         let error = lines().find(|l| l.starts_with("error") || l.contains(" failed"));
-        let last = || lines().filter(|l| !l.is_empty()).last();
+        let last = || lines().rfind(|l| !l.is_empty());
         let line = error.or_else(last).unwrap_or("(no output)");
         format!("exit {}: {line}", self.code)
     }

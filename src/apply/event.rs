@@ -42,7 +42,7 @@ pub struct StepTiming {
     /// RFC 3339.
     pub started_at: String,
     pub duration: Duration,
-    pub outcome: &'static str,
+    pub outcome: crate::state::StepOutcome,
 }
 
 #[derive(Debug, Clone, Default)]

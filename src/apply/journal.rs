@@ -5,7 +5,7 @@
 use super::{ApplyReport, StepTiming};
 use crate::graph::StepNode;
 use crate::plan::Plan;
-use crate::state::{State, Step};
+use crate::state::{State, Step, StepOutcome};
 use petgraph::graph::DiGraph;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -44,7 +44,7 @@ impl StageProgress {
                 *n -= 1;
             }
         }
-        if timing.outcome == "not made" {
+        if timing.outcome == StepOutcome::NotMade {
             self.not_made
                 .entry(stage)
                 .or_default()
@@ -54,7 +54,7 @@ impl StageProgress {
             name: format!("{} {}", timing.verb, timing.address),
             started_at: timing.started_at.clone(),
             duration_ms: timing.duration.as_millis() as u64,
-            outcome: timing.outcome.to_string(),
+            outcome: timing.outcome,
         });
     }
 
@@ -100,7 +100,7 @@ impl StageProgress {
             state.roles.extend(done.roles.clone());
             done.duration_ms += self.started.elapsed().as_millis() as u64;
             let outcome = done.success_outcome();
-            state.history.push(done.into_entry(&outcome));
+            state.record(done.into_entry(outcome));
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::address::Address;
 use crate::graph::{apply_graph, Phase, StepNode};
 use crate::plan::{Action, Plan};
 use crate::provider::{ApplyContext, Observed, Provider};
-use crate::state::{State, StateStore};
+use crate::state::{RunOutcome, State, StateStore, StepOutcome};
 use crate::topology::Desired;
 use anyhow::Result;
 use petgraph::visit::EdgeRef;
@@ -42,7 +42,7 @@ impl ApplyContext for SharedState {
 }
 
 enum Outcome {
-    Converged(Observed),
+    Converged(Box<Observed>),
     Deleted,
 }
 
@@ -71,7 +71,7 @@ pub async fn apply(
                     open.operation != j.operation || open.started_at != j.started_at
                 });
                 if let Some(given_up) = other {
-                    state.history.push(given_up.into_entry("abandoned"));
+                    state.record(given_up.into_entry(RunOutcome::Abandoned));
                 }
                 state.journal = Some(j.clone());
                 stages.advance(state, plan);
@@ -158,9 +158,9 @@ pub async fn apply(
                 started_at: started_at(elapsed),
                 duration: elapsed,
                 outcome: match &result {
-                    Ok(_) => "done",
-                    Err(_) if not_made => "not made",
-                    Err(_) => "failed",
+                    Ok(_) => StepOutcome::Done,
+                    Err(_) if not_made => StepOutcome::NotMade,
+                    Err(_) => StepOutcome::Failed,
                 },
             };
             stages.step_ended(step, &timing, result.is_ok() || not_made);
@@ -172,7 +172,8 @@ pub async fn apply(
                         .write()
                         .expect("no thread panics while holding the state");
                     match outcome {
-                        Outcome::Converged(mut o) => {
+                        Outcome::Converged(o) => {
+                            let mut o = *o;
                             if let Action::Create { desired }
                             | Action::Update { desired, .. }
                             | Action::Replace { desired, .. } = action
@@ -301,7 +302,7 @@ async fn run_step(
         (Action::Create { desired } | Action::Replace { desired, .. }, Phase::Converge) => provider
             .create(&bind(desired, ctx)?, ctx)
             .await
-            .map(Outcome::Converged),
+            .map(|o| Outcome::Converged(Box::new(o))),
         (
             Action::Update {
                 desired, current, ..
@@ -310,7 +311,7 @@ async fn run_step(
         ) => provider
             .update(&bind(desired, ctx)?, current, ctx)
             .await
-            .map(Outcome::Converged),
+            .map(|o| Outcome::Converged(Box::new(o))),
         (Action::Delete { current, .. } | Action::Replace { current, .. }, Phase::Delete) => {
             provider
                 .delete(current, ctx)

@@ -6,8 +6,8 @@ use crate::dr::{plan_promote, Estimate, PromoteRequest};
 use crate::environment::Environment;
 use crate::provider::aws::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 use crate::provider::{CapacityNeed, Observed, Provider};
-use crate::state::{HistoryEntry, Operation, State};
-use crate::topology::{Desired, Kind};
+use crate::state::{HistoryEntry, Operation, RunOutcome, State};
+use crate::topology::{reads, Desired, Kind};
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
@@ -186,9 +186,7 @@ impl Region<'_> {
             );
         }
         let to_here = |attrs: &serde_json::Map<String, serde_json::Value>| {
-            attrs["destinations"]
-                .as_array()
-                .is_some_and(|ds| ds.iter().any(|x| x["region"].as_str() == Some(self.region)))
+            reads::destinations(attrs).is_ok_and(|ds| ds.iter().any(|x| x.region == self.region))
         };
         for d in self
             .desired
@@ -209,8 +207,7 @@ impl Region<'_> {
         let rto = self.env.spec.service.rto;
         let mut rows = Vec::new();
         let records = self.desired.iter().filter(|d| {
-            d.kind == Kind::Record
-                && d.attrs.get("set_identifier").and_then(|v| v.as_str()) == Some(self.region)
+            d.kind == Kind::Record && reads::set_identifier(&d.attrs) == Some(self.region)
         });
         for d in records {
             rows.push(present(
@@ -222,7 +219,7 @@ impl Region<'_> {
             ));
             // TTL plus failure threshold x request interval (Route 53 Developer Guide,
             // "How Amazon Route 53 determines whether a health check is healthy").
-            let ttl = d.attrs.get("ttl").and_then(|v| v.as_u64()).unwrap_or(60);
+            let ttl = reads::ttl_seconds(&d.attrs);
             let detect = (FAILURE_THRESHOLD * REQUEST_INTERVAL) as u64;
             let check = Check::FailoverTime {
                 record: d.address.clone(),
@@ -242,7 +239,7 @@ impl Region<'_> {
         let drills: Vec<&HistoryEntry> = self
             .state
             .map(|s| {
-                s.history
+                s.history()
                     .iter()
                     .filter(|h| matches!(&h.operation, Operation::Drill { region } if region == self.region))
                     .collect()
@@ -250,7 +247,10 @@ impl Region<'_> {
             .unwrap_or_default();
         let mut rows = Vec::new();
         if let Some(every) = self.env.spec.service.drill_every {
-            let ready = drills.iter().rev().find(|h| h.outcome != "failed");
+            let ready = drills
+                .iter()
+                .rev()
+                .find(|h| h.outcome != RunOutcome::Failed);
             let age = ready
                 .and_then(|h| humantime::parse_rfc3339_weak(&h.started_at).ok())
                 .map(|t| now.duration_since(t).unwrap_or_default());

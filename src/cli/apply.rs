@@ -7,7 +7,7 @@ use crate::environment::{check_plan_is_current, Environment, PlanOptions};
 use crate::plan::{load_plan, Plan};
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{Backend, HistoryEntry, Operation, StateStore, Step};
+use crate::state::{Backend, HistoryEntry, Operation, RunOutcome, StateStore, Step};
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -255,11 +255,11 @@ async fn record(
             .collect::<Vec<_>>(),
     });
     let outcome = if report.succeeded() {
-        "succeeded"
+        RunOutcome::SUCCEEDED
     } else if report.cancelled {
-        "interrupted"
+        RunOutcome::Interrupted
     } else {
-        "failed"
+        RunOutcome::Failed
     };
     let steps = report
         .steps
@@ -268,7 +268,7 @@ async fn record(
             name: format!("{} {}", t.verb, t.address),
             started_at: t.started_at.clone(),
             duration_ms: t.duration.as_millis() as u64,
-            outcome: t.outcome.to_string(),
+            outcome: t.outcome,
         })
         .collect();
     let (user, host) = crate::state::who();
@@ -278,12 +278,12 @@ async fn record(
         host,
         started_at,
         duration_ms: clock.elapsed().as_millis() as u64,
-        outcome: outcome.into(),
+        outcome,
         steps,
         details,
         interruptions: Vec::new(),
         state_replica: None,
     };
-    store.state_mut().history.push(entry);
+    store.state_mut().record(entry);
     store.save().await
 }

@@ -3,12 +3,13 @@
 
 use super::{confirm, progress, render, EnvArg, GlobalArgs, Outcome};
 use crate::dr::{
-    cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest, DrillVerdict,
+    cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest, DrillStepOutcome,
+    DrillVerdict,
 };
 use crate::private_file::write_private;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{history_now, HistoryEntry, Operation, Step};
+use crate::state::{history_now, HistoryEntry, Operation, RunOutcome, Step, StepOutcome};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::fmt::Write;
@@ -163,7 +164,7 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
     if !store.exists() {
         return Ok(());
     }
-    store.state_mut().history.push(HistoryEntry {
+    store.state_mut().record(HistoryEntry {
         operation: Operation::Drill {
             region: report.region.clone(),
         },
@@ -171,7 +172,11 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
         host: hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
         started_at: report.started_at.clone(),
         duration_ms: report.steps.iter().map(|s| ((s.offset_s + s.duration_s) * 1000.0) as u64).max().unwrap_or(0),
-        outcome: verdict_word(report.verdict).to_string(),
+        outcome: match report.verdict {
+            DrillVerdict::Met => RunOutcome::Met,
+            DrillVerdict::Missed => RunOutcome::Missed,
+            DrillVerdict::Failed => RunOutcome::Failed,
+        },
         steps: report
             .steps
             .iter()
@@ -179,7 +184,10 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
                 name: s.name.clone(),
                 started_at: s.started_at.clone(),
                 duration_ms: (s.duration_s * 1000.0) as u64,
-                outcome: s.outcome.clone(),
+                outcome: match s.outcome {
+                    DrillStepOutcome::Ok => StepOutcome::Done,
+                    DrillStepOutcome::Failed => StepOutcome::Failed,
+                },
             })
             .collect(),
         details: serde_json::json!({ "id": report.id, "recovery_time_s": report.recovery_time_s, "rto_s": report.rto_s, "recorded_at": history_now() }),
@@ -188,15 +196,6 @@ async fn record_history(env: &crate::environment::Environment, report: &DrillRep
     });
     store.save().await?;
     store.release().await
-}
-
-/// The history's outcome of a drill: the verdict as the JSON report writes it.
-fn verdict_word(v: DrillVerdict) -> &'static str {
-    match v {
-        DrillVerdict::Met => "met",
-        DrillVerdict::Missed => "missed",
-        DrillVerdict::Failed => "failed",
-    }
 }
 
 /// The Markdown report: verdict, a timeline to read at a glance, what was made and removed.
@@ -247,7 +246,10 @@ pub fn markdown(r: &DrillReport) -> String {
             s.name,
             s.offset_s,
             s.duration_s,
-            s.outcome,
+            match s.outcome {
+                DrillStepOutcome::Ok => "ok",
+                DrillStepOutcome::Failed => "failed",
+            },
             " ".repeat(lead.min(30)),
             "█".repeat(bar.min(30)),
             s.detail.replace('|', "\\|")

@@ -6,7 +6,7 @@ use crate::dr::{plan_promote, Estimate, PromoteRequest};
 use crate::plan::Plan;
 use crate::provider::aws::AwsProvider;
 use crate::provider::Provider;
-use crate::state::{history_now, Operation, Step};
+use crate::state::{history_now, Operation, Step, StepOutcome};
 use anyhow::{bail, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -73,7 +73,7 @@ pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
         name: "rpo gate and plan".into(),
         started_at: gate_started,
         duration_ms: gate_clock.elapsed().as_millis() as u64,
-        outcome: promote.gate.verdict.clone(),
+        outcome: StepOutcome::Done,
     };
     eprintln!("RPO gate: {}", promote.gate.verdict);
     let rto = env.spec.service.rto;

@@ -473,20 +473,24 @@ pub fn not_made(r: &ApplyReport) -> String {
 }
 
 fn database_cell(r: &crate::dr::RegionStatus) -> String {
+    use crate::dr::DatabaseRole;
     let d = &r.database;
     match (d.role, &d.source_region) {
-        ("primary", _) => "primary (writable)".into(),
-        ("replica", Some(source)) => format!("replica of {source}"),
-        ("unknown", _) => "unreachable".into(),
-        (role, _) => role.into(),
+        (DatabaseRole::Primary, _) => "primary (writable)".into(),
+        (DatabaseRole::Replica, Some(source)) => format!("replica of {source}"),
+        (DatabaseRole::Replica, None) => "replica".into(),
+        (DatabaseRole::None, _) => "none".into(),
+        (DatabaseRole::Unknown, _) => "unreachable".into(),
     }
 }
 
 fn bucket_cell(r: &crate::dr::RegionStatus) -> String {
+    use crate::dr::BucketRole;
     match r.replication.role {
-        "source" => format!("source -> {}", r.replication.destinations.join(", ")),
-        "unknown" => "unreachable".into(),
-        role => role.into(),
+        BucketRole::Source => format!("source -> {}", r.replication.destinations.join(", ")),
+        BucketRole::Replica => "replica".into(),
+        BucketRole::None => "none".into(),
+        BucketRole::Unknown => "unreachable".into(),
     }
 }
 

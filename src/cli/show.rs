@@ -61,10 +61,10 @@ pub fn state_text(s: &State) -> String {
     if !roles.is_empty() {
         let _ = writeln!(out, "roles: {}", roles.join(", "));
     }
-    if s.resources.is_empty() {
+    if s.resources().is_empty() {
         let _ = writeln!(out, "\nThe state holds no resources.");
     }
-    for r in &s.resources {
+    for r in s.resources() {
         let kind = crate::dr::kind_name(r.kind);
         let _ = match &r.region {
             Some(region) => writeln!(out, "\n# {}: {kind} in {region}", r.address),
@@ -87,7 +87,7 @@ pub fn state_text(s: &State) -> String {
 /// `show --json` of a state (format version 1, documented in README.md, "The commands").
 pub fn state_json(s: &State) -> String {
     let resources: Vec<Value> = s
-        .resources
+        .resources()
         .iter()
         .map(|r| {
             json!({

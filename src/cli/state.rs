@@ -79,7 +79,7 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
         StateCommand::List { env } => {
             let env = g.load(&env.env)?;
             if let Some(state) = env.read_state().await? {
-                for r in &state.resources {
+                for r in state.resources() {
                     println!("{}", r.address);
                 }
             }

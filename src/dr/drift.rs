@@ -186,7 +186,7 @@ pub fn compare(
 ) -> DriftReport {
     let live_by: BTreeMap<&Address, &Observed> = live.iter().map(|o| (&o.address, o)).collect();
     let state_by: BTreeMap<&Address, &Observed> = state
-        .map(|s| s.resources.iter().map(|o| (&o.address, o)).collect())
+        .map(|s| s.resources().iter().map(|o| (&o.address, o)).collect())
         .unwrap_or_default();
     // Bound attributes (record values, health-check addresses) are what the live resources
     // they point at give now, whether or not those changed: a record must follow its
@@ -414,17 +414,12 @@ fn live_changes(d: Option<&Desired>, st: Option<&Observed>, lv: &Observed) -> Ve
 
 /// Spec values (not bound ones: `live_changes` covers those) that live AWS does not hold.
 fn spec_changes(d: &Desired, lv: &Observed) -> Vec<Change> {
-    d.attrs
+    let wanted = d
+        .attrs
         .iter()
         .filter(|(k, _)| !d.bindings.contains_key(*k))
-        .filter(|(_, v)| v.as_str() != Some(UNKNOWN))
-        .filter(|(k, v)| !d.kind.fulfils(k, v, lv.attrs.get(*k)))
-        .map(|(k, v)| Change {
-            key: k.clone(),
-            before: lv.attrs.get(k).cloned().unwrap_or(Value::Null),
-            after: v.clone(),
-        })
-        .collect()
+        .filter(|(_, v)| v.as_str() != Some(UNKNOWN));
+    crate::plan::unfulfilled(d.kind, wanted, lv)
 }
 
 /// Splits drift into what still counts and what active rules account for: a rule without

@@ -43,8 +43,7 @@ pub struct DrillStep {
     /// Seconds since the drill started.
     pub offset_s: f64,
     pub duration_s: f64,
-    /// `ok`, `failed` or `skipped`.
-    pub outcome: String,
+    pub outcome: DrillStepOutcome,
     pub detail: String,
 }
 
@@ -73,6 +72,14 @@ pub struct DrillReport {
     pub cleanup: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// How one step of a drill ended, as its report writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DrillStepOutcome {
+    Ok,
+    Failed,
 }
 
 /// How a drill went against the RTO; written to the report as `met`, `missed` or `failed`.
@@ -113,7 +120,11 @@ impl Clock {
             started_at,
             offset_s: (started - self.start).as_secs_f64(),
             duration_s: started.elapsed().as_secs_f64(),
-            outcome: if ok { "ok" } else { "failed" }.to_string(),
+            outcome: if ok {
+                DrillStepOutcome::Ok
+            } else {
+                DrillStepOutcome::Failed
+            },
             detail,
         });
     }
@@ -368,10 +379,10 @@ pub async fn cleanup_drills(
             cancel,
         )
         .await?;
-        if !report.succeeded() || !store.state().resources.is_empty() {
+        if !report.succeeded() || !store.state().resources().is_empty() {
             bail!(
                 "drill {id}: {} resources could not be removed: {}",
-                store.state().resources.len(),
+                store.state().resources().len(),
                 failure_text(&report, "cleanup")
             );
         }
@@ -384,7 +395,7 @@ pub async fn cleanup_drills(
 
 /// The addresses a drill's state holds (sorted).
 fn held(store: &StateStore) -> Vec<String> {
-    let resources = &store.state().resources;
+    let resources = store.state().resources();
     resources.iter().map(|r| r.address.to_string()).collect()
 }
 
@@ -444,7 +455,7 @@ async fn teardown(
     events: mpsc::UnboundedSender<ApplyEvent>,
     cancel: watch::Receiver<bool>,
 ) -> Result<ApplyReport> {
-    let prior = store.state().resources.clone();
+    let prior = store.state().resources().to_vec();
     let plan = drill_plan(env, id, &[], prior, true);
     let report = apply(
         &plan,
@@ -460,7 +471,7 @@ async fn teardown(
     // Hosted zones were only ever adopted: forget them without deleting.
     let zones: Vec<Address> = store
         .state()
-        .resources
+        .resources()
         .iter()
         .filter(|r| r.kind == Kind::HostedZone)
         .map(|r| r.address.clone())

@@ -137,19 +137,19 @@ fn minutes(d: Duration) -> String {
 /// entry and the journal of a run under way; steps name `verb address`.
 fn recorded(state: &State) -> BTreeMap<(&'static str, Kind), Duration> {
     let kinds: BTreeMap<&str, Kind> = state
-        .resources
+        .resources()
         .iter()
         .map(|o| (o.address.as_str(), o.kind))
         .collect();
     let mut out = BTreeMap::new();
-    for step in state.history.iter().flat_map(|h| &h.steps) {
+    for step in state.history().iter().flat_map(|h| &h.steps) {
         let Some((verb, address)) = step.name.rsplit_once(' ') else {
             continue;
         };
         let (Some(kind), Some(verb)) = (kinds.get(address), action_verb(verb)) else {
             continue;
         };
-        if step.outcome == "done" {
+        if step.outcome == crate::state::StepOutcome::Done {
             out.insert((verb, *kind), Duration::from_millis(step.duration_ms));
         }
     }
@@ -180,7 +180,7 @@ fn default_for(a: &Action) -> (Duration, Basis) {
                 | Action::Replace { desired, .. } => &desired.attrs,
                 Action::Delete { current, .. } => &current.attrs,
             };
-            let ttl = attrs.get("ttl").and_then(|v| v.as_u64()).unwrap_or(60);
+            let ttl = crate::topology::reads::ttl_seconds(attrs);
             let detect = (FAILURE_THRESHOLD * REQUEST_INTERVAL) as u64;
             (Duration::from_secs(ttl + detect), Basis::DnsFailover)
         }

@@ -7,7 +7,7 @@ use super::promote::RpoGate;
 use crate::address::Address;
 use crate::config::Role;
 use crate::plan::{Action, Plan};
-use crate::topology::Kind;
+use crate::topology::{reads, Kind};
 use anyhow::{bail, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -36,12 +36,7 @@ pub(super) fn restore_from_backups(plan: &mut Plan, r: &str) -> Result<()> {
         .prior
         .iter()
         .filter(|o| o.kind == Kind::BackupReplication && o.region.as_deref() == Some(r))
-        .map(|o| {
-            (
-                o.address.clone(),
-                o.attrs.get("source").and_then(Value::as_str),
-            )
-        })
+        .map(|o| (o.address.clone(), reads::backup_source(&o.attrs)))
         .collect();
     let identifier = |address: &str| {
         let address: Address = address.parse().ok()?;
@@ -91,7 +86,7 @@ pub(super) fn backup_gate(plan: &Plan, r: &str, rpo: Duration, accept: bool) -> 
         .iter()
         .filter(|o| o.kind == Kind::BackupReplication && o.region.as_deref() == Some(r));
     for o in backups {
-        let latest = o.computed.get("latest_restorable").and_then(Value::as_str);
+        let latest = reads::latest_restorable(&o.computed);
         match latest.and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()) {
             Some(t) => {
                 let old = Duration::try_from(now - t).unwrap_or_default();

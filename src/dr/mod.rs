@@ -17,14 +17,17 @@ use std::collections::BTreeMap;
 
 pub use drill::{
     cleanup_drills, drill_state_path, prepare_drill, run_drill, DrillReport, DrillRequest,
-    DrillStep, DrillVerdict, PreparedDrill,
+    DrillStep, DrillStepOutcome, DrillVerdict, PreparedDrill,
 };
 pub use estimate::{Basis, Estimate, EstimatedStep};
 pub use promote::{plan_promote, PromotePlan, PromoteRequest, RpoGate};
 pub use rebuild::{plan_rebuild, RebuildRequest};
 mod status;
 
-pub use status::{status, DatabaseStatus, Interrupted, RegionStatus, Replication, Status};
+pub use status::{
+    status, BucketRole, DatabaseRole, DatabaseStatus, Interrupted, RegionStatus, Replication,
+    Status,
+};
 mod drift;
 
 pub use drift::{

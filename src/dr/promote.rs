@@ -160,7 +160,7 @@ fn already_promoted(plan: &Plan, r: &str) -> bool {
         .filter(|o| o.kind == Kind::Database && o.region.as_deref() == Some(r))
         .peekable();
     dbs.peek().is_some()
-        && dbs.all(|o| o.attrs.get("replica_of").is_none_or(|v| v.is_null()))
+        && dbs.all(|o| !crate::topology::reads::is_replica(&o.attrs))
         && !plan
             .actions
             .iter()

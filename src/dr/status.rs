@@ -9,8 +9,8 @@ use crate::config::Role;
 use crate::environment::Environment;
 use crate::provider::Provider;
 use crate::state::{HistoryEntry, Operation, State};
-use crate::topology::Kind;
-use anyhow::Result;
+use crate::topology::{reads, Kind};
+use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -37,19 +37,41 @@ pub struct RegionStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DatabaseStatus {
-    /// `primary` (writable), `replica`, `none` or `unknown` (unreachable).
-    pub role: &'static str,
+    pub role: DatabaseRole,
     /// A replica's source region.
     pub source_region: Option<String>,
     /// A replica's CloudWatch `ReplicaLag`, when there is a datapoint.
     pub lag_seconds: Option<f64>,
 }
 
+/// What a region's database is, as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseRole {
+    /// Writable.
+    Primary,
+    Replica,
+    None,
+    /// The region did not answer.
+    Unknown,
+}
+
+/// What a region's bucket is in the replication, as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BucketRole {
+    /// It replicates to `destinations`.
+    Source,
+    Replica,
+    None,
+    /// The region did not answer.
+    Unknown,
+}
+
 /// The region's bucket in the replication.
 #[derive(Debug, Clone, Serialize)]
 pub struct Replication {
-    /// `source`, `replica`, `none` or `unknown` (unreachable).
-    pub role: &'static str,
+    pub role: BucketRole,
     /// Where a source replicates to.
     pub destinations: Vec<String>,
 }
@@ -70,12 +92,12 @@ impl RegionStatus {
             instances_running: 0,
             instances_desired: 0,
             database: DatabaseStatus {
-                role: "unknown",
+                role: DatabaseRole::Unknown,
                 source_region: None,
                 lag_seconds: None,
             },
             replication: Replication {
-                role: "unknown",
+                role: BucketRole::Unknown,
                 destinations: Vec::new(),
             },
             dns: Vec::new(),
@@ -152,36 +174,32 @@ pub async fn status(
             live.iter()
                 .filter(move |o| o.kind == kind && o.region.as_deref() == Some(r))
         };
-        let count = |m: &serde_json::Map<String, serde_json::Value>, key: &str| {
-            m.get(key).and_then(|v| v.as_u64()).unwrap_or(0) as usize
-        };
         let running = here(Kind::AutoScalingGroup)
-            .map(|o| count(&o.computed, "in_service"))
+            .map(|o| reads::in_service(&o.computed) as usize)
             .sum::<usize>();
         let wanted = desired
             .iter()
             .filter(|d| d.kind == Kind::AutoScalingGroup && d.region.as_deref() == Some(r))
-            .map(|d| count(&d.attrs, "desired"))
+            .map(|d| reads::desired_capacity(&d.attrs) as usize)
             .sum::<usize>();
         let db = here(Kind::Database).next();
         let database = match db {
             None => DatabaseStatus {
-                role: "none",
+                role: DatabaseRole::None,
                 source_region: None,
                 lag_seconds: None,
             },
-            Some(o) => match o.attrs.get("replica_of").and_then(|v| v.as_str()) {
+            Some(o) => match reads::replica_of(&o.attrs) {
                 None => DatabaseStatus {
-                    role: "primary",
+                    role: DatabaseRole::Primary,
                     source_region: None,
                     lag_seconds: None,
                 },
-                Some(src) => {
-                    let source = crate::address::Address::new(src);
+                Some(source) => {
                     let lag: Option<Duration> = provider.replica_lag(r, &o.id).await?;
                     DatabaseStatus {
-                        role: "replica",
-                        source_region: Some(source.region().unwrap_or(src).to_string()),
+                        role: DatabaseRole::Replica,
+                        source_region: source.region().map(str::to_string),
                         lag_seconds: lag.map(|d| d.as_secs_f64()),
                     }
                 }
@@ -189,33 +207,26 @@ pub async fn status(
         };
         let replication = match here(Kind::BucketReplication).next() {
             Some(rep) => Replication {
-                role: "source",
-                destinations: rep.attrs["destinations"]
-                    .as_array()
-                    .map(|ds| {
-                        ds.iter()
-                            .filter_map(|d| d["region"].as_str())
-                            .map(String::from)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
+                role: BucketRole::Source,
+                destinations: reads::destinations(&rep.attrs)
+                    .with_context(|| format!("{} in {r}", rep.address))?
+                    .into_iter()
+                    .map(|d| d.region)
+                    .collect(),
             },
             None if here(Kind::Bucket).next().is_some() => Replication {
-                role: "replica",
+                role: BucketRole::Replica,
                 destinations: Vec::new(),
             },
             None => Replication {
-                role: "none",
+                role: BucketRole::None,
                 destinations: Vec::new(),
             },
         };
         let dns = live
             .iter()
-            .filter(|o| {
-                o.kind == Kind::Record
-                    && o.attrs.get("set_identifier").and_then(|v| v.as_str()) == Some(r)
-            })
-            .filter_map(|o| o.attrs.get("failover").and_then(|v| v.as_str()))
+            .filter(|o| o.kind == Kind::Record && reads::set_identifier(&o.attrs) == Some(r))
+            .filter_map(|o| reads::failover(&o.attrs))
             .map(String::from)
             .collect::<Vec<_>>();
         regions.push(RegionStatus {
@@ -234,7 +245,7 @@ pub async fn status(
     readiness(env, provider, state, &mut regions).await;
     let last = |wanted: fn(&Operation) -> bool| {
         state.and_then(|s| {
-            s.history
+            s.history()
                 .iter()
                 .rev()
                 .find(|h| wanted(&h.operation))
@@ -289,10 +300,10 @@ fn split_brain(regions: &[RegionStatus]) -> Vec<String> {
         .filter(|r| r.reachable && r.state_role == Some(Role::Failed))
         .filter_map(|r| {
             let mut what = Vec::new();
-            if r.database.role == "primary" {
+            if r.database.role == DatabaseRole::Primary {
                 what.push("a writable database".to_string());
             }
-            if r.replication.role == "source" {
+            if r.replication.role == BucketRole::Source {
                 what.push("a bucket that replicates".to_string());
             }
             if !r.dns.is_empty() {

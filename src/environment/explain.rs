@@ -6,7 +6,7 @@ use crate::config::Role;
 use crate::plan::{Action, ChangeReason, Plan, ZoneKept};
 use crate::provider::Observed;
 use crate::state::State;
-use crate::topology::{Desired, Kind};
+use crate::topology::{reads, Desired, Kind};
 use anyhow::{bail, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -44,7 +44,9 @@ pub(super) fn password_migrations(actions: &[Action]) -> Vec<String> {
         .filter_map(|a| match a {
             Action::Update { changes, .. }
                 if a.kind() == Kind::Database
-                    && changes.iter().any(|c| c.key == "credentials_managed_by_rds") =>
+                    && changes
+                        .iter()
+                        .any(|c| c.key == reads::CREDENTIALS_MANAGED_BY_RDS) =>
             {
                 Some(format!(
                     "{}: RDS manages its master password; it moves in place to standby's secret, replicated to every standby region (ModifyDBInstance with ManageMasterUserPassword false and the secret's password; RDS deletes its own secret), so that read replicas can be made of it",
@@ -119,7 +121,7 @@ pub(super) fn explain_zone_deletions(actions: &mut [Action]) {
                     .collect()
             })
             .unwrap_or_default();
-        let kept = if current.computed.get("created") == Some(&Value::Bool(false)) {
+        let kept = if crate::topology::reads::zone_adopted(&current.computed) {
             ZoneKept::NotCreated
         } else if !others.is_empty() {
             ZoneKept::HoldsOthers {
@@ -164,9 +166,7 @@ pub(super) fn protected_deletions(desired: &[Desired], actions: &[Action]) -> Ve
         .filter(|d| d.prevent_destroy)
         .map(|d| &d.address)
         .collect();
-    let replica = |attrs: &serde_json::Map<String, serde_json::Value>| {
-        attrs.get("replica_of").is_some_and(|v| !v.is_null())
-    };
+    let replica = crate::topology::reads::is_replica;
     actions
         .iter()
         .filter(|a| match a {

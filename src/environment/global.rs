@@ -77,7 +77,7 @@ pub(super) async fn refresh_degrading(
                 tracing::warn!(?control_plane, error = %format!("{e:#}"), "global read failed; using the state's view");
                 let kept: Vec<Observed> = state
                     .map(|s| {
-                        s.resources
+                        s.resources()
                             .iter()
                             .filter(|r| GlobalRead::control_plane(r.kind) == Some(control_plane))
                             .cloned()

@@ -220,7 +220,7 @@ impl Environment {
             })
             .collect();
         if let Some(state) = state {
-            for r in &state.resources {
+            for r in state.resources() {
                 if let Some(region) = &r.region {
                     regions.insert(region.clone());
                 }
@@ -264,7 +264,7 @@ impl Environment {
             // Regions assumed down are not read: the state's view of them stands.
             live.extend(
                 state
-                    .resources
+                    .resources()
                     .iter()
                     .filter(|r| r.region.as_ref().is_some_and(|r| assume_down.contains(r)))
                     .cloned(),
@@ -293,7 +293,7 @@ impl Environment {
             )
             .await?
         } else {
-            let kept = state.map(|s| s.resources.clone()).unwrap_or_default();
+            let kept = state.map(|s| s.resources().to_vec()).unwrap_or_default();
             (kept, Vec::new())
         };
         let mut plan = self.plan_against(state, roles, &desired, prior, opts)?;
@@ -422,7 +422,7 @@ fn bind_from_prior(
             d.bind(|a| {
                 let (o, want) = (prior_by.get(a)?, desired_by.get(a)?);
                 let stable = !replaced.contains(a)
-                    && want.attrs.iter().all(|(k, v)| o.attrs.get(k) == Some(v));
+                    && crate::plan::unfulfilled(want.kind, &want.attrs, o).is_empty();
                 stable.then(|| o.computed.clone())
             })
         })

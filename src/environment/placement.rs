@@ -9,7 +9,7 @@
 
 use crate::plan::{Action, Plan};
 use crate::provider::{CapacityNeed, Provider};
-use crate::topology::{Desired, Kind};
+use crate::topology::{reads, Desired, Kind};
 use anyhow::{bail, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,14 +41,10 @@ pub async fn check_placement(
 /// Per region, the image and the instance type in each subnet's zone of every launch
 /// template the plan creates, replaces or changes.
 fn needs(plan: &Plan, desired: &[Desired]) -> BTreeSet<(String, CapacityNeed)> {
-    let text = |d: &Desired, k: &str| {
-        let v = d.attrs.get(k).and_then(|v| v.as_str());
-        v.unwrap_or_default().to_string()
-    };
     let mut zones: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for d in desired.iter().filter(|d| d.kind == Kind::Subnet) {
-        if let Some(region) = d.region.as_deref() {
-            zones.entry(region).or_default().push(text(d, "zone"));
+        if let (Some(region), Some(zone)) = (d.region.as_deref(), reads::subnet_zone(&d.attrs)) {
+            zones.entry(region).or_default().push(zone.to_string());
         }
     }
     let mut needs = BTreeSet::new();
@@ -66,11 +62,11 @@ fn needs(plan: &Plan, desired: &[Desired]) -> BTreeSet<(String, CapacityNeed)> {
         else {
             continue;
         };
-        let image = text(d, "image");
+        let image = reads::image(&d.attrs).to_string();
         needs.insert((region.to_string(), CapacityNeed::Image { image }));
         for zone in zones.get(region).into_iter().flatten() {
             let need = CapacityNeed::InstanceTypeInZone {
-                instance_type: text(d, "instance_type"),
+                instance_type: reads::instance_type(&d.attrs).to_string(),
                 zone: zone.clone(),
             };
             needs.insert((region.to_string(), need));

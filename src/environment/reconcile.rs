@@ -15,8 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 /// - `tags` keeps only the keys standby manages: the spec's, and those it set before (so a
 ///   tag dropped from the spec is removed from AWS, and tags others added are not drift).
 pub fn reconcile(live: &mut [Observed], state: Option<&State>, desired: &[Desired]) {
-    let empty = Vec::new();
-    let resources = state.map(|s| &s.resources).unwrap_or(&empty);
+    let resources = state.map(State::resources).unwrap_or_default();
     let by_id: HashMap<(Kind, &str), &Address> = resources
         .iter()
         .map(|r| ((r.kind, r.id.as_str()), &r.address))
@@ -60,7 +59,7 @@ pub fn reconcile(live: &mut [Observed], state: Option<&State>, desired: &[Desire
 /// from before names were recorded) the attribute that holds the name.
 pub(super) fn recorded_names(state: &State) -> BTreeMap<Address, String> {
     state
-        .resources
+        .resources()
         .iter()
         .filter_map(|r| {
             let name = r
@@ -77,7 +76,7 @@ pub(super) fn recorded_names(state: &State) -> BTreeMap<Address, String> {
 pub fn leave_shared(desired: &mut [Desired], prior: &[Observed]) {
     let shared: BTreeSet<&Address> = prior
         .iter()
-        .filter(|o| o.computed.get("owned") == Some(&Value::Bool(false)))
+        .filter(|o| topology::reads::zone_shared(&o.computed))
         .map(|o| &o.address)
         .collect();
     for d in desired.iter_mut().filter(|d| shared.contains(&d.address)) {

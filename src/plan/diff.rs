@@ -102,17 +102,26 @@ fn is_promotion(kind: Kind, c: &Change) -> bool {
     kind == Kind::Database && c.key == "replica_of" && c.after.is_null() && !c.before.is_null()
 }
 
-fn compare(d: &Desired, current: &Observed) -> Option<Action> {
-    let changes: Vec<Change> = d
-        .attrs
-        .iter()
-        .filter(|(k, v)| !d.kind.fulfils(k, v, current.attrs.get(*k)))
+/// The one comparison plan and drift share: each wanted value of `kind` that `live` does not
+/// fulfil, as a change from the live value to the wanted one.
+pub fn unfulfilled<'a>(
+    kind: Kind,
+    wanted: impl IntoIterator<Item = (&'a String, &'a Value)>,
+    live: &Observed,
+) -> Vec<Change> {
+    wanted
+        .into_iter()
+        .filter(|(k, v)| !kind.fulfils(k, v, live.attrs.get(*k)))
         .map(|(k, v)| Change {
             key: k.clone(),
-            before: current.attrs.get(k).cloned().unwrap_or(Value::Null),
+            before: live.attrs.get(k).cloned().unwrap_or(Value::Null),
             after: v.clone(),
         })
-        .collect();
+        .collect()
+}
+
+fn compare(d: &Desired, current: &Observed) -> Option<Action> {
+    let changes = unfulfilled(d.kind, &d.attrs, current);
     if changes.is_empty() {
         return None;
     }

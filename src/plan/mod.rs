@@ -8,7 +8,7 @@ mod diff;
 mod file;
 mod reason;
 
-pub use diff::{diff, DiffOptions};
+pub use diff::{diff, unfulfilled, DiffOptions};
 pub use file::{load_plan, save_plan};
 pub use reason::{ChangeReason, ZoneKept};
 

@@ -124,6 +124,9 @@ impl Provider for FakeProvider {
                 computed.insert("dns_name".into(), dns.into());
                 computed.insert("zone_id".into(), "ZFAKELB".into());
             }
+            crate::topology::Kind::Database => {
+                computed.insert("status".into(), "available".into());
+            }
             _ => {}
         }
         let o = Observed {

@@ -2,6 +2,7 @@
 //!
 //! Invariant: entries are only ever appended.
 
+use super::{RunOutcome, StepOutcome};
 use crate::config::Role;
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -15,7 +16,7 @@ pub struct HistoryEntry {
     /// RFC 3339.
     pub started_at: String,
     pub duration_ms: u64,
-    pub outcome: String,
+    pub outcome: RunOutcome,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<Step>,
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
@@ -44,7 +45,7 @@ pub struct Step {
     pub name: String,
     pub started_at: String,
     pub duration_ms: u64,
-    pub outcome: String,
+    pub outcome: StepOutcome,
 }
 
 /// Who runs this process and where: `$USER` and the host name.

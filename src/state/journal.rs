@@ -10,6 +10,7 @@
 
 use super::history::{now_rfc3339, who, HistoryEntry, Interruption, Operation, Step};
 use super::stage::Stage;
+use super::RunOutcome;
 use crate::config::Role;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -155,7 +156,7 @@ impl Journal {
     }
 
     /// The single history entry of the whole operation, over all its runs.
-    pub fn into_entry(self, outcome: &str) -> HistoryEntry {
+    pub fn into_entry(self, outcome: RunOutcome) -> HistoryEntry {
         let not_made = self.not_made();
         let mut details = self.details;
         if let Some(obj) = details.as_object_mut() {
@@ -174,7 +175,7 @@ impl Journal {
             host: self.host,
             started_at: self.started_at,
             duration_ms: self.duration_ms,
-            outcome: outcome.to_string(),
+            outcome,
             steps: self.steps,
             details,
             interruptions: self.interruptions,
@@ -183,11 +184,9 @@ impl Journal {
     }
 
     /// The outcome of a journal whose stages are all done.
-    pub fn success_outcome(&self) -> String {
-        match self.not_made().len() {
-            0 => "succeeded".to_string(),
-            1 => "succeeded, 1 change not made".to_string(),
-            n => format!("succeeded, {n} changes not made"),
+    pub fn success_outcome(&self) -> RunOutcome {
+        RunOutcome::Succeeded {
+            not_made: self.not_made().len(),
         }
     }
 }
@@ -234,7 +233,10 @@ mod tests {
             .contains("stage 2/2 (promote the database in us-west-2)"));
         j.complete_stage(1, vec!["dns.api.record.us-east-1".into()]);
         assert!(j.is_complete());
-        assert_eq!(j.success_outcome(), "succeeded, 1 change not made");
+        assert_eq!(
+            j.success_outcome().to_string(),
+            "succeeded, 1 change not made"
+        );
     }
 
     #[test]
@@ -247,7 +249,7 @@ mod tests {
         assert!(j.interruptions[0].reason.contains("PromoteReadReplica"));
         assert!(j.interruptions[1].reason.contains("killed"));
         assert_eq!(j.interruptions[1].at, "stage 1/2 (fence us-east-1)");
-        let entry = j.into_entry("succeeded");
+        let entry = j.into_entry(RunOutcome::SUCCEEDED);
         assert_eq!(entry.interruptions.len(), 2);
     }
 }

@@ -13,6 +13,7 @@ mod history;
 mod interrupt;
 mod journal;
 mod lock;
+mod outcome;
 pub mod s3;
 mod stage;
 mod store;
@@ -25,6 +26,7 @@ pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, O
 pub use interrupt::{defer_interrupts, interrupted, Interrupted};
 pub use journal::{Journal, JournalStage};
 pub use lock::{refuse_running, LockHolder, StateLock};
+pub use outcome::{RunOutcome, StepOutcome};
 pub use s3::{Replica, S3Location};
 pub use stage::Stage;
 pub use store::StateStore;
@@ -55,11 +57,11 @@ pub struct State {
     pub roles: BTreeMap<String, Role>,
     /// Sorted by address.
     #[serde(default)]
-    pub resources: Vec<Observed>,
+    resources: Vec<Observed>,
     #[serde(default)]
     pub outputs: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
-    pub history: Vec<HistoryEntry>,
+    history: Vec<HistoryEntry>,
     /// The promote or rebuild under way or interrupted; absent when none is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<Journal>,
@@ -89,6 +91,21 @@ impl State {
             roles.extend(j.roles.clone());
         }
         roles
+    }
+
+    /// Every resource, sorted by address.
+    pub fn resources(&self) -> &[Observed] {
+        &self.resources
+    }
+
+    /// What was done to the environment, oldest first.
+    pub fn history(&self) -> &[HistoryEntry] {
+        &self.history
+    }
+
+    /// Appends to the history: it is never rewritten.
+    pub fn record(&mut self, entry: HistoryEntry) {
+        self.history.push(entry);
     }
 
     pub fn get(&self, address: &Address) -> Option<&Observed> {

@@ -63,7 +63,7 @@ impl Expander {
                     // or should RDS manage it (a database created so earlier: no replica
                     // could be made of it).
                     refs.insert("secret".into(), secret.clone());
-                    a["credentials_managed_by_rds"] = json!(false);
+                    a[super::reads::CREDENTIALS_MANAGED_BY_RDS] = json!(false);
                 }
                 let d = self.push(
                     address,

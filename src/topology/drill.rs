@@ -78,15 +78,12 @@ pub fn expand_drill(
                 a["restore_backup"] = json!(at(r).child("backups").to_string());
                 a["backup_of"] = json!(source_id);
             } else {
-                let snapshot = x.drill_snapshot(
-                    &naming,
-                    primary,
-                    r,
-                    &slug,
-                    &source_id,
-                    spec.service.rpo,
-                    &at,
-                );
+                let from = SnapshotFrom {
+                    region: primary,
+                    database: &source_id,
+                    fresh_within: spec.service.rpo,
+                };
+                let snapshot = x.drill_snapshot(&naming, from, r, &slug, &at);
                 a["restore_from"] = json!(snapshot.to_string());
                 refs.insert("snapshot".to_string(), snapshot);
             }
@@ -138,19 +135,30 @@ pub fn expand_drill(
     Ok(x.finish())
 }
 
+/// The production database a drill's snapshot is taken of.
+struct SnapshotFrom<'a> {
+    region: &'a str,
+    database: &'a str,
+    /// An automated snapshot at most this old is copied instead of taking a fresh one.
+    fresh_within: std::time::Duration,
+}
+
 impl Expander {
     /// A fresh snapshot of production's primary database, copied into `r` unless it is
     /// there: the snapshot a drill's database is restored from.
     fn drill_snapshot(
         &mut self,
         naming: &Naming,
-        primary: &str,
+        from: SnapshotFrom,
         r: &str,
         slug: &str,
-        source_id: &str,
-        fresh_within: std::time::Duration,
         at: &dyn Fn(&str) -> Address,
     ) -> Address {
+        let SnapshotFrom {
+            region: primary,
+            database: source_id,
+            fresh_within,
+        } = from;
         let snapshot = at(primary).child("drill_snapshot");
         let snapshot_id =
             super::expand::db_identifier(&naming.regional(&format!("{slug}-snapshot"), primary));

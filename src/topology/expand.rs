@@ -4,6 +4,7 @@
 //! and dependency names a resource in the same output.
 
 use super::cluster::Front;
+use super::reads::{destinations_value, Destination};
 use super::resource::Binding;
 use super::{Desired, Kind, Naming};
 use crate::address::Address;
@@ -224,7 +225,7 @@ impl Expander {
         }
         let p = primary.name.as_str();
         let source = at(Some(p));
-        let mut destinations: Vec<Value> = standbys
+        let destinations: Vec<Destination> = standbys
             .iter()
             .map(|r| {
                 let settings = bucket.settings_in(&r.name);
@@ -233,19 +234,18 @@ impl Expander {
                 } else {
                     "STANDARD".to_string()
                 };
-                json!({
-                    "bucket": name_in(&r.name),
-                    "region": r.name,
-                    "storage_class": class,
-                })
+                Destination {
+                    bucket: name_in(&r.name),
+                    region: r.name.clone(),
+                    storage_class: class,
+                }
             })
             .collect();
-        destinations.sort_by(|a, b| a["bucket"].as_str().cmp(&b["bucket"].as_str()));
         let depends_on = standbys.iter().map(|r| at(Some(&r.name))).collect();
         let mut refs = BTreeMap::from([("source".to_string(), source.clone())]);
         let mut replication = json!({
             "bucket": name_in(p),
-            "destinations": destinations,
+            "destinations": destinations_value(&destinations),
         });
         match &bucket.settings.replication_role_arn {
             Some(arn) => {

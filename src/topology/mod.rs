@@ -11,6 +11,7 @@ mod drill;
 mod expand;
 mod naming;
 mod pin;
+pub mod reads;
 mod resource;
 
 pub use cluster::MIN_HEALTHY_PERCENTAGE;

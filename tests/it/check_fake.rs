@@ -30,7 +30,7 @@ async fn a_drill_is_ready_within_drill_every_and_not_once_older() {
     let provider = Arc::new(FakeProvider::new());
     run(&env, provider.clone(), refreshing()).await;
     let mut state = StateStore::read(&env.state_path).unwrap().unwrap();
-    state.history.push(HistoryEntry {
+    state.record(HistoryEntry {
         operation: Operation::Drill {
             region: "us-west-2".into(),
         },
@@ -38,7 +38,7 @@ async fn a_drill_is_ready_within_drill_every_and_not_once_older() {
         host: "test".into(),
         started_at: "2026-01-01T00:00:00Z".into(),
         duration_ms: 400_000,
-        outcome: "met".into(),
+        outcome: standby::state::RunOutcome::Met,
         steps: Vec::new(),
         details: serde_json::json!({ "recovery_time_s": 300.0 }),
         interruptions: Vec::new(),

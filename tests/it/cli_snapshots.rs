@@ -284,8 +284,7 @@ fn applied_state() -> standby::state::State {
     let mut inst = observed(&inst, "i-0a1");
     inst.computed
         .insert("public_ip".into(), json!("203.0.113.7"));
-    s.resources = vec![inst, observed(&vpc, "vpc-0a1")];
-    s.resources.sort_by(|a, b| a.address.cmp(&b.address));
+    s.set_resources(vec![inst, observed(&vpc, "vpc-0a1")]);
     s.outputs = outputs();
     s
 }
@@ -321,7 +320,9 @@ fn progress_shows_the_time_left_once_steps_finished() {
 
 fn status() -> standby::dr::Status {
     use standby::config::Role;
-    use standby::dr::{DatabaseStatus, RegionStatus, Replication, Status};
+    use standby::dr::{
+        BucketRole, DatabaseRole, DatabaseStatus, RegionStatus, Replication, Status,
+    };
     let region =
         |name: &str, role: Role, db: DatabaseStatus, rep: Replication, dns: &[&str]| RegionStatus {
             region: name.into(),
@@ -339,12 +340,12 @@ fn status() -> standby::dr::Status {
         "eu-west-1",
         Role::ColdStandby,
         DatabaseStatus {
-            role: "unknown",
+            role: DatabaseRole::Unknown,
             source_region: None,
             lag_seconds: None,
         },
         Replication {
-            role: "unknown",
+            role: BucketRole::Unknown,
             destinations: vec![],
         },
         &[],
@@ -362,12 +363,12 @@ fn status() -> standby::dr::Status {
                 "us-east-1",
                 Role::Primary,
                 DatabaseStatus {
-                    role: "primary",
+                    role: DatabaseRole::Primary,
                     source_region: None,
                     lag_seconds: None,
                 },
                 Replication {
-                    role: "source",
+                    role: BucketRole::Source,
                     destinations: vec!["us-west-2".into(), "eu-west-1".into()],
                 },
                 &["PRIMARY"],
@@ -376,12 +377,12 @@ fn status() -> standby::dr::Status {
                 "us-west-2",
                 Role::WarmStandby,
                 DatabaseStatus {
-                    role: "replica",
+                    role: DatabaseRole::Replica,
                     source_region: Some("us-east-1".into()),
                     lag_seconds: Some(3.0),
                 },
                 Replication {
-                    role: "replica",
+                    role: BucketRole::Replica,
                     destinations: vec![],
                 },
                 &["SECONDARY"],

@@ -36,7 +36,7 @@ impl Env {
         let env = Env {
             tmp: tempfile::tempdir().unwrap(),
         };
-        env.write("main.hcl", &format!("{SERVICE}\n{REGIONS}"));
+        env.write("main.hcl", format!("{SERVICE}\n{REGIONS}"));
         env
     }
 
@@ -235,7 +235,7 @@ fn zero_recovery_objectives() {
     let env = Env::new();
     env.write(
         "main.hcl",
-        &format!("service \"checkout\" {{\n  rto = \"0s\"\n  rpo = \"0m\"\n}}\n\n{REGIONS}"),
+        format!("service \"checkout\" {{\n  rto = \"0s\"\n  rpo = \"0m\"\n}}\n\n{REGIONS}"),
     );
     insta::assert_snapshot!(env.diagnose());
 }

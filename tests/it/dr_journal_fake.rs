@@ -11,7 +11,7 @@ use standby::environment::{Environment, PlanOptions};
 use standby::plan::Plan;
 use standby::provider::fake::FakeProvider;
 use standby::provider::Provider;
-use standby::state::{Operation, State};
+use standby::state::{Operation, RunOutcome, State, StepOutcome};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -190,7 +190,7 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
         assert_eq!(s.roles[new], new_role, "{failing}");
         assert!(primaries(&s) <= 1, "{failing}: {:?}", s.roles);
         assert!(
-            s.history
+            s.history()
                 .iter()
                 .all(|h| !matches!(h.operation, Operation::Promote { .. })),
             "no history entry until it is done"
@@ -225,13 +225,13 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
             "{failing}: the same end state"
         );
         let entries: Vec<_> = done
-            .history
+            .history()
             .iter()
             .filter(|h| h.operation.to_string() == "promote us-west-2")
             .collect();
         assert_eq!(entries.len(), 1, "{failing}: one entry");
         let entry = entries[0];
-        assert_eq!(entry.outcome, "succeeded");
+        assert_eq!(entry.outcome, RunOutcome::SUCCEEDED);
         assert_eq!(entry.interruptions.len(), 1);
         assert!(
             entry.interruptions[0].reason.contains(failing),
@@ -239,7 +239,7 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
             entry.interruptions
         );
         assert!(
-            entry.steps.iter().any(|s| s.outcome == "failed"),
+            entry.steps.iter().any(|s| s.outcome == StepOutcome::Failed),
             "the steps of the run that stopped are kept"
         );
     }
@@ -255,14 +255,14 @@ async fn a_dns_change_not_made_is_reported_as_such_and_the_promote_completes() {
     assert_eq!(report.not_made.len(), 1);
     let s = state(&env).await;
     assert!(s.journal.is_none());
-    let entry = s.history.last().unwrap();
-    assert_eq!(entry.outcome, "succeeded, 1 change not made");
+    let entry = s.history().last().unwrap();
+    assert_eq!(entry.outcome, RunOutcome::Succeeded { not_made: 1 });
     let step = entry
         .steps
         .iter()
         .find(|st| st.name.ends_with("dns.api.record.us-west-2"))
         .unwrap();
-    assert_eq!(step.outcome, "not made", "never reported as done");
+    assert_eq!(step.outcome, StepOutcome::NotMade, "never reported as done");
     assert_eq!(entry.details["not_made"][0], "dns.api.record.us-west-2");
 }
 
@@ -299,16 +299,17 @@ async fn another_operation_is_refused_while_one_is_interrupted_unless_given_up()
     assert!(run(&env, &provider, &plan).await.succeeded());
     let s = state(&env).await;
     assert!(s.journal.is_none());
-    let outcomes: Vec<(String, &str)> = s
-        .history
+    let outcomes: Vec<(String, String)> = s
+        .history()
         .iter()
-        .map(|h| (h.operation.to_string(), h.outcome.as_str()))
+        .map(|h| (h.operation.to_string(), h.outcome.to_string()))
         .collect();
+    let words = |o: &str, w: &str| (o.to_string(), w.to_string());
     assert_eq!(
         outcomes,
         [
-            ("promote us-west-2".to_string(), "abandoned"),
-            ("rebuild eu-west-1 as warm-standby".to_string(), "succeeded")
+            words("promote us-west-2", "abandoned"),
+            words("rebuild eu-west-1 as warm-standby", "succeeded")
         ]
     );
     assert_eq!(s.roles["eu-west-1"], Role::WarmStandby);
@@ -353,7 +354,7 @@ async fn a_rebuild_stopped_part_way_is_finished_by_the_same_request() {
     assert!(run(&env, &healed, &plan).await.succeeded());
     let s = state(&env).await;
     assert!(s.journal.is_none());
-    let last = s.history.last().unwrap();
+    let last = s.history().last().unwrap();
     assert_eq!(
         last.operation,
         Operation::Rebuild {

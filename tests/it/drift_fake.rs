@@ -153,7 +153,7 @@ async fn a_fresh_apply_reports_no_drift_after_one_refresh() {
     assert_eq!(provider.request_count() - before, 1, "one batched refresh");
     assert!(!report.has_drift(), "{:#?}", report.drifted);
     assert!(report.notes.is_empty(), "{:?}", report.notes);
-    assert_eq!(report.checked.len(), state.resources.len());
+    assert_eq!(report.checked.len(), state.resources().len());
     insta::assert_snapshot!(standby::cli::drift::text(&report));
 }
 

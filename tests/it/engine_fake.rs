@@ -187,7 +187,7 @@ async fn converges_from_empty_by_role_and_then_plans_clean() {
     );
 
     let state = env.read_state().await.unwrap().unwrap();
-    assert_eq!(state.resources.len(), provider.all().len());
+    assert_eq!(state.resources().len(), provider.all().len());
     let again = env
         .plan(&*provider, Some(&state), &refreshing())
         .await
@@ -247,7 +247,7 @@ async fn a_failure_stops_scheduling_saves_state_and_the_next_apply_converges() {
     );
     let saved = env.read_state().await.unwrap().unwrap();
     assert_eq!(
-        saved.resources.len(),
+        saved.resources().len(),
         provider.all().len(),
         "the state holds what completed"
     );
@@ -319,7 +319,7 @@ async fn destroy_deletes_dependents_before_what_they_need() {
         .await
         .unwrap()
         .unwrap()
-        .resources
+        .resources()
         .is_empty());
 }
 

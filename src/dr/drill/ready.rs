@@ -5,7 +5,7 @@ use crate::address::Address;
 use crate::environment::Environment;
 use crate::provider::{GlobalRead, KnownResource, Observed, Provider, Scope};
 use crate::state::history_now;
-use crate::topology::{drill_environment, Desired, Kind};
+use crate::topology::{drill_environment, reads, Desired, Kind};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -55,14 +55,14 @@ pub(super) async fn check_ready(
 
     let t = Instant::now();
     let at = history_now();
-    let count = |m: &serde_json::Map<String, serde_json::Value>, key: &str| {
-        m.get(key).and_then(|v| v.as_u64()).unwrap_or(0)
-    };
     let groups = desired.iter().filter(|d| d.kind == Kind::AutoScalingGroup);
-    let wanted: u64 = groups.clone().map(|d| count(&d.attrs, "desired")).sum();
+    let wanted: u64 = groups
+        .clone()
+        .map(|d| reads::desired_capacity(&d.attrs))
+        .sum();
     let running: u64 = groups
         .filter_map(|d| by_address.get(&d.address))
-        .map(|o| count(&o.computed, "in_service"))
+        .map(|o| reads::in_service(&o.computed))
         .sum();
     let ok = running == wanted;
     clock.step(
@@ -82,12 +82,8 @@ pub(super) async fn check_ready(
         let (ok, detail) = match by_address.get(&d.address) {
             None => (false, "not found".to_string()),
             Some(o) => {
-                let replica = o.attrs.get("replica_of").is_some_and(|v| !v.is_null());
-                let status = o
-                    .computed
-                    .get("status")
-                    .and_then(|s| s.as_str())
-                    .unwrap_or("available");
+                let replica = reads::is_replica(&o.attrs);
+                let status = reads::db_status(&o.computed).unwrap_or("unknown");
                 (
                     !replica && status == "available",
                     format!(
@@ -115,8 +111,7 @@ pub(super) async fn check_ready(
         let at = history_now();
         let versioning = by_address
             .get(&d.address)
-            .and_then(|o| o.attrs.get("versioning"))
-            .and_then(|v| v.as_str());
+            .and_then(|o| reads::versioning(&o.attrs));
         let ok = versioning == Some("Enabled");
         clock.step(
             &format!("bucket {} versioned", d.name),
@@ -156,14 +151,12 @@ pub(super) async fn check_ready(
             .get("alias_dns_name")
             .and_then(|b| b.from.first())
             .and_then(|a| by_address.get(a))
-            .and_then(|o| o.computed.get("dns_name"))
-            .and_then(|v| v.as_str())
+            .and_then(|o| reads::dns_name(&o.computed))
             .unwrap_or_default()
             .to_string();
         let aliased = by_address
             .get(&d.address)
-            .and_then(|o| o.attrs.get("alias_dns_name"))
-            .and_then(|v| v.as_str());
+            .and_then(|o| reads::alias_dns_name(&o.attrs));
         let expected = [lb_name.clone()];
         let answer = provider.test_dns_answer(&zone_id, name).await?;
         let ok = !answer.is_empty() && !lb_name.is_empty() && aliased == Some(lb_name.as_str());

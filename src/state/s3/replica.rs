@@ -367,7 +367,7 @@ mod tests {
             host: "h".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
             duration_ms: 1,
-            outcome: "succeeded".into(),
+            outcome: crate::state::RunOutcome::SUCCEEDED,
             steps: vec![],
             details: serde_json::Value::Null,
             interruptions: vec![],

@@ -4,8 +4,6 @@
 //! Invariant: read only; a resource belongs to the environment when its
 //! `standby:environment` tag says so (Route 53 records carry no tags and are not listed).
 
-#![allow(dead_code)]
-
 use super::Emulator;
 use std::collections::BTreeMap;
 

@@ -89,7 +89,7 @@ impl Route53 {
             Kind::HostedZone => {
                 let mut o = current.clone();
                 o.attrs = map([("zone", json!(zone_attr(d)?))]);
-                if current.computed.get("owned") != Some(&Value::Bool(false)) {
+                if !crate::topology::reads::zone_shared(&current.computed) {
                     let removed = tags::removed(d, current);
                     self.change_tags(TagResourceType::Hostedzone, &current.id, d, None, &removed)
                         .await?;

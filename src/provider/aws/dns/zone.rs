@@ -107,7 +107,7 @@ impl Route53 {
         let Some(zone) = zone.and_then(|z| z.hosted_zone().cloned()) else {
             return Ok(());
         };
-        let adopted = current.computed.get("created") == Some(&Value::Bool(false));
+        let adopted = crate::topology::reads::zone_adopted(&current.computed);
         if adopted || !created_by_standby(&zone) {
             tracing::info!(address = %a, zone = zone.name(), "leaving the adopted hosted zone in place");
             return Ok(());

@@ -61,48 +61,10 @@ struct BucketRead {
 }
 
 /// One replication destination, as the `destinations` attribute lists them.
-struct Dest {
-    bucket: String,
-    region: String,
-    storage_class: String,
-}
+type Dest = crate::topology::reads::Destination;
 
 fn destinations_attr(d: &Desired) -> anyhow::Result<Vec<Dest>> {
-    let list = d
-        .attrs
-        .get("destinations")
-        .and_then(Value::as_array)
-        .with_context(|| {
-            format!(
-                "{}: attribute `destinations` is missing or not a list",
-                d.address
-            )
-        })?;
-    let mut out = list
-        .iter()
-        .map(|v| {
-            let field = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
-            Ok(Dest {
-                bucket: field("bucket")
-                    .with_context(|| format!("{}: a destination has no `bucket`", d.address))?,
-                region: field("region").unwrap_or_default(),
-                storage_class: field("storage_class").unwrap_or_else(|| "STANDARD".into()),
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    out.sort_by(|a, b| a.bucket.cmp(&b.bucket));
-    Ok(out)
-}
-
-fn destinations_json(dests: &[Dest]) -> Value {
-    Value::Array(
-        dests
-            .iter()
-            .map(|d| {
-                json!({"bucket": d.bucket, "region": d.region, "storage_class": d.storage_class})
-            })
-            .collect(),
-    )
+    crate::topology::reads::destinations(&d.attrs).with_context(|| d.address.to_string())
 }
 
 fn bucket_attrs(

@@ -66,7 +66,10 @@ impl S3 {
             .op("PutBucketReplication", r, a)?;
         let mut attrs = map([
             ("bucket", json!(source)),
-            ("destinations", destinations_json(&destinations)),
+            (
+                "destinations",
+                crate::topology::reads::destinations_value(&destinations),
+            ),
         ]);
         if d.attrs.contains_key("role_arn") {
             attrs.insert("role_arn".into(), json!(role_arn));
@@ -108,7 +111,10 @@ pub(super) fn replication_attrs(
 ) -> Map<String, Value> {
     let mut attrs = map([
         ("bucket", json!(bucket)),
-        ("destinations", destinations_json(dests)),
+        (
+            "destinations",
+            crate::topology::reads::destinations_value(dests),
+        ),
     ]);
     if !role_arn.contains(":role/standby/") {
         attrs.insert("role_arn".into(), json!(role_arn));
