@@ -101,6 +101,10 @@ fn what(check: &Check) -> String {
             CapacityNeed::InstanceType { instance_type } => {
                 format!("instance type {instance_type}")
             }
+            CapacityNeed::InstanceTypeInZone {
+                instance_type,
+                zone,
+            } => format!("instance type {instance_type} in {zone}"),
             CapacityNeed::DbClass {
                 engine,
                 version,
@@ -171,6 +175,7 @@ fn fix(row: &CheckRow) -> String {
         Check::Capacity { need } => match need {
             CapacityNeed::Image { image } => format!("copy image {image} to {r} (`aws ec2 copy-image`) or set the cluster's image for {r} in a region override"),
             CapacityNeed::InstanceType { instance_type } => format!("{instance_type} is not offered in {r}: set an instance type offered there in a region override"),
+            CapacityNeed::InstanceTypeInZone { instance_type, zone } => format!("{instance_type} is not offered in {zone}: set the region's `zones` to zones that offer it, or another instance type in a region override"),
             CapacityNeed::DbClass { class, .. } => format!("RDS does not offer {class} for this engine and version in {r}: set an orderable instance_class in a region override"),
         },
         Check::VcpuQuota => {

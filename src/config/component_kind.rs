@@ -115,6 +115,10 @@ impl Settings {
                         .clone()
                         .map_or(Value::Null, Value::from),
                 );
+                put(
+                    "bucket_name",
+                    s.bucket_name.clone().map_or(Value::Null, Value::from),
+                );
             }
             Settings::Dns(s) => {
                 put("zone", s.zone.clone().into());
@@ -217,14 +221,39 @@ const STORAGE_CLASSES: &[&str] = &[
 ];
 
 /// Bucket: `cold_storage_class` defaults to `GLACIER`; `replication_role_arn` is optional
-/// (absent: the tool creates the replication role).
+/// (absent: the tool creates the replication role); `bucket_name` is optional (absent: the
+/// names start `<service>-<environment>-<bucket>`).
 fn decode_bucket(d: &mut Decoder) -> Option<BucketSettings> {
     let cold_storage_class = d.one_of("cold_storage_class", Some("GLACIER"), STORAGE_CLASSES);
     let replication_role_arn = d.optional_string("replication_role_arn");
+    let bucket_name = d.optional_string("bucket_name");
+    if let Some(name) = bucket_name.as_deref().filter(|n| !bucket_name_shape(n)) {
+        d.invalid(
+            "bucket_name",
+            format!("invalid bucket_name `{name}`"),
+            format!("S3 bucket names are lower-case letters, digits and hyphens, starting and ending with a letter or digit; standby appends `-<region>`, so `bucket_name` is 3 to {BUCKET_NAME_MAX} characters, such as `acme-checkout-receipts`"),
+        );
+    }
     d.done(BucketSettings {
         cold_storage_class,
         replication_role_arn,
+        bucket_name,
     })
+}
+
+/// The longest `bucket_name`: S3's 63 characters less `-` and the longest region name
+/// (`ap-southeast-7`, 14;
+/// https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+const BUCKET_NAME_MAX: usize = 48;
+
+fn bucket_name_shape(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (3..=BUCKET_NAME_MAX).contains(&name.len())
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP"];

@@ -68,7 +68,7 @@ pub const DATABASE: Schema = schema(
 pub const BUCKET: Schema = schema(
     1,
     "its name",
-    &["cold_storage_class", "replication_role_arn"],
+    &["cold_storage_class", "replication_role_arn", "bucket_name"],
 );
 pub const DNS: Schema = Schema {
     blocks: &[("health_check", &HEALTH_CHECK)],

@@ -162,6 +162,10 @@ pub struct BucketSettings {
     pub cold_storage_class: String,
     /// An existing IAM role for replication; the tool creates one when absent.
     pub replication_role_arn: Option<String>,
+    /// The start of the bucket names instead of `<service>-<environment>-<bucket>`: S3 names
+    /// are global across accounts, so a name taken elsewhere needs one of the user's own.
+    /// Each region's bucket is `<bucket_name>-<region>`.
+    pub bucket_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

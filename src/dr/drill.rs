@@ -203,6 +203,9 @@ pub async fn run_drill(
         desired,
         plan,
     } = prepared;
+    // The drill region's image and zones, before anything is created.
+    let no_region_down = std::collections::BTreeSet::new();
+    crate::environment::check_placement(&*provider, &plan, &desired, &no_region_down).await?;
     let path = drill_state_path(env, &id);
     let environment = drill_environment(&env.spec, &id);
     let mut store = StateStore::open(&path, &environment, &format!("drill {}", req.region))?;

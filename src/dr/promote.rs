@@ -1,5 +1,6 @@
 //! `promote R`: R becomes the primary. The plan fences the old primary, promotes R's
-//! replica, scales R to full size, moves DNS and bucket replication, in that order.
+//! replica, points bucket replication from R, moves DNS, and scales R to full size last,
+//! in that order.
 //!
 //! Invariant: the RPO gate runs before any change: a replica lagging beyond the service's
 //! RPO, or an unknown lag with the old primary unreachable, refuses the promote unless the
@@ -126,7 +127,6 @@ pub async fn plan_promote(
     } else {
         rpo_gate(env, provider, &roles, r, fenced_first, req.accept_data_loss).await?
     };
-    stage(&mut plan, r, old_primary.as_deref());
     super::explain_resumption(&mut plan, state, resumed.is_some());
     let mut journal = match resumed {
         Some(j) => {
@@ -136,6 +136,7 @@ pub async fn plan_promote(
         }
         None => new_journal(env, req, &roles, old_primary.as_deref(), from_backups),
     };
+    stage(&mut plan, r, old_primary.as_deref(), &journal);
     if !promoted {
         // The gate that let the database promotion go ahead is the one the history keeps.
         journal.details["gate"] = serde_json::to_value(&gate)?;
@@ -289,9 +290,11 @@ fn new_journal(
             Stage::PromoteData { region: r.into() },
             BTreeMap::from([(r.to_string(), Role::Primary)]),
         ),
-        JournalStage::new(Stage::Scale { region: r.into() }, BTreeMap::new()),
-        JournalStage::new(Stage::Traffic { region: r.into() }, BTreeMap::new()),
+        // Data and traffic before capacity: a scale-up short of capacity or vCPU quota must
+        // not hold back replication and DNS (issue 14, point 12).
         JournalStage::new(Stage::Replication { region: r.into() }, BTreeMap::new()),
+        JournalStage::new(Stage::Traffic { region: r.into() }, BTreeMap::new()),
+        JournalStage::new(Stage::Scale { region: r.into() }, BTreeMap::new()),
     ];
     let mut journal = Journal::new(operation, &resume, stages, roles.clone());
     journal.details = serde_json::json!({
@@ -368,10 +371,25 @@ async fn rpo_gate(
     })
 }
 
-/// Orders the plan: fence, promote the database, scale, DNS, bucket replication. Route 53
-/// changes are best effort: its control plane may be impaired with us-east-1 down, and the
-/// health-checked failover records fail over by themselves.
-fn stage(plan: &mut Plan, region: &str, old_primary: Option<&str>) {
+/// Orders the plan by the journal's stages: fence, promote the database, bucket
+/// replication, DNS (with the load balancers it points at), then the Auto Scaling groups'
+/// scale-up last, so that a group short of capacity stops nothing else. A journal left by an
+/// earlier build keeps its own order. Route 53 changes are best effort: its control plane
+/// may be impaired with us-east-1 down, and the health-checked failover records fail over
+/// by themselves.
+fn stage(plan: &mut Plan, region: &str, old_primary: Option<&str>, journal: &Journal) {
+    let index = |wanted: fn(&Stage) -> bool| {
+        journal
+            .stages
+            .iter()
+            .position(|s| wanted(&s.name))
+            .unwrap_or(journal.stages.len()) as u32
+    };
+    let fence = index(|s| matches!(s, Stage::Fence { .. }));
+    let data = index(|s| matches!(s, Stage::PromoteData { .. }));
+    let replication = index(|s| matches!(s, Stage::Replication { .. }));
+    let traffic = index(|s| matches!(s, Stage::Traffic { .. }));
+    let scale = index(|s| matches!(s, Stage::Scale { .. }));
     let mut stages: BTreeMap<Address, u32> = BTreeMap::new();
     for a in &plan.actions {
         let global_dns = matches!(
@@ -381,17 +399,17 @@ fn stage(plan: &mut Plan, region: &str, old_primary: Option<&str>) {
         let in_old = old_primary
             .is_some_and(|p| a.region() == Some(p) || a.address().served_region() == Some(p));
         let stage = match a {
-            Action::Delete { .. } if in_old => 0,
-            _ if a.kind() == Kind::Database && a.region() == Some(region) => 1,
-            _ if global_dns => 3,
+            Action::Delete { .. } if in_old => fence,
+            _ if a.kind() == Kind::Database && a.region() == Some(region) => data,
             _ if matches!(
                 a.kind(),
                 Kind::BucketReplication | Kind::ReplicationRole | Kind::BackupReplication
             ) =>
             {
-                4
+                replication
             }
-            _ => 2,
+            _ if a.kind() == Kind::AutoScalingGroup => scale,
+            _ => traffic,
         };
         stages.insert(a.address().clone(), stage);
         if global_dns {

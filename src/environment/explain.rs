@@ -6,10 +6,57 @@ use crate::config::Role;
 use crate::plan::{Action, ChangeReason, Plan, ZoneKept};
 use crate::provider::Observed;
 use crate::state::State;
-use crate::topology::{Desired, Kind};
+use crate::topology::{reads, Desired, Kind};
 use anyhow::{bail, Result};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+
+/// S3 bucket names are global across accounts
+/// (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html): a plan
+/// that creates buckets says which names it takes and how to choose others.
+pub(super) fn new_bucket_names(actions: &[Action]) -> Option<String> {
+    let names: Vec<&str> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Create { desired } | Action::Replace { desired, .. }
+                if desired.kind == Kind::Bucket =>
+            {
+                Some(desired.name.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    (!names.is_empty()).then(|| {
+        format!(
+            "bucket names are global across AWS accounts: this plan creates {}; if another account holds one, apply stops there: set `bucket_name` in the bucket block (names are fixed at creation)",
+            names.join(", ")
+        )
+    })
+}
+
+/// A database created with its password managed by RDS (`ManageMasterUserPassword`) cannot
+/// have a read replica
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html,
+/// "Limitations"): the plan says it moves the password to standby's secret, in place.
+pub(super) fn password_migrations(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Update { changes, .. }
+                if a.kind() == Kind::Database
+                    && changes
+                        .iter()
+                        .any(|c| c.key == reads::CREDENTIALS_MANAGED_BY_RDS) =>
+            {
+                Some(format!(
+                    "{}: RDS manages its master password; it moves in place to standby's secret, replicated to every standby region (ModifyDBInstance with ManageMasterUserPassword false and the secret's password; RDS deletes its own secret), so that read replicas can be made of it",
+                    a.address()
+                ))
+            }
+            _ => None,
+        })
+        .collect()
+}
 
 /// Each `--target` must select something the spec or AWS has.
 pub(super) fn check_targets(

@@ -4,12 +4,17 @@
 
 mod explain;
 mod global;
+mod placement;
 mod reconcile;
 mod unreached;
 
 pub use explain::{check_plan_is_current, protected_deletions};
-use explain::{check_replace, check_targets, explain_role_changes, explain_zone_deletions};
+use explain::{
+    check_replace, check_targets, explain_role_changes, explain_zone_deletions, new_bucket_names,
+    password_migrations,
+};
 pub use global::Unread;
+pub use placement::check_placement;
 use reconcile::recorded_names;
 pub use reconcile::{leave_shared, reconcile};
 pub use unreached::Unreached;
@@ -340,6 +345,11 @@ impl Environment {
         plan.notes.extend(read.unread.iter().map(Unread::note));
         plan.notes
             .extend(read.unreached.iter().map(Unreached::note));
+        if opts.refresh {
+            // Regions not read (assumed down, failed and unreached) are not checked either.
+            let skipped: BTreeSet<String> = opts.assume_down.union(&unreached).cloned().collect();
+            placement::check_placement(provider, &plan, &desired, &skipped).await?;
+        }
         Ok(plan)
     }
 
@@ -399,6 +409,8 @@ impl Environment {
             format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
         }));
         notes.extend(blocked.iter().cloned());
+        notes.extend(new_bucket_names(&actions));
+        notes.extend(password_migrations(&actions));
         Ok(Plan {
             format_version: PLAN_FORMAT_VERSION,
             environment: self.spec.environment.clone(),

@@ -136,7 +136,8 @@ pub trait ApplyContext: Send + Sync {
     fn get(&self, address: &Address) -> Option<Observed>;
 }
 
-/// What a standby region must offer to run the stack at full size (`standby check`).
+/// What a region must offer to run the stack (`standby check` at full size, `plan` for the
+/// launch templates it creates or changes).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum CapacityNeed {
@@ -144,6 +145,9 @@ pub enum CapacityNeed {
     Image { image: String },
     /// The EC2 instance type, offered in the region.
     InstanceType { instance_type: String },
+    /// The EC2 instance type, offered in an availability zone of the region (`plan` checks
+    /// each zone a cluster's subnets are in).
+    InstanceTypeInZone { instance_type: String, zone: String },
     /// The RDS instance class, orderable for the engine and version.
     DbClass {
         engine: String,

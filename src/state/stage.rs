@@ -1,5 +1,5 @@
-//! The stages of a DR operation, as a closed set: promote fences, promotes the data, scales,
-//! moves traffic and turns replication around; rebuild brings a region up, then points
+//! The stages of a DR operation, as a closed set: promote fences, promotes the data, turns
+//! replication around, moves traffic and scales; rebuild brings a region up, then points
 //! traffic and replication at it.
 //!
 //! The words are the journal's form of a stage in the state file (`"name": "fence

@@ -59,8 +59,11 @@ impl Expander {
                     a["replica_of"] = json!(source.to_string());
                     refs.insert("source".into(), source);
                 } else if let Some(secret) = secret {
-                    // Its password, should the primary be created (a replica inherits it).
+                    // Its password, should the primary be created (a replica inherits it),
+                    // or should RDS manage it (a database created so earlier: no replica
+                    // could be made of it).
                     refs.insert("secret".into(), secret.clone());
+                    a[super::reads::CREDENTIALS_MANAGED_BY_RDS] = json!(false);
                 }
                 let d = self.push(
                     address,

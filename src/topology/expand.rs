@@ -183,6 +183,12 @@ impl Expander {
     ) {
         let at = |region: Option<&str>| bucket.name.address(region, "bucket");
         let slug = bucket.name.slug();
+        let naming = self.naming.clone();
+        // Bucket names are global across accounts: the spec's `bucket_name` when given.
+        let name_in = |r: &str| match &bucket.settings_in(r).bucket_name {
+            Some(base) => naming.bucket_named(base, r),
+            None => naming.bucket(&slug, r),
+        };
         let role_of = |r: &Region| roles.get(&r.name).copied().unwrap_or(r.role);
         let live: Vec<&Region> = spec
             .regions
@@ -191,7 +197,7 @@ impl Expander {
             .collect();
         for region in &live {
             let r = region.name.as_str();
-            let name = self.naming.bucket(&slug, r);
+            let name = name_in(r);
             self.push(
                 at(Some(r)),
                 Kind::Bucket,
@@ -229,7 +235,7 @@ impl Expander {
                     "STANDARD".to_string()
                 };
                 Destination {
-                    bucket: self.naming.bucket(&slug, &r.name),
+                    bucket: name_in(&r.name),
                     region: r.name.clone(),
                     storage_class: class,
                 }
@@ -238,7 +244,7 @@ impl Expander {
         let depends_on = standbys.iter().map(|r| at(Some(&r.name))).collect();
         let mut refs = BTreeMap::from([("source".to_string(), source.clone())]);
         let mut replication = json!({
-            "bucket": self.naming.bucket(&slug, p),
+            "bucket": name_in(p),
             "destinations": destinations_value(&destinations),
         });
         match &bucket.settings.replication_role_arn {
@@ -250,11 +256,8 @@ impl Expander {
                 let role_name = self.naming.role(&slug);
                 // The role may read and write the component's buckets in every region of the
                 // spec, nothing else: the same set whichever region is primary.
-                let mut buckets: Vec<String> = spec
-                    .regions
-                    .iter()
-                    .map(|r| self.naming.bucket(&slug, &r.name))
-                    .collect();
+                let mut buckets: Vec<String> =
+                    spec.regions.iter().map(|r| name_in(&r.name)).collect();
                 buckets.sort();
                 self.push(
                     role_address.clone(),
@@ -272,7 +275,7 @@ impl Expander {
             source.child("replication"),
             Kind::BucketReplication,
             Some(p),
-            format!("{}-replication", self.naming.bucket(&slug, p)),
+            format!("{}-replication", name_in(p)),
             attrs(replication),
             refs,
             depends_on,

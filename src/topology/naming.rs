@@ -51,6 +51,12 @@ impl Naming {
         format!("{}-{}", full[..keep].trim_end_matches('-'), hash)
     }
 
+    /// A bucket name from the spec's `bucket_name` (checked in `config`: at most 48 characters
+    /// of S3's alphabet): `<bucket_name>-<region>`.
+    pub fn bucket_named(&self, bucket_name: &str, region: &str) -> String {
+        format!("{bucket_name}-{region}")
+    }
+
     /// Load balancer and target group names: letters, digits and hyphens, at most 32
     /// characters (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html,
     /// `Name`); a longer name keeps its start and a hash of the whole.

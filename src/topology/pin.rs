@@ -89,6 +89,8 @@ pub fn pin_names(desired: &mut [Desired], recorded: &BTreeMap<Address, String>) 
                     rename(v);
                 }
             }
+            // Sorted by bucket, as expansion and the refresh have them.
+            dests.sort_by(|a, b| a["bucket"].as_str().cmp(&b["bucket"].as_str()));
         }
         if let Some(bucket) = d.attrs.get("bucket").and_then(Value::as_str) {
             d.name = format!("{bucket}-replication");

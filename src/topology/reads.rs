@@ -26,6 +26,31 @@ pub fn db_status(computed: &Map<String, Value>) -> Option<&str> {
     computed.get("status").and_then(Value::as_str)
 }
 
+/// A launch template's machine image (`image`), `""` when unset.
+pub fn image(attrs: &Map<String, Value>) -> &str {
+    attrs
+        .get("image")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// A launch template's EC2 instance type (`instance_type`), `""` when unset.
+pub fn instance_type(attrs: &Map<String, Value>) -> &str {
+    attrs
+        .get("instance_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// A subnet's availability zone (`zone`).
+pub fn subnet_zone(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("zone").and_then(Value::as_str)
+}
+
+/// The database attribute saying RDS manages its master credentials in a secret of its own
+/// (`ManageMasterUserPassword`): false for every primary standby makes.
+pub const CREDENTIALS_MANAGED_BY_RDS: &str = "credentials_managed_by_rds";
+
 /// An Auto Scaling group's wanted capacity (`desired`).
 pub fn desired_capacity(attrs: &Map<String, Value>) -> u64 {
     attrs.get("desired").and_then(Value::as_u64).unwrap_or(0)

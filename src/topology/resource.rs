@@ -62,7 +62,9 @@ pub enum Kind {
     /// for a read replica, `null` for a writable primary). refs: `subnet_group`, and
     /// `source` for a replica (its computed `arn`) or `secret` for a primary (the `DbSecret`
     /// its master password is read from when it is created). A primary has `backup_days`
-    /// (automated backups kept). A database restored from the backups replicated into its
+    /// (automated backups kept) and `credentials_managed_by_rds` (false: its password is in the
+    /// `secret`, never in a secret RDS manages; true is read from a database created so
+    /// earlier, which an update moves to the secret in place). A database restored from the backups replicated into its
     /// region has `restore_backup` (the `BackupReplication`'s address, for people) and
     /// `backup_of` (the source database's identifier, whose replicated backups it is
     /// restored from at their latest restorable time): settings of its creation only, never
@@ -115,6 +117,7 @@ pub const ATTRIBUTE_KEYS: &[&str] = &[
     "buckets",
     "cidr",
     "copy_of",
+    "credentials_managed_by_rds",
     "db_instance",
     "desired",
     "destinations",

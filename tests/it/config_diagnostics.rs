@@ -193,6 +193,13 @@ fn invalid_zone() {
 }
 
 #[test]
+fn invalid_bucket_name() {
+    insta::assert_snapshot!(diagnose_extra(
+        "bucket \"receipts\" {\n  bucket_name = \"Acme_Receipts\"\n}\n"
+    ));
+}
+
+#[test]
 fn negative_size() {
     insta::assert_snapshot!(diagnose_extra(
         "cluster \"web\" {\n  size  = -3\n  image = \"ami-123\"\n}\n"

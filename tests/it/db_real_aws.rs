@@ -151,3 +151,54 @@ async fn a_replica_lag_of_minus_one_makes_the_rpo_gate_say_unknown() {
         "-1 is not a lag of 0: {said}"
     );
 }
+
+#[tokio::test]
+async fn a_primary_whose_password_rds_manages_moves_to_the_secret_in_place() {
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    let ws = Workspace::new(proxy.env());
+    ws.write("environments/prod/main.hcl", DR);
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    // As a database created earlier with ManageMasterUserPassword would be.
+    let primary = "checkout-prod-orders-us-east-1";
+    rds(&emulator, "us-east-1")
+        .await
+        .modify_db_instance()
+        .db_instance_identifier(primary)
+        .manage_master_user_password(true)
+        .apply_immediately(true)
+        .send()
+        .await
+        .unwrap();
+    let before = instance(&emulator, "us-east-1").await;
+    assert!(before.master_user_secret().is_some());
+
+    let plan = ws
+        .run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .stdout;
+    assert!(
+        plan.contains("note: region.us-east-1.database.orders: RDS manages its master password; it moves in place to standby's secret")
+            && plan.contains("credentials_managed_by_rds = true -> false")
+            && plan.contains("Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy."),
+        "{plan}"
+    );
+    proxy.clear();
+    ws.run(&["apply", "environments/prod", "--auto-approve"])
+        .ok();
+    assert_eq!(proxy.count_operation("rds", "ModifyDBInstance"), 1);
+    assert_eq!(
+        proxy.count_operation("secretsmanager", "GetSecretValue"),
+        1,
+        "the password comes from standby's secret"
+    );
+    let after = instance(&emulator, "us-east-1").await;
+    assert!(after.master_user_secret().is_none(), "{after:?}");
+    assert_eq!(
+        after.dbi_resource_id(),
+        before.dbi_resource_id(),
+        "the same database, not a replacement"
+    );
+    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
+        .ok();
+}

@@ -133,7 +133,8 @@ async fn reference() -> (BTreeMap<String, Value>, BTreeMap<String, Role>) {
 #[tokio::test]
 async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
     let (want_layout, want_roles) = reference().await;
-    // One failing step per stage that can stop (DNS, stage 4, is best effort).
+    // One failing step per stage that can stop (DNS, stage 4, is best effort); the stage
+    // numbers are promote's order: fence, database, replication, DNS, scale-up.
     let cases = [
         (
             "region.us-east-1.bucket.receipts.replication",
@@ -152,15 +153,16 @@ async fn a_promote_stopped_at_any_stage_is_finished_by_the_same_request() {
             Role::WarmStandby,
         ),
         (
-            "region.us-west-2.cluster.web.group",
+            "region.us-west-2.bucket.receipts.replication",
             3,
             "us-east-1",
             Role::Failed,
             "us-west-2",
             Role::Primary,
         ),
+        // The scale-up comes last: replication and DNS are done when it fails.
         (
-            "region.us-west-2.bucket.receipts.replication",
+            "region.us-west-2.cluster.web.group",
             5,
             "us-east-1",
             Role::Failed,
@@ -283,7 +285,7 @@ async fn another_operation_is_refused_while_one_is_interrupted_unless_given_up()
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("promote us-west-2 was interrupted at stage 3/5")
+        err.contains("promote us-west-2 was interrupted at stage 5/5")
             && err.contains("run `standby promote us-west-2` to finish it first")
             && err.contains("--abandon-interrupted"),
         "{err}"

@@ -274,20 +274,22 @@ async fn a_promote_killed_while_scaling_is_finished_by_the_same_command() {
     s.proxy
         .hold_operation("UpdateAutoScalingGroup", Hold::Before);
     kill_promote_when_held(&s, "UpdateAutoScalingGroup", |_| {});
-    assert_stopped_at(&s, 3, "failed", "primary");
-    assert_resumed(&s, 3).await;
+    // The scale-up is the last stage: replication and DNS are done before it.
+    assert_stopped_at(&s, 5, "failed", "primary");
+    assert_resumed(&s, 5).await;
 }
 
 #[tokio::test]
 async fn a_promote_killed_while_moving_dns_is_finished_by_the_same_command() {
     let s = setup().await;
-    // The fence changes records too: hold them only once scaling (a later stage) started.
+    // The fence changes records too: hold them only once replication (the stage before
+    // DNS) started.
     s.proxy
-        .hold_operation("UpdateAutoScalingGroup", Hold::Before);
+        .hold_operation("PUT bucket?replication", Hold::Before);
     kill_promote_when_held(&s, CHANGE_RECORDS, |proxy| {
-        proxy.wait_held("UpdateAutoScalingGroup", HELD_FOR);
+        proxy.wait_held("PUT bucket?replication", HELD_FOR);
         proxy.hold_operation(CHANGE_RECORDS, Hold::Before);
-        proxy.release("UpdateAutoScalingGroup");
+        proxy.release("PUT bucket?replication");
     });
     assert_stopped_at(&s, 4, "failed", "primary");
     assert_resumed(&s, 4).await;
@@ -299,8 +301,32 @@ async fn a_promote_killed_while_moving_replication_is_finished_by_the_same_comma
     s.proxy
         .hold_operation("PUT bucket?replication", Hold::Before);
     kill_promote_when_held(&s, "PUT bucket?replication", |_| {});
+    assert_stopped_at(&s, 3, "failed", "primary");
+    assert_resumed(&s, 3).await;
+}
+
+#[tokio::test]
+async fn a_promote_short_of_capacity_moves_data_and_traffic_and_reports_the_shortfall() {
+    let s = setup().await;
+    // us-west-2 runs its 2 warm instances and has room for no more (strict mode's
+    // `autoscaling.capacity-failure`: the scale-up to 4 launches nothing, a failed activity).
+    s.proxy.strict(0.002);
+    s.proxy.limit_capacity("us-west-2", 2);
+    let short = s.ws.run(PROMOTE);
+    assert_eq!(short.code, 1, "{}", short.stderr);
+    assert!(s.proxy.fired("autoscaling.capacity-failure") > 0);
+    for said in [
+        "region.us-west-2.cluster.web.group: group checkout-prod-web-us-west-2 in us-west-2 has 2 of 4 instances in service",
+        "InsufficientInstanceCapacity",
+        "promote us-west-2 stopped at stage 5/5 (scale us-west-2 to full size)",
+    ] {
+        assert!(short.stderr.contains(said), "{said}: {}", short.stderr);
+    }
     assert_stopped_at(&s, 5, "failed", "primary");
-    assert_resumed(&s, 5).await;
+    // Everything but the scale-up is done: the database, DNS and replication moved.
+    let mut want = promoted();
+    want.running.insert("us-west-2".into(), 2);
+    assert_eq!(layout(&s.emulator).await, want);
 }
 
 /// The lines of a plan a person reads first: its notes, and the summary.

@@ -68,6 +68,7 @@ fn spec(dir: &Path, web_size: u32) -> Spec {
             settings: BucketSettings {
                 cold_storage_class: "GLACIER".into(),
                 replication_role_arn: None,
+                bucket_name: None,
             },
             per_region: BTreeMap::new(),
         }],

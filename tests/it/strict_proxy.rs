@@ -545,3 +545,64 @@ async fn rds_automated_backups_replication_replicates_lists_restores_and_stops()
         .all(|b| b.db_instance_arn() != Some(&source_arn)));
     assert!(proxy.fired("rds.automated-backups-replication") >= 4);
 }
+
+#[tokio::test]
+async fn autoscaling_capacity_failure_launches_to_the_limit_and_reports_a_failed_activity() {
+    use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, ScalingActivityStatusCode};
+    let emulator = Emulator::start();
+    let proxy = Proxy::start(&emulator.endpoint());
+    proxy.strict(0.01);
+    proxy.limit_capacity("us-east-1", 1);
+    let config = proxy.sdk_config("us-east-1").await;
+    let ec2 = proxy.ec2("us-east-1").await;
+    ec2.create_launch_template()
+        .launch_template_name("web")
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id("ami-12c6146b")
+                .instance_type(InstanceType::T3Micro)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let asg = aws_sdk_autoscaling::Client::new(&config);
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name("web")
+        .launch_template(
+            LaunchTemplateSpecification::builder()
+                .launch_template_name("web")
+                .build(),
+        )
+        .min_size(3)
+        .max_size(3)
+        .desired_capacity(3)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .expect("AWS takes the request; the launches fail later");
+
+    let groups = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("web")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.auto_scaling_groups()[0].instances().len(), 1);
+    let activities = asg
+        .describe_scaling_activities()
+        .auto_scaling_group_name("web")
+        .send()
+        .await
+        .unwrap();
+    let failed = &activities.activities()[0];
+    assert_eq!(
+        failed.status_code(),
+        Some(&ScalingActivityStatusCode::Failed)
+    );
+    assert!(failed
+        .status_message()
+        .unwrap()
+        .contains("InsufficientInstanceCapacity"));
+    assert_eq!(proxy.fired("autoscaling.capacity-failure"), 1);
+}

@@ -517,6 +517,13 @@ impl Provider for AwsProvider {
             CapacityNeed::InstanceType { instance_type } => {
                 self.instance_type_is_offered(region, instance_type).await
             }
+            CapacityNeed::InstanceTypeInZone {
+                instance_type,
+                zone,
+            } => {
+                self.instance_type_is_offered_in(region, instance_type, zone)
+                    .await
+            }
             // Emulator workaround: moto answers no orderable option for most engines.
             CapacityNeed::DbClass { engine, .. }
                 if self.emulator.on() && !emulator::orderable_options_known(engine) =>

@@ -270,6 +270,17 @@ impl Proxy {
         }
     }
 
+    /// Strict mode's opt-in rule `autoscaling.capacity-failure`: Auto Scaling groups in
+    /// `region` launch at most `limit` instances and report the launches they could not make
+    /// as failed scaling activities, as a region short of capacity or vCPU quota does.
+    pub fn limit_capacity(&self, region: &str, limit: u32) {
+        self.state()
+            .strict
+            .as_mut()
+            .expect("limit_capacity is a strict-mode rule: call Proxy::strict first")
+            .add(Box::new(crate::strict::CapacityFailure::new(region, limit)));
+    }
+
     /// How often the strict-mode rule `rule` (`ec2.instance-pending` ...) fired.
     pub fn fired(&self, rule: &str) -> usize {
         self.state().strict.as_ref().map_or(0, |s| s.fired(rule))

@@ -132,7 +132,8 @@ impl Rule for TargetInitial {
             return false;
         }
         let ids = elements(&reply.body, "Id");
-        self.launches.note(ids.into_iter().filter(|i| i.starts_with("i-")), now);
+        self.launches
+            .note(ids.into_iter().filter(|i| i.starts_with("i-")), now);
         let launches = &self.launches;
         rewrite_members(&mut reply.body, "<member><Target>", |m| {
             let id = elements(m, "Id").first().copied()?;
@@ -211,7 +212,8 @@ impl Rule for InsufficientCapacity {
             // Any other change of the group's capacity is no longer the failed scale-up.
             if call.operation == "UpdateAutoScalingGroup" {
                 let group = call.param("AutoScalingGroupName").unwrap_or_default();
-                self.failed.remove(&(call.region.clone(), group.to_string()));
+                self.failed
+                    .remove(&(call.region.clone(), group.to_string()));
             }
             return None;
         };
@@ -242,9 +244,10 @@ impl Rule for InsufficientCapacity {
                     return false;
                 };
                 let activity = failed_activity(group, desired, *at);
-                let listed = reply
-                    .body
-                    .replace("<Activities/>", &format!("<Activities>{activity}</Activities>"));
+                let listed = reply.body.replace(
+                    "<Activities/>",
+                    &format!("<Activities>{activity}</Activities>"),
+                );
                 reply.body = listed;
                 true
             }

@@ -41,7 +41,9 @@ impl Rule for NegativeLag {
                     .and_then(|v| v.parse::<f64>().ok())
                     .is_some_and(|v| v >= 0.0);
                 if running {
-                    if let Some(id) = instance(call, "MetricData.member.1.Dimensions.member.1.Value") {
+                    if let Some(id) =
+                        instance(call, "MetricData.member.1.Dimensions.member.1.Value")
+                    {
                         self.stopped.remove(&id);
                     }
                 }
@@ -84,6 +86,9 @@ fn negative_lag(body: &str, at: &str) -> String {
             out.replace_range(start + "<Datapoints>".len()..end, &point);
             out
         }
-        _ => body.replace("<Datapoints/>", &format!("<Datapoints>{point}</Datapoints>")),
+        _ => body.replace(
+            "<Datapoints/>",
+            &format!("<Datapoints>{point}</Datapoints>"),
+        ),
     }
 }

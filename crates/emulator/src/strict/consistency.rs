@@ -50,14 +50,28 @@ impl Rule for NewIdNotFound {
         let id = call
             .params
             .values()
-            .find(|v| self.fresh.get(*v).is_some_and(|at| now.duration_since(*at) < clock.of(WINDOW)))?
+            .find(|v| {
+                self.fresh
+                    .get(*v)
+                    .is_some_and(|at| now.duration_since(*at) < clock.of(WINDOW))
+            })?
             .clone();
         self.fresh.remove(&id);
         let code = not_found(&id)?;
-        Some(Refusal::bad_request(self.name(), code, &format!("The ID '{id}' does not exist")))
+        Some(Refusal::bad_request(
+            self.name(),
+            code,
+            &format!("The ID '{id}' does not exist"),
+        ))
     }
 
-    fn after(&mut self, call: &Call, reply: &mut super::Reply, now: Instant, _clock: Clock) -> bool {
+    fn after(
+        &mut self,
+        call: &Call,
+        reply: &mut super::Reply,
+        now: Instant,
+        _clock: Clock,
+    ) -> bool {
         if call.service != "ec2" || reply.status != 200 {
             return false;
         }
@@ -96,7 +110,9 @@ impl Rule for Draining {
                 None
             }
             "DeleteSecurityGroup" | "DeleteSubnet"
-                if self.terminated.is_some_and(|at| now.duration_since(at) < clock.of(DRAIN)) =>
+                if self
+                    .terminated
+                    .is_some_and(|at| now.duration_since(at) < clock.of(DRAIN)) =>
             {
                 Some(Refusal::bad_request(
                     self.name(),

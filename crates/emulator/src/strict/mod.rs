@@ -62,8 +62,13 @@
 //!   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-capacity.html).
 //! - [`route53::CallerReference`] `route53.caller-reference`: a `CallerReference` is never
 //!   reused (https://docs.aws.amazon.com/Route53/latest/APIReference/API_CreateHealthCheck.html).
+//! - [`capacity::CapacityFailure`] `autoscaling.capacity-failure` (opt-in, per region:
+//!   `Proxy::limit_capacity`): a group launches no more than the region's capacity and
+//!   reports the rest as a `Failed` scaling activity
+//!   (https://docs.aws.amazon.com/autoscaling/ec2/userguide/ts-as-capacity.html).
 
 mod autoscaling;
+mod capacity;
 mod cloudwatch;
 mod consistency;
 mod ec2;
@@ -74,6 +79,7 @@ mod refresh;
 mod route53;
 mod tokens;
 
+pub use capacity::CapacityFailure;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -101,7 +107,10 @@ impl Call {
         let dotted = format!("{prefix}.");
         self.params
             .iter()
-            .filter(|(k, _)| k.strip_prefix(&dotted).is_some_and(|n| n.parse::<u32>().is_ok()))
+            .filter(|(k, _)| {
+                k.strip_prefix(&dotted)
+                    .is_some_and(|n| n.parse::<u32>().is_ok())
+            })
             .map(|(_, v)| v.as_str())
             .collect()
     }
@@ -210,6 +219,11 @@ impl Strict {
             ],
             fired: BTreeMap::new(),
         }
+    }
+
+    /// Adds an opt-in rule (one a test asks for, such as a region short of capacity).
+    pub fn add(&mut self, rule: Box<dyn Rule>) {
+        self.rules.push(rule);
     }
 
     /// The first rule that refuses the call, counted.

@@ -45,13 +45,20 @@ impl Rule for MinorUpgrade {
 /// Raises the last component of the `EngineVersion` of the `<DBInstance>` whose identifier
 /// is `id`.
 fn bump_version(body: &mut String, id: &str) -> bool {
-    let Some(at) = body.find(&format!("<DBInstanceIdentifier>{id}</DBInstanceIdentifier>")) else {
+    let Some(at) = body.find(&format!(
+        "<DBInstanceIdentifier>{id}</DBInstanceIdentifier>"
+    )) else {
         return false;
     };
     let start = body[..at].rfind("<DBInstance>").unwrap_or(0);
-    let end = body[at..].find("</DBInstance>").map_or(body.len(), |i| at + i);
+    let end = body[at..]
+        .find("</DBInstance>")
+        .map_or(body.len(), |i| at + i);
     let instance = &body[start..end];
-    let Some(version) = elements(instance, "EngineVersion").first().map(|v| v.to_string()) else {
+    let Some(version) = elements(instance, "EngineVersion")
+        .first()
+        .map(|v| v.to_string())
+    else {
         return false;
     };
     let Some((major, minor)) = version.rsplit_once('.') else {
@@ -90,7 +97,11 @@ impl Rule for ManagedPasswordReplica {
         }
         let source = call.param("SourceDBInstanceIdentifier")?;
         // An ARN ends in `:db:<identifier>`.
-        let id = source.rsplit(':').next().unwrap_or(source).to_ascii_lowercase();
+        let id = source
+            .rsplit(':')
+            .next()
+            .unwrap_or(source)
+            .to_ascii_lowercase();
         self.managed.contains(&id).then(|| {
             Refusal::bad_request(
                 self.name(),

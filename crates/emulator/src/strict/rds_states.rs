@@ -16,8 +16,14 @@ pub struct RdsStates {
 }
 
 const MINUTE: Duration = Duration::from_secs(60);
-const CREATE: &[(&str, Duration)] = &[("creating", MINUTE.saturating_mul(5)), ("backing-up", MINUTE.saturating_mul(2))];
-const PROMOTE: &[(&str, Duration)] = &[("modifying", MINUTE.saturating_mul(2)), ("rebooting", MINUTE)];
+const CREATE: &[(&str, Duration)] = &[
+    ("creating", MINUTE.saturating_mul(5)),
+    ("backing-up", MINUTE.saturating_mul(2)),
+];
+const PROMOTE: &[(&str, Duration)] = &[
+    ("modifying", MINUTE.saturating_mul(2)),
+    ("rebooting", MINUTE),
+];
 const MODIFY: &[(&str, Duration)] = &[("modifying", MINUTE.saturating_mul(2))];
 
 impl RdsStates {
@@ -45,13 +51,18 @@ impl Rule for RdsStates {
             return false;
         }
         let states = match call.operation.as_str() {
-            "CreateDBInstance" | "CreateDBInstanceReadReplica" | "RestoreDBInstanceFromDBSnapshot" | "RestoreDBInstanceToPointInTime" => CREATE,
+            "CreateDBInstance"
+            | "CreateDBInstanceReadReplica"
+            | "RestoreDBInstanceFromDBSnapshot"
+            | "RestoreDBInstanceToPointInTime" => CREATE,
             "PromoteReadReplica" => PROMOTE,
             "ModifyDBInstance" => MODIFY,
             "DescribeDBInstances" => return self.rewrite(&mut reply.body, now, clock),
             _ => return false,
         };
-        let id = call.param("DBInstanceIdentifier").or(call.param("TargetDBInstanceIdentifier"));
+        let id = call
+            .param("DBInstanceIdentifier")
+            .or(call.param("TargetDBInstanceIdentifier"));
         if let Some(id) = id {
             self.started.insert(id.to_string(), (now, states));
         }
@@ -68,11 +79,17 @@ impl RdsStates {
         out.push_str(parts.next().unwrap_or_default());
         for part in parts {
             out.push_str("<DBInstance>");
-            let id = super::elements(part, "DBInstanceIdentifier").first().map(|s| s.to_string());
+            let id = super::elements(part, "DBInstanceIdentifier")
+                .first()
+                .map(|s| s.to_string());
             match id.and_then(|id| self.state(&id, now, clock)) {
                 Some(state) if part.contains("<DBInstanceStatus>available</DBInstanceStatus>") => {
                     let shown = format!("<DBInstanceStatus>{state}</DBInstanceStatus>");
-                    out.push_str(&part.replacen("<DBInstanceStatus>available</DBInstanceStatus>", &shown, 1));
+                    out.push_str(&part.replacen(
+                        "<DBInstanceStatus>available</DBInstanceStatus>",
+                        &shown,
+                        1,
+                    ));
                     fired = true;
                 }
                 _ => out.push_str(part),

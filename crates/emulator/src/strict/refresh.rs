@@ -134,7 +134,11 @@ impl InstanceRefresh {
     fn start(&mut self, call: &Call, reply: &mut Reply) -> bool {
         let group = call.param("AutoScalingGroupName").unwrap_or_default();
         let Some(desired) = elements(&reply.body, "DesiredCapacity").first().copied() else {
-            *reply = error_reply(self.name(), "ValidationError", "AutoScalingGroup name not found");
+            *reply = error_reply(
+                self.name(),
+                "ValidationError",
+                "AutoScalingGroup name not found",
+            );
             return true;
         };
         let pref = |k: &str, default: usize| {
@@ -203,7 +207,11 @@ impl InstanceRefresh {
         rewrite_members(body, "<member><AutoScalingGroupName>", |m| {
             let name = elements(m, "AutoScalingGroupName").first().copied()?;
             let r = &self.refreshes[self.running(region, name)?];
-            Some(replace_element(m, "DesiredCapacity", &r.desired.to_string()))
+            Some(replace_element(
+                m,
+                "DesiredCapacity",
+                &r.desired.to_string(),
+            ))
         })
     }
 }
@@ -231,12 +239,19 @@ fn step(
     // "Rounded up to the nearest integer" (MinHealthyPercentage), down for the maximum.
     let floor = (r.desired * r.min_healthy).div_ceil(100);
     let ceiling = (r.desired * r.max_healthy / 100).max(r.desired);
-    let spare = members.iter().filter(|m| healthy(m)).count().saturating_sub(floor);
+    let spare = members
+        .iter()
+        .filter(|m| healthy(m))
+        .count()
+        .saturating_sub(floor);
     let mut calls = Vec::new();
     let gone: Vec<&&Member> = old.iter().filter(|m| healthy(m)).take(spare).collect();
     for m in &gone {
         calls.push(BTreeMap::from([
-            ("Action".into(), "TerminateInstanceInAutoScalingGroup".into()),
+            (
+                "Action".into(),
+                "TerminateInstanceInAutoScalingGroup".into(),
+            ),
             ("Version".into(), "2011-01-01".into()),
             ("InstanceId".into(), m.id.clone()),
             ("ShouldDecrementDesiredCapacity".into(), "true".into()),
@@ -320,7 +335,12 @@ mod tests {
         let calls = step(&mut r, &old, |_| true);
         assert_eq!(calls.len(), 1, "only a launch: {calls:?}");
         assert_eq!(calls[0]["DesiredCapacity"], "4");
-        let four = [member("i-old0"), member("i-old1"), member("i-new0"), member("i-new1")];
+        let four = [
+            member("i-old0"),
+            member("i-old1"),
+            member("i-new0"),
+            member("i-new1"),
+        ];
         let calls = step(&mut r, &four, |m| m.id.contains("old"));
         assert!(calls.is_empty(), "replacements not healthy yet: {calls:?}");
         let calls = step(&mut r, &four, |_| true);

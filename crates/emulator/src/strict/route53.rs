@@ -33,7 +33,11 @@ impl Rule for Rate {
             self.recent.pop_front();
         }
         if self.recent.len() >= 5 {
-            return Some(Refusal::bad_request(self.name(), "Throttling", "Rate exceeded"));
+            return Some(Refusal::bad_request(
+                self.name(),
+                "Throttling",
+                "Rate exceeded",
+            ));
         }
         self.recent.push_back(now);
         None
@@ -64,10 +68,14 @@ impl Rule for ChangePending {
             return false;
         };
         let at = *self.changes.entry(id).or_insert(now);
-        if now.duration_since(at) >= clock.of(PROPAGATION) || !reply.body.contains("<Status>INSYNC</Status>") {
+        if now.duration_since(at) >= clock.of(PROPAGATION)
+            || !reply.body.contains("<Status>INSYNC</Status>")
+        {
             return false;
         }
-        reply.body = reply.body.replacen("<Status>INSYNC</Status>", "<Status>PENDING</Status>", 1);
+        reply.body = reply
+            .body
+            .replacen("<Status>INSYNC</Status>", "<Status>PENDING</Status>", 1);
         true
     }
 }
@@ -103,12 +111,17 @@ impl Rule for CallerReference {
         };
         let reference = elements(&body, "CallerReference").first()?.to_string();
         match self.used.get(&reference) {
-            Some((first, at)) if *first != call.body || now.duration_since(*at) > Duration::from_secs(1) => {
+            Some((first, at))
+                if *first != call.body || now.duration_since(*at) > Duration::from_secs(1) =>
+            {
                 self.refused.insert(reference.clone());
                 Some(Refusal {
                     status: 409,
                     code: code.to_string(),
-                    message: format!("caller reference {reference} was used before (standby strict proxy: {})", self.name()),
+                    message: format!(
+                        "caller reference {reference} was used before (standby strict proxy: {})",
+                        self.name()
+                    ),
                 })
             }
             Some(_) => None,

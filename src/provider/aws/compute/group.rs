@@ -248,9 +248,10 @@ impl Compute {
                 };
                 if let (Some(cause), 2..) = (cause, seen) {
                     bail!(
-                        "{a}: group {name} in {r} cannot launch the {want} instances it wants \
-                         (DescribeScalingActivities: {cause}); raise the quota or choose \
-                         another instance type or region, then run the command again"
+                        "{a}: group {name} in {r} has {in_service} of {want} instances in service: \
+                         a launch failed (DescribeScalingActivities: {cause}); Auto Scaling keeps \
+                         retrying: request more capacity or vCPU quota, or set another instance \
+                         type for {r} in a region override, then run the command again"
                     );
                 }
                 let now = format!("{in_service} of {} in service", g.instances().len());

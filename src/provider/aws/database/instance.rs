@@ -154,10 +154,13 @@ impl Rds {
         Ok(())
     }
 
+    /// `password`: the secret's, given when the live database's password is managed by RDS
+    /// and must move to the secret.
     pub(super) async fn update_database(
         &self,
         d: &Desired,
         current: &Observed,
+        password: Option<&Password>,
     ) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let identifier = str_attr(d, "identifier")?;
@@ -209,6 +212,20 @@ impl Rds {
         let days = d.attrs.get("backup_days").and_then(Value::as_i64);
         if let Some(days) = days.filter(|n| live.backup_retention_period() != Some(*n as i32)) {
             req = req.backup_retention_period(days as i32);
+            changed = true;
+        }
+        let unmanage = d.attrs.get("credentials_managed_by_rds") == Some(&json!(false))
+            && live.master_user_secret().is_some();
+        if unmanage {
+            // RDS deletes its managed secret and takes MasterUserPassword instead, in place
+            // (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html,
+            // `ManageMasterUserPassword`): then a read replica can be made of it.
+            let password = password.ok_or_else(|| {
+                anyhow!("{a}: RDS manages its master password; moving it to standby's secret needs the `secret` reference")
+            })?;
+            req = req
+                .manage_master_user_password(false)
+                .master_user_password(password.expose());
             changed = true;
         }
         if changed {
@@ -389,6 +406,10 @@ pub(super) fn instance_observed(i: &DbInstance, address: Address, region: &str) 
             ("storage_gb", json!(i.allocated_storage())),
             ("backup_days", json!(i.backup_retention_period())),
             ("replica_of", Value::Null),
+            (
+                "credentials_managed_by_rds",
+                json!(i.master_user_secret().is_some()),
+            ),
         ]),
         computed,
         depends_on: Vec::new(),

@@ -108,10 +108,15 @@ impl Rds {
         Ok(o)
     }
 
-    pub(crate) async fn update(&self, d: &Desired, current: &Observed) -> anyhow::Result<Observed> {
+    pub(crate) async fn update(
+        &self,
+        d: &Desired,
+        current: &Observed,
+        password: Option<&Password>,
+    ) -> anyhow::Result<Observed> {
         let mut o = match d.kind {
             Kind::DbSubnetGroup => self.retag_subnet_group(d, current).await?,
-            Kind::Database => self.update_database(d, current).await?,
+            Kind::Database => self.update_database(d, current, password).await?,
             // A snapshot is immutable but for its tags: any other change is a replacement.
             Kind::DbSnapshot => {
                 let settings = |m: &Map<String, Value>| {
@@ -415,9 +420,21 @@ impl super::handler::KindHandler for Databases {
         p: &AwsProvider,
         d: &Desired,
         current: &Observed,
-        _ctx: &dyn ApplyContext,
+        ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
-        let rds = p.rds(region_of(&d.address, d.region.as_deref())?);
+        let region = region_of(&d.address, d.region.as_deref())?;
+        let rds = p.rds(region);
+        // A database whose password RDS manages moves to the secret's password.
+        let unmanage = d.attrs.get("credentials_managed_by_rds") == Some(&Value::Bool(false))
+            && current.attrs.get("credentials_managed_by_rds") == Some(&Value::Bool(true));
+        let password = match primary_secret(d, ctx)?.filter(|_| unmanage) {
+            Some(secret) => Some(
+                p.secrets(secrets::read_region(&secret, region))
+                    .password(&secret.id, &d.address)
+                    .await?,
+            ),
+            None => None,
+        };
         // `standby restore`: the swap, then the replaced instance stopped.
         if d.attrs.contains_key("restore") || d.attrs.contains_key("stopped") {
             let mut o = match d.attrs.contains_key("restore") {
@@ -432,13 +449,13 @@ impl super::handler::KindHandler for Databases {
             && is_replica(&d.attrs) == Some(false)
             && is_replica(&current.attrs) == Some(true);
         if !promoting {
-            return rds.update(d, current).await;
+            return rds.update(d, current, password.as_ref()).await;
         }
         rds.promote_read_replica(&current.id, backup_days(d), &d.address)
             .await?;
         let mut promoted = current.clone();
         promoted.attrs.insert("replica_of".into(), Value::Null);
-        rds.update(d, &promoted).await
+        rds.update(d, &promoted, password.as_ref()).await
     }
 
     async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {

@@ -1,7 +1,8 @@
 //! Reads for `standby check`: whether a standby region could run the stack at full size
 //! (the image there, the instance type offered, the database class orderable; the vCPU
 //! quota in `quota.rs`), the data and traffic signals (`signals.rs`) and the canary
-//! (`canary.rs`).
+//! (`canary.rs`); and for `plan`: each new launch template's image, and its instance type in
+//! each zone.
 //!
 //! Invariant: read only; each read is one call in the standby's own region.
 
@@ -76,6 +77,39 @@ impl AwsProvider {
         Ok(out.instance_type_offerings().iter().any(|o| {
             o.instance_type()
                 .is_some_and(|t| t.as_str() == instance_type)
+        }))
+    }
+
+    /// Whether `instance_type` is offered in the availability zone `zone` of `region`: a
+    /// type offered in the region may be missing from some of its zones (LocationType
+    /// `availability-zone`,
+    /// https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeInstanceTypeOfferings.html).
+    pub(super) async fn instance_type_is_offered_in(
+        &self,
+        region: &str,
+        instance_type: &str,
+        zone: &str,
+    ) -> anyhow::Result<bool> {
+        let ec2 = self.ec2(region);
+        let _permit = ec2.limit.acquire().await?;
+        let filter = |name: &str, value: &str| Filter::builder().name(name).values(value).build();
+        let out = ec2
+            .client
+            .describe_instance_type_offerings()
+            .location_type(LocationType::AvailabilityZone)
+            .filters(filter("instance-type", instance_type))
+            .filters(filter("location", zone))
+            .send()
+            .await
+            .op(
+                "DescribeInstanceTypeOfferings",
+                region,
+                &format!("instance type {instance_type} in {zone}"),
+            )?;
+        Ok(out.instance_type_offerings().iter().any(|o| {
+            o.instance_type()
+                .is_some_and(|t| t.as_str() == instance_type)
+                && o.location() == Some(zone)
         }))
     }
 

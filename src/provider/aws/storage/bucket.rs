@@ -17,7 +17,17 @@ impl S3 {
         }
         // Already in this account: ours from a retried or interrupted apply (adopted and
         // configured), unless its tags name another environment.
-        let created = req.send().await.absent_if(
+        let created = match req.send().await {
+            // Names are global: another account holds this one (S3 CreateBucket,
+            // `BucketAlreadyExists`: https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html).
+            Err(e) if error::code(&e) == Some("BucketAlreadyExists") => bail!(
+                "{}: bucket name {name} in {} is taken by another AWS account (CreateBucket: BucketAlreadyExists): bucket names are global: set `bucket_name` in the bucket block (or in a region override) to a name of your own",
+                d.address,
+                self.region
+            ),
+            res => res,
+        }
+        .absent_if(
             &["BucketAlreadyOwnedByYou"],
             "CreateBucket",
             &self.region,
