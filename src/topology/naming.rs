@@ -143,6 +143,13 @@ pub fn short_hash(s: &str) -> String {
     hex::encode(&Sha256::digest(s.as_bytes())[..4])
 }
 
+/// `<identifier>-<suffix>` within RDS's 63 characters, never ending in or doubling a hyphen.
+pub fn derived_identifier(identifier: &str, suffix: &str) -> String {
+    let room = 63 - suffix.len() - 1;
+    let stem: String = identifier.chars().take(room).collect();
+    format!("{}-{suffix}", stem.trim_end_matches('-'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,11 +173,4 @@ mod tests {
         assert_eq!(long.len(), 63);
         assert_ne!(long, n.bucket(&"a".repeat(81), "eu-west-1"));
     }
-}
-
-/// `<identifier>-<suffix>` within RDS's 63 characters, never ending in or doubling a hyphen.
-pub fn derived_identifier(identifier: &str, suffix: &str) -> String {
-    let room = 63 - suffix.len() - 1;
-    let stem: String = identifier.chars().take(room).collect();
-    format!("{}-{suffix}", stem.trim_end_matches('-'))
 }
