@@ -249,7 +249,10 @@ async fn a_scale_up_without_capacity_fails_naming_the_group_region_and_cause() {
     assert_ne!(run.code, 0, "{}", run.stdout);
     let err = &run.stderr;
     assert!(err.contains(&group("us-west-2")), "{err}");
-    assert!(err.contains("in us-west-2 cannot launch"), "{err}");
+    assert!(
+        err.contains("in us-west-2 has 2 of 4 instances in service: a launch failed"),
+        "{err}"
+    );
     assert!(err.contains("vCPU limit"), "the cause: {err}");
     assert!(!err.contains("gave up"), "not a timeout: {err}");
     assert!(proxy.fired("autoscaling.insufficient-capacity") >= 1);
