@@ -217,7 +217,7 @@ pub async fn check(
     let regions = standbys(&roles, &opts.regions)?;
     let desired = env.desired_in(&roles, state)?;
     let live = env
-        .refresh(provider, state, &desired, &roles, &BTreeSet::new(), false)
+        .refresh(provider, state, &desired, &roles, Default::default())
         .await?
         .live;
     let now = opts.now.unwrap_or_else(SystemTime::now);

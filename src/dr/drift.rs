@@ -11,7 +11,7 @@
 
 use crate::address::Address;
 use crate::config::{DriftIgnore, Role};
-use crate::environment::Environment;
+use crate::environment::{Environment, ReadOptions};
 use crate::plan::Change;
 use crate::provider::{Observed, Provider};
 use crate::state::State;
@@ -168,11 +168,22 @@ pub async fn drift(
 ) -> Result<DriftReport> {
     let roles = env.roles(state);
     let desired = env.desired_in(&roles, state)?;
-    let mut scope = env.scope(state, &desired);
-    scope.include_unmanaged = true;
-    let mut live = provider.refresh(&scope).await?;
-    crate::environment::reconcile(&mut live, state, &desired);
-    Ok(compare(env, state, &roles, &desired, &live, opts))
+    let reads = ReadOptions {
+        unmanaged: true,
+        ..ReadOptions::default()
+    };
+    // A region failed in the state that cannot be read keeps its state view: not checked.
+    let read = env
+        .refresh(provider, state, &desired, &roles, reads)
+        .await?;
+    let mut report = compare(env, state, &roles, &desired, &read.live, opts);
+    report.notes.extend(read.unreached.iter().map(|u| {
+        format!(
+            "region {} is failed in the state and could not be read: its resources are not checked ({})",
+            u.region, u.error
+        )
+    }));
+    Ok(report)
 }
 
 /// The comparison part of `drift`, without any AWS call.

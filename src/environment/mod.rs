@@ -61,6 +61,17 @@ pub struct PlanOptions {
     pub degrade_global: bool,
 }
 
+/// What a refresh leaves out or adds to the plain read of the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions<'a> {
+    /// Regions not read at all: the state's view of them stands.
+    pub assume_down: Option<&'a BTreeSet<String>>,
+    /// Global control planes that fail fall back to the state (promote and rebuild).
+    pub degrade_global: bool,
+    /// Also resources that carry the environment's tags but no address (drift).
+    pub unmanaged: bool,
+}
+
 /// What a refresh found, and what it could not read.
 #[derive(Debug, Default)]
 pub struct Refreshed {
@@ -264,10 +275,13 @@ impl Environment {
         state: Option<&State>,
         desired: &[Desired],
         roles: &BTreeMap<String, Role>,
-        assume_down: &BTreeSet<String>,
-        degrade_global: bool,
+        read: ReadOptions<'_>,
     ) -> Result<Refreshed> {
+        let none = BTreeSet::new();
+        let (assume_down, degrade_global) =
+            (read.assume_down.unwrap_or(&none), read.degrade_global);
         let mut scope = self.scope(state, desired);
+        scope.include_unmanaged = read.unmanaged;
         scope.regions.retain(|r| !assume_down.contains(r));
         let held = self.held_roles(state);
         let failed: BTreeSet<String> = unreached::still_failed(&held, roles)
@@ -330,8 +344,11 @@ impl Environment {
                 state,
                 &desired,
                 &roles,
-                &opts.assume_down,
-                opts.degrade_global,
+                ReadOptions {
+                    assume_down: Some(&opts.assume_down),
+                    degrade_global: opts.degrade_global,
+                    unmanaged: false,
+                },
             )
             .await?
         } else {

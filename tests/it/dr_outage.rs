@@ -171,6 +171,14 @@ async fn promote_completes_with_the_global_control_planes_down_and_apply_finishe
     assert_eq!(values, load_balancer_names(&emulator, "us-west-2").await);
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
+    // Drift works too: the failed region it cannot read is named, not an error.
+    let drift = ws.run(&["drift", "environments/prod"]);
+    assert_ne!(drift.code, 1, "{}", drift.stderr);
+    let said = format!("{}{}", drift.stdout, drift.stderr);
+    assert!(
+        said.contains("region us-east-1 is failed in the state and could not be read"),
+        "{said}"
+    );
     assert!(
         replication_targets(&emulator, "us-east-1")
             .await
