@@ -10,7 +10,7 @@
 
 use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
-use super::{region_of, tags, AwsProvider};
+use super::{tags, AwsProvider};
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
@@ -108,46 +108,31 @@ fn int_attr(d: &Desired, key: &str) -> anyhow::Result<i32> {
         })
 }
 
-/// The cluster family's handler: launch templates and Auto Scaling groups.
-pub(super) struct Clusters;
-
+/// The client of one region, for the family's handler (`handler::Regional`).
 #[async_trait::async_trait]
-impl super::handler::KindHandler for Clusters {
-    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        let reads = scope
-            .regions
-            .iter()
-            .map(|r| async move { p.compute(r).refresh(scope).await });
-        let found = futures::future::try_join_all(reads).await?;
-        Ok(found.into_iter().flatten().collect())
+impl super::handler::RegionalClient for Compute {
+    fn in_region(p: &AwsProvider, region: &str) -> Self {
+        p.compute(region)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        d: &Desired,
-        ctx: &dyn ApplyContext,
-    ) -> anyhow::Result<Observed> {
-        p.compute(region_of(&d.address, d.region.as_deref())?)
-            .create(d, ctx)
-            .await
+    async fn read(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        Compute::refresh(self, scope).await
+    }
+
+    async fn create(&self, d: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Observed> {
+        Compute::create(self, d, ctx).await
     }
 
     async fn update(
         &self,
-        p: &AwsProvider,
         d: &Desired,
         current: &Observed,
         ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
-        p.compute(region_of(&d.address, d.region.as_deref())?)
-            .update(d, current, ctx)
-            .await
+        Compute::update(self, d, current, ctx).await
     }
 
-    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
-        p.compute(region_of(&current.address, current.region.as_deref())?)
-            .delete(current)
-            .await
+    async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        Compute::delete(self, current).await
     }
 }

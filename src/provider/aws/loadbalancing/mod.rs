@@ -7,7 +7,7 @@
 
 use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
-use super::{region_of, tags, AwsProvider};
+use super::{tags, AwsProvider};
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
@@ -125,46 +125,31 @@ fn ref_id<'a>(d: &Desired, refs: &'a Refs, name: &str) -> anyhow::Result<&'a str
         .ok_or_else(|| anyhow!("{}: reference `{name}` is missing from the spec", d.address))
 }
 
-/// The load balancing family's handler.
-pub(super) struct LoadBalancing;
-
+/// The client of one region, for the family's handler (`handler::Regional`).
 #[async_trait::async_trait]
-impl super::handler::KindHandler for LoadBalancing {
-    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        let reads = scope
-            .regions
-            .iter()
-            .map(|r| async move { p.elb(r).refresh(scope).await });
-        let found = futures::future::try_join_all(reads).await?;
-        Ok(found.into_iter().flatten().collect())
+impl super::handler::RegionalClient for Elb {
+    fn in_region(p: &AwsProvider, region: &str) -> Self {
+        p.elb(region)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        d: &Desired,
-        ctx: &dyn ApplyContext,
-    ) -> anyhow::Result<Observed> {
-        p.elb(region_of(&d.address, d.region.as_deref())?)
-            .create(d, ctx)
-            .await
+    async fn read(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        Elb::refresh(self, scope).await
+    }
+
+    async fn create(&self, d: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Observed> {
+        Elb::create(self, d, ctx).await
     }
 
     async fn update(
         &self,
-        p: &AwsProvider,
         d: &Desired,
         current: &Observed,
         ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
-        p.elb(region_of(&d.address, d.region.as_deref())?)
-            .update(d, current, ctx)
-            .await
+        Elb::update(self, d, current, ctx).await
     }
 
-    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
-        p.elb(region_of(&current.address, current.region.as_deref())?)
-            .delete(current)
-            .await
+    async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        Elb::delete(self, current).await
     }
 }

@@ -18,7 +18,7 @@
 use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
 use super::tags;
-use super::{region_of, AwsProvider};
+use super::AwsProvider;
 use crate::address::Address;
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind, TAGS};
@@ -337,45 +337,31 @@ fn bool_attr(d: &Desired, key: &str, default: bool) -> anyhow::Result<bool> {
     }
 }
 
-/// The network family's handler: VPCs, internet gateways, subnets, security groups and
-/// instances, each in its region.
-pub(super) struct Network;
-
+/// The client of one region, for the family's handler (`handler::Regional`).
 #[async_trait::async_trait]
-impl super::handler::KindHandler for Network {
-    async fn refresh(&self, p: &AwsProvider, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
-        let regions = scope.regions.iter().map(|r| p.ec2(r));
-        let reads = regions.map(|ec2| async move { ec2.refresh(scope).await });
-        let found = futures::future::try_join_all(reads).await?;
-        Ok(found.into_iter().flatten().collect())
+impl super::handler::RegionalClient for Ec2 {
+    fn in_region(p: &AwsProvider, region: &str) -> Self {
+        p.ec2(region)
     }
 
-    async fn create(
-        &self,
-        p: &AwsProvider,
-        d: &Desired,
-        ctx: &dyn ApplyContext,
-    ) -> anyhow::Result<Observed> {
-        p.ec2(region_of(&d.address, d.region.as_deref())?)
-            .create(d, ctx)
-            .await
+    async fn read(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
+        Ec2::refresh(self, scope).await
+    }
+
+    async fn create(&self, d: &Desired, ctx: &dyn ApplyContext) -> anyhow::Result<Observed> {
+        Ec2::create(self, d, ctx).await
     }
 
     async fn update(
         &self,
-        p: &AwsProvider,
         d: &Desired,
         current: &Observed,
         _ctx: &dyn ApplyContext,
     ) -> anyhow::Result<Observed> {
-        p.ec2(region_of(&d.address, d.region.as_deref())?)
-            .update(d, current)
-            .await
+        Ec2::update(self, d, current).await
     }
 
-    async fn delete(&self, p: &AwsProvider, current: &Observed) -> anyhow::Result<()> {
-        p.ec2(region_of(&current.address, current.region.as_deref())?)
-            .delete(current)
-            .await
+    async fn delete(&self, current: &Observed) -> anyhow::Result<()> {
+        Ec2::delete(self, current).await
     }
 }
