@@ -583,3 +583,14 @@ impl Provider for AwsProvider {
         self.counter.get()
     }
 }
+
+/// The AWS id of the resource `d` refers to as `name` (its resolved references `refs`).
+fn ref_id<'a>(
+    d: &Desired,
+    refs: &'a std::collections::BTreeMap<String, Observed>,
+    name: &str,
+) -> anyhow::Result<&'a str> {
+    refs.get(name).map(|o| o.id.as_str()).ok_or_else(|| {
+        anyhow::anyhow!("{}: reference `{name}` is missing from the spec", d.address)
+    })
+}

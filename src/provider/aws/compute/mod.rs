@@ -10,7 +10,7 @@
 
 use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
-use super::{tags, AwsProvider};
+use super::{ref_id, tags, AwsProvider};
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
@@ -83,13 +83,6 @@ impl Compute {
             other => bail!("kind {other:?} is not a cluster resource"),
         }
     }
-}
-
-/// The AWS id of the resource `d` refers to as `name`.
-fn ref_id<'a>(d: &Desired, refs: &'a Refs, name: &str) -> anyhow::Result<&'a str> {
-    refs.get(name)
-        .map(|o| o.id.as_str())
-        .ok_or_else(|| anyhow!("{}: reference `{name}` is missing from the spec", d.address))
 }
 
 type Refs = std::collections::BTreeMap<String, Observed>;

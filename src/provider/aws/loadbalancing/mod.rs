@@ -7,7 +7,7 @@
 
 use super::attrs::{map, str_attr};
 use super::error::{self, AwsResultExt};
-use super::{tags, AwsProvider};
+use super::{ref_id, tags, AwsProvider};
 use crate::provider::{resolve_refs, ApplyContext, Observed, Scope};
 use crate::topology::{Desired, Kind};
 use anyhow::{anyhow, bail};
@@ -117,12 +117,6 @@ fn port(v: Option<&Value>, d: &Desired) -> anyhow::Result<i32> {
     v.and_then(Value::as_i64)
         .and_then(|p| i32::try_from(p).ok())
         .ok_or_else(|| anyhow!("{}: a port is missing or not a number", d.address))
-}
-
-fn ref_id<'a>(d: &Desired, refs: &'a Refs, name: &str) -> anyhow::Result<&'a str> {
-    refs.get(name)
-        .map(|o| o.id.as_str())
-        .ok_or_else(|| anyhow!("{}: reference `{name}` is missing from the spec", d.address))
 }
 
 /// The client of one region, for the family's handler (`handler::Regional`).
