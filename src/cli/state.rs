@@ -93,7 +93,10 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
             let r = state.get(&address.as_str().into()).ok_or_else(|| {
                 anyhow!("{address} is not in the state: `standby state list` shows the addresses")
             })?;
-            println!("{}", serde_json::to_string_pretty(r)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::state::file::resource_json(r))?
+            );
         }
         StateCommand::Mv { from, to, env } => {
             let env = g.load(&env.env)?;
@@ -146,14 +149,17 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
             if let Err(e) = check::loaded(&state, &env.expected(lineage)) {
                 eprintln!("{} {e:#}", super::render::warning_prefix());
             }
-            println!("{}", serde_json::to_string_pretty(&state)?);
+            println!(
+                "{}",
+                String::from_utf8_lossy(&crate::state::file::write(&state))
+            );
         }
         StateCommand::Push { file, env, force } => {
             let env = g.load(&env.env)?;
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("cannot read the state file {}", file.display()))?;
-            let pushed: State = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is not a standby state file", file.display()))?;
+            let pushed: State = crate::state::file::read(&bytes)
+                .map_err(|e| e.at(file.display(), "push a state file that standby wrote"))?;
             let mut store = env.open_state_as_is("state push").await?;
             let result = push(&env, &mut store, pushed, force).await;
             let (serial, overrides) = release_after(&mut store, result).await?;

@@ -109,6 +109,7 @@ impl RegionStatus {
 /// A promote or rebuild the state's journal holds: interrupted, or running right now.
 #[derive(Debug, Clone, Serialize)]
 pub struct Interrupted {
+    #[serde(serialize_with = "crate::state::file::serialize_operation")]
     pub operation: Operation,
     /// `stage 2/5 (promote the database in us-west-2)`.
     pub at: String,
@@ -127,7 +128,9 @@ pub struct Status {
     pub regions: Vec<RegionStatus>,
     /// Failed regions that could still take writes or traffic: one line each.
     pub split_brain: Vec<String>,
+    #[serde(serialize_with = "crate::state::file::serialize_entry")]
     pub last_promote: Option<HistoryEntry>,
+    #[serde(serialize_with = "crate::state::file::serialize_entry")]
     pub last_drill: Option<HistoryEntry>,
 }
 

@@ -9,14 +9,14 @@ mod file;
 mod reason;
 
 pub use diff::{diff, unfulfilled, DiffOptions};
-pub use file::{load_plan, save_plan};
+pub use file::{load_plan, save_plan, VERSION as PLAN_FILE_VERSION};
 pub use reason::{ChangeReason, ZoneKept};
 
 use crate::address::Address;
 use crate::config::Role;
 use crate::provider::Observed;
 use crate::topology::{Desired, Kind};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,7 +24,8 @@ use std::path::PathBuf;
 /// Version of the plan format (files and `plan --json`).
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Not `Serialize`: a saved plan is `file`'s types, `plan --json` the CLI's document.
+#[derive(Debug, Clone)]
 pub struct Plan {
     pub format_version: u32,
     pub environment: String,
@@ -32,7 +33,6 @@ pub struct Plan {
     pub env_dir: PathBuf,
     /// Where the state lives, so that `apply FILE` finds a remote state from any checkout;
     /// absent in older plans: the local file beside `env_dir`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<crate::state::Backend>,
     /// `None` when the environment had no state yet.
     pub state_lineage: Option<String>,
@@ -44,38 +44,30 @@ pub struct Plan {
     pub actions: Vec<Action>,
     /// `--target`: the plan was narrowed to these addresses, so it may not converge
     /// everything (shown as a warning at plan and apply).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<Address>,
     /// Things a person should know that are not actions (state roles differ from the spec ...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     /// Why this plan must not be applied (a deletion of a `prevent_destroy` resource); apply
     /// refuses a plan that has any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub blocked: Vec<String>,
     /// DR plans run in stages (fence, promote, scale, DNS, replication): an action starts only
     /// after every action of an earlier stage finished. Absent: stage 0.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stages: BTreeMap<Address, u32>,
     /// Actions whose failure is reported but does not stop the plan (Route 53 changes during
     /// a promote, when its control plane may be impaired).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     pub best_effort: std::collections::BTreeSet<Address>,
     /// A DR plan's journal: apply records it in the state, marks its stages done as their
     /// steps complete, and moves it into the history when the last one is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<crate::state::Journal>,
     /// What the history entry of this plan's run records besides its steps (a restore:
     /// the instances it replaced and where they are kept).
-    #[serde(default, skip_serializing_if = "Value::is_null")]
     pub details: Value,
     /// Outputs evaluated from the spec.
-    #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
 }
 
 /// One attribute that changes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     pub key: String,
     /// `null` when the attribute is new.
@@ -84,8 +76,7 @@ pub struct Change {
 }
 
 /// What happens to one address. A closed set: apply handles each.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Create {
         desired: Desired,

@@ -1,17 +1,15 @@
 //! Why a plan replaces or deletes a resource: a closed set the engine decides on, never
 //! text it compares.
 //!
-//! The words are also the plan file's form of a reason (`"reason": "destroy"`), so `Display`
-//! and `FromStr` here are that file format's conversion: saved plans read as they always did.
+//! The words are also the plan file's form of a reason (`"reason": "destroy"`): `plan::file`
+//! writes `Display` and reads `FromStr`, so saved plans read as they always did.
 
 use crate::address::Address;
 use crate::config::Role;
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeReason {
     /// Attributes that AWS cannot change in place: `` `cidr` cannot change in place ``.
     CannotUpdate(Vec<String>),
@@ -140,20 +138,6 @@ impl FromStr for ChangeReason {
                 ChangeReason::CannotUpdate(keys.into_iter().map(str::to_string).collect())
             }
         })
-    }
-}
-
-impl From<ChangeReason> for String {
-    fn from(r: ChangeReason) -> String {
-        r.to_string()
-    }
-}
-
-impl TryFrom<String> for ChangeReason {
-    type Error = String;
-
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
     }
 }
 

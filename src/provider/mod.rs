@@ -15,21 +15,19 @@ use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A resource as it exists in the cloud (or last existed, in state).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Not `Serialize`: the state and plan files convert it (`state::file`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Observed {
     pub address: Address,
     pub kind: Kind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The AWS identifier: instance id, bucket name, zone id, role name ...
     pub id: String,
     /// Managed settings, under the same keys as `Desired::attrs`.
     pub attrs: Map<String, Value>,
     /// Values only known after creation: `arn`, `public_ip`, `private_ip`, `state` ...
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub computed: Map<String, Value>,
     /// Addresses this resource depended on when created (for delete ordering).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Address>,
 }
 

@@ -84,13 +84,6 @@ pub fn check_push(
     want: &Expected,
     force: bool,
 ) -> Result<Push> {
-    if pushed.format_version > super::FORMAT_VERSION {
-        bail!(
-            "the pushed state has format version {}, newer than this standby understands ({}): upgrade standby",
-            pushed.format_version,
-            super::FORMAT_VERSION
-        );
-    }
     let broken = check::broken(pushed, &want.regions);
     if !broken.is_empty() {
         bail!(

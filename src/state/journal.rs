@@ -12,10 +12,9 @@ use super::history::{now_rfc3339, who, HistoryEntry, Interruption, Operation, St
 use super::stage::Stage;
 use super::RunOutcome;
 use crate::config::Role;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Journal {
     /// `promote us-west-2`, `rebuild us-east-1 as warm-standby`: the history's name for it.
     pub operation: Operation,
@@ -31,28 +30,22 @@ pub struct Journal {
     /// Every region's role once the operation is done.
     pub roles: BTreeMap<String, Role>,
     /// Steps of every run so far, in the order they ended.
-    #[serde(default)]
     pub steps: Vec<Step>,
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub details: serde_json::Value,
     /// Why earlier runs stopped, recorded when the same command resumed it.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interruptions: Vec<Interruption>,
     /// Why the last run stopped, when it could say so (a failure, Ctrl-C).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct JournalStage {
     /// `promote the database in us-west-2` ...
     pub name: Stage,
     /// Roles that become true when this stage completes.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub roles: BTreeMap<String, Role>,
     pub done: bool,
     /// Best-effort changes of this stage that AWS did not make (Route 53 in an outage).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_made: Vec<String>,
 }
 
@@ -165,7 +158,7 @@ impl Journal {
                 "stages".into(),
                 self.stages
                     .iter()
-                    .map(|s| serde_json::json!({ "name": s.name, "done": s.done }))
+                    .map(|s| serde_json::json!({ "name": s.name.to_string(), "done": s.done }))
                     .collect(),
             );
         }

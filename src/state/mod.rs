@@ -1,4 +1,4 @@
-//! State: what standby last saw of an environment, as versioned JSON in a local file or an
+//! State: what standby last saw of an environment, as a versioned JSON file (`file`) in a local file or an
 //! S3 object, optionally kept in a replica bucket in another region (`Backend`).
 //!
 //! Invariant: every write bumps `serial`, happens under the lock and is all-or-nothing:
@@ -9,6 +9,7 @@
 mod backend;
 pub mod check;
 pub mod edit;
+pub mod file;
 mod history;
 mod interrupt;
 mod journal;
@@ -34,43 +35,33 @@ pub use store::StateStore;
 use crate::address::Address;
 use crate::config::Role;
 use crate::provider::Observed;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The on-disk format version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// What standby last saw of an environment. Not `Serialize`: `file` converts it to and
+/// from the state file's versioned types.
+#[derive(Debug, Clone, PartialEq)]
 pub struct State {
-    pub format_version: u32,
     /// Bumped on every write; a saved plan remembers it.
     pub serial: u64,
     /// Fixed when the state is first written; tells two environments' states apart.
     pub lineage: String,
     /// The service the state belongs to; empty in states written before standby recorded it
     /// (filled in on their next write).
-    #[serde(default)]
     pub service: String,
     pub environment: String,
     /// Region name to role: seeded from the spec, changed by promote and rebuild.
-    #[serde(default)]
     pub roles: BTreeMap<String, Role>,
     /// Sorted by address.
-    #[serde(default)]
     resources: Vec<Observed>,
-    #[serde(default)]
     pub outputs: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
     history: Vec<HistoryEntry>,
     /// The promote or rebuild under way or interrupted; absent when none is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journal: Option<Journal>,
 }
 
 impl State {
     pub fn new(environment: &str) -> Self {
         State {
-            format_version: FORMAT_VERSION,
             serial: 0,
             lineage: uuid::Uuid::new_v4().to_string(),
             service: String::new(),

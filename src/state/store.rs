@@ -7,8 +7,8 @@
 
 use super::backend::Backend;
 use super::s3::S3Store;
-use super::{LockHolder, State, StateLock, FORMAT_VERSION};
-use anyhow::{bail, Context, Result};
+use super::{file, LockHolder, State, StateLock};
+use anyhow::{Context, Result};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -51,21 +51,10 @@ impl StateStore {
                 return Err(e).with_context(|| format!("cannot read the state {}", path.display()))
             }
         };
-        let state: State = serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "the state {} is not valid: restore it from {}",
-                path.display(),
-                backup_path(path).display()
-            )
+        let state = file::read(&bytes).map_err(|e| {
+            let restore = format!("restore it from {}", backup_path(path).display());
+            e.at(path.display(), &restore)
         })?;
-        if state.format_version > FORMAT_VERSION {
-            bail!(
-                "the state {} has format version {}, newer than this standby understands ({}): upgrade standby",
-                path.display(),
-                state.format_version,
-                FORMAT_VERSION
-            );
-        }
         Ok(Some(state))
     }
 
@@ -172,7 +161,7 @@ impl StateStore {
 
 /// Writes `state` to `path` atomically, keeping the previous file as `.backup`.
 fn save_local(path: &Path, state: &State) -> Result<()> {
-    let json = serde_json::to_vec_pretty(state)?;
+    let json = file::write(state);
     let tmp = path.with_extension("json.tmp");
     {
         let mut f = fs::OpenOptions::new()

@@ -239,7 +239,7 @@ impl Kind {
 }
 
 /// One resource the spec asks for.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
     pub address: Address,
     pub kind: Kind,
@@ -258,15 +258,13 @@ pub struct Desired {
     /// Attributes whose values are other resources' computed values (record values are
     /// instance addresses): filled in by `bind` at plan time from what is known, and again at
     /// apply time once the resources exist. Each source is also a dependency.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub bindings: BTreeMap<String, Binding>,
     /// Refuse to delete or replace it (`prevent_destroy`, the default for databases).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub prevent_destroy: bool,
 }
 
 /// Where a bound attribute's value comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
     /// The resources whose computed `field` make up the value, in order.
     pub from: Vec<Address>,

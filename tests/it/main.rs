@@ -30,6 +30,7 @@ mod drift_emulator;
 mod drift_fake;
 mod drill_emulator;
 mod engine_fake;
+mod file_formats;
 mod fmt_cli;
 mod lifecycle_strict;
 mod plan_placement;

@@ -162,7 +162,9 @@ async fn primary_and_cross_region_replica_round_trip() {
     );
     assert!(created
         .iter()
-        .all(|o| !serde_json::to_string(o).unwrap().contains(&password)));
+        .all(|o| !standby::state::file::resource_json(o)
+            .to_string()
+            .contains(&password)));
     assert_eq!(p_live.master_username(), Some("standby"));
     assert_eq!(p_live.storage_encrypted(), Some(true));
     assert_eq!(p_live.backup_retention_period(), Some(7));

@@ -19,7 +19,7 @@ pub(super) use replica::open;
 pub(super) use replica::S3Store;
 pub use replica::{open_with, read_pair, Copies};
 
-use super::{State, FORMAT_VERSION};
+use super::{file, State};
 use crate::provider::aws::emulator::versioning_status;
 use crate::provider::aws::error::describe;
 use anyhow::{anyhow, bail, Context, Result};
@@ -228,16 +228,12 @@ pub async fn read(
     let Some((bytes, etag)) = get(client, loc, &loc.key).await? else {
         return Ok(None);
     };
-    let state: State = serde_json::from_slice(&bytes).with_context(|| {
-        format!("the state {loc} is not valid: restore an earlier version of the object (the bucket is versioned)")
+    let state = file::read(&bytes).map_err(|e| {
+        e.at(
+            loc,
+            "restore an earlier version of the object (the bucket is versioned)",
+        )
     })?;
-    if state.format_version > FORMAT_VERSION {
-        bail!(
-            "the state {loc} has format version {}, newer than this standby understands ({}): upgrade standby",
-            state.format_version,
-            FORMAT_VERSION
-        );
-    }
     Ok(Some((state, etag)))
 }
 

@@ -92,7 +92,7 @@ impl ObjectStore {
             .bucket(&loc.bucket)
             .key(&loc.key)
             .content_type("application/json")
-            .body(ByteStream::from(serde_json::to_vec_pretty(state)?));
+            .body(ByteStream::from(super::file::write(state)));
         put = match &self.etag {
             // moto 5.2.5 honours If-Match on PutObject (412 on a mismatch, 404 when the
             // object is gone), as S3 does since 2024: no HEAD-then-PUT emulation is needed.

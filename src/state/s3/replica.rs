@@ -384,11 +384,11 @@ fn failed_in(state: Option<&State>, region: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::HistoryEntry;
+    use crate::state::{HistoryEntry, Operation};
 
-    fn entry(operation: &str) -> HistoryEntry {
+    fn entry(operation: Operation) -> HistoryEntry {
         HistoryEntry {
-            operation: operation.parse().expect("an operation"),
+            operation,
             user: "u".into(),
             host: "h".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
@@ -405,10 +405,12 @@ mod tests {
     fn the_copy_that_extends_the_other_wins_and_a_fork_is_diverged() {
         let mut base = State::new("prod");
         base.serial = 3;
-        base.history.push(entry("apply"));
+        base.history.push(entry(Operation::Apply));
         let mut ahead = base.clone();
         ahead.serial = 5;
-        ahead.history.push(entry("promote us-west-2"));
+        ahead.history.push(entry(Operation::Promote {
+            region: "us-west-2".into(),
+        }));
         assert_eq!(Copies::of(Some(&base), Some(&base)), Copies::Same);
         assert_eq!(Copies::of(Some(&ahead), Some(&base)), Copies::PrimaryAhead);
         assert_eq!(Copies::of(Some(&base), Some(&ahead)), Copies::ReplicaAhead);
@@ -422,7 +424,7 @@ mod tests {
             Copies::Diverged
         );
         let mut parted = ahead.clone();
-        parted.history[0] = entry("destroy");
+        parted.history[0] = entry(Operation::Destroy);
         assert_eq!(Copies::of(Some(&base), Some(&parted)), Copies::Diverged);
         let mut other = ahead.clone();
         other.lineage = "another".into();
