@@ -1,5 +1,6 @@
-//! State: what standby last saw of an environment, as a versioned JSON file (`file`) in a local file or an
-//! S3 object, optionally kept in a replica bucket in another region (`Backend`).
+//! State: what standby last saw of an environment, as a versioned JSON file (`file`): a
+//! local file or an S3 object, optionally kept in a replica bucket in another region
+//! (`Backend`).
 //!
 //! Invariant: every write bumps `serial`, happens under the lock and is all-or-nothing:
 //! locally atomic (temp file, fsync, rename, previous version kept as `.backup`, mode 0600),

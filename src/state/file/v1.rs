@@ -49,15 +49,9 @@ impl From<StepText> for StepOutcome {
 }
 
 impl StateFileV1 {
-    /// The same state as version 2: only step outcomes change, to their closed words.
+    /// The same state as version 2, its absent fields empty and its step outcomes closed.
     pub fn upgrade(self) -> anyhow::Result<crate::state::State> {
-        let history = self
-            .history
-            .into_iter()
-            .map(Entry::into_entry)
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        let journal = self.journal.map(JournalFile::into_journal).transpose()?;
-        let mut state = StateFile {
+        StateFile {
             format_version: super::v2::VERSION,
             serial: self.serial,
             lineage: self.lineage,
@@ -66,15 +60,10 @@ impl StateFileV1 {
             roles: self.roles,
             resources: self.resources,
             outputs: self.outputs,
-            history: Vec::new(),
-            journal: None,
+            history: self.history,
+            journal: self.journal,
         }
-        .into_state()?;
-        for entry in history {
-            state.record(entry);
-        }
-        state.journal = journal;
-        Ok(state)
+        .into_state()
     }
 }
 

@@ -18,8 +18,10 @@ use std::collections::BTreeMap;
 
 pub const VERSION: u32 = 2;
 
+/// `S` is how the version writes a step's outcome (`v1` reads free words).
 #[derive(Debug, Serialize, Deserialize)]
-pub struct StateFile {
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
+pub struct StateFile<S = StepWord> {
     pub format_version: u32,
     pub serial: u64,
     pub lineage: String,
@@ -28,9 +30,9 @@ pub struct StateFile {
     pub roles: BTreeMap<String, RoleWord>,
     pub resources: Vec<Resource>,
     pub outputs: BTreeMap<String, Value>,
-    pub history: Vec<Entry<StepWord>>,
+    pub history: Vec<Entry<S>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub journal: Option<JournalFile<StepWord>>,
+    pub journal: Option<JournalFile<S>>,
 }
 
 /// A resource as last observed; its attribute maps are stored as they are.
@@ -128,7 +130,7 @@ pub fn from_state(s: &State) -> StateFile {
     }
 }
 
-impl StateFile {
+impl<S: Into<StepOutcome>> StateFile<S> {
     pub fn into_state(self) -> Result<State> {
         let mut resources: Vec<Observed> = self.resources.into_iter().map(Observed::from).collect();
         // Stable and without dedup: `check::broken` names an address recorded twice.
