@@ -186,13 +186,38 @@ mod tests {
                 "operation": "drill us-west-2", "user": "u", "host": "h",
                 "started_at": "t", "duration_ms": 1, "outcome": "met",
                 "steps": [{"name": "gate", "started_at": "t", "duration_ms": 1, "outcome": "ok"}]
-            }]
+            }],
+            "journal": {
+                "operation": "promote us-west-2", "resume": "standby promote us-west-2",
+                "user": "u", "host": "h", "started_at": "t", "duration_ms": 5,
+                "stages": [
+                    {"name": "fence us-east-1", "roles": {"us-east-1": "failed"}, "done": true},
+                    {"name": "promote the database in us-west-2", "done": false}
+                ],
+                "roles": {"us-west-2": "primary"},
+                "steps": [{"name": "rpo gate", "started_at": "t", "duration_ms": 1,
+                           "outcome": "replica lag 0s in us-west-2 is within the rpo of 15m"}],
+                "last_error": "PromoteReadReplica failed"
+            }
         });
         let state = read(v1.to_string().as_bytes()).unwrap();
         assert_eq!(state.service, "");
         assert!(state.resources().is_empty());
         assert_eq!(state.history()[0].outcome, RunOutcome::Met);
         assert_eq!(state.history()[0].steps[0].outcome, StepOutcome::Done);
+        let journal = state
+            .journal
+            .as_ref()
+            .expect("the journal of the promote under way");
+        assert_eq!(
+            journal.stages[0].name,
+            Stage::Fence {
+                old_primary: Some("us-east-1".into())
+            }
+        );
+        assert_eq!(journal.stages[0].roles["us-east-1"], Role::Failed);
+        assert_eq!(journal.current_stage(), Some(1));
+        assert_eq!(journal.steps[0].outcome, StepOutcome::Done);
         // Version 2 is closed: the same step word is refused there.
         let v2 = v1
             .to_string()
