@@ -43,7 +43,12 @@ fn environment(dir: &Path, with_database: bool) -> Environment {
     Environment::load(&env_dir, &VarInputs::default()).unwrap_or_else(|d| panic!("{d}"))
 }
 
-async fn run(env: &Environment, provider: &Arc<FakeProvider>, plan: &Plan) -> ApplyReport {
+/// Applies `plan` to the fake under the environment's state lock.
+pub(crate) async fn run(
+    env: &Environment,
+    provider: &Arc<FakeProvider>,
+    plan: &Plan,
+) -> ApplyReport {
     let mut store = env.open_state("test").await.unwrap();
     let (events, _rx) = mpsc::unbounded_channel();
     let (_cancel_tx, cancel) = watch::channel(false);

@@ -3,20 +3,18 @@
 //! written; a state file from a newer standby or a damaged one is refused, naming the file.
 //! A saved plan reads back as the plan it was, and one of another version is refused.
 
+use crate::dr_journal_fake::run;
 use crate::support::proxy::Proxy;
 use crate::support::workspace::Workspace;
 use crate::support::Emulator;
-use standby::apply::{apply, ApplyOptions};
 use standby::config::{Role, VarInputs};
 use standby::dr::{plan_promote, PromoteRequest};
 use standby::environment::{Environment, PlanOptions};
 use standby::plan::{load_plan, save_plan, Plan};
 use standby::provider::fake::FakeProvider;
-use standby::provider::Provider;
 use standby::state::{Operation, RunOutcome, StepOutcome};
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures/state_v1");
 
@@ -143,19 +141,6 @@ fn round_trip(plan: &Plan, dir: &Path) {
     assert_eq!(format!("{loaded:#?}"), format!("{plan:#?}"));
 }
 
-async fn apply_plan(env: &Environment, provider: &Arc<FakeProvider>, plan: &Plan) {
-    let mut store = env.open_state("test").await.unwrap();
-    let (events, _rx) = mpsc::unbounded_channel();
-    let (_cancel_tx, cancel) = watch::channel(false);
-    let p: Arc<dyn Provider> = provider.clone();
-    let opts = ApplyOptions {
-        parallelism: 4,
-        cancel,
-        events,
-    };
-    assert!(apply(plan, p, &mut store, opts).await.unwrap().succeeded());
-}
-
 #[tokio::test]
 async fn a_saved_plan_reads_back_as_it_was_made() {
     let dir = tempfile::tempdir().unwrap();
@@ -170,7 +155,7 @@ async fn a_saved_plan_reads_back_as_it_was_made() {
     let create = env.plan(&*provider, None, &opts).await.unwrap();
     assert!(create.actions.len() > 10);
     round_trip(&create, dir.path());
-    apply_plan(&env, &provider, &create).await;
+    assert!(run(&env, &provider, &create).await.succeeded());
 
     // A promote: updates, deletes and replaces with reasons, stages, a journal.
     provider.set_lag(
