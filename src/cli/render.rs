@@ -39,6 +39,17 @@ pub fn plan(plan: &Plan) -> String {
     if !plan.targets.is_empty() {
         out.push_str(&targeting_warning(plan));
     }
+    for s in &plan.split_brain {
+        let fenced = plan
+            .actions
+            .iter()
+            .any(|a| a.fences() && a.region() == Some(s.region.as_str()));
+        let what = match fenced {
+            true => "this plan fences it first",
+            false => "nothing in this plan fences it",
+        };
+        let _ = writeln!(out, "{} {s}: {what}\n", warning_prefix());
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
     }
@@ -108,7 +119,11 @@ fn action(out: &mut String, a: &Action) {
         Action::Replace { reason, .. } => {
             writeln!(out, "{} (replace: {reason})", st.apply_to(head))
         }
-        Action::Delete { reason, .. } => writeln!(out, "{} ({reason})", st.apply_to(head)),
+        Action::Delete { reason, .. }
+        | Action::Update {
+            reason: Some(reason),
+            ..
+        } => writeln!(out, "{} ({reason})", st.apply_to(head)),
         _ => writeln!(out, "{}", st.apply_to(head)),
     };
     match a {
@@ -376,9 +391,12 @@ fn plan_json_with(plan: &Plan, estimate: Option<&crate::dr::Estimate>) -> String
             kind: a.kind(),
             region: a.region(),
             reason: match a {
-                Action::Replace { reason, .. } | Action::Delete { reason, .. } => {
-                    Some(reason.to_string())
-                }
+                Action::Replace { reason, .. }
+                | Action::Delete { reason, .. }
+                | Action::Update {
+                    reason: Some(reason),
+                    ..
+                } => Some(reason.to_string()),
                 _ => None,
             },
             changes: match a {
@@ -477,6 +495,7 @@ fn database_cell(r: &crate::dr::RegionStatus) -> String {
     let d = &r.database;
     match (d.role, &d.source_region) {
         (DatabaseRole::Primary, _) => "primary (writable)".into(),
+        (DatabaseRole::Stopped, _) => "stopped".into(),
         (DatabaseRole::Replica, Some(source)) => format!("replica of {source}"),
         (DatabaseRole::Replica, None) => "replica".into(),
         (DatabaseRole::None, _) => "none".into(),

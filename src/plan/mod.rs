@@ -5,10 +5,12 @@
 //! is refused once the state moved on.
 
 mod diff;
+mod fence;
 mod file;
 mod reason;
 
 pub use diff::{diff, unfulfilled, DiffOptions};
+pub use fence::{fence_stop, split_brain, writable_database, SplitBrain};
 pub use file::{load_plan, save_plan};
 pub use reason::{ChangeReason, ZoneKept};
 
@@ -69,6 +71,9 @@ pub struct Plan {
     /// the instances it replaced and where they are kept).
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub details: Value,
+    /// Failed regions that answer and could still take writes or traffic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split_brain: Vec<SplitBrain>,
     /// Outputs evaluated from the spec.
     #[serde(default)]
     pub outputs: BTreeMap<String, Value>,
@@ -94,6 +99,9 @@ pub enum Action {
         desired: Desired,
         current: Observed,
         changes: Vec<Change>,
+        /// Why, when the spec does not ask for it (a fence's stop).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<ChangeReason>,
     },
     Replace {
         desired: Desired,
@@ -133,6 +141,21 @@ impl Action {
             | Action::Replace { desired, .. } => desired.region.as_deref(),
             Action::Delete { current, .. } => current.region.as_deref(),
         }
+    }
+
+    /// Whether it fences a failed region (its bucket replication removed, its database
+    /// stopped): such actions run before anything else in their plan.
+    pub fn fences(&self) -> bool {
+        matches!(
+            self,
+            Action::Delete {
+                reason: ChangeReason::Fence,
+                ..
+            } | Action::Update {
+                reason: Some(ChangeReason::FenceStop),
+                ..
+            }
+        )
     }
 
     /// `+`, `~`, `-/+` or `-`.
