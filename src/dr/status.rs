@@ -258,16 +258,17 @@ pub async fn status(
                 .cloned()
         })
     };
+    let interrupted = state.and_then(|s| s.journal.as_ref()).map(|j| Interrupted {
+        operation: j.operation.clone(),
+        at: j.position(),
+        resume: j.resume.clone(),
+        started_at: j.started_at.clone(),
+        note: j.note(),
+    });
     Ok(Status {
         environment: env.spec.environment.clone(),
-        interrupted: state.and_then(|s| s.journal.as_ref()).map(|j| Interrupted {
-            operation: j.operation.clone(),
-            at: j.position(),
-            resume: j.resume.clone(),
-            started_at: j.started_at.clone(),
-            note: j.note(),
-        }),
-        split_brain: split_brain(&regions, &live),
+        split_brain: split_brain(&regions, &live, interrupted.as_ref()),
+        interrupted,
         regions,
         last_promote: last(|o| matches!(o, Operation::Promote { .. })),
         last_drill: last(|o| matches!(o, Operation::Drill { .. })),
@@ -300,7 +301,11 @@ async fn readiness(
 
 /// A region the state holds as `failed` that came back with a writable database, a bucket
 /// replicating from it, or a DNS record: a second primary the fence did not reach.
-fn split_brain(regions: &[RegionStatus], live: &[crate::provider::Observed]) -> Vec<String> {
+fn split_brain(
+    regions: &[RegionStatus],
+    live: &[crate::provider::Observed],
+    interrupted: Option<&Interrupted>,
+) -> Vec<String> {
     let failed: BTreeSet<String> = regions
         .iter()
         .filter(|r| r.reachable && r.state_role == Some(Role::Failed))
@@ -308,11 +313,13 @@ fn split_brain(regions: &[RegionStatus], live: &[crate::provider::Observed]) -> 
         .collect();
     crate::plan::split_brain(&failed, live)
         .iter()
-        .map(|s| {
-            format!(
+        .map(|s| match interrupted {
+            // apply waits for the interrupted operation.
+            Some(i) => format!("{s}: run `{}` to finish, then `standby apply` fences it", i.resume),
+            None => format!(
                 "{s}: run `standby apply` to fence it (or `standby rebuild {}` to make it a standby again)",
                 s.region
-            )
+            ),
         })
         .collect()
 }

@@ -70,7 +70,7 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
                         current: o.clone(),
                         reason: ChangeReason::Fence,
                     }),
-                    Kind::Database => super::fence_stop(o, prior, opts.fence_time),
+                    Kind::Database => super::fence_stop(o, prior, desired, opts.fence_time),
                     _ => None,
                 };
                 actions.extend(fence.map(|a| (o.address.clone(), a)));

@@ -82,13 +82,24 @@ pub fn split_brain(regions: &BTreeSet<String>, live: &[Observed]) -> Vec<SplitBr
 
 /// The fence's stop of `current`, a database of a failed region, when it is writable: RDS
 /// `StopDBInstance` with `DBSnapshotIdentifier` takes a snapshot before it stops
-/// (API_StopDBInstance.html). None while a read replica follows it, which RDS refuses to
-/// stop (USER_StopInstance.html, "Limitations"). `at` (Unix seconds) names the snapshot, so
-/// that a second stop (AWS starts a stopped instance after 7 days) takes a new one.
-pub fn fence_stop(current: &Observed, prior: &[Observed], at: i64) -> Option<Action> {
-    let followed = prior
-        .iter()
-        .any(|o| reads::replica_of(&o.attrs).as_ref() == Some(&current.address));
+/// (API_StopDBInstance.html). None while a read replica keeps following it (one this plan
+/// does not promote or move), which RDS refuses to stop (USER_StopInstance.html,
+/// "Limitations"). `at` (Unix seconds) names the snapshot, so that a second stop (AWS starts
+/// a stopped instance after 7 days) takes a new one.
+pub fn fence_stop(
+    current: &Observed,
+    prior: &[Observed],
+    desired: &[Desired],
+    at: i64,
+) -> Option<Action> {
+    let follows =
+        |attrs: &Map<String, Value>| reads::replica_of(attrs).as_ref() == Some(&current.address);
+    let followed = prior.iter().filter(|o| follows(&o.attrs)).any(|o| {
+        desired
+            .iter()
+            .find(|d| d.address == o.address)
+            .is_none_or(|d| follows(&d.attrs))
+    });
     if !writable_database(current) || followed {
         return None;
     }
@@ -153,7 +164,7 @@ mod tests {
         let db = database("region.us-east-1.database.orders", Value::Null, "available");
         let Some(Action::Update {
             desired, reason, ..
-        }) = fence_stop(&db, &[], 1_700_000_000)
+        }) = fence_stop(&db, &[], &[], 1_700_000_000)
         else {
             panic!("a stop is planned");
         };
@@ -162,11 +173,11 @@ mod tests {
         assert_eq!(desired.attrs["stopped"], true);
         for status in ["stopped", "stopping"] {
             let stopped = database("region.us-east-1.database.orders", Value::Null, status);
-            assert!(fence_stop(&stopped, &[], 1).is_none(), "{status}");
+            assert!(fence_stop(&stopped, &[], &[], 1).is_none(), "{status}");
         }
         // AWS started it again after 7 days: writable, so stopped again.
         let restarted = database("region.us-east-1.database.orders", Value::Null, "starting");
-        assert!(fence_stop(&restarted, &[], 1).is_some());
+        assert!(fence_stop(&restarted, &[], &[], 1).is_some());
     }
 
     #[test]
@@ -177,8 +188,23 @@ mod tests {
             json!("region.us-east-1.database.orders"),
             "available",
         );
-        assert!(fence_stop(&replica, &[], 1).is_none());
-        assert!(fence_stop(&db, &[replica.clone()], 1).is_none());
+        assert!(fence_stop(&replica, &[], &[], 1).is_none());
+        let prior = [replica.clone()];
+        assert!(fence_stop(&db, &prior, &[], 1).is_none());
+        // A promote that makes the replica standalone lets the stop follow.
+        let promoted = Desired {
+            address: replica.address.clone(),
+            kind: Kind::Database,
+            region: Some("us-west-2".into()),
+            name: "orders-west".into(),
+            attrs: json!({ "replica_of": null }).as_object().unwrap().clone(),
+            tags: BTreeMap::new(),
+            refs: BTreeMap::new(),
+            depends_on: vec![],
+            bindings: BTreeMap::new(),
+            prevent_destroy: false,
+        };
+        assert!(fence_stop(&db, &prior, &[promoted], 1).is_some());
         let found = split_brain(&BTreeSet::from(["us-east-1".to_string()]), &[db, replica]);
         assert_eq!(
             found.iter().map(|s| s.to_string()).collect::<Vec<_>>(),

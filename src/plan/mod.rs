@@ -171,6 +171,10 @@ impl Action {
     pub fn verb(&self) -> &'static str {
         match self {
             Action::Create { .. } => "create",
+            Action::Update {
+                reason: Some(ChangeReason::FenceStop),
+                ..
+            } => "stop",
             Action::Update { .. } => "update",
             Action::Replace { .. } => "replace",
             Action::Delete { .. } => "delete",

@@ -103,7 +103,7 @@ pub async fn fence_on_return(emulator: &Emulator, ws: &Workspace) {
         .map(|st| st["name"].as_str().unwrap())
         .collect();
     assert!(
-        first.contains(&"update region.us-east-1.database.orders")
+        first.contains(&"stop region.us-east-1.database.orders")
             && first.contains(&"delete region.us-east-1.bucket.receipts.replication"),
         "the apply fences first: {steps:?}"
     );
