@@ -115,15 +115,11 @@ pub fn summary_line(plan: &Plan) -> String {
 fn action(out: &mut String, a: &Action) {
     let st = action_style(a);
     let head = format!("{:>3} {}", a.symbol(), a.address());
-    let _ = match a {
-        Action::Replace { reason, .. } => {
+    let _ = match (a, a.reason()) {
+        (Action::Replace { .. }, Some(reason)) => {
             writeln!(out, "{} (replace: {reason})", st.apply_to(head))
         }
-        Action::Delete { reason, .. }
-        | Action::Update {
-            reason: Some(reason),
-            ..
-        } => writeln!(out, "{} ({reason})", st.apply_to(head)),
+        (_, Some(reason)) => writeln!(out, "{} ({reason})", st.apply_to(head)),
         _ => writeln!(out, "{}", st.apply_to(head)),
     };
     match a {
@@ -390,15 +386,7 @@ fn plan_json_with(plan: &Plan, estimate: Option<&crate::dr::Estimate>) -> String
             action: a.verb(),
             kind: a.kind(),
             region: a.region(),
-            reason: match a {
-                Action::Replace { reason, .. }
-                | Action::Delete { reason, .. }
-                | Action::Update {
-                    reason: Some(reason),
-                    ..
-                } => Some(reason.to_string()),
-                _ => None,
-            },
+            reason: a.reason().map(ToString::to_string),
             changes: match a {
                 Action::Create { desired } => desired
                     .attrs

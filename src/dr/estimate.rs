@@ -70,16 +70,8 @@ impl Estimate {
         let mut longest: BTreeMap<u32, EstimatedStep> = BTreeMap::new();
         // A promote stops the old primary's database after the traffic moved: no part of
         // the recovery.
-        let stops = |a: &&Action| {
-            matches!(
-                a,
-                Action::Update {
-                    reason: Some(ChangeReason::FenceStop),
-                    ..
-                }
-            )
-        };
-        for a in plan.actions.iter().filter(|a| !stops(a)) {
+        let stop = Some(&ChangeReason::FenceStop);
+        for a in plan.actions.iter().filter(|a| a.reason() != stop) {
             let stage = plan.stages.get(a.address()).copied().unwrap_or(0);
             let (duration, basis) = match recorded.get(&(a.verb(), a.kind())) {
                 Some(d) => (*d, Basis::Recorded),

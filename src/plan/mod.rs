@@ -143,18 +143,22 @@ impl Action {
         }
     }
 
+    /// Why, when the spec alone does not say (replacements, deletions, a fence's stop).
+    pub fn reason(&self) -> Option<&ChangeReason> {
+        match self {
+            Action::Replace { reason, .. } | Action::Delete { reason, .. } => Some(reason),
+            Action::Update { reason, .. } => reason.as_ref(),
+            Action::Create { .. } => None,
+        }
+    }
+
     /// Whether it fences a failed region (its bucket replication removed, its database
-    /// stopped): such actions run before anything else in their plan.
+    /// stopped): such actions run before anything else in their plan, but for a promote's
+    /// stop of the old primary's database, which waits until no replica follows it.
     pub fn fences(&self) -> bool {
         matches!(
-            self,
-            Action::Delete {
-                reason: ChangeReason::Fence,
-                ..
-            } | Action::Update {
-                reason: Some(ChangeReason::FenceStop),
-                ..
-            }
+            self.reason(),
+            Some(ChangeReason::Fence | ChangeReason::FenceStop)
         )
     }
 
