@@ -39,6 +39,17 @@ pub fn plan(plan: &Plan) -> String {
     if !plan.targets.is_empty() {
         out.push_str(&targeting_warning(plan));
     }
+    for s in &plan.split_brain {
+        let fenced = plan
+            .actions
+            .iter()
+            .any(|a| a.fences() && a.region() == Some(s.region.as_str()));
+        let what = match fenced {
+            true => "this plan fences it first",
+            false => "nothing in this plan fences it",
+        };
+        let _ = writeln!(out, "{} {s}: {what}\n", warning_prefix());
+    }
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
     }
@@ -104,11 +115,11 @@ pub fn summary_line(plan: &Plan) -> String {
 fn action(out: &mut String, a: &Action) {
     let st = action_style(a);
     let head = format!("{:>3} {}", a.symbol(), a.address());
-    let _ = match a {
-        Action::Replace { reason, .. } => {
+    let _ = match (a, a.reason()) {
+        (Action::Replace { .. }, Some(reason)) => {
             writeln!(out, "{} (replace: {reason})", st.apply_to(head))
         }
-        Action::Delete { reason, .. } => writeln!(out, "{} ({reason})", st.apply_to(head)),
+        (_, Some(reason)) => writeln!(out, "{} ({reason})", st.apply_to(head)),
         _ => writeln!(out, "{}", st.apply_to(head)),
     };
     match a {
@@ -375,12 +386,7 @@ fn plan_json_with(plan: &Plan, estimate: Option<&crate::dr::Estimate>) -> String
             action: a.verb(),
             kind: a.kind(),
             region: a.region(),
-            reason: match a {
-                Action::Replace { reason, .. } | Action::Delete { reason, .. } => {
-                    Some(reason.to_string())
-                }
-                _ => None,
-            },
+            reason: a.reason().map(ToString::to_string),
             changes: match a {
                 Action::Create { desired } => desired
                     .attrs
@@ -477,6 +483,7 @@ fn database_cell(r: &crate::dr::RegionStatus) -> String {
     let d = &r.database;
     match (d.role, &d.source_region) {
         (DatabaseRole::Primary, _) => "primary (writable)".into(),
+        (DatabaseRole::Stopped, _) => "stopped".into(),
         (DatabaseRole::Replica, Some(source)) => format!("replica of {source}"),
         (DatabaseRole::Replica, None) => "replica".into(),
         (DatabaseRole::None, _) => "none".into(),

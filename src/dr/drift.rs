@@ -183,6 +183,20 @@ pub async fn drift(
             u.region, u.error
         )
     }));
+    // Failed in the state and read: what there could still act as a second primary.
+    let failed: BTreeSet<String> = state
+        .iter()
+        .flat_map(|s| &s.roles)
+        .filter(|(r, role)| {
+            **role == Role::Failed && !read.unreached.iter().any(|u| u.region == **r)
+        })
+        .map(|(r, _)| r.clone())
+        .collect();
+    report.notes.extend(
+        crate::plan::split_brain(&failed, &read.live)
+            .iter()
+            .map(|s| format!("{s}: `standby apply` fences it")),
+    );
     Ok(report)
 }
 

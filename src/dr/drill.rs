@@ -443,6 +443,7 @@ fn drill_plan(
         best_effort: BTreeSet::new(),
         journal: None,
         details: serde_json::Value::Null,
+        split_brain: Vec::new(),
         outputs: BTreeMap::new(),
     }
 }

@@ -2,7 +2,7 @@
 //! stage, stages running one after the other), each action timed from this environment's
 //! history when it recorded one of the same kind, else from a documented default.
 
-use crate::plan::{Action, Plan};
+use crate::plan::{Action, ChangeReason, Plan};
 use crate::provider::aws::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 use crate::state::State;
 use crate::topology::Kind;
@@ -68,7 +68,10 @@ impl Estimate {
     pub fn of(plan: &Plan, state: &State, rto: Duration) -> Estimate {
         let recorded = recorded(state);
         let mut longest: BTreeMap<u32, EstimatedStep> = BTreeMap::new();
-        for a in &plan.actions {
+        // A promote stops the old primary's database after the traffic moved: no part of
+        // the recovery.
+        let stop = Some(&ChangeReason::FenceStop);
+        for a in plan.actions.iter().filter(|a| a.reason() != stop) {
             let stage = plan.stages.get(a.address()).copied().unwrap_or(0);
             let (duration, basis) = match recorded.get(&(a.verb(), a.kind())) {
                 Some(d) => (*d, Basis::Recorded),

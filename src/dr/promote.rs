@@ -400,6 +400,11 @@ fn stage(plan: &mut Plan, region: &str, old_primary: Option<&str>, journal: &Jou
             .is_some_and(|p| a.region() == Some(p) || a.address().served_region() == Some(p));
         let stage = match a {
             Action::Delete { .. } if in_old => fence,
+            // RDS stops the old primary's database only once no replica follows it, and
+            // waiting for that must not hold the traffic back: last.
+            _ if a.fences() && in_old => scale,
+            // A failed region that answers again is fenced first.
+            _ if a.fences() => fence,
             _ if a.kind() == Kind::Database && a.region() == Some(region) => data,
             _ if matches!(
                 a.kind(),

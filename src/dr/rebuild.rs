@@ -99,16 +99,17 @@ pub async fn plan_rebuild(
 }
 
 /// What stops R from acting as a primary, done before anything else: its bucket stops
-/// replicating, its standalone database goes (the provider's delete takes a final snapshot).
+/// replicating, its standalone database goes (the provider's delete takes a final snapshot,
+/// also of one an apply's fence stopped); and the fence of any other failed region.
 fn fences(a: &Action, r: &str) -> bool {
-    a.region() == Some(r)
-        && match a {
-            Action::Delete { current, .. } => {
-                matches!(current.kind, Kind::BucketReplication | Kind::Database)
-            }
-            Action::Replace { .. } => a.kind() == Kind::Database,
-            _ => false,
+    let own = match a {
+        Action::Delete { current, .. } => {
+            matches!(current.kind, Kind::BucketReplication | Kind::Database)
         }
+        Action::Replace { .. } => a.kind() == Kind::Database,
+        _ => false,
+    };
+    a.fences() || (own && a.region() == Some(r))
 }
 
 /// DNS records and bucket replication point at the region once it is up: a second stage.

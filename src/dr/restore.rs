@@ -297,6 +297,7 @@ fn restore_actions(
                 desired,
                 current,
                 changes,
+                reason: None,
             });
             continue;
         }
@@ -373,6 +374,7 @@ fn stop_kept(s: &Swap) -> Action {
             before: json!(false),
             after: json!(true),
         }],
+        reason: None,
     }
 }
 

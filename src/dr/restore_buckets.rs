@@ -53,6 +53,7 @@ pub(super) async fn restore_buckets(
                 before: Value::Null,
                 after: json!(steps.len()),
             }],
+            reason: None,
         });
         out.push(BucketRestore {
             bucket: d.name.clone(),

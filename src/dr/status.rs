@@ -50,6 +50,9 @@ pub struct DatabaseStatus {
 pub enum DatabaseRole {
     /// Writable.
     Primary,
+    /// Standalone but stopped (a fence's stop): no writes until it is started, which AWS
+    /// does by itself after 7 days.
+    Stopped,
     Replica,
     None,
     /// The region did not answer.
@@ -194,7 +197,10 @@ pub async fn status(
             },
             Some(o) => match reads::replica_of(&o.attrs) {
                 None => DatabaseStatus {
-                    role: DatabaseRole::Primary,
+                    role: match crate::plan::writable_database(o) {
+                        true => DatabaseRole::Primary,
+                        false => DatabaseRole::Stopped,
+                    },
                     source_region: None,
                     lag_seconds: None,
                 },
@@ -255,16 +261,17 @@ pub async fn status(
                 .cloned()
         })
     };
+    let interrupted = state.and_then(|s| s.journal.as_ref()).map(|j| Interrupted {
+        operation: j.operation.clone(),
+        at: j.position(),
+        resume: j.resume.clone(),
+        started_at: j.started_at.clone(),
+        note: j.note(),
+    });
     Ok(Status {
         environment: env.spec.environment.clone(),
-        interrupted: state.and_then(|s| s.journal.as_ref()).map(|j| Interrupted {
-            operation: j.operation.clone(),
-            at: j.position(),
-            resume: j.resume.clone(),
-            started_at: j.started_at.clone(),
-            note: j.note(),
-        }),
-        split_brain: split_brain(&regions),
+        split_brain: split_brain(&regions, &live, interrupted.as_ref()),
+        interrupted,
         regions,
         last_promote: last(|o| matches!(o, Operation::Promote { .. })),
         last_drill: last(|o| matches!(o, Operation::Drill { .. })),
@@ -297,29 +304,25 @@ async fn readiness(
 
 /// A region the state holds as `failed` that came back with a writable database, a bucket
 /// replicating from it, or a DNS record: a second primary the fence did not reach.
-fn split_brain(regions: &[RegionStatus]) -> Vec<String> {
-    regions
+fn split_brain(
+    regions: &[RegionStatus],
+    live: &[crate::provider::Observed],
+    interrupted: Option<&Interrupted>,
+) -> Vec<String> {
+    let failed: BTreeSet<String> = regions
         .iter()
         .filter(|r| r.reachable && r.state_role == Some(Role::Failed))
-        .filter_map(|r| {
-            let mut what = Vec::new();
-            if r.database.role == DatabaseRole::Primary {
-                what.push("a writable database".to_string());
-            }
-            if r.replication.role == BucketRole::Source {
-                what.push("a bucket that replicates".to_string());
-            }
-            if !r.dns.is_empty() {
-                what.push(format!("a DNS record ({})", r.dns.join(", ")));
-            }
-            (!what.is_empty()).then(|| {
-                format!(
-                    "split brain: {} is failed but still has {}: run `standby rebuild {}` to fence it",
-                    r.region,
-                    what.join(", "),
-                    r.region
-                )
-            })
+        .map(|r| r.region.clone())
+        .collect();
+    crate::plan::split_brain(&failed, live)
+        .iter()
+        .map(|s| match interrupted {
+            // apply waits for the interrupted operation.
+            Some(i) => format!("{s}: run `{}` to finish, then `standby apply` fences it", i.resume),
+            None => format!(
+                "{s}: run `standby apply` to fence it (or `standby rebuild {}` to make it a standby again)",
+                s.region
+            ),
         })
         .collect()
 }

@@ -403,6 +403,7 @@ impl Environment {
             replace: opts.replace.clone(),
             frozen_regions: failed.union(&unseen).cloned().collect(),
             fenced_regions: failed.difference(&unseen).cloned().collect(),
+            fence_time: time::OffsetDateTime::now_utc().unix_timestamp(),
         };
         let mut bound = bind_from_prior(desired, &prior, &BTreeSet::new());
         leave_shared(&mut bound, &prior);
@@ -421,6 +422,17 @@ impl Environment {
         }
         explain_role_changes(&mut actions, state, &roles);
         explain_zone_deletions(&mut actions);
+        let (stages, fence_notes) = fence_first(&actions);
+        notes.extend(fence_notes);
+        // Failed in the state and read: what there could still act as a second primary.
+        let reached: BTreeSet<String> = held
+            .as_ref()
+            .unwrap_or(&roles)
+            .iter()
+            .filter(|(r, role)| **role == Role::Failed && !unseen.contains(*r))
+            .map(|(r, _)| r.clone())
+            .collect();
+        let split_brain = crate::plan::split_brain(&reached, &prior);
         let blocked = protected_deletions(desired, &actions);
         notes.extend(opts.assume_down.iter().map(|r| {
             format!("region {r} is assumed down: no call goes to it, and its resources are as the state last saw them")
@@ -437,10 +449,11 @@ impl Environment {
             state_serial: state.map(|s| s.serial).unwrap_or(0),
             notes,
             blocked,
-            stages: BTreeMap::new(),
+            stages,
             best_effort: BTreeSet::new(),
             journal: None,
             details: serde_json::Value::Null,
+            split_brain,
             roles,
             prior,
             actions,
@@ -470,6 +483,30 @@ impl Environment {
             })
             .collect()
     }
+}
+
+/// The fence's actions (which the diff lists first) in a stage of their own that runs before
+/// anything else, with a note for each database it stops.
+fn fence_first(actions: &[Action]) -> (BTreeMap<Address, u32>, Vec<String>) {
+    if !actions.iter().any(Action::fences) {
+        return (BTreeMap::new(), Vec::new());
+    }
+    let stages = actions
+        .iter()
+        .map(|a| (a.address().clone(), u32::from(!a.fences())))
+        .collect();
+    let notes = actions
+        .iter()
+        .filter(|a| a.fences() && a.kind() == topology::Kind::Database)
+        .map(|a| {
+            format!(
+                "{} is stopped, not deleted (`standby rebuild {}` replaces it); AWS starts a stopped database again after 7 days, and the next `standby plan` or `apply` stops it again",
+                a.address(),
+                a.region().unwrap_or_default()
+            )
+        })
+        .collect();
+    (stages, notes)
 }
 
 /// Fills bound attributes (record values, health-check addresses) from the refreshed view;

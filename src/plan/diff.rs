@@ -22,8 +22,11 @@ pub struct DiffOptions {
     /// assumed down): nothing there is deleted.
     pub frozen_regions: BTreeSet<String>,
     /// Frozen regions that are reachable (a failed primary that still answers): their
-    /// bucket replication is deleted, so the old primary stops replicating.
+    /// bucket replication is deleted and their writable database stopped, so the old
+    /// primary neither replicates nor takes writes.
     pub fenced_regions: BTreeSet<String>,
+    /// When the plan is made (Unix seconds): names the snapshots of the fence's stops.
+    pub fence_time: i64,
 }
 
 pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<Action> {
@@ -61,17 +64,16 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
                 .region
                 .as_ref()
                 .is_some_and(|r| opts.fenced_regions.contains(r));
-            if fenced
-                && o.kind == Kind::BucketReplication
-                && !desired_addresses.contains(&o.address)
-            {
-                actions.insert(
-                    o.address.clone(),
-                    Action::Delete {
+            if fenced && !desired_addresses.contains(&o.address) {
+                let fence = match o.kind {
+                    Kind::BucketReplication => Some(Action::Delete {
                         current: o.clone(),
                         reason: ChangeReason::Fence,
-                    },
-                );
+                    }),
+                    Kind::Database => super::fence_stop(o, prior, desired, opts.fence_time),
+                    _ => None,
+                };
+                actions.extend(fence.map(|a| (o.address.clone(), a)));
             }
             continue;
         }
@@ -97,7 +99,10 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
     if !opts.targets.is_empty() {
         restrict_to_targets(&mut actions, desired, prior, &opts.targets);
     }
-    actions.into_values().collect()
+    // A fence comes first: it runs before anything else (`environment`'s stages).
+    let mut actions: Vec<Action> = actions.into_values().collect();
+    actions.sort_by_key(|a| !a.fences());
+    actions
 }
 
 /// A read replica that becomes standalone is promoted in place; every other change of
@@ -139,6 +144,7 @@ fn compare(d: &Desired, current: &Observed) -> Option<Action> {
             desired: d.clone(),
             current: current.clone(),
             changes,
+            reason: None,
         });
     }
     let reason = ChangeReason::CannotUpdate(forcing.iter().map(|c| c.key.clone()).collect());

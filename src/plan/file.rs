@@ -6,7 +6,7 @@
 //! applied by the same release; an older one is made again). The domain `Plan` is not
 //! `Serialize`: the conversion here is explicit.
 
-use super::{Action, Change, ChangeReason, Plan};
+use super::{Action, Change, ChangeReason, Plan, SplitBrain};
 use crate::address::Address;
 use crate::state::file::v2::{self, JournalFile, Resource};
 use crate::state::file::{RoleWord, StepWord};
@@ -48,6 +48,8 @@ struct PlanFile {
     journal: Option<JournalFile<StepWord>>,
     #[serde(default, skip_serializing_if = "Value::is_null")]
     details: Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    split_brain: Vec<SplitBrainFile>,
     #[serde(default)]
     outputs: BTreeMap<String, Value>,
 }
@@ -62,6 +64,8 @@ enum ActionFile {
         desired: DesiredFile,
         current: Resource,
         changes: Vec<ChangeFile>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Replace {
         desired: DesiredFile,
@@ -96,6 +100,14 @@ struct BindingFile {
     from: Vec<String>,
     field: String,
     list: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SplitBrainFile {
+    region: String,
+    writable_database: bool,
+    replicating_bucket: bool,
+    dns: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -156,6 +168,7 @@ fn plan_file(p: &Plan) -> PlanFile {
         best_effort: addresses(&p.best_effort).into_iter().collect(),
         journal: p.journal.as_ref().map(v2::journal),
         details: p.details.clone(),
+        split_brain: p.split_brain.iter().map(split_brain_file).collect(),
         outputs: p.outputs.clone(),
     }
 }
@@ -187,6 +200,11 @@ impl PlanFile {
             best_effort: self.best_effort.into_iter().map(Address::new).collect(),
             journal: self.journal.map(JournalFile::into_journal).transpose()?,
             details: self.details,
+            split_brain: self
+                .split_brain
+                .into_iter()
+                .map(SplitBrainFile::into_split_brain)
+                .collect(),
             outputs: self.outputs,
         })
     }
@@ -202,10 +220,12 @@ fn action_file(a: &Action) -> ActionFile {
             desired,
             current,
             changes: cs,
+            reason,
         } => ActionFile::Update {
             desired: desired_file(desired),
             current: v2::resource(current),
             changes: changes(cs),
+            reason: reason.as_ref().map(ChangeReason::to_string),
         },
         Action::Replace {
             desired,
@@ -240,10 +260,12 @@ impl ActionFile {
                 desired,
                 current,
                 changes: cs,
+                reason: r,
             } => Action::Update {
                 desired: desired.into_desired(),
                 current: current.into(),
                 changes: changes(cs),
+                reason: r.as_deref().map(reason).transpose()?,
             },
             ActionFile::Replace {
                 desired,
@@ -261,6 +283,26 @@ impl ActionFile {
                 reason: reason(&r)?,
             },
         })
+    }
+}
+
+fn split_brain_file(s: &SplitBrain) -> SplitBrainFile {
+    SplitBrainFile {
+        region: s.region.clone(),
+        writable_database: s.writable_database,
+        replicating_bucket: s.replicating_bucket,
+        dns: s.dns.clone(),
+    }
+}
+
+impl SplitBrainFile {
+    fn into_split_brain(self) -> SplitBrain {
+        SplitBrain {
+            region: self.region,
+            writable_database: self.writable_database,
+            replicating_bucket: self.replicating_bucket,
+            dns: self.dns,
+        }
     }
 }
 

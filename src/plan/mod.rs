@@ -5,11 +5,13 @@
 //! is refused once the state moved on.
 
 mod diff;
+mod fence;
 mod file;
 mod reason;
 
 pub use diff::{diff, unfulfilled, DiffOptions};
-pub use file::{load_plan, save_plan, VERSION as PLAN_FILE_VERSION};
+pub use fence::{fence_stop, split_brain, writable_database, SplitBrain};
+pub use file::{load_plan, save_plan};
 pub use reason::{ChangeReason, ZoneKept};
 
 use crate::address::Address;
@@ -62,6 +64,8 @@ pub struct Plan {
     /// What the history entry of this plan's run records besides its steps (a restore:
     /// the instances it replaced and where they are kept).
     pub details: Value,
+    /// Failed regions that answer and could still take writes or traffic.
+    pub split_brain: Vec<SplitBrain>,
     /// Outputs evaluated from the spec.
     pub outputs: BTreeMap<String, Value>,
 }
@@ -85,6 +89,8 @@ pub enum Action {
         desired: Desired,
         current: Observed,
         changes: Vec<Change>,
+        /// Why, when the spec does not ask for it (a fence's stop).
+        reason: Option<ChangeReason>,
     },
     Replace {
         desired: Desired,
@@ -126,6 +132,25 @@ impl Action {
         }
     }
 
+    /// Why, when the spec alone does not say (replacements, deletions, a fence's stop).
+    pub fn reason(&self) -> Option<&ChangeReason> {
+        match self {
+            Action::Replace { reason, .. } | Action::Delete { reason, .. } => Some(reason),
+            Action::Update { reason, .. } => reason.as_ref(),
+            Action::Create { .. } => None,
+        }
+    }
+
+    /// Whether it fences a failed region (its bucket replication removed, its database
+    /// stopped): such actions run before anything else in their plan, but for a promote's
+    /// stop of the old primary's database, which waits until no replica follows it.
+    pub fn fences(&self) -> bool {
+        matches!(
+            self.reason(),
+            Some(ChangeReason::Fence | ChangeReason::FenceStop)
+        )
+    }
+
     /// `+`, `~`, `-/+` or `-`.
     pub fn symbol(&self) -> &'static str {
         match self {
@@ -139,6 +164,10 @@ impl Action {
     pub fn verb(&self) -> &'static str {
         match self {
             Action::Create { .. } => "create",
+            Action::Update {
+                reason: Some(ChangeReason::FenceStop),
+                ..
+            } => "stop",
             Action::Update { .. } => "update",
             Action::Replace { .. } => "replace",
             Action::Delete { .. } => "delete",

@@ -25,6 +25,9 @@ pub enum ChangeReason {
     Destroy,
     /// A promote's fence: the failed primary's bucket stops replicating.
     Fence,
+    /// A fence of a failed region that answers: its writable database stops, leaving a
+    /// snapshot (`rebuild` replaces it later).
+    FenceStop,
     /// `standby restore`: its source database is restored, so it follows the new instance.
     SourceRestored(Address),
     /// `standby restore --cleanup`: an instance a restore replaced and kept.
@@ -44,6 +47,7 @@ pub enum ZoneKept {
 
 const CANNOT_UPDATE: &str = " cannot change in place";
 const FENCE: &str = "fence: the failed primary's bucket stops replicating";
+const FENCE_STOP: &str = "fence: the failed region's database stops after a final snapshot";
 const RESTORED: &str = " is restored: it follows the new instance";
 const KEPT: &str = "kept since a restore replaced it";
 const NOT_CREATED: &str = "standby did not create the zone, so it stays: only the state forgets it";
@@ -68,6 +72,7 @@ impl fmt::Display for ChangeReason {
             }
             ChangeReason::Destroy => f.write_str("destroy"),
             ChangeReason::Fence => f.write_str(FENCE),
+            ChangeReason::FenceStop => f.write_str(FENCE_STOP),
             ChangeReason::SourceRestored(source) => write!(f, "{source}{RESTORED}"),
             ChangeReason::KeptByRestore => f.write_str(KEPT),
             ChangeReason::ZoneKept(reason, ZoneKept::NotCreated) => {
@@ -111,6 +116,7 @@ impl FromStr for ChangeReason {
             "no longer in the spec" => ChangeReason::NotInSpec,
             "destroy" => ChangeReason::Destroy,
             FENCE => ChangeReason::Fence,
+            FENCE_STOP => ChangeReason::FenceStop,
             KEPT => ChangeReason::KeptByRestore,
             _ => {
                 if let Some(source) = s.strip_suffix(RESTORED) {
@@ -158,6 +164,7 @@ mod tests {
             },
             ChangeReason::Destroy,
             ChangeReason::Fence,
+            ChangeReason::FenceStop,
             ChangeReason::SourceRestored(Address::new("region.r.database.orders")),
             ChangeReason::KeptByRestore,
             ChangeReason::ZoneKept(Box::new(ChangeReason::Destroy), ZoneKept::NotCreated),

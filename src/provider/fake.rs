@@ -150,7 +150,12 @@ impl Provider for FakeProvider {
     ) -> Result<Observed> {
         self.check(&desired.address, "Update")?;
         let mut o = current.clone();
-        o.attrs = desired.attrs.clone();
+        if desired.attrs.get("stopped") == Some(&serde_json::Value::Bool(true)) {
+            // A stop (a fence's, a restore's kept instance): the database itself is unchanged.
+            o.computed.insert("status".into(), "stopped".into());
+        } else {
+            o.attrs = desired.attrs.clone();
+        }
         if desired.kind == crate::topology::Kind::AutoScalingGroup {
             o.computed
                 .insert("in_service".into(), desired.attrs["desired"].clone());

@@ -73,6 +73,7 @@ fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
         best_effort: Default::default(),
         journal: None,
         details: serde_json::Value::Null,
+        split_brain: vec![],
         outputs: BTreeMap::new(),
     }
 }
@@ -243,6 +244,49 @@ fn a_requested_replacement_says_so_and_cascades() {
     let mut plan = plan_of(&[], prior.clone());
     plan.actions = diff(&[vpc, subnet], &prior, &opts);
     plan.notes.clear();
+    insta::assert_snapshot!(render::plan(&plan));
+}
+
+/// A failed region that answers again: the fence (its database stopped after a snapshot,
+/// its bucket replication removed) comes first, under the split-brain warning.
+#[test]
+fn a_fence_plan_stops_the_failed_primary_first() {
+    let db = desired(
+        "region.us-east-1.database.orders",
+        Kind::Database,
+        json!({"identifier": "checkout-prod-orders-us-east-1", "replica_of": null}),
+    );
+    let replication = desired(
+        "region.us-east-1.bucket.receipts.replication",
+        Kind::BucketReplication,
+        json!({"destinations": ["us-west-2"]}),
+    );
+    let mut db = observed(&db, "checkout-prod-orders-us-east-1");
+    db.computed.insert("status".into(), json!("available"));
+    let mut record = desired(
+        "dns.api.record.us-east-1",
+        Kind::Record,
+        json!({"set_identifier": "us-east-1", "failover": "PRIMARY"}),
+    );
+    record.region = None;
+    let prior = vec![
+        observed(&record, "api.example.com/us-east-1"),
+        db,
+        observed(&replication, "receipts"),
+    ];
+    let east = std::collections::BTreeSet::from(["us-east-1".to_string()]);
+    let opts = DiffOptions {
+        frozen_regions: east.clone(),
+        fenced_regions: east.clone(),
+        fence_time: 1_764_547_200,
+        ..Default::default()
+    };
+    let mut plan = plan_of(&[], prior.clone());
+    plan.actions = diff(&[], &prior, &opts);
+    plan.notes.clear();
+    plan.split_brain = standby::plan::split_brain(&east, &prior);
+    let kinds: Vec<bool> = plan.actions.iter().map(|a| a.fences()).collect();
+    assert_eq!(kinds, [true, true, false], "the fence comes first");
     insta::assert_snapshot!(render::plan(&plan));
 }
 

@@ -4,6 +4,7 @@
 //! changes it could not make; `apply` finishes them once the outage is over. Read back from
 //! the emulator through the SDK.
 
+use crate::dr_fence::{assert_no_version_with_two_primaries, assert_one_primary, fence_on_return};
 use crate::support::aws::{
     self, load_balancer_names, primary_record, replication_targets, running_public_ips,
 };
@@ -186,23 +187,12 @@ async fn promote_completes_with_the_global_control_planes_down_and_apply_finishe
         "the old primary still replicates: nothing reached it"
     );
 
+    assert_one_primary(&ws);
+
     // us-east-1 is back: the next apply reaches it and fences it first (its replication into
-    // the new primary removed), then nothing is left to do.
+    // the new primary removed, its database stopped), then nothing is left to do.
     proxy.restore_region("us-east-1");
-    let fenced = ws.run(&["plan", "environments/prod", "--detailed-exitcode"]);
-    assert_eq!(fenced.code, 2, "{}", fenced.stdout);
-    assert!(
-        fenced
-            .stdout
-            .contains("region.us-east-1.bucket.receipts.replication"),
-        "{}",
-        fenced.stdout
-    );
-    ws.run(&["apply", "environments/prod", "--auto-approve"])
-        .ok();
-    assert!(replication_targets(&emulator, "us-east-1").await.is_empty());
-    ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
-        .ok();
+    fence_on_return(&emulator, &ws).await;
 }
 
 /// The requests `picked` that the proxy refused (503) were tried briefly: each operation at
@@ -364,10 +354,21 @@ async fn with_the_state_in_the_failed_region_apply_finishes_dns_on_the_replica_a
         back.stderr
     );
     assert!(replication_targets(&emulator, "us-east-1").await.is_empty());
+    let old = aws::rds(&emulator, "us-east-1")
+        .await
+        .describe_db_instances()
+        .db_instance_identifier("checkout-prod-orders-us-east-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.db_instances()[0].db_instance_status(), Some("stopped"));
     assert_eq!(
         state_object(&east, "standby-state").await,
         state_object(&west, "standby-state-west").await
     );
+    for (s3, bucket) in [(&east, "standby-state"), (&west, "standby-state-west")] {
+        assert_no_version_with_two_primaries(s3, bucket, "envs/prod.json").await;
+    }
     ws.run(&["plan", "environments/prod", "--detailed-exitcode"])
         .ok();
 }

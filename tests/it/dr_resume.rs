@@ -222,6 +222,24 @@ async fn an_uninterrupted_promote_gives_the_reference_layout() {
     let entry = state["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(entry["outcome"], "succeeded");
     assert!(entry.get("interruptions").is_none());
+    // The old primary answered: its database was stopped last, once its replica was
+    // promoted, leaving no split brain behind.
+    let old = crate::support::aws::rds(&s.emulator, "us-east-1")
+        .await
+        .describe_db_instances()
+        .db_instance_identifier("checkout-prod-orders-us-east-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.db_instances()[0].db_instance_status(), Some("stopped"));
+    let last = entry["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|st| st["name"] == "stop region.us-east-1.database.orders");
+    assert!(last, "{entry:#}");
+    let status = s.ws.run(&["status", "environments/prod"]).ok();
+    assert!(!status.stdout.contains("split brain"), "{}", status.stdout);
 }
 
 #[tokio::test]

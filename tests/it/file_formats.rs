@@ -44,7 +44,7 @@ async fn a_version_1_state_loads_upgraded_and_plans_clean() {
     let state = env.read_state().await.unwrap().expect("the state loads");
     assert_eq!(state.lineage, raw["lineage"]);
     assert_eq!(state.roles["us-west-2"], Role::Primary);
-    assert_eq!(state.roles["us-east-1"], Role::Failed);
+    assert_eq!(state.roles["us-east-1"], Role::WarmStandby);
     assert_eq!(
         state.resources().len(),
         raw["resources"].as_array().unwrap().len()
@@ -58,6 +58,13 @@ async fn a_version_1_state_loads_upgraded_and_plans_clean() {
     );
     assert_eq!(promote.outcome, RunOutcome::SUCCEEDED);
     assert!(promote.steps.iter().all(|s| s.outcome == StepOutcome::Done));
+    assert_eq!(
+        state.history()[1].operation,
+        Operation::Rebuild {
+            region: "us-east-1".into(),
+            role: Role::WarmStandby
+        }
+    );
 
     // The environment it came from: what the state recorded is what the provider holds.
     let provider = FakeProvider::new();

@@ -22,6 +22,7 @@ mod config_hostile;
 mod config_load;
 mod db_real_aws;
 mod dr_emulator;
+mod dr_fence;
 mod dr_journal_fake;
 mod dr_outage;
 mod dr_preview;

@@ -435,11 +435,11 @@ impl super::handler::KindHandler for Databases {
             ),
             None => None,
         };
-        // `standby restore`: the swap, then the replaced instance stopped.
+        // `standby restore`: the swap, then the replaced instance stopped; a fence's stop.
         if d.attrs.contains_key("restore") || d.attrs.contains_key("stopped") {
             let mut o = match d.attrs.contains_key("restore") {
                 true => rds.restore_and_swap(d, current).await?,
-                false => rds.stop_kept(d).await?,
+                false => rds.stop_with_snapshot(d).await?,
             };
             o.depends_on = d.dependencies().cloned().collect();
             return Ok(o);

@@ -209,24 +209,36 @@ impl Rds {
         self.retag(arn, &tags, &[], kept_address).await
     }
 
-    /// StopDBInstance with `DBSnapshotIdentifier`: the kept instance stops and leaves a
-    /// snapshot `<identifier>-final` (API_StopDBInstance.html); an instance that still has
-    /// read replicas cannot stop, so this runs once they are re-created elsewhere.
-    pub(super) async fn stop_kept(&self, d: &Desired) -> anyhow::Result<Observed> {
+    /// StopDBInstance with `DBSnapshotIdentifier`: the instance stops and leaves a snapshot,
+    /// named by the desired `snapshot` (a fence's) or `<identifier>-final` (an instance a
+    /// restore kept) (API_StopDBInstance.html). An instance that still has read replicas
+    /// cannot stop, so a restore runs this once they are re-created elsewhere. One that is
+    /// not available yet (starting: AWS starts a stopped instance after 7 days) is stopped
+    /// once it is; one stopping or stopped is only waited for, so a second run stops nothing.
+    pub(super) async fn stop_with_snapshot(&self, d: &Desired) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
         let kept = str_attr(d, "identifier")?;
         let live = self
             .describe_one(kept, a)
             .await?
             .ok_or_else(|| anyhow!("{a}: {kept} no longer exists in {r}"))?;
-        if live.db_instance_status() == Some("available") {
+        let status = live.db_instance_status().unwrap_or_default();
+        if !matches!(status, "stopped" | "stopping") {
+            if status != "available" {
+                self.wait_available(kept, a).await?;
+            }
+            let snapshot = match d.attrs.get("snapshot").and_then(Value::as_str) {
+                Some(name) => name.to_string(),
+                None => derived_identifier(kept, "final"),
+            };
             self.client
                 .stop_db_instance()
                 .db_instance_identifier(kept)
-                .db_snapshot_identifier(derived_identifier(kept, "final"))
+                .db_snapshot_identifier(&snapshot)
                 .send()
                 .await
                 .op("StopDBInstance", r, a)?;
+            tracing::info!(address = %a, region = r, %snapshot, "instance stopped after a snapshot");
         }
         self.wait_status(kept, a, "stopped").await?;
         let instance = self
