@@ -185,6 +185,20 @@ async fn a_saved_plan_reads_back_as_it_was_made() {
         "{summary:?}"
     );
     round_trip(&promote, dir.path());
+
+    // Fence on return: the failed region's database writable again is a split brain and a
+    // stop, an update with a reason.
+    assert!(run(&env, &provider, &promote).await.succeeded());
+    provider.edit("region.us-east-1.database.orders", |db| {
+        let db = db.as_mut().expect("the old primary's database");
+        db.attrs.insert("stopped".into(), false.into());
+        db.computed.insert("status".into(), "available".into());
+    });
+    let state = env.read_state().await.unwrap().unwrap();
+    let fence = env.plan(&*provider, Some(&state), &opts).await.unwrap();
+    assert!(!fence.split_brain.is_empty(), "{fence:#?}");
+    assert!(fence.actions.iter().any(|a| a.fences()), "{fence:#?}");
+    round_trip(&fence, dir.path());
 }
 
 #[tokio::test]
