@@ -8,7 +8,7 @@
 use super::drift::{junit_timestamp, xml};
 use super::{EnvArg, GlobalArgs, Outcome};
 use crate::check::{Check, CheckOptions, CheckReport, CheckRow, Measure, Unknown, Verdict};
-use crate::provider::aws::AwsProvider;
+use crate::ops::Context;
 use crate::provider::CapacityNeed;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -42,30 +42,26 @@ pub struct CheckArgs {
     pub canary: bool,
 }
 
-pub async fn run(args: CheckArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: CheckArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let state = env.read_state().await?;
-    let provider = AwsProvider::from_env().await?;
     let opts = CheckOptions {
         regions: args.regions.clone(),
         now: None,
         canary: args.canary,
     };
     let (started_at, clock) = (junit_timestamp(), std::time::Instant::now());
-    let report = crate::check::check(&env, &provider, state.as_ref(), &opts).await?;
+    let report = crate::ops::read::check(cx, &env, &opts).await?;
+    let shell = &cx.shell;
     match args.format {
-        CheckFormat::Text => print!("{}", text(&report, args.strict)),
-        CheckFormat::Markdown => print!("{}", markdown(&report, args.strict)),
+        CheckFormat::Text => shell.out(&text(&report, args.strict)),
+        CheckFormat::Markdown => shell.out(&markdown(&report, args.strict)),
         CheckFormat::Json => {
-            eprint!("{}", text(&report, args.strict));
-            println!("{}", json(&report, args.strict));
+            shell.err(&text(&report, args.strict));
+            shell.document(&json(&report, args.strict));
         }
         CheckFormat::Junit => {
-            eprint!("{}", text(&report, args.strict));
-            print!(
-                "{}",
-                junit(&report, args.strict, &started_at, clock.elapsed())
-            );
+            shell.err(&text(&report, args.strict));
+            shell.out(&junit(&report, args.strict, &started_at, clock.elapsed()));
         }
     }
     Ok(if report.ready(args.strict) {

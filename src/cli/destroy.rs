@@ -1,16 +1,13 @@
 //! `standby destroy [ENV]`: delete everything the environment manages, in reverse order.
 
-use super::{
-    apply::{execute, make_plan, refuse_blocked, release_after},
-    confirm, render, EnvArg, GlobalArgs, Outcome,
-};
+use super::converge::{approved, finish};
+use super::{render, EnvArg, GlobalArgs, Outcome};
 use crate::environment::PlanOptions;
-use crate::provider::aws::AwsProvider;
-use crate::provider::Provider;
+use crate::ops::apply::Locked;
+use crate::ops::Context;
 use crate::state::Operation;
 use anyhow::Result;
 use clap::Args;
-use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
@@ -24,40 +21,32 @@ pub struct DestroyArgs {
     pub parallelism: usize,
 }
 
-pub async fn run(args: DestroyArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: DestroyArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let mut store = env.open_state("destroy").await?;
-    let result = run_locked(&env, args, provider, &mut store).await;
-    release_after(&mut store, result).await
-}
-
-async fn run_locked(
-    env: &crate::environment::Environment,
-    args: DestroyArgs,
-    provider: Arc<dyn Provider>,
-    store: &mut crate::state::StateStore,
-) -> Result<Outcome> {
-    let plan = make_plan(
-        env,
-        &*provider,
-        store,
-        PlanOptions {
-            refresh: true,
-            destroy: true,
-            ..Default::default()
-        },
-    )
-    .await?;
-    print!("{}", render::plan(&plan));
-    if !plan.has_changes() {
-        return Ok(Outcome::Success);
+    let mut locked = Locked::open(&env, "destroy").await?;
+    let opts = PlanOptions {
+        refresh: true,
+        destroy: true,
+        ..Default::default()
+    };
+    let result = async {
+        let plan = locked.plan(cx, &env, &opts).await?;
+        cx.shell.out(&render::plan(&plan));
+        let (question, declined) = (
+            "Destroy everything listed",
+            "Destroy cancelled: nothing changed.",
+        );
+        if !plan.has_changes()
+            || !approved(&cx.shell, &plan, question, args.auto_approve, declined).await?
+        {
+            return Ok(());
+        }
+        let executed = locked
+            .execute(cx, &plan, args.parallelism, Operation::Destroy)
+            .await?;
+        finish(&cx.shell, executed, "destroy").map(drop)
     }
-    refuse_blocked(&plan)?;
-    if !confirm::approve("Destroy everything listed", args.auto_approve).await? {
-        eprintln!("Destroy cancelled: nothing changed.");
-        return Ok(Outcome::Success);
-    }
-    execute(&plan, provider, store, args.parallelism, Operation::Destroy).await?;
+    .await;
+    locked.release(cx, result).await?;
     Ok(Outcome::Success)
 }

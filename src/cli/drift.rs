@@ -10,8 +10,8 @@
 use super::{EnvArg, GlobalArgs, Outcome};
 use crate::address::Address;
 use crate::dr::{kind_name, DriftKind, DriftOptions, DriftReport, Drifted};
+use crate::ops::Context;
 use crate::plan::Change;
-use crate::provider::aws::AwsProvider;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use console::style;
@@ -45,16 +45,14 @@ pub struct DriftArgs {
     pub out: Option<PathBuf>,
 }
 
-pub async fn run(args: DriftArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: DriftArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let state = env.read_state().await?;
-    let provider = AwsProvider::from_env().await?;
     let opts = DriftOptions {
         roles_as_drift: args.roles_as_drift,
         today: None,
     };
     let (started_at, clock) = (junit_timestamp(), std::time::Instant::now());
-    let report = crate::dr::drift(&env, &provider, state.as_ref(), &opts).await?;
+    let report = crate::ops::read::drift(cx, &env, &opts).await?;
     let timing = Timing {
         started_at,
         elapsed: clock.elapsed(),
@@ -65,20 +63,21 @@ pub async fn run(args: DriftArgs, g: &GlobalArgs) -> Result<Outcome> {
         DriftFormat::Junit => junit(&report, &timing),
         DriftFormat::Markdown => markdown(&report),
     };
+    let shell = &cx.shell;
     match (&args.out, args.format) {
         (Some(out), _) => {
             crate::private_file::write_private(out, document.as_bytes(), "the drift report")?;
-            print!("{}", text(&report));
-            println!(
+            shell.out(&text(&report));
+            shell.out_line(&format!(
                 "Wrote the {} report to {}.",
                 format_name(args.format),
                 out.display()
-            );
+            ));
         }
-        (None, DriftFormat::Text | DriftFormat::Markdown) => print!("{document}"),
+        (None, DriftFormat::Text | DriftFormat::Markdown) => shell.out(&document),
         (None, DriftFormat::Json | DriftFormat::Junit) => {
-            eprint!("{}", text(&report));
-            print!("{document}");
+            shell.err(&text(&report));
+            shell.out(&document);
         }
     }
     Ok(if report.has_drift() {

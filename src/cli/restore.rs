@@ -3,18 +3,18 @@
 //! deletes the instances restores kept; `--buckets` also brings each object of the region's
 //! buckets back to its version of then.
 
-use super::apply::{execute, refuse_blocked};
+use super::converge::{approved, finish};
 use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
 use crate::dr::{
     plan_restore, plan_restore_cleanup, rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap,
 };
-use crate::provider::aws::AwsProvider;
-use crate::provider::{ObjectStep, Provider};
+use crate::ops::apply::Locked;
+use crate::ops::Context;
+use crate::provider::ObjectStep;
 use crate::state::Operation;
 use anyhow::{bail, Result};
 use clap::{ArgGroup, Args};
 use std::fmt::Write as _;
-use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -55,7 +55,7 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| format!("{s:?} is not an RFC 3339 time: write it like 2026-12-01T09:30:00Z"))
 }
 
-pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: RestoreArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let point = match (&args.to_time, args.latest, &args.snapshot) {
         (Some(t), _, _) => Some(RestorePoint::Time(*t)),
         (_, true, _) => Some(RestorePoint::Latest),
@@ -68,32 +68,37 @@ pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
         );
     }
     let env = g.load(&args.env.env)?;
-    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
+    let provider = cx.provider().await?;
     let lock = if point.is_some() {
         "restore"
     } else {
         "restore --cleanup"
     };
-    let mut store = env.open_state(lock).await?;
-    if !store.exists() {
+    let mut locked = Locked::open(&env, lock).await?;
+    let Some(state) = locked.state() else {
         bail!(
             "environment {} has no state yet: apply it first",
             env.spec.environment
         );
-    }
+    };
     let Some(point) = point else {
-        let plan = plan_restore_cleanup(&env, &*provider, store.state()).await?;
+        let plan = plan_restore_cleanup(&env, &*provider, state).await?;
         if !plan.has_changes() {
-            eprintln!("No instance kept by a restore: nothing to clean up.");
+            cx.shell
+                .status("No instance kept by a restore: nothing to clean up.");
             return Ok(Outcome::Success);
         }
-        print!("{}", render::plan(&plan));
-        if !confirm::approve("Delete the instances restores kept", args.auto_approve).await? {
-            eprintln!("Cleanup cancelled: nothing changed.");
+        cx.shell.out(&render::plan(&plan));
+        let question = "Delete the instances restores kept";
+        if !confirm::approve(&cx.shell, question, args.auto_approve).await? {
+            cx.shell.status("Cleanup cancelled: nothing changed.");
             return Ok(Outcome::Success);
         }
         let name = Operation::RestoreCleanup;
-        execute(&plan, provider, &mut store, args.parallelism, name).await?;
+        let executed = locked
+            .execute(cx, &plan, args.parallelism, name.clone())
+            .await?;
+        finish(&cx.shell, executed, &name.to_string())?;
         return Ok(Outcome::Success);
     };
     let req = RestoreRequest {
@@ -101,28 +106,33 @@ pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
         point,
         buckets: args.buckets,
     };
-    let restore = plan_restore(&env, &*provider, store.state(), &req).await?;
-    print!("{}", render::plan(&restore.plan));
-    print!(
-        "{}",
-        summary(
-            &restore.region,
-            &restore.point,
-            &restore.swaps,
-            &restore.buckets
-        )
-    );
-    refuse_blocked(&restore.plan)?;
+    let restore = plan_restore(&env, &*provider, state, &req).await?;
+    cx.shell.out(&render::plan(&restore.plan));
+    let (region, point) = (&restore.region, &restore.point);
+    cx.shell
+        .out(&summary(region, point, &restore.swaps, &restore.buckets));
     let question = format!("Restore the databases of {}", restore.region);
-    if !confirm::approve(&question, args.auto_approve).await? {
-        eprintln!("Restore cancelled: nothing changed.");
+    let declined = "Restore cancelled: nothing changed.";
+    if !approved(
+        &cx.shell,
+        &restore.plan,
+        &question,
+        args.auto_approve,
+        declined,
+    )
+    .await?
+    {
         return Ok(Outcome::Success);
     }
     let op = Operation::Restore {
         region: restore.region.clone(),
     };
-    execute(&restore.plan, provider, &mut store, args.parallelism, op).await?;
-    eprintln!("Restored: the replaced instances stay stopped until `standby restore --cleanup`.");
+    let executed = locked
+        .execute(cx, &restore.plan, args.parallelism, op.clone())
+        .await?;
+    finish(&cx.shell, executed, &op.to_string())?;
+    cx.shell
+        .status("Restored: the replaced instances stay stopped until `standby restore --cleanup`.");
     Ok(Outcome::Success)
 }
 

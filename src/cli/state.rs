@@ -5,10 +5,11 @@
 //! saves, and releases it on every path; nothing here calls an AWS API other than the state
 //! backend's.
 
-use super::apply::release_after;
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::address::Address;
 use crate::environment::Environment;
+use crate::ops::apply::release_after;
+use crate::ops::Context as Ctx;
 use crate::state::{check, edit, record_lineage, recorded_lineage, State, StateStore};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Subcommand;
@@ -74,13 +75,13 @@ pub enum StateCommand {
     },
 }
 
-pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Ctx) -> Result<Outcome> {
     match cmd {
         StateCommand::List { env } => {
             let env = g.load(&env.env)?;
             if let Some(state) = env.read_state().await? {
                 for r in state.resources() {
-                    println!("{}", r.address);
+                    cx.shell.out_line(&r.address.to_string());
                 }
             }
         }
@@ -93,7 +94,7 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
             let r = state.get(&address.as_str().into()).ok_or_else(|| {
                 anyhow!("{address} is not in the state: `standby state list` shows the addresses")
             })?;
-            println!("{}", serde_json::to_string_pretty(r)?);
+            cx.shell.document(&serde_json::to_string_pretty(r)?);
         }
         StateCommand::Mv { from, to, env } => {
             let env = g.load(&env.env)?;
@@ -108,10 +109,11 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                 Ok(moved)
             }
             .await;
-            for (old, new) in release_after(&mut store, result).await? {
-                eprintln!("Moved {old} to {new}");
+            for (old, new) in release_after(&cx.shell, &mut store, result).await? {
+                cx.shell.status(&format!("Moved {old} to {new}"));
             }
-            eprintln!("The state was changed; nothing in AWS was.");
+            cx.shell
+                .status("The state was changed; nothing in AWS was.");
         }
         StateCommand::Rm { address, env } => {
             let env = g.load(&env.env)?;
@@ -122,15 +124,16 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                 Ok(gone)
             }
             .await;
-            let gone = release_after(&mut store, result).await?;
+            let gone = release_after(&cx.shell, &mut store, result).await?;
             for r in &gone {
-                eprintln!("Removed {} ({}) from the state", r.address, r.id);
+                cx.shell
+                    .status(&format!("Removed {} ({}) from the state", r.address, r.id));
             }
-            eprintln!(
+            cx.shell.status(&format!(
                 "Nothing was destroyed: {} resource(s) still exist in AWS. A refresh adopts resources \
                  that carry the environment's standby: tags, so remove those tags too if standby should stop managing them.",
                 gone.len()
-            );
+            ));
         }
         StateCommand::Pull { env, replica } => {
             let env = g.load(&env.env)?;
@@ -144,9 +147,9 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
             // Pull shows a refused state as it is, so that it can be repaired and pushed.
             let lineage = recorded_lineage(&env.state_path)?;
             if let Err(e) = check::loaded(&state, &env.expected(lineage)) {
-                eprintln!("{} {e:#}", super::render::warning_prefix());
+                cx.shell.warn(&format!("{e:#}"));
             }
-            println!("{}", serde_json::to_string_pretty(&state)?);
+            cx.shell.document(&serde_json::to_string_pretty(&state)?);
         }
         StateCommand::Push { file, env, force } => {
             let env = g.load(&env.env)?;
@@ -156,15 +159,15 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                 .with_context(|| format!("{} is not a standby state file", file.display()))?;
             let mut store = env.open_state_as_is("state push").await?;
             let result = push(&env, &mut store, pushed, force).await;
-            let (serial, overrides) = release_after(&mut store, result).await?;
+            let (serial, overrides) = release_after(&cx.shell, &mut store, result).await?;
             for o in overrides {
-                eprintln!("--force overrides: {o}");
+                cx.shell.status(&format!("--force overrides: {o}"));
             }
-            eprintln!(
+            cx.shell.status(&format!(
                 "Pushed {} to {} (serial {serial}).",
                 file.display(),
                 env.backend()
-            );
+            ));
         }
         StateCommand::Unlock { id, env, force } => {
             let env = g.load(&env.env)?;
@@ -180,16 +183,18 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                         crate::state::refuse_running(h)?;
                     }
                     if !confirm::approve(
+                        &cx.shell,
                         &format!("Remove the lock held by {h}; do so only if that operation is no longer running"),
                         force,
                     ).await? {
-                        eprintln!("Unlock cancelled: the lock is still held.");
+                        cx.shell.status("Unlock cancelled: the lock is still held.");
                         return Ok(Outcome::Success);
                     }
                 }
             }
             let removed = backend.force_unlock(&id).await?;
-            eprintln!("Removed the lock of {backend} held by {removed}.");
+            cx.shell
+                .status(&format!("Removed the lock of {backend} held by {removed}."));
         }
     }
     Ok(Outcome::Success)
