@@ -1,0 +1,153 @@
+//! Commands run in-process against the in-memory provider, through the same `cli::run_to_exit`
+//! `main` calls, with a buffered Shell: exactly what each prints, on which stream, and its
+//! exit code.
+
+use crate::support::specs::{API_DNS, REGIONS, SERVICE};
+use clap::Parser;
+use standby::cli::{run_to_exit, Cli};
+use standby::ops::{Cancel, Context};
+use standby::provider::fake::FakeProvider;
+use standby::provider::Provider;
+use standby::shell::Shell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const WORKLOAD: &str = r#"
+cluster "web" {
+  instance_type = "t3.micro"
+  size          = 2
+  image         = "ami-12c6146b"
+  port          = 443
+}
+
+bucket "receipts" {}
+
+output "api" {
+  value = "api.example.com"
+}
+"#;
+
+/// The seed environment written to `<dir>/environments/prod`.
+fn environment(dir: &Path) -> PathBuf {
+    let env_dir = dir.join("environments/prod");
+    std::fs::create_dir_all(&env_dir).unwrap();
+    let spec = [SERVICE, REGIONS, WORKLOAD, API_DNS].concat();
+    std::fs::write(env_dir.join("main.hcl"), spec).unwrap();
+    env_dir
+}
+
+/// What one command printed and how it exited.
+struct Printed {
+    code: u8,
+    stdout: String,
+    stderr: String,
+}
+
+impl std::fmt::Display for Printed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `standby ARGS` against `provider`; durations are replaced by `[time]`.
+async fn standby(provider: &Arc<FakeProvider>, args: &[&str]) -> Printed {
+    let cli = Cli::try_parse_from(std::iter::once("standby").chain(args.iter().copied()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (shell, captured) = Shell::buffered();
+    let (cancel, _press) = Cancel::manual();
+    let p: Arc<dyn Provider> = provider.clone();
+    let cx = Context::new(p, shell, cancel);
+    let code = run_to_exit(cli, &cx).await;
+    Printed {
+        code,
+        stdout: captured.stdout(),
+        stderr: redact(&captured.stderr()),
+    }
+}
+
+/// Durations (`0.1s`) as `[time]`, and the estimate of the time left dropped: the only parts
+/// of the output that vary from run to run.
+fn redact(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = match (line.find(", about "), line.rfind(" left)")) {
+            (Some(a), Some(b)) if a < b => format!("{}{}", &line[..a], &line[b + 5..]),
+            _ => line.to_string(),
+        };
+        let words: Vec<String> = line.split(' ').map(duration).collect();
+        out.push_str(&words.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+/// `0.1s` or `0.1s.` as `[time]` or `[time].`; other words as they are.
+fn duration(word: &str) -> String {
+    match word.split_once('s') {
+        Some((n, rest)) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit() || c == '.') => {
+            format!("[time]{rest}")
+        }
+        _ => word.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn plan_of_the_seed_spec_prints_the_plan_on_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment(dir.path());
+    let provider = Arc::new(FakeProvider::new());
+    let env = env.to_str().unwrap();
+    let plan = standby(&provider, &["plan", env]).await;
+    assert_eq!(plan.code, 0, "{plan}");
+    assert_eq!(plan.stderr, "", "a plan prints nothing on stderr");
+    insta::assert_snapshot!(plan.to_string());
+    let detailed = standby(&provider, &["plan", env, "--detailed-exitcode"]).await;
+    assert_eq!(detailed.code, 2, "{detailed}");
+    assert!(provider.all().is_empty(), "a plan creates nothing");
+}
+
+#[tokio::test]
+async fn apply_prints_progress_and_the_outputs_then_a_plan_and_status_are_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment(dir.path());
+    let provider = Arc::new(FakeProvider::new());
+    let env = env.to_str().unwrap();
+    let plan = standby(&provider, &["plan", env]).await;
+    let args = ["apply", env, "--auto-approve", "--parallelism", "1"];
+    let mut apply = standby(&provider, &args).await;
+    assert_eq!(apply.code, 0, "{apply}");
+    assert!(
+        !provider.all().is_empty(),
+        "the apply created the resources"
+    );
+    // The plan first, as `plan` prints it (snapshot above); then what the apply adds.
+    let after_plan = apply.stdout.strip_prefix(&plan.stdout).map(str::to_owned);
+    apply.stdout = after_plan.unwrap_or_else(|| panic!("apply shows the plan first: {apply}"));
+    insta::assert_snapshot!("apply", apply.to_string());
+    let again = standby(&provider, &["plan", env, "--detailed-exitcode"]).await;
+    assert_eq!(again.code, 0, "{again}");
+    insta::assert_snapshot!("plan_after_apply", again.to_string());
+    let status = standby(&provider, &["status", env]).await;
+    assert_eq!(status.code, 0, "{status}");
+    insta::assert_snapshot!("status", status.to_string());
+}
+
+#[tokio::test]
+async fn a_failure_is_one_error_line_on_stderr_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment(dir.path());
+    let provider = Arc::new(FakeProvider::new());
+    let env = env.to_str().unwrap();
+    let promote = standby(&provider, &["promote", "us-west-2", env, "--auto-approve"]).await;
+    assert_eq!(promote.code, 1);
+    assert_eq!(promote.stdout, "");
+    assert_eq!(
+        promote.stderr,
+        "error: environment prod has no state yet: apply it before promoting\n"
+    );
+    assert!(provider.regions_called().is_empty(), "nothing was read");
+}
