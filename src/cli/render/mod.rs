@@ -11,6 +11,10 @@ use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write;
 
+pub mod check;
+pub mod drift;
+pub mod drill;
+
 pub use crate::shell::{error_prefix, warning_prefix};
 
 pub fn diagnostics(d: &Diagnostics) -> String {
