@@ -3,10 +3,9 @@
 use super::converge::{approved, finish};
 use super::{output, plan::addresses, render, GlobalArgs, Outcome};
 use crate::environment::PlanOptions;
-use crate::ops::apply::Locked;
-use crate::ops::Context;
+use crate::ops::{self, Context};
 use crate::plan::{load_plan, Plan};
-use crate::state::{Failover, Operation};
+use crate::state::Failover;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
@@ -38,35 +37,26 @@ pub async fn run(args: ApplyArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcom
     let mut env = g.load(&args.path)?;
     // After a promote failed the backend's region, the DNS steps it left are finished here.
     env.state_failover = Failover::IfFailed;
-    let mut locked = Locked::open(&env, "apply").await?;
     let opts = PlanOptions {
         refresh: true,
         targets: addresses(&args.target),
         replace: addresses(&args.replace),
         ..Default::default()
     };
-    let result = async {
-        locked.refuse_interrupted()?;
-        let plan = locked.plan(cx, &env, &opts).await?;
-        cx.shell.out(&render::plan(&plan));
-        if !plan.has_changes() {
-            cx.shell.out(&output::listing(&plan.outputs));
-            return Ok(());
-        }
-        let question = "Apply these actions";
-        let declined = "Apply cancelled: nothing changed.";
-        if !approved(&cx.shell, &plan, question, args.auto_approve, declined).await? {
-            return Ok(());
-        }
-        let executed = locked
-            .execute(cx, &plan, args.parallelism, Operation::Apply)
-            .await?;
-        finish(&cx.shell, executed, "apply")?;
-        print_outputs(cx, &plan);
-        Ok(())
+    let prepared = ops::apply::prepare(cx, &env, &opts).await?;
+    cx.shell.out(&render::plan(&prepared.plan));
+    if !prepared.plan.has_changes() {
+        cx.shell.out(&output::listing(&prepared.plan.outputs));
+        prepared.release(cx).await?;
+        return Ok(Outcome::Success);
     }
-    .await;
-    locked.release(cx, result).await?;
+    let (question, declined) = ("Apply these actions", "Apply cancelled: nothing changed.");
+    let Some(prepared) = approved(cx, prepared, question, args.auto_approve, declined).await?
+    else {
+        return Ok(Outcome::Success);
+    };
+    let ran = finish(cx, prepared.run(cx, args.parallelism).await?)?;
+    print_outputs(cx, &ran.plan);
     Ok(Outcome::Success)
 }
 
@@ -79,14 +69,10 @@ async fn apply_saved(args: ApplyArgs, g: &GlobalArgs, cx: &Context) -> Result<Ou
         );
     }
     let plan = load_plan(&args.path)?;
-    let mut locked = Locked::open_saved(cx, &plan, g.lock_timeout).await?;
-    cx.shell.err(&render::plan(&plan));
-    let result = locked
-        .execute(cx, &plan, args.parallelism, Operation::Apply)
-        .await
-        .and_then(|executed| finish(&cx.shell, executed, "apply"));
-    locked.release(cx, result).await?;
-    print_outputs(cx, &plan);
+    let prepared = ops::apply::prepare_saved(cx, plan, g.lock_timeout).await?;
+    cx.shell.err(&render::plan(&prepared.plan));
+    let ran = finish(cx, prepared.run(cx, args.parallelism).await?)?;
+    print_outputs(cx, &ran.plan);
     Ok(Outcome::Success)
 }
 

@@ -3,9 +3,7 @@
 use super::converge::{approved, finish};
 use super::{render, EnvArg, GlobalArgs, Outcome};
 use crate::environment::PlanOptions;
-use crate::ops::apply::Locked;
-use crate::ops::Context;
-use crate::state::Operation;
+use crate::ops::{self, Context};
 use anyhow::Result;
 use clap::Args;
 
@@ -23,30 +21,21 @@ pub struct DestroyArgs {
 
 pub async fn run(args: DestroyArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let mut locked = Locked::open(&env, "destroy").await?;
     let opts = PlanOptions {
         refresh: true,
         destroy: true,
         ..Default::default()
     };
-    let result = async {
-        let plan = locked.plan(cx, &env, &opts).await?;
-        cx.shell.out(&render::plan(&plan));
-        let (question, declined) = (
-            "Destroy everything listed",
-            "Destroy cancelled: nothing changed.",
-        );
-        if !plan.has_changes()
-            || !approved(&cx.shell, &plan, question, args.auto_approve, declined).await?
-        {
-            return Ok(());
-        }
-        let executed = locked
-            .execute(cx, &plan, args.parallelism, Operation::Destroy)
-            .await?;
-        finish(&cx.shell, executed, "destroy").map(drop)
+    let prepared = ops::apply::prepare(cx, &env, &opts).await?;
+    cx.shell.out(&render::plan(&prepared.plan));
+    if !prepared.plan.has_changes() {
+        prepared.release(cx).await?;
+        return Ok(Outcome::Success);
     }
-    .await;
-    locked.release(cx, result).await?;
+    let question = "Destroy everything listed";
+    let declined = "Destroy cancelled: nothing changed.";
+    if let Some(prepared) = approved(cx, prepared, question, args.auto_approve, declined).await? {
+        finish(cx, prepared.run(cx, args.parallelism).await?)?;
+    }
     Ok(Outcome::Success)
 }

@@ -2,16 +2,16 @@
 
 use super::converge::{approved, finish};
 use super::{render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{plan_promote, Estimate, PromoteRequest};
-use crate::ops::apply::{refuse_blocked, Locked};
-use crate::ops::Context;
+use crate::dr::{Estimate, PromoteRequest};
+use crate::ops::apply::refuse_blocked;
+use crate::ops::{self, Context};
 use crate::plan::Plan;
 use crate::shell::Shell;
-use crate::state::{history_now, Failover, Operation, Step, StepOutcome};
-use anyhow::{bail, Result};
+use crate::state::Failover;
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
@@ -46,76 +46,42 @@ pub struct PromoteArgs {
 }
 
 pub async fn run(args: PromoteArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
-    let clock = Instant::now();
     let mut env = g.load(&args.env.env)?;
     env.state_failover = Failover::AssumeDown(args.assume_down.iter().cloned().collect());
-    let name = Operation::Promote {
-        region: args.region.clone(),
-    };
-    let mut locked = Locked::open(&env, &name.to_string()).await?;
-    let Some(state) = locked.state() else {
-        bail!(
-            "environment {} has no state yet: apply it before promoting",
-            env.spec.environment
-        );
-    };
     let req = PromoteRequest {
         region: args.region.clone(),
         assume_down: args.assume_down.iter().cloned().collect(),
         accept_data_loss: args.accept_data_loss,
         abandon_interrupted: args.abandon_interrupted,
     };
-    let gate_started = history_now();
-    let gate_clock = Instant::now();
-    let mut promote = plan_promote(&env, &*cx.provider().await?, state, &req).await?;
-    let gate_step = Step {
-        name: "rpo gate and plan".into(),
-        started_at: gate_started,
-        duration_ms: gate_clock.elapsed().as_millis() as u64,
-        outcome: StepOutcome::Done,
-    };
+    let mut promote = ops::dr::prepare_promote(cx, &env, &req).await?;
     cx.shell
         .status(&format!("RPO gate: {}", promote.gate.verdict));
-    let rto = env.spec.service.rto;
-    let estimate = Estimate::of(&promote.plan, state, rto);
-    if let Some(j) = promote.plan.journal.as_mut() {
-        j.steps.push(gate_step);
-    }
+    let (plan, estimate) = (&promote.prepared.plan, &promote.estimate);
     if args.out.is_some() || args.json {
-        return preview(&cx.shell, &promote.plan, &estimate, &args);
+        let result = preview(&cx.shell, plan, estimate, &args);
+        return promote.prepared.release_with(cx, result).await;
     }
-    cx.shell.out(&render::plan(&promote.plan));
-    cx.shell.out(&estimate.to_string());
+    cx.shell.out(&format!("{}{estimate}", render::plan(plan)));
     let question = if promote.resumed {
         format!("Finish promoting {}", args.region)
     } else {
         format!("Promote {}", args.region)
     };
-    let asking = Instant::now();
     let declined = "Promote cancelled: nothing changed.";
-    if !approved(
-        &cx.shell,
-        &promote.plan,
-        &question,
-        args.auto_approve,
-        declined,
-    )
-    .await?
-    {
+    let approval = approved(cx, promote.prepared, &question, args.auto_approve, declined);
+    let Some(prepared) = approval.await? else {
         return Ok(Outcome::Success);
-    }
-    // The time at the prompt is the user's, not the recovery's (the history leaves it out too).
-    let at_prompt = asking.elapsed();
-    let executed = locked
-        .execute(cx, &promote.plan, args.parallelism, name.clone())
-        .await?;
-    let report = finish(&cx.shell, executed, &name.to_string())?;
-    cx.shell.err(&render::not_made(&report));
-    let total = clock.elapsed().saturating_sub(at_prompt);
+    };
+    promote.prepared = prepared;
+    let (rto, promoted) = (promote.rto, promote.run(cx, args.parallelism).await?);
+    let ran = finish(cx, promoted.ran)?;
+    cx.shell.err(&render::not_made(&ran.report));
+    let total = promoted.recovery;
     cx.shell.status(&format!(
         "{} is the primary after {} (rto {}: {})",
         args.region,
-        humantime::format_duration(std::time::Duration::from_millis(total.as_millis() as u64)),
+        humantime::format_duration(Duration::from_millis(total.as_millis() as u64)),
         humantime::format_duration(rto),
         if total <= rto { "met" } else { "missed" }
     ));

@@ -4,11 +4,10 @@
 use super::converge::{approved, finish};
 use super::{render, EnvArg, GlobalArgs, Outcome};
 use crate::config::Role;
-use crate::dr::{plan_rebuild, RebuildRequest};
-use crate::ops::apply::Locked;
-use crate::ops::Context;
-use crate::state::{Failover, Operation};
-use anyhow::{bail, Result};
+use crate::dr::RebuildRequest;
+use crate::ops::{self, Context};
+use crate::state::Failover;
+use anyhow::Result;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -43,34 +42,19 @@ fn parse_role(s: &str) -> Result<Role, String> {
 pub async fn run(args: RebuildArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let mut env = g.load(&args.env.env)?;
     env.state_failover = Failover::AssumeDown(args.assume_down.iter().cloned().collect());
-    let name = Operation::Rebuild {
-        region: args.region.clone(),
-        role: args.role,
-    };
-    let mut locked = Locked::open(&env, &name.to_string()).await?;
-    let Some(state) = locked.state() else {
-        bail!(
-            "environment {} has no state yet: apply it first",
-            env.spec.environment
-        );
-    };
     let req = RebuildRequest {
         region: args.region.clone(),
         role: args.role,
         assume_down: args.assume_down.iter().cloned().collect(),
         abandon_interrupted: args.abandon_interrupted,
     };
-    let plan = plan_rebuild(&env, &*cx.provider().await?, state, &req).await?;
-    cx.shell.out(&render::plan(&plan));
+    let prepared = ops::dr::prepare_rebuild(cx, &env, &req).await?;
+    cx.shell.out(&render::plan(&prepared.plan));
     let question = format!("Rebuild {} as {}", args.region, args.role);
     let declined = "Rebuild cancelled: nothing changed.";
-    if !approved(&cx.shell, &plan, &question, args.auto_approve, declined).await? {
-        return Ok(Outcome::Success);
+    if let Some(prepared) = approved(cx, prepared, &question, args.auto_approve, declined).await? {
+        let ran = finish(cx, prepared.run(cx, args.parallelism).await?)?;
+        cx.shell.err(&render::not_made(&ran.report));
     }
-    let executed = locked
-        .execute(cx, &plan, args.parallelism, name.clone())
-        .await?;
-    let report = finish(&cx.shell, executed, &name.to_string())?;
-    cx.shell.err(&render::not_made(&report));
     Ok(Outcome::Success)
 }

@@ -4,14 +4,11 @@
 //! buckets back to its version of then.
 
 use super::converge::{approved, finish};
-use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{
-    plan_restore, plan_restore_cleanup, rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap,
-};
-use crate::ops::apply::Locked;
-use crate::ops::Context;
+use super::{render, EnvArg, GlobalArgs, Outcome};
+use crate::dr::{rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap};
+use crate::environment::Environment;
+use crate::ops::{self, Context};
 use crate::provider::ObjectStep;
-use crate::state::Operation;
 use anyhow::{bail, Result};
 use clap::{ArgGroup, Args};
 use std::fmt::Write as _;
@@ -68,71 +65,46 @@ pub async fn run(args: RestoreArgs, g: &GlobalArgs, cx: &Context) -> Result<Outc
         );
     }
     let env = g.load(&args.env.env)?;
-    let provider = cx.provider().await?;
-    let lock = if point.is_some() {
-        "restore"
-    } else {
-        "restore --cleanup"
-    };
-    let mut locked = Locked::open(&env, lock).await?;
-    let Some(state) = locked.state() else {
-        bail!(
-            "environment {} has no state yet: apply it first",
-            env.spec.environment
-        );
-    };
     let Some(point) = point else {
-        let plan = plan_restore_cleanup(&env, &*provider, state).await?;
-        if !plan.has_changes() {
-            cx.shell
-                .status("No instance kept by a restore: nothing to clean up.");
-            return Ok(Outcome::Success);
-        }
-        cx.shell.out(&render::plan(&plan));
-        let question = "Delete the instances restores kept";
-        if !confirm::approve(&cx.shell, question, args.auto_approve).await? {
-            cx.shell.status("Cleanup cancelled: nothing changed.");
-            return Ok(Outcome::Success);
-        }
-        let name = Operation::RestoreCleanup;
-        let executed = locked
-            .execute(cx, &plan, args.parallelism, name.clone())
-            .await?;
-        finish(&cx.shell, executed, &name.to_string())?;
-        return Ok(Outcome::Success);
+        return cleanup(cx, &env, &args).await;
     };
     let req = RestoreRequest {
         region: args.region.clone(),
         point,
         buckets: args.buckets,
     };
-    let restore = plan_restore(&env, &*provider, state, &req).await?;
-    cx.shell.out(&render::plan(&restore.plan));
+    let restore = ops::dr::prepare_restore(cx, &env, &req).await?;
+    cx.shell.out(&render::plan(&restore.prepared.plan));
     let (region, point) = (&restore.region, &restore.point);
     cx.shell
         .out(&summary(region, point, &restore.swaps, &restore.buckets));
-    let question = format!("Restore the databases of {}", restore.region);
+    let question = format!("Restore the databases of {region}");
     let declined = "Restore cancelled: nothing changed.";
-    if !approved(
-        &cx.shell,
-        &restore.plan,
-        &question,
-        args.auto_approve,
-        declined,
-    )
-    .await?
-    {
+    let approval = approved(cx, restore.prepared, &question, args.auto_approve, declined);
+    if let Some(prepared) = approval.await? {
+        finish(cx, prepared.run(cx, args.parallelism).await?)?;
+        cx.shell.status(
+            "Restored: the replaced instances stay stopped until `standby restore --cleanup`.",
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// `restore --cleanup`: deletes the instances restores kept.
+async fn cleanup(cx: &Context, env: &Environment, args: &RestoreArgs) -> Result<Outcome> {
+    let prepared = ops::dr::prepare_restore_cleanup(cx, env).await?;
+    if !prepared.plan.has_changes() {
+        cx.shell
+            .status("No instance kept by a restore: nothing to clean up.");
+        prepared.release(cx).await?;
         return Ok(Outcome::Success);
     }
-    let op = Operation::Restore {
-        region: restore.region.clone(),
-    };
-    let executed = locked
-        .execute(cx, &restore.plan, args.parallelism, op.clone())
-        .await?;
-    finish(&cx.shell, executed, &op.to_string())?;
-    cx.shell
-        .status("Restored: the replaced instances stay stopped until `standby restore --cleanup`.");
+    cx.shell.out(&render::plan(&prepared.plan));
+    let question = "Delete the instances restores kept";
+    let declined = "Cleanup cancelled: nothing changed.";
+    if let Some(prepared) = approved(cx, prepared, question, args.auto_approve, declined).await? {
+        finish(cx, prepared.run(cx, args.parallelism).await?)?;
+    }
     Ok(Outcome::Success)
 }
 

@@ -1,6 +1,7 @@
-//! Changing AWS under the state lock: plan against the locked state, run the plan with
-//! progress, Ctrl-C handling (finish what is in flight, save) and its history entry, and
-//! release the lock whatever happened. Shared by apply, destroy, promote and rebuild.
+//! Changing AWS under the state lock: a plan made against the locked state (`Prepared`),
+//! shown and approved by the caller, then run with progress, Ctrl-C handling (finish what
+//! is in flight, save) and its history entry, and the lock released whatever happened.
+//! Apply and destroy are here; promote, rebuild and restore prepare theirs in `ops::dr`.
 
 use super::{history, Context};
 use crate::apply::{apply, ApplyOptions, ApplyReport};
@@ -12,87 +13,168 @@ use anyhow::Result;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
+/// A plan made (or loaded) under the state lock, to be shown and approved, then run or
+/// released; the lock is held until then (dropping it releases it too, as a fallback).
+pub struct Prepared {
+    locked: Locked,
+    pub plan: Plan,
+    op: Operation,
+}
+
 /// What running a plan did.
-pub struct Executed {
+pub struct Ran {
+    pub plan: Plan,
+    pub op: Operation,
     pub report: ApplyReport,
     /// The promote or rebuild the plan belongs to, when it stopped before its end.
     pub stopped: Option<Journal>,
 }
 
+/// `standby apply` (or, with `opts.destroy`, `standby destroy`): the plan against the
+/// locked state. Apply refuses while a promote or rebuild is interrupted: it would record
+/// the roles that leads to before making them true, and skip its stages.
+pub async fn prepare(cx: &Context, env: &Environment, opts: &PlanOptions) -> Result<Prepared> {
+    let op = if opts.destroy {
+        Operation::Destroy
+    } else {
+        Operation::Apply
+    };
+    let locked = Locked::open(env, &op.to_string()).await?;
+    let planned = async {
+        if op == Operation::Apply {
+            refuse_interrupted(locked.store.state())?;
+        }
+        env.plan(&*cx.provider().await?, locked.state(), opts).await
+    }
+    .await;
+    locked.prepared(cx, planned, op).await
+}
+
+/// `standby apply PLAN_FILE`: a saved plan, locked through the backend it names (so a remote
+/// state is found from any checkout), if the state has not moved since it was made.
+pub async fn prepare_saved(
+    cx: &Context,
+    plan: Plan,
+    lock_timeout: Option<Duration>,
+) -> Result<Prepared> {
+    let backend = plan.backend.clone().unwrap_or_else(|| Backend::Local {
+        path: StateStore::path_for(&plan.env_dir, &plan.environment),
+    });
+    let options = OpenOptions {
+        lock_timeout,
+        failover: Failover::IfFailed,
+        ..Default::default()
+    };
+    let store = backend.open(&plan.environment, "apply", &options).await?;
+    let locked = Locked { store };
+    let (state, exists) = (locked.store.state(), locked.store.exists());
+    let current = check_plan_is_current(&plan, state, exists).and_then(|()| match plan.journal {
+        None => refuse_interrupted(state),
+        Some(_) => Ok(()),
+    });
+    let current = current.map(|()| plan);
+    locked.prepared(cx, current, Operation::Apply).await
+}
+
+/// Refuses to apply while a promote or rebuild is interrupted.
+fn refuse_interrupted(state: &State) -> Result<()> {
+    match &state.journal {
+        Some(j) => anyhow::bail!("{} before applying", j.note()),
+        None => Ok(()),
+    }
+}
+
+impl Prepared {
+    /// Runs the plan with progress and Ctrl-C handling, records it in the history and
+    /// releases the lock; `Err` only when it could not run (a failed action is in the
+    /// report).
+    pub async fn run(self, cx: &Context, parallelism: usize) -> Result<Ran> {
+        let Prepared {
+            mut locked,
+            plan,
+            op,
+        } = self;
+        let result = execute(cx, &plan, &mut locked.store, parallelism, op.clone()).await;
+        let (report, stopped) = locked.release(cx, result).await?;
+        Ok(Ran {
+            plan,
+            op,
+            report,
+            stopped,
+        })
+    }
+
+    /// Releases the lock without running anything (nothing to do, or not approved).
+    pub async fn release(self, cx: &Context) -> Result<()> {
+        self.locked.release(cx, Ok(())).await
+    }
+
+    /// Releases the lock after `result` (a refusal before running).
+    pub async fn release_with<T>(self, cx: &Context, result: Result<T>) -> Result<T> {
+        self.locked.release(cx, result).await
+    }
+}
+
 /// The state, locked for one operation until `release` (or, as a fallback, drop).
-pub struct Locked {
+pub(super) struct Locked {
     store: StateStore,
 }
 
 impl Locked {
     /// Locks the environment's state for `operation` ("apply", "promote us-west-2").
-    pub async fn open(env: &Environment, operation: &str) -> Result<Locked> {
+    pub(super) async fn open(env: &Environment, operation: &str) -> Result<Locked> {
         Ok(Locked {
             store: env.open_state(operation).await?,
         })
     }
 
-    /// Locks the state a saved plan was made against, through the backend the plan names (so
-    /// a remote state is found from any checkout), and checks the plan is still current.
-    pub async fn open_saved(
+    /// Locks the state for `operation`, which must exist (`missing` says what to do
+    /// otherwise), and plans with `make`; the lock is released when that fails.
+    pub(super) async fn existing<T>(
         cx: &Context,
-        plan: &Plan,
-        lock_timeout: Option<Duration>,
-    ) -> Result<Locked> {
-        let backend = plan.backend.clone().unwrap_or_else(|| Backend::Local {
-            path: StateStore::path_for(&plan.env_dir, &plan.environment),
-        });
-        let options = OpenOptions {
-            lock_timeout,
-            failover: Failover::IfFailed,
-            ..Default::default()
+        env: &Environment,
+        operation: &str,
+        missing: &str,
+        make: impl AsyncFnOnce(&State) -> Result<T>,
+    ) -> Result<(Locked, T)> {
+        let locked = Locked::open(env, operation).await?;
+        let made = match locked.state() {
+            Some(state) => make(state).await,
+            None => Err(anyhow::anyhow!(
+                "environment {} has no state yet: {missing}",
+                env.spec.environment
+            )),
         };
-        let store = backend.open(&plan.environment, "apply", &options).await?;
-        let locked = Locked { store };
-        let current = check_plan_is_current(plan, locked.store.state(), locked.store.exists())
-            .and_then(|()| match plan.journal {
-                None => locked.refuse_interrupted(),
-                Some(_) => Ok(()),
-            });
-        match current {
-            Ok(()) => Ok(locked),
+        match made {
+            Ok(made) => Ok((locked, made)),
             Err(e) => locked.release(cx, Err(e)).await,
         }
     }
 
     /// The state, when the environment has one yet.
-    pub fn state(&self) -> Option<&State> {
+    pub(super) fn state(&self) -> Option<&State> {
         self.store.exists().then(|| self.store.state())
     }
 
-    /// Refuses to apply while a promote or rebuild is interrupted: apply would record the
-    /// roles it leads to before making them true, and skip its stages.
-    pub fn refuse_interrupted(&self) -> Result<()> {
-        match &self.store.state().journal {
-            Some(j) => anyhow::bail!("{} before applying", j.note()),
-            None => Ok(()),
+    /// `planned` as a `Prepared` for `op`, or its error with the lock released.
+    pub(super) async fn prepared(
+        self,
+        cx: &Context,
+        planned: Result<Plan>,
+        op: Operation,
+    ) -> Result<Prepared> {
+        match planned {
+            Ok(plan) => Ok(Prepared {
+                locked: self,
+                plan,
+                op,
+            }),
+            Err(e) => self.release(cx, Err(e)).await,
         }
     }
 
-    /// Plans against the locked state.
-    pub async fn plan(&self, cx: &Context, env: &Environment, opts: &PlanOptions) -> Result<Plan> {
-        env.plan(&*cx.provider().await?, self.state(), opts).await
-    }
-
-    /// Runs `plan`; see `execute`.
-    pub async fn execute(
-        &mut self,
-        cx: &Context,
-        plan: &Plan,
-        parallelism: usize,
-        op: Operation,
-    ) -> Result<Executed> {
-        execute(cx, plan, &mut self.store, parallelism, op).await
-    }
-
-    /// Releases the lock after `result`, whatever it was; a failed release is reported after
-    /// the result's own error.
-    pub async fn release<T>(mut self, cx: &Context, result: Result<T>) -> Result<T> {
+    /// Releases the lock after `result`, whatever it was.
+    pub(super) async fn release<T>(mut self, cx: &Context, result: Result<T>) -> Result<T> {
         release_after(&cx.shell, &mut self.store, result).await
     }
 }
@@ -105,7 +187,7 @@ async fn execute(
     store: &mut StateStore,
     parallelism: usize,
     op: Operation,
-) -> Result<Executed> {
+) -> Result<(ApplyReport, Option<Journal>)> {
     let started_at = crate::state::history_now();
     let clock = Instant::now();
     // Ctrl-C is handled here (finish what is in flight, save); the lock goes afterwards.
@@ -133,7 +215,7 @@ async fn execute(
         .journal
         .clone()
         .filter(|_| plan.journal.is_some());
-    Ok(Executed { report, stopped })
+    Ok((report, stopped))
 }
 
 /// Releases `store`'s lock after `result`, whatever it was; a failed release is reported

@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod cancel;
+pub mod dr;
 pub mod drill;
 mod history;
 pub mod read;
