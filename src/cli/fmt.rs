@@ -3,8 +3,8 @@
 
 use super::Outcome;
 use crate::config::format_source;
-use crate::ops::Context as Ctx;
-use anyhow::{bail, Context, Result};
+use crate::ops::Context;
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ pub struct FmtArgs {
     pub recursive: bool,
 }
 
-pub fn run(args: FmtArgs, cx: &Ctx) -> Result<Outcome> {
+pub fn run(args: FmtArgs, cx: &Context) -> Result<Outcome> {
     let files = if args.path.is_dir() {
         let mut files = Vec::new();
         spec_files(&args.path, args.recursive, &mut files)?;

@@ -8,11 +8,11 @@
 
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::ops::apply::release_after;
-use crate::ops::Context as Ctx;
+use crate::ops::Context;
 use crate::state::{
     edit, record_backend, record_lineage, recorded_backend, recorded_lineage, Backend, OpenOptions,
 };
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -27,7 +27,7 @@ pub struct InitArgs {
     pub auto_approve: bool,
 }
 
-pub async fn run(args: InitArgs, g: &GlobalArgs, cx: &Ctx) -> Result<Outcome> {
+pub async fn run(args: InitArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
     let name = &env.spec.environment;
     let wanted = env.backend();

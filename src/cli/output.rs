@@ -2,9 +2,9 @@
 //! shows them (`name = "value"`; `--json` in `terraform output -json`'s shape).
 
 use super::{GlobalArgs, Outcome};
-use crate::ops::Context as Ctx;
+use crate::ops::Context;
 use crate::state::{State, StateStore};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -23,7 +23,7 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-pub async fn run(args: OutputArgs, g: &GlobalArgs, cx: &Ctx) -> Result<Outcome> {
+pub async fn run(args: OutputArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let state = applied_state(&args.env, g).await?;
     match (args.name, args.json) {
         (Some(n), json) => {

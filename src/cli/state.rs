@@ -9,9 +9,9 @@ use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::address::Address;
 use crate::environment::Environment;
 use crate::ops::apply::release_after;
-use crate::ops::Context as Ctx;
+use crate::ops::Context;
 use crate::state::{check, edit, record_lineage, recorded_lineage, State, StateStore};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -75,7 +75,7 @@ pub enum StateCommand {
     },
 }
 
-pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Ctx) -> Result<Outcome> {
+pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     match cmd {
         StateCommand::List { env } => {
             let env = g.load(&env.env)?;

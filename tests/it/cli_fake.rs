@@ -69,14 +69,20 @@ async fn standby(provider: &Arc<FakeProvider>, args: &[&str]) -> Printed {
     }
 }
 
-/// Durations (`0.1s`) as `[time]`, and the estimate of the time left dropped: the only parts
-/// of the output that vary from run to run.
+/// Durations (`0.1s`, a promote's `48ms`) as `[time]`, and the estimate of the time left
+/// dropped: the only parts of the output that vary from run to run.
 fn redact(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let line = match (line.find(", about "), line.rfind(" left)")) {
             (Some(a), Some(b)) if a < b => format!("{}{}", &line[..a], &line[b + 5..]),
             _ => line.to_string(),
+        };
+        let line = match (line.find(" is the primary after "), line.find(" (rto ")) {
+            (Some(a), Some(b)) if a < b => {
+                format!("{} is the primary after [time]{}", &line[..a], &line[b..])
+            }
+            _ => line,
         };
         let words: Vec<String> = line.split(' ').map(duration).collect();
         out.push_str(&words.join(" "));
@@ -150,4 +156,84 @@ async fn a_failure_is_one_error_line_on_stderr_and_exit_1() {
         "error: environment prod has no state yet: apply it before promoting\n"
     );
     assert!(provider.regions_called().is_empty(), "nothing was read");
+}
+
+#[tokio::test]
+async fn promote_runs_its_stages_and_status_shows_the_new_primary() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment(dir.path());
+    let provider = Arc::new(FakeProvider::new());
+    let env = env.to_str().unwrap();
+    let args = ["apply", env, "--auto-approve", "--parallelism", "1"];
+    let apply = standby(&provider, &args).await;
+    assert_eq!(apply.code, 0, "{apply}");
+    let args = [
+        "promote",
+        "us-west-2",
+        env,
+        "--auto-approve",
+        "--parallelism",
+        "1",
+    ];
+    let promote = standby(&provider, &args).await;
+    assert_eq!(promote.code, 0, "{promote}");
+    insta::assert_snapshot!("promote", promote.to_string());
+    let status = standby(&provider, &["status", env]).await;
+    assert_eq!(status.code, 0, "{status}");
+    // Who promoted, when and how long it took vary: that line is checked apart.
+    let (last, rest): (Vec<&str>, Vec<&str>) = status
+        .stdout
+        .lines()
+        .partition(|l| l.starts_with("last promote: "));
+    assert!(
+        last[0].starts_with("last promote: promote us-west-2 by "),
+        "{status}"
+    );
+    assert!(last[0].ends_with(", succeeded)"), "{status}");
+    insta::assert_snapshot!("status_after_promote", rest.join("\n"));
+}
+
+#[tokio::test]
+async fn destroy_deletes_everything_the_apply_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = environment(dir.path());
+    let provider = Arc::new(FakeProvider::new());
+    let env = env.to_str().unwrap();
+    let apply = standby(&provider, &["apply", env, "--auto-approve"]).await;
+    assert_eq!(apply.code, 0, "{apply}");
+    let destroy = standby(&provider, &["destroy", env, "--auto-approve"]).await;
+    assert_eq!(destroy.code, 0, "{destroy}");
+    assert!(destroy
+        .stdout
+        .contains("0 to add, 0 to change, 0 to replace, 27 to destroy."));
+    let last = destroy.stderr.lines().last().unwrap_or_default();
+    assert_eq!(last, "destroy complete: 27 steps in [time].");
+    assert!(provider.all().is_empty(), "{:?}", provider.all());
+    let again = standby(&provider, &["destroy", env, "--auto-approve"]).await;
+    assert_eq!(again.code, 0, "{again}");
+    assert_eq!(again.stderr, "", "nothing to destroy runs nothing");
+}
+
+#[tokio::test]
+async fn ctrl_c_inside_a_scope_that_handles_it_stops_that_scope_and_outside_cancels() {
+    use futures::FutureExt;
+    let (shell, captured) = Shell::buffered();
+    let (cancel, press) = Cancel::manual();
+    let mut cancelled = Box::pin(cancel.cancelled());
+    assert!((&mut cancelled).now_or_never().is_none(), "not pressed yet");
+    let mut deferred = cancel.defer(&shell, "stopping: saving the state");
+    press.press();
+    deferred.stop.changed().await.unwrap();
+    assert!(*deferred.stop.borrow(), "the scope is told to stop");
+    assert!(
+        (&mut cancelled).now_or_never().is_none(),
+        "a press a scope handles does not cancel the command"
+    );
+    assert_eq!(captured.stderr(), "\nstopping: saving the state\n");
+    drop(deferred);
+    press.press();
+    assert!(
+        (&mut cancelled).now_or_never().is_some(),
+        "outside every scope a press cancels the command"
+    );
 }
