@@ -9,7 +9,6 @@ use standby::ops::{Cancel, Context};
 use standby::provider::fake::FakeProvider;
 use standby::provider::Provider;
 use standby::shell::Shell;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const WORKLOAD: &str = r#"
@@ -27,13 +26,43 @@ output "api" {
 }
 "#;
 
-/// The seed environment written to `<dir>/environments/prod`.
-fn environment(dir: &Path) -> PathBuf {
-    let env_dir = dir.join("environments/prod");
-    std::fs::create_dir_all(&env_dir).unwrap();
-    let spec = [SERVICE, REGIONS, WORKLOAD, API_DNS].concat();
-    std::fs::write(env_dir.join("main.hcl"), spec).unwrap();
-    env_dir
+/// The seed environment in a temporary directory, and the in-memory AWS it runs against.
+struct Seed {
+    _dir: tempfile::TempDir,
+    env: String,
+    provider: Arc<FakeProvider>,
+}
+
+impl Seed {
+    fn new() -> Seed {
+        let dir = tempfile::tempdir().unwrap();
+        let env_dir = dir.path().join("environments/prod");
+        std::fs::create_dir_all(&env_dir).unwrap();
+        let spec = [SERVICE, REGIONS, WORKLOAD, API_DNS].concat();
+        std::fs::write(env_dir.join("main.hcl"), spec).unwrap();
+        Seed {
+            env: env_dir.to_str().unwrap().to_string(),
+            _dir: dir,
+            provider: Arc::new(FakeProvider::new()),
+        }
+    }
+
+    /// The seed, applied one action at a time (so the fake's ids are always the same).
+    async fn applied() -> Seed {
+        let seed = Seed::new();
+        let apply = seed
+            .run(&["apply", "--auto-approve", "--parallelism", "1"])
+            .await;
+        assert_eq!(apply.code, 0, "{apply}");
+        seed
+    }
+
+    /// `standby ARGS ENV`.
+    async fn run(&self, args: &[&str]) -> Printed {
+        let mut args = args.to_vec();
+        args.push(&self.env);
+        standby(&self.provider, &args).await
+    }
 }
 
 /// What one command printed and how it exited.
@@ -103,82 +132,67 @@ fn duration(word: &str) -> String {
 
 #[tokio::test]
 async fn plan_of_the_seed_spec_prints_the_plan_on_stdout() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = environment(dir.path());
-    let provider = Arc::new(FakeProvider::new());
-    let env = env.to_str().unwrap();
-    let plan = standby(&provider, &["plan", env]).await;
+    let seed = Seed::new();
+    let plan = seed.run(&["plan"]).await;
     assert_eq!(plan.code, 0, "{plan}");
     assert_eq!(plan.stderr, "", "a plan prints nothing on stderr");
     insta::assert_snapshot!(plan.to_string());
-    let detailed = standby(&provider, &["plan", env, "--detailed-exitcode"]).await;
+    let detailed = seed.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(detailed.code, 2, "{detailed}");
-    assert!(provider.all().is_empty(), "a plan creates nothing");
+    assert!(seed.provider.all().is_empty(), "a plan creates nothing");
 }
 
 #[tokio::test]
 async fn apply_prints_progress_and_the_outputs_then_a_plan_and_status_are_clean() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = environment(dir.path());
-    let provider = Arc::new(FakeProvider::new());
-    let env = env.to_str().unwrap();
-    let plan = standby(&provider, &["plan", env]).await;
-    let args = ["apply", env, "--auto-approve", "--parallelism", "1"];
-    let mut apply = standby(&provider, &args).await;
+    let seed = Seed::new();
+    let plan = seed.run(&["plan"]).await;
+    let mut apply = seed
+        .run(&["apply", "--auto-approve", "--parallelism", "1"])
+        .await;
     assert_eq!(apply.code, 0, "{apply}");
-    assert!(
-        !provider.all().is_empty(),
-        "the apply created the resources"
-    );
+    assert!(!seed.provider.all().is_empty(), "the apply created them");
     // The plan first, as `plan` prints it (snapshot above); then what the apply adds.
     let after_plan = apply.stdout.strip_prefix(&plan.stdout).map(str::to_owned);
     apply.stdout = after_plan.unwrap_or_else(|| panic!("apply shows the plan first: {apply}"));
     insta::assert_snapshot!("apply", apply.to_string());
-    let again = standby(&provider, &["plan", env, "--detailed-exitcode"]).await;
+    let again = seed.run(&["plan", "--detailed-exitcode"]).await;
     assert_eq!(again.code, 0, "{again}");
     insta::assert_snapshot!("plan_after_apply", again.to_string());
-    let status = standby(&provider, &["status", env]).await;
+    let status = seed.run(&["status"]).await;
     assert_eq!(status.code, 0, "{status}");
     insta::assert_snapshot!("status", status.to_string());
 }
 
 #[tokio::test]
 async fn a_failure_is_one_error_line_on_stderr_and_exit_1() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = environment(dir.path());
-    let provider = Arc::new(FakeProvider::new());
-    let env = env.to_str().unwrap();
-    let promote = standby(&provider, &["promote", "us-west-2", env, "--auto-approve"]).await;
+    let seed = Seed::new();
+    let promote = seed.run(&["promote", "us-west-2", "--auto-approve"]).await;
     assert_eq!(promote.code, 1);
     assert_eq!(promote.stdout, "");
     assert_eq!(
         promote.stderr,
         "error: environment prod has no state yet: apply it before promoting\n"
     );
-    assert!(provider.regions_called().is_empty(), "nothing was read");
+    assert!(
+        seed.provider.regions_called().is_empty(),
+        "nothing was read"
+    );
 }
 
 #[tokio::test]
 async fn promote_runs_its_stages_and_status_shows_the_new_primary() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = environment(dir.path());
-    let provider = Arc::new(FakeProvider::new());
-    let env = env.to_str().unwrap();
-    let args = ["apply", env, "--auto-approve", "--parallelism", "1"];
-    let apply = standby(&provider, &args).await;
-    assert_eq!(apply.code, 0, "{apply}");
+    let seed = Seed::applied().await;
     let args = [
         "promote",
         "us-west-2",
-        env,
         "--auto-approve",
         "--parallelism",
         "1",
     ];
-    let promote = standby(&provider, &args).await;
+    let promote = seed.run(&args).await;
     assert_eq!(promote.code, 0, "{promote}");
     insta::assert_snapshot!("promote", promote.to_string());
-    let status = standby(&provider, &["status", env]).await;
+    let status = seed.run(&["status"]).await;
     assert_eq!(status.code, 0, "{status}");
     // Who promoted, when and how long it took vary: that line is checked apart.
     let (last, rest): (Vec<&str>, Vec<&str>) = status
@@ -195,21 +209,16 @@ async fn promote_runs_its_stages_and_status_shows_the_new_primary() {
 
 #[tokio::test]
 async fn destroy_deletes_everything_the_apply_made() {
-    let dir = tempfile::tempdir().unwrap();
-    let env = environment(dir.path());
-    let provider = Arc::new(FakeProvider::new());
-    let env = env.to_str().unwrap();
-    let apply = standby(&provider, &["apply", env, "--auto-approve"]).await;
-    assert_eq!(apply.code, 0, "{apply}");
-    let destroy = standby(&provider, &["destroy", env, "--auto-approve"]).await;
+    let seed = Seed::applied().await;
+    let destroy = seed.run(&["destroy", "--auto-approve"]).await;
     assert_eq!(destroy.code, 0, "{destroy}");
     assert!(destroy
         .stdout
         .contains("0 to add, 0 to change, 0 to replace, 27 to destroy."));
     let last = destroy.stderr.lines().last().unwrap_or_default();
     assert_eq!(last, "destroy complete: 27 steps in [time].");
-    assert!(provider.all().is_empty(), "{:?}", provider.all());
-    let again = standby(&provider, &["destroy", env, "--auto-approve"]).await;
+    assert!(seed.provider.all().is_empty(), "{:?}", seed.provider.all());
+    let again = seed.run(&["destroy", "--auto-approve"]).await;
     assert_eq!(again.code, 0, "{again}");
     assert_eq!(again.stderr, "", "nothing to destroy runs nothing");
 }
