@@ -7,10 +7,8 @@
 
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::address::Address;
-use crate::environment::Environment;
-use crate::ops::apply::release_after;
-use crate::ops::Context;
-use crate::state::{check, edit, record_lineage, recorded_lineage, State, StateStore};
+use crate::ops::{self, Context};
+use crate::state::{check, recorded_lineage, State};
 use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
@@ -98,18 +96,8 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Context) -> Result<Outc
         }
         StateCommand::Mv { from, to, env } => {
             let env = g.load(&env.env)?;
-            let mut store = env.open_state("state mv").await?;
-            let result = async {
-                let moved = edit::rename(
-                    store.state_mut(),
-                    &Address::new(from.as_str()),
-                    &Address::new(to.as_str()),
-                )?;
-                store.save().await?;
-                Ok(moved)
-            }
-            .await;
-            for (old, new) in release_after(&cx.shell, &mut store, result).await? {
+            let (from, to) = (Address::new(from.as_str()), Address::new(to.as_str()));
+            for (old, new) in ops::state::mv(cx, &env, &from, &to).await? {
                 cx.shell.status(&format!("Moved {old} to {new}"));
             }
             cx.shell
@@ -117,14 +105,7 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Context) -> Result<Outc
         }
         StateCommand::Rm { address, env } => {
             let env = g.load(&env.env)?;
-            let mut store = env.open_state("state rm").await?;
-            let result = async {
-                let gone = edit::forget(store.state_mut(), &Address::new(address.as_str()))?;
-                store.save().await?;
-                Ok(gone)
-            }
-            .await;
-            let gone = release_after(&cx.shell, &mut store, result).await?;
+            let gone = ops::state::rm(cx, &env, &Address::new(address.as_str())).await?;
             for r in &gone {
                 cx.shell
                     .status(&format!("Removed {} ({}) from the state", r.address, r.id));
@@ -157,9 +138,8 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Context) -> Result<Outc
                 .with_context(|| format!("cannot read the state file {}", file.display()))?;
             let pushed: State = serde_json::from_slice(&bytes)
                 .with_context(|| format!("{} is not a standby state file", file.display()))?;
-            let mut store = env.open_state_as_is("state push").await?;
-            let result = push(&env, &mut store, pushed, force).await;
-            let (serial, overrides) = release_after(&cx.shell, &mut store, result).await?;
+            let ops::state::Pushed { serial, overrides } =
+                ops::state::push(cx, &env, pushed, force).await?;
             for o in overrides {
                 cx.shell.status(&format!("--force overrides: {o}"));
             }
@@ -198,28 +178,4 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Context) -> Result<Outc
         }
     }
     Ok(Outcome::Success)
-}
-
-/// Replaces the open state with `pushed` once `edit::check_push` allows it; a forced push is
-/// saved as this environment's (its service and environment are the spec's). Returns the
-/// saved serial and what `--force` overrode.
-async fn push(
-    env: &Environment,
-    store: &mut StateStore,
-    mut pushed: State,
-    force: bool,
-) -> Result<(u64, Vec<String>)> {
-    let current = store.exists().then(|| store.state());
-    let lineage = match current {
-        Some(c) => Some(c.lineage.clone()),
-        None => recorded_lineage(&env.state_path)?,
-    };
-    let allowed = edit::check_push(current, &pushed, &env.expected(lineage), force)?;
-    pushed.serial = allowed.serial;
-    pushed.service = env.spec.service.name.clone();
-    pushed.environment = env.spec.environment.clone();
-    *store.state_mut() = pushed;
-    store.save().await?;
-    record_lineage(&env.state_path, &store.state().lineage)?;
-    Ok((store.state().serial, allowed.overrides))
 }

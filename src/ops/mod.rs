@@ -12,6 +12,7 @@ pub mod dr;
 pub mod drill;
 mod history;
 pub mod read;
+pub mod state;
 
 pub use cancel::{Cancel, Interrupted};
 
