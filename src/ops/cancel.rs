@@ -4,71 +4,86 @@
 //!
 //! Invariant: nothing but `main` ends the process. A cancelled command is a dropped future:
 //! the `StateStore` it held releases its lock in `Drop` (for S3 through the bounded blocking
-//! fallback), so no lock outlives a Ctrl-C this process saw.
+//! fallback), so no lock outlives a Ctrl-C this process saw. Which of the two a press means
+//! is decided once, when it arrives, so a scope that ends right after it cannot turn it
+//! into a cancellation.
 
 use crate::shell::Shell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// The cancellation token of an operation: Ctrl-C presses, counted by one listener.
+/// The cancellation token of an operation: Ctrl-C presses, routed by one listener.
 #[derive(Clone)]
 pub struct Cancel {
-    presses: watch::Receiver<u64>,
+    routes: Arc<Routes>,
+}
+
+struct Routes {
     /// Scopes that handle a press themselves (`defer`).
-    deferred: Arc<AtomicUsize>,
+    deferred: AtomicUsize,
+    /// Presses a scope handled.
+    handled: watch::Sender<u64>,
+    /// A press arrived outside every scope.
+    cancelled: watch::Sender<bool>,
+}
+
+impl Routes {
+    fn press(&self) {
+        if self.deferred.load(Ordering::SeqCst) > 0 {
+            self.handled.send_modify(|n| *n += 1);
+        } else {
+            self.cancelled.send_replace(true);
+        }
+    }
 }
 
 impl Cancel {
+    fn new() -> Cancel {
+        Cancel {
+            routes: Arc::new(Routes {
+                deferred: AtomicUsize::new(0),
+                handled: watch::Sender::new(0),
+                cancelled: watch::Sender::new(false),
+            }),
+        }
+    }
+
     /// Listens to Ctrl-C for the rest of the process (needs a running Tokio runtime).
     pub fn ctrl_c() -> Cancel {
-        let (tx, presses) = watch::channel(0);
+        let cancel = Cancel::new();
+        let routes = cancel.routes.clone();
         tokio::spawn(async move {
             while tokio::signal::ctrl_c().await.is_ok() {
-                tx.send_modify(|n| *n += 1);
+                routes.press();
             }
         });
-        Cancel {
-            presses,
-            deferred: Arc::default(),
-        }
+        cancel
     }
 
-    /// A token pressed only through the returned `Press` (tests), never once it is dropped.
+    /// A token pressed only through the returned `Press` (tests).
     pub fn manual() -> (Cancel, Press) {
-        let (tx, presses) = watch::channel(0);
-        let cancel = Cancel {
-            presses,
-            deferred: Arc::default(),
-        };
-        (cancel, Press(tx))
+        let cancel = Cancel::new();
+        let press = Press(cancel.routes.clone());
+        (cancel, press)
     }
 
-    /// Resolves at the first press outside every `defer` scope; never when the signal cannot
-    /// be listened to.
+    /// Resolves at the first press outside every `defer` scope.
     pub async fn cancelled(&self) {
-        let mut presses = self.presses.clone();
-        presses.borrow_and_update();
-        loop {
-            if presses.changed().await.is_err() {
-                return std::future::pending().await;
-            }
-            if self.deferred.load(Ordering::SeqCst) == 0 {
-                return;
-            }
-        }
+        let mut cancelled = self.routes.cancelled.subscribe();
+        // The sender lives in `routes`, which `self` holds: the channel cannot close.
+        let _ = cancelled.wait_for(|c| *c).await;
     }
 
     /// While the returned scope lives, a press belongs to the caller: `note` is printed and
     /// the scope's `stop` turns true; the command is not cancelled.
     pub fn defer(&self, shell: &Shell, note: &'static str) -> Deferred {
-        self.deferred.fetch_add(1, Ordering::SeqCst);
+        self.routes.deferred.fetch_add(1, Ordering::SeqCst);
         let (stop_tx, stop) = watch::channel(false);
-        let mut presses = self.presses.clone();
-        presses.borrow_and_update();
+        let mut handled = self.routes.handled.subscribe();
         let shell = shell.clone();
         let listener = tokio::spawn(async move {
-            if presses.changed().await.is_ok() {
+            if handled.changed().await.is_ok() {
                 shell.status(&format!("\n{note}"));
                 let _ = stop_tx.send(true);
             }
@@ -76,17 +91,17 @@ impl Cancel {
         Deferred {
             stop,
             listener,
-            deferred: self.deferred.clone(),
+            routes: self.routes.clone(),
         }
     }
 }
 
 /// Presses a `Cancel::manual` token, as Ctrl-C would.
-pub struct Press(watch::Sender<u64>);
+pub struct Press(Arc<Routes>);
 
 impl Press {
     pub fn press(&self) {
-        self.0.send_modify(|n| *n += 1);
+        self.0.press();
     }
 }
 
@@ -95,13 +110,13 @@ pub struct Deferred {
     /// Turns true at the first press.
     pub stop: watch::Receiver<bool>,
     listener: tokio::task::JoinHandle<()>,
-    deferred: Arc<AtomicUsize>,
+    routes: Arc<Routes>,
 }
 
 impl Drop for Deferred {
     fn drop(&mut self) {
         self.listener.abort();
-        self.deferred.fetch_sub(1, Ordering::SeqCst);
+        self.routes.deferred.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
