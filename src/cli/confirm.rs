@@ -5,18 +5,18 @@
 //! on a thread of its own, so that Ctrl-C at the prompt cancels the command (and releases its
 //! lock) at once.
 
+use crate::shell::Shell;
 use anyhow::{anyhow, bail, Result};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 
-pub async fn approve(question: &str, auto_approve: bool) -> Result<bool> {
+pub async fn approve(shell: &Shell, question: &str, auto_approve: bool) -> Result<bool> {
     if auto_approve {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
         bail!("{question} needs approval: run it in a terminal and answer yes, or pass --auto-approve");
     }
-    eprint!("{question}? Only 'yes' is accepted: ");
-    std::io::stderr().flush()?;
+    shell.prompt(question);
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("standby-prompt".into())

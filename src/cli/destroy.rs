@@ -1,16 +1,11 @@
 //! `standby destroy [ENV]`: delete everything the environment manages, in reverse order.
 
-use super::{
-    apply::{execute, make_plan, refuse_blocked, release_after},
-    confirm, render, EnvArg, GlobalArgs, Outcome,
-};
+use super::converge::{approved, finish};
+use super::{render, EnvArg, GlobalArgs, Outcome};
 use crate::environment::PlanOptions;
-use crate::provider::aws::AwsProvider;
-use crate::provider::Provider;
-use crate::state::Operation;
+use crate::ops::{self, Context};
 use anyhow::Result;
 use clap::Args;
-use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
@@ -24,40 +19,23 @@ pub struct DestroyArgs {
     pub parallelism: usize,
 }
 
-pub async fn run(args: DestroyArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: DestroyArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let mut store = env.open_state("destroy").await?;
-    let result = run_locked(&env, args, provider, &mut store).await;
-    release_after(&mut store, result).await
-}
-
-async fn run_locked(
-    env: &crate::environment::Environment,
-    args: DestroyArgs,
-    provider: Arc<dyn Provider>,
-    store: &mut crate::state::StateStore,
-) -> Result<Outcome> {
-    let plan = make_plan(
-        env,
-        &*provider,
-        store,
-        PlanOptions {
-            refresh: true,
-            destroy: true,
-            ..Default::default()
-        },
-    )
-    .await?;
-    print!("{}", render::plan(&plan));
-    if !plan.has_changes() {
+    let opts = PlanOptions {
+        refresh: true,
+        destroy: true,
+        ..Default::default()
+    };
+    let prepared = ops::apply::prepare(cx, &env, &opts).await?;
+    cx.shell.out(&render::plan(&prepared.plan));
+    if !prepared.plan.has_changes() {
+        prepared.release(cx).await?;
         return Ok(Outcome::Success);
     }
-    refuse_blocked(&plan)?;
-    if !confirm::approve("Destroy everything listed", args.auto_approve).await? {
-        eprintln!("Destroy cancelled: nothing changed.");
-        return Ok(Outcome::Success);
+    let question = "Destroy everything listed";
+    let declined = "Destroy cancelled: nothing changed.";
+    if let Some(prepared) = approved(cx, prepared, question, args.auto_approve, declined).await? {
+        finish(cx, prepared.run(cx, args.parallelism).await?)?;
     }
-    execute(&plan, provider, store, args.parallelism, Operation::Destroy).await?;
     Ok(Outcome::Success)
 }

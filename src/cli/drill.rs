@@ -1,21 +1,13 @@
 //! `standby drill REGION [ENV]`: stand a test copy up, check it, time it, tear it down, and
 //! write a JSON and a Markdown report; `--cleanup` removes what interrupted drills left.
 
-use super::{confirm, progress, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{
-    cleanup_drills, prepare_drill, run_drill, DrillReport, DrillRequest, DrillStepOutcome,
-    DrillVerdict,
-};
+use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
+use crate::dr::{prepare_drill, DrillReport, DrillRequest, DrillVerdict};
+use crate::ops::{self, Context};
 use crate::private_file::write_private;
-use crate::provider::aws::AwsProvider;
-use crate::provider::Provider;
-use crate::state::{history_now, HistoryEntry, Operation, RunOutcome, Step, StepOutcome};
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use tokio::sync::{mpsc, watch};
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
@@ -41,23 +33,22 @@ pub struct DrillArgs {
     pub auto_approve: bool,
 }
 
-pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: DrillArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     // `drill --cleanup DIR`: the one positional is the environment.
     let env_dir = match (&args.region, args.cleanup) {
         (Some(r), true) if Path::new(r).is_dir() => PathBuf::from(r),
         _ => args.env.env.clone(),
     };
     let env = g.load(&env_dir)?;
-    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
     if args.cleanup {
-        return cleanup(&env, provider, args.parallelism).await;
+        return cleanup(cx, &env, args.parallelism).await;
     }
     let Some(region) = args.region.clone() else {
         bail!("name the region to drill in, or pass --cleanup")
     };
     let prepared = prepare_drill(&env, &region).await?;
-    print!("{}", render::plan(&prepared.plan));
-    println!(
+    cx.shell.out(&render::plan(&prepared.plan));
+    cx.shell.out_line(&format!(
         "\nThen the drill checks readiness, measures the time to ready against the RTO of {}, \
          and {}.",
         humantime::format_duration(env.spec.service.rto),
@@ -66,31 +57,17 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
         } else {
             "tears all of it down"
         }
-    );
-    if !confirm::approve("Run this drill", args.auto_approve).await? {
-        eprintln!("Drill cancelled: nothing was created.");
+    ));
+    if !confirm::approve(&cx.shell, "Run this drill", args.auto_approve).await? {
+        cx.shell.status("Drill cancelled: nothing was created.");
         return Ok(Outcome::Success);
     }
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let renderer = tokio::spawn(progress::render(0, events_rx));
-    let (cancel_tx, cancel_rx) = watch::channel(false);
-    // Ctrl-C is handled here (tear down what the drill made), not by cancelling the command.
-    let _interrupts = crate::state::defer_interrupts();
-    let interrupt = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping the drill: tearing down what it made");
-            let _ = cancel_tx.send(true);
-        }
-    });
     let req = DrillRequest {
         region: region.clone(),
         keep: args.keep,
         parallelism: args.parallelism,
     };
-    let result = run_drill(&env, provider, &req, prepared, events_tx, cancel_rx).await;
-    interrupt.abort();
-    let _ = renderer.await;
-    let report = result?;
+    let report = ops::drill::run(cx, &env, &req, prepared).await?;
 
     let dir = args.report.clone().unwrap_or_else(|| {
         env.state_path
@@ -99,9 +76,12 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
             .unwrap_or_else(|| PathBuf::from("drills"))
     });
     let (json_path, md_path) = write_reports(&report, &dir)?;
-    record_history(&env, &report).await?;
-    print!("{}", markdown(&report));
-    eprintln!("Reports: {} and {}", json_path.display(), md_path.display());
+    cx.shell.out(&markdown(&report));
+    cx.shell.status(&format!(
+        "Reports: {} and {}",
+        json_path.display(),
+        md_path.display()
+    ));
     if report.succeeded() {
         Ok(Outcome::Success)
     } else {
@@ -126,22 +106,21 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs) -> Result<Outcome> {
 
 /// `drill --cleanup`: removes what interrupted or kept drills left.
 async fn cleanup(
+    cx: &Context,
     env: &crate::environment::Environment,
-    provider: Arc<dyn Provider>,
     parallelism: usize,
 ) -> Result<Outcome> {
-    let (events_tx, events_rx) = mpsc::unbounded_channel();
-    let renderer = tokio::spawn(progress::render(0, events_rx));
-    let cleaned = cleanup_drills(env, provider, parallelism, events_tx).await;
-    let _ = renderer.await;
-    let cleaned = cleaned?;
+    let cleaned = ops::drill::cleanup(cx, env, parallelism).await?;
     if cleaned.is_empty() {
-        println!(
+        cx.shell.out_line(&format!(
             "No drill left anything behind in environment {}.",
             env.spec.environment
-        );
+        ));
     } else {
-        println!("Removed what drills {} left behind.", cleaned.join(", "));
+        cx.shell.out_line(&format!(
+            "Removed what drills {} left behind.",
+            cleaned.join(", ")
+        ));
     }
     Ok(Outcome::Success)
 }
@@ -158,122 +137,4 @@ fn write_reports(report: &DrillReport, dir: &Path) -> Result<(PathBuf, PathBuf)>
     Ok((json_path, md_path))
 }
 
-/// Appends the drill to the production state's history, for `status`.
-async fn record_history(env: &crate::environment::Environment, report: &DrillReport) -> Result<()> {
-    let mut store = env.open_state(&format!("drill {}", report.region)).await?;
-    if !store.exists() {
-        return Ok(());
-    }
-    store.state_mut().record(HistoryEntry {
-        operation: Operation::Drill {
-            region: report.region.clone(),
-        },
-        user: std::env::var("USER").unwrap_or_else(|_| "unknown".into()),
-        host: hostname::get().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default(),
-        started_at: report.started_at.clone(),
-        duration_ms: report.steps.iter().map(|s| ((s.offset_s + s.duration_s) * 1000.0) as u64).max().unwrap_or(0),
-        outcome: match report.verdict {
-            DrillVerdict::Met => RunOutcome::Met,
-            DrillVerdict::Missed => RunOutcome::Missed,
-            DrillVerdict::Failed => RunOutcome::Failed,
-        },
-        steps: report
-            .steps
-            .iter()
-            .map(|s| Step {
-                name: s.name.clone(),
-                started_at: s.started_at.clone(),
-                duration_ms: (s.duration_s * 1000.0) as u64,
-                outcome: match s.outcome {
-                    DrillStepOutcome::Ok => StepOutcome::Done,
-                    DrillStepOutcome::Failed => StepOutcome::Failed,
-                },
-            })
-            .collect(),
-        details: serde_json::json!({ "id": report.id, "recovery_time_s": report.recovery_time_s, "rto_s": report.rto_s, "recorded_at": history_now() }),
-        interruptions: Vec::new(),
-        state_replica: None,
-    });
-    store.save().await?;
-    store.release().await
-}
-
-/// The Markdown report: verdict, a timeline to read at a glance, what was made and removed.
-pub fn markdown(r: &DrillReport) -> String {
-    let mut out = String::new();
-    let secs = |s: f64| {
-        humantime::format_duration(std::time::Duration::from_millis((s * 1000.0) as u64))
-            .to_string()
-    };
-    let _ = writeln!(
-        out,
-        "# Drill {} of {}/{} in {}\n",
-        r.id, r.service, r.environment, r.region
-    );
-    let verdict = match r.verdict {
-        DrillVerdict::Met => "**met the RTO**",
-        DrillVerdict::Missed => "**missed the RTO**",
-        DrillVerdict::Failed => "**failed**",
-    };
-    let _ = writeln!(
-        out,
-        "Verdict: {verdict}. Recovery time {} against an RTO of {}. Started {}.\n",
-        r.recovery_time_s
-            .map(secs)
-            .unwrap_or_else(|| "not reached".into()),
-        secs(r.rto_s),
-        r.started_at
-    );
-    if let Some(e) = &r.error {
-        let _ = writeln!(out, "What failed: {e}\n");
-    }
-    let total = r
-        .steps
-        .iter()
-        .map(|s| s.offset_s + s.duration_s)
-        .fold(0.0, f64::max)
-        .max(0.001);
-    let _ = writeln!(out, "## Timeline\n");
-    let _ = writeln!(out, "| step | at | took | outcome | timeline | detail |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|");
-    for s in &r.steps {
-        let width = 30.0;
-        let lead = ((s.offset_s / total) * width).round() as usize;
-        let bar = (((s.duration_s / total) * width).round() as usize).max(1);
-        let _ = writeln!(
-            out,
-            "| {} | +{:.1}s | {:.1}s | {} | `{}{}` | {} |",
-            s.name,
-            s.offset_s,
-            s.duration_s,
-            match s.outcome {
-                DrillStepOutcome::Ok => "ok",
-                DrillStepOutcome::Failed => "failed",
-            },
-            " ".repeat(lead.min(30)),
-            "█".repeat(bar.min(30)),
-            s.detail.replace('|', "\\|")
-        );
-    }
-    let _ = writeln!(out, "\n## Resources\n");
-    let _ = writeln!(
-        out,
-        "Created {} resources; {}.",
-        r.created.len(),
-        if r.removed {
-            "all of them were removed"
-        } else {
-            "not all were removed"
-        }
-    );
-    if !r.left.is_empty() {
-        let _ = writeln!(out, "\nStill up:\n");
-        for a in &r.left {
-            let _ = writeln!(out, "- `{a}`");
-        }
-    }
-    if let Some(c) = &r.cleanup {
-        let _ = writeln!(out, "\nRemove them with `{c}`.");
-    }
-    out
-}
+pub use super::render::drill::markdown;

@@ -3,7 +3,8 @@
 
 use super::Outcome;
 use crate::config::format_source;
-use anyhow::{bail, Context, Result};
+use crate::ops::Context;
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,7 @@ pub struct FmtArgs {
     pub recursive: bool,
 }
 
-pub fn run(args: FmtArgs) -> Result<Outcome> {
+pub fn run(args: FmtArgs, cx: &Context) -> Result<Outcome> {
     let files = if args.path.is_dir() {
         let mut files = Vec::new();
         spec_files(&args.path, args.recursive, &mut files)?;
@@ -44,9 +45,9 @@ pub fn run(args: FmtArgs) -> Result<Outcome> {
                     std::fs::write(file, &out)
                         .with_context(|| format!("cannot write {}", file.display()))?;
                 }
-                println!("{}", file.display());
+                cx.shell.out_line(&file.display().to_string());
                 if args.diff {
-                    print!("{}", diff(file, &src, &out));
+                    cx.shell.out(&diff(file, &src, &out));
                 }
                 unformatted.push(file);
             }

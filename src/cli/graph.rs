@@ -1,6 +1,7 @@
 //! `standby graph [ENV]`: the resource dependency graph as DOT, from the spec alone.
 
 use super::{EnvArg, GlobalArgs, Outcome};
+use crate::ops::Context;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -9,10 +10,10 @@ pub struct GraphArgs {
     pub env: EnvArg,
 }
 
-pub async fn run(args: GraphArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
+pub async fn run(args: GraphArgs, g: &GlobalArgs, cx: &Context) -> anyhow::Result<Outcome> {
     let env = g.load(&args.env.env)?;
     let state = env.read_state().await?;
     let desired = env.desired(&env.roles(state.as_ref()))?;
-    print!("{}", crate::graph::to_dot(&desired)?);
+    cx.shell.out(&crate::graph::to_dot(&desired)?);
     Ok(Outcome::Success)
 }

@@ -6,12 +6,13 @@
 //! (the write bumps the serial once), and leaves the source readable (a local source is
 //! renamed to `.migrated`, a remote one is left as it was).
 
-use super::apply::release_after;
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
+use crate::ops::apply::release_after;
+use crate::ops::Context;
 use crate::state::{
     edit, record_backend, record_lineage, recorded_backend, recorded_lineage, Backend, OpenOptions,
 };
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -26,7 +27,7 @@ pub struct InitArgs {
     pub auto_approve: bool,
 }
 
-pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: InitArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
     let name = &env.spec.environment;
     let wanted = env.backend();
@@ -51,21 +52,23 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
                 // must be this environment's.
                 crate::state::check::loaded(&s, &env.expected(None))?;
                 if let Some(old) = recorded_lineage(&env.state_path)?.filter(|l| *l != s.lineage) {
-                    eprintln!("The state in {wanted} has lineage {} (it was {old}): from now on that is the one expected.", s.lineage);
+                    cx.shell.status(&format!("The state in {wanted} has lineage {} (it was {old}): from now on that is the one expected.", s.lineage));
                 }
                 record_lineage(&env.state_path, &s.lineage)?;
-                eprintln!(
+                cx.shell.status(&format!(
                     "The state of {name} is in {wanted} (serial {}): nothing to migrate.",
                     s.serial
-                )
+                ))
             }
-            None => eprintln!("The state of {name} will be kept in {wanted}; it has none yet."),
+            None => cx.shell.status(&format!(
+                "The state of {name} will be kept in {wanted}; it has none yet."
+            )),
         }
         return Ok(Outcome::Success);
     }
     let Some(source_state) = current.read().await? else {
         record_backend(&env.state_path, &wanted)?;
-        eprintln!("The state of {name} will be kept in {wanted}; {current} held none, so nothing was copied.");
+        cx.shell.status(&format!("The state of {name} will be kept in {wanted}; {current} held none, so nothing was copied."));
         return Ok(Outcome::Success);
     };
     if !args.migrate_state {
@@ -87,8 +90,10 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
             ""
         }
     );
-    if !confirm::approve(&question, args.auto_approve).await? {
-        eprintln!("Migration cancelled: the state stays in {current}.");
+    if !confirm::approve(&cx.shell, &question, args.auto_approve).await? {
+        cx.shell.status(&format!(
+            "Migration cancelled: the state stays in {current}."
+        ));
         return Ok(Outcome::Success);
     }
 
@@ -101,7 +106,7 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
     let mut source = current.open(name, operation, &opts).await?;
     let mut dest = match wanted.open(name, operation, &opts).await {
         Ok(d) => d,
-        Err(e) => return release_after(&mut source, Err(e)).await,
+        Err(e) => return release_after(&cx.shell, &mut source, Err(e)).await,
     };
     let result = async {
         edit::check_migration(source.state(), dest.exists().then(|| dest.state()))?;
@@ -111,9 +116,11 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
         Ok(dest.state().serial)
     }
     .await;
-    let result = release_after(&mut dest, result).await;
-    let serial = release_after(&mut source, result).await?;
-    eprintln!("Copied the state of {name} to {wanted} (serial {serial}).");
+    let result = release_after(&cx.shell, &mut dest, result).await;
+    let serial = release_after(&cx.shell, &mut source, result).await?;
+    cx.shell.status(&format!(
+        "Copied the state of {name} to {wanted} (serial {serial})."
+    ));
     match &current {
         Backend::Local { path } => {
             let retired = path.with_extension("json.migrated");
@@ -124,14 +131,14 @@ pub async fn run(args: InitArgs, g: &GlobalArgs) -> Result<Outcome> {
                     retired.display()
                 )
             })?;
-            eprintln!(
+            cx.shell.status(&format!(
                 "The local copy is kept as {} and is no longer read.",
                 retired.display()
-            );
+            ));
         }
-        Backend::S3(loc) => eprintln!(
+        Backend::S3(loc) => cx.shell.status(&format!(
             "The object {loc} is left as it was and is no longer read: delete it once you no longer need it."
-        ),
+        )),
     }
     Ok(Outcome::Success)
 }

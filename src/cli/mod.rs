@@ -7,6 +7,7 @@
 mod apply;
 pub mod check;
 mod confirm;
+mod converge;
 mod destroy;
 pub mod drift;
 mod drill;
@@ -15,7 +16,6 @@ mod graph;
 mod init;
 pub mod output;
 mod plan;
-pub mod progress;
 mod promote;
 mod rebuild;
 pub mod render;
@@ -26,10 +26,16 @@ pub mod status;
 mod validate;
 pub mod version;
 
+/// Progress lives with the Shell; its helpers keep their old path.
+pub use crate::shell::progress;
+
+use crate::ops::{self, Context};
 use crate::provider::aws::settings as aws_settings;
+use crate::shell::Shell;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -203,7 +209,8 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(code) => return code,
     };
-    init_output(&cli.global);
+    let shell = Shell::stdio(cli.global.no_color);
+    init_logs(&cli.global);
     aws_settings::configure(cli.global.aws.settings());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -211,37 +218,52 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            shell.error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::from(1);
         }
     };
-    let dr = DrCommand::of(&cli.command);
-    // Ctrl-C outside the scopes that handle it themselves cancels the command: its future is
-    // dropped, which releases the state lock it held (see `state::interrupt`).
-    let result = runtime.block_on(async {
-        tokio::select! {
-            result = run(cli) => result,
-            () = crate::state::interrupted() => Err(crate::state::Interrupted.into()),
-        }
+    let code = runtime.block_on(async {
+        let connect: ops::Connect = Box::new(|| {
+            Box::pin(async {
+                let aws = crate::provider::aws::AwsProvider::from_env().await?;
+                Ok(Arc::new(aws) as Arc<dyn crate::provider::Provider>)
+            })
+        });
+        let cx = Context::connecting(connect, shell, ops::Cancel::ctrl_c());
+        run_to_exit(cli, &cx).await
     });
     // The prompt's reader thread may still wait for a line: do not wait for it.
     runtime.shutdown_background();
+    ExitCode::from(code)
+}
+
+/// Runs a parsed command line and shows its error: the exit code (0 success or no
+/// changes, 1 error, 2 changes present, 130 interrupted).
+pub async fn run_to_exit(cli: Cli, cx: &Context) -> u8 {
+    let dr = DrCommand::of(&cli.command);
+    // Ctrl-C outside the scopes that handle it themselves cancels the command: its future is
+    // dropped, which releases the state lock it held (see `ops::cancel`).
+    let result = tokio::select! {
+        result = run(cli, cx) => result,
+        () = cx.cancel.cancelled() => Err(ops::Interrupted.into()),
+    };
+    let shell = &cx.shell;
     match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::ChangesPresent) => ExitCode::from(2),
-        Err(e) if e.downcast_ref::<crate::state::Interrupted>().is_some() => {
-            eprintln!("{} {e}", render::error_prefix());
-            ExitCode::from(130)
+        Ok(Outcome::Success) => 0,
+        Ok(Outcome::ChangesPresent) => 2,
+        Err(e) if e.downcast_ref::<ops::Interrupted>().is_some() => {
+            shell.error(&e.to_string());
+            130
         }
         Err(e) => {
             match e.downcast_ref::<Reported>() {
-                Some(r) => eprintln!("{}", r.0),
-                None => eprintln!("{} {e:#}", render::error_prefix()),
+                Some(r) => shell.status(&r.0),
+                None => shell.error(&format!("{e:#}")),
             }
             if let Some(hint) = dr.and_then(|dr| dr.unreachable_hint(&e)) {
-                eprintln!("{hint}");
+                shell.status(&hint);
             }
-            ExitCode::from(1)
+            1
         }
     }
 }
@@ -300,10 +322,9 @@ fn parse(args: Vec<std::ffi::OsString>) -> Result<Cli, ExitCode> {
         return Err(ExitCode::SUCCESS);
     }
     match single_dash_flag(&args) {
-        Some((given, meant)) => eprintln!(
-            "{} unknown flag `{given}`: did you mean `{meant}`? (standby's long flags take two dashes)",
-            render::error_prefix()
-        ),
+        Some((given, meant)) => Shell::stdio(false).error(&format!(
+            "unknown flag `{given}`: did you mean `{meant}`? (standby's long flags take two dashes)"
+        )),
         None => {
             let _ = err.print();
         }
@@ -339,36 +360,34 @@ fn collect_longs(cmd: &clap::Command, into: &mut std::collections::BTreeSet<Stri
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+/// Runs one parsed command with `cx`.
+pub async fn run(cli: Cli, cx: &Context) -> anyhow::Result<Outcome> {
     let g = &cli.global;
     match cli.command {
-        Command::Validate(a) => validate::run(a, g),
-        Command::Plan(a) => plan::run(a, g).await,
-        Command::Apply(a) => apply::run(a, g).await,
-        Command::Show(a) => show::run(a, g).await,
-        Command::Destroy(a) => destroy::run(a, g).await,
-        Command::Promote(a) => promote::run(a, g).await,
-        Command::Rebuild(a) => rebuild::run(a, g).await,
-        Command::Restore(a) => restore::run(a, g).await,
-        Command::Status(a) => status::run(a, g).await,
-        Command::Drill(a) => drill::run(a, g).await,
-        Command::Drift(a) => drift::run(a, g).await,
-        Command::Check(a) => check::run(a, g).await,
-        Command::Fmt(a) => fmt::run(a),
-        Command::Graph(a) => graph::run(a, g).await,
-        Command::Output(a) => output::run(a, g).await,
-        Command::Init(a) => init::run(a, g).await,
-        Command::State(c) => state::run(c, g).await,
-        Command::Version => version::run(),
-        Command::Completions(a) => version::completions(a),
+        Command::Validate(a) => validate::run(a, g, cx),
+        Command::Plan(a) => plan::run(a, g, cx).await,
+        Command::Apply(a) => apply::run(a, g, cx).await,
+        Command::Show(a) => show::run(a, g, cx).await,
+        Command::Destroy(a) => destroy::run(a, g, cx).await,
+        Command::Promote(a) => promote::run(a, g, cx).await,
+        Command::Rebuild(a) => rebuild::run(a, g, cx).await,
+        Command::Restore(a) => restore::run(a, g, cx).await,
+        Command::Status(a) => status::run(a, g, cx).await,
+        Command::Drill(a) => drill::run(a, g, cx).await,
+        Command::Drift(a) => drift::run(a, g, cx).await,
+        Command::Check(a) => check::run(a, g, cx).await,
+        Command::Fmt(a) => fmt::run(a, cx),
+        Command::Graph(a) => graph::run(a, g, cx).await,
+        Command::Output(a) => output::run(a, g, cx).await,
+        Command::Init(a) => init::run(a, g, cx).await,
+        Command::State(c) => state::run(c, g, cx).await,
+        Command::Version => version::run(cx),
+        Command::Completions(a) => version::completions(a, cx),
     }
 }
 
-fn init_output(g: &GlobalArgs) {
-    if g.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-        console::set_colors_enabled(false);
-        console::set_colors_enabled_stderr(false);
-    }
+/// Log lines on stderr, coloured as the Shell decided.
+fn init_logs(g: &GlobalArgs) {
     let default = match g.verbose {
         0 => "warn",
         1 => "warn,standby=info",

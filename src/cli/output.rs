@@ -2,8 +2,9 @@
 //! shows them (`name = "value"`; `--json` in `terraform output -json`'s shape).
 
 use super::{GlobalArgs, Outcome};
+use crate::ops::Context;
 use crate::state::{State, StateStore};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Context as _, Result};
 use clap::Args;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-pub async fn run(args: OutputArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: OutputArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let state = applied_state(&args.env, g).await?;
     match (args.name, args.json) {
         (Some(n), json) => {
@@ -33,12 +34,12 @@ pub async fn run(args: OutputArgs, g: &GlobalArgs) -> Result<Outcome> {
                 )
             })?;
             match v {
-                Value::String(s) if !json => println!("{s}"),
-                other => println!("{other}"),
+                Value::String(s) if !json => cx.shell.out_line(s),
+                other => cx.shell.out_line(&other.to_string()),
             }
         }
-        (None, true) => println!("{}", outputs_json(&state.outputs)),
-        (None, false) => print!("{}", lines(&state.outputs)),
+        (None, true) => cx.shell.document(&outputs_json(&state.outputs)),
+        (None, false) => cx.shell.out(&lines(&state.outputs)),
     }
     Ok(Outcome::Success)
 }

@@ -3,7 +3,7 @@
 use super::{render, EnvArg, GlobalArgs, Outcome};
 use crate::address::Address;
 use crate::environment::PlanOptions;
-use crate::provider::aws::AwsProvider;
+use crate::ops::Context;
 use clap::{ArgAction, Args};
 use std::path::PathBuf;
 
@@ -34,10 +34,8 @@ pub struct PlanArgs {
     pub refresh: bool,
 }
 
-pub async fn run(args: PlanArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
+pub async fn run(args: PlanArgs, g: &GlobalArgs, cx: &Context) -> anyhow::Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let state = env.read_state().await?;
-    let provider = AwsProvider::from_env().await?;
     let opts = PlanOptions {
         refresh: args.refresh,
         targets: addresses(&args.target),
@@ -45,20 +43,20 @@ pub async fn run(args: PlanArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
         destroy: args.destroy,
         ..Default::default()
     };
-    let plan = env.plan(&provider, state.as_ref(), &opts).await?;
+    let plan = crate::ops::read::plan(cx, &env, &opts).await?;
     if args.json {
-        eprint!("{}", render::plan(&plan));
-        println!("{}", render::plan_json(&plan));
+        cx.shell.err(&render::plan(&plan));
+        cx.shell.document(&render::plan_json(&plan));
     } else {
-        print!("{}", render::plan(&plan));
+        cx.shell.out(&render::plan(&plan));
     }
     if let Some(out) = &args.out {
         crate::plan::save_plan(&plan, out)?;
-        eprintln!(
+        cx.shell.status(&format!(
             "Saved the plan to {}: apply it with `standby apply {}`.",
             out.display(),
             out.display()
-        );
+        ));
     }
     Ok(if args.detailed_exitcode && plan.has_changes() {
         Outcome::ChangesPresent

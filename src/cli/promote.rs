@@ -1,17 +1,17 @@
 //! `standby promote REGION [ENV]`: make a standby the primary, as a reviewed plan.
 
-use super::apply::{execute, refuse_blocked};
-use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{plan_promote, Estimate, PromoteRequest};
+use super::converge::{approved, finish};
+use super::{render, EnvArg, GlobalArgs, Outcome};
+use crate::dr::{Estimate, PromoteRequest};
+use crate::ops::apply::refuse_blocked;
+use crate::ops::{self, Context};
 use crate::plan::Plan;
-use crate::provider::aws::AwsProvider;
-use crate::provider::Provider;
-use crate::state::{history_now, Failover, Operation, Step, StepOutcome};
-use anyhow::{bail, Result};
+use crate::shell::Shell;
+use crate::state::Failover;
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
@@ -45,97 +45,66 @@ pub struct PromoteArgs {
     pub json: bool,
 }
 
-pub async fn run(args: PromoteArgs, g: &GlobalArgs) -> Result<Outcome> {
-    let clock = Instant::now();
+pub async fn run(args: PromoteArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let mut env = g.load(&args.env.env)?;
     env.state_failover = Failover::AssumeDown(args.assume_down.iter().cloned().collect());
-    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let name = Operation::Promote {
-        region: args.region.clone(),
-    };
-    let mut store = env.open_state(&name.to_string()).await?;
-    if !store.exists() {
-        bail!(
-            "environment {} has no state yet: apply it before promoting",
-            env.spec.environment
-        );
-    }
     let req = PromoteRequest {
         region: args.region.clone(),
         assume_down: args.assume_down.iter().cloned().collect(),
         accept_data_loss: args.accept_data_loss,
         abandon_interrupted: args.abandon_interrupted,
     };
-    let gate_started = history_now();
-    let gate_clock = Instant::now();
-    let mut promote = plan_promote(&env, &*provider, store.state(), &req).await?;
-    let gate_step = Step {
-        name: "rpo gate and plan".into(),
-        started_at: gate_started,
-        duration_ms: gate_clock.elapsed().as_millis() as u64,
-        outcome: StepOutcome::Done,
-    };
-    eprintln!("RPO gate: {}", promote.gate.verdict);
-    let rto = env.spec.service.rto;
-    let estimate = Estimate::of(&promote.plan, store.state(), rto);
-    if let Some(j) = promote.plan.journal.as_mut() {
-        j.steps.push(gate_step);
-    }
+    let mut promote = ops::dr::prepare_promote(cx, &env, &req).await?;
+    cx.shell
+        .status(&format!("RPO gate: {}", promote.gate.verdict));
+    let (plan, estimate) = (&promote.prepared.plan, &promote.estimate);
     if args.out.is_some() || args.json {
-        return preview(&promote.plan, &estimate, &args);
+        let result = preview(&cx.shell, plan, estimate, &args);
+        return promote.prepared.release_with(cx, result).await;
     }
-    print!("{}", render::plan(&promote.plan));
-    print!("{estimate}");
-    refuse_blocked(&promote.plan)?;
+    cx.shell.out(&format!("{}{estimate}", render::plan(plan)));
     let question = if promote.resumed {
         format!("Finish promoting {}", args.region)
     } else {
         format!("Promote {}", args.region)
     };
-    let asking = Instant::now();
-    if !confirm::approve(&question, args.auto_approve).await? {
-        eprintln!("Promote cancelled: nothing changed.");
+    let declined = "Promote cancelled: nothing changed.";
+    let approval = approved(cx, promote.prepared, &question, args.auto_approve, declined);
+    let Some(prepared) = approval.await? else {
         return Ok(Outcome::Success);
-    }
-    // The time at the prompt is the user's, not the recovery's (the history leaves it out too).
-    let at_prompt = asking.elapsed();
-    let report = execute(
-        &promote.plan,
-        provider,
-        &mut store,
-        args.parallelism,
-        name.clone(),
-    )
-    .await?;
-    eprint!("{}", render::not_made(&report));
-    let total = clock.elapsed().saturating_sub(at_prompt);
-    eprintln!(
+    };
+    promote.prepared = prepared;
+    let (rto, promoted) = (promote.rto, promote.run(cx, args.parallelism).await?);
+    let ran = finish(cx, promoted.ran)?;
+    cx.shell.err(&render::not_made(&ran.report));
+    let total = promoted.recovery;
+    cx.shell.status(&format!(
         "{} is the primary after {} (rto {}: {})",
         args.region,
-        humantime::format_duration(std::time::Duration::from_millis(total.as_millis() as u64)),
+        humantime::format_duration(Duration::from_millis(total.as_millis() as u64)),
         humantime::format_duration(rto),
         if total <= rto { "met" } else { "missed" }
-    );
+    ));
     Ok(Outcome::Success)
 }
 
 /// `--out` and `--json`: the plan and its estimate, shown and saved; nothing changes and
 /// nothing asks, so it runs without a terminal.
-fn preview(plan: &Plan, estimate: &Estimate, args: &PromoteArgs) -> Result<Outcome> {
+fn preview(shell: &Shell, plan: &Plan, estimate: &Estimate, args: &PromoteArgs) -> Result<Outcome> {
     if args.json {
-        eprint!("{}{estimate}", render::plan(plan));
-        println!("{}", render::promote_json(plan, estimate));
+        shell.err(&format!("{}{estimate}", render::plan(plan)));
+        shell.document(&render::promote_json(plan, estimate));
     } else {
-        print!("{}{estimate}", render::plan(plan));
+        shell.out(&format!("{}{estimate}", render::plan(plan)));
     }
     refuse_blocked(plan)?;
     if let Some(out) = &args.out {
         crate::plan::save_plan(plan, out)?;
-        eprintln!(
+        shell.status(&format!(
             "Saved the promote plan to {}: run it with `standby apply {}`.",
             out.display(),
             out.display()
-        );
+        ));
     }
     Ok(Outcome::Success)
 }

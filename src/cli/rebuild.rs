@@ -1,16 +1,14 @@
 //! `standby rebuild REGION [ENV] [--role ROLE]`: bring a failed or cold region to a standby
 //! role, as a reviewed plan.
 
-use super::apply::{execute, refuse_blocked};
-use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
+use super::converge::{approved, finish};
+use super::{render, EnvArg, GlobalArgs, Outcome};
 use crate::config::Role;
-use crate::dr::{plan_rebuild, RebuildRequest};
-use crate::provider::aws::AwsProvider;
-use crate::provider::Provider;
-use crate::state::{Failover, Operation};
-use anyhow::{bail, Result};
+use crate::dr::RebuildRequest;
+use crate::ops::{self, Context};
+use crate::state::Failover;
+use anyhow::Result;
 use clap::Args;
-use std::sync::Arc;
 
 #[derive(Debug, Args)]
 pub struct RebuildArgs {
@@ -41,40 +39,22 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .ok_or_else(|| format!("{s:?} is not a role: use primary, warm-standby or cold-standby"))
 }
 
-pub async fn run(args: RebuildArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: RebuildArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let mut env = g.load(&args.env.env)?;
     env.state_failover = Failover::AssumeDown(args.assume_down.iter().cloned().collect());
-    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let name = Operation::Rebuild {
-        region: args.region.clone(),
-        role: args.role,
-    };
-    let mut store = env.open_state(&name.to_string()).await?;
-    if !store.exists() {
-        bail!(
-            "environment {} has no state yet: apply it first",
-            env.spec.environment
-        );
-    }
     let req = RebuildRequest {
         region: args.region.clone(),
         role: args.role,
         assume_down: args.assume_down.iter().cloned().collect(),
         abandon_interrupted: args.abandon_interrupted,
     };
-    let plan = plan_rebuild(&env, &*provider, store.state(), &req).await?;
-    print!("{}", render::plan(&plan));
-    refuse_blocked(&plan)?;
-    if !confirm::approve(
-        &format!("Rebuild {} as {}", args.region, args.role),
-        args.auto_approve,
-    )
-    .await?
-    {
-        eprintln!("Rebuild cancelled: nothing changed.");
-        return Ok(Outcome::Success);
+    let prepared = ops::dr::prepare_rebuild(cx, &env, &req).await?;
+    cx.shell.out(&render::plan(&prepared.plan));
+    let question = format!("Rebuild {} as {}", args.region, args.role);
+    let declined = "Rebuild cancelled: nothing changed.";
+    if let Some(prepared) = approved(cx, prepared, &question, args.auto_approve, declined).await? {
+        let ran = finish(cx, prepared.run(cx, args.parallelism).await?)?;
+        cx.shell.err(&render::not_made(&ran.report));
     }
-    let report = execute(&plan, provider, &mut store, args.parallelism, name.clone()).await?;
-    eprint!("{}", render::not_made(&report));
     Ok(Outcome::Success)
 }

@@ -3,18 +3,15 @@
 //! deletes the instances restores kept; `--buckets` also brings each object of the region's
 //! buckets back to its version of then.
 
-use super::apply::{execute, refuse_blocked};
-use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{
-    plan_restore, plan_restore_cleanup, rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap,
-};
-use crate::provider::aws::AwsProvider;
-use crate::provider::{ObjectStep, Provider};
-use crate::state::Operation;
+use super::converge::{approved, finish};
+use super::{render, EnvArg, GlobalArgs, Outcome};
+use crate::dr::{rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap};
+use crate::environment::Environment;
+use crate::ops::{self, Context};
+use crate::provider::ObjectStep;
 use anyhow::{bail, Result};
 use clap::{ArgGroup, Args};
 use std::fmt::Write as _;
-use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -55,7 +52,7 @@ fn parse_time(s: &str) -> Result<OffsetDateTime, String> {
         .map_err(|_| format!("{s:?} is not an RFC 3339 time: write it like 2026-12-01T09:30:00Z"))
 }
 
-pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: RestoreArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let point = match (&args.to_time, args.latest, &args.snapshot) {
         (Some(t), _, _) => Some(RestorePoint::Time(*t)),
         (_, true, _) => Some(RestorePoint::Latest),
@@ -68,61 +65,46 @@ pub async fn run(args: RestoreArgs, g: &GlobalArgs) -> Result<Outcome> {
         );
     }
     let env = g.load(&args.env.env)?;
-    let provider: Arc<dyn Provider> = Arc::new(AwsProvider::from_env().await?);
-    let lock = if point.is_some() {
-        "restore"
-    } else {
-        "restore --cleanup"
-    };
-    let mut store = env.open_state(lock).await?;
-    if !store.exists() {
-        bail!(
-            "environment {} has no state yet: apply it first",
-            env.spec.environment
-        );
-    }
     let Some(point) = point else {
-        let plan = plan_restore_cleanup(&env, &*provider, store.state()).await?;
-        if !plan.has_changes() {
-            eprintln!("No instance kept by a restore: nothing to clean up.");
-            return Ok(Outcome::Success);
-        }
-        print!("{}", render::plan(&plan));
-        if !confirm::approve("Delete the instances restores kept", args.auto_approve).await? {
-            eprintln!("Cleanup cancelled: nothing changed.");
-            return Ok(Outcome::Success);
-        }
-        let name = Operation::RestoreCleanup;
-        execute(&plan, provider, &mut store, args.parallelism, name).await?;
-        return Ok(Outcome::Success);
+        return cleanup(cx, &env, &args).await;
     };
     let req = RestoreRequest {
         region: args.region.clone(),
         point,
         buckets: args.buckets,
     };
-    let restore = plan_restore(&env, &*provider, store.state(), &req).await?;
-    print!("{}", render::plan(&restore.plan));
-    print!(
-        "{}",
-        summary(
-            &restore.region,
-            &restore.point,
-            &restore.swaps,
-            &restore.buckets
-        )
-    );
-    refuse_blocked(&restore.plan)?;
-    let question = format!("Restore the databases of {}", restore.region);
-    if !confirm::approve(&question, args.auto_approve).await? {
-        eprintln!("Restore cancelled: nothing changed.");
+    let restore = ops::dr::prepare_restore(cx, &env, &req).await?;
+    cx.shell.out(&render::plan(&restore.prepared.plan));
+    let (region, point) = (&restore.region, &restore.point);
+    cx.shell
+        .out(&summary(region, point, &restore.swaps, &restore.buckets));
+    let question = format!("Restore the databases of {region}");
+    let declined = "Restore cancelled: nothing changed.";
+    let approval = approved(cx, restore.prepared, &question, args.auto_approve, declined);
+    if let Some(prepared) = approval.await? {
+        finish(cx, prepared.run(cx, args.parallelism).await?)?;
+        cx.shell.status(
+            "Restored: the replaced instances stay stopped until `standby restore --cleanup`.",
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// `restore --cleanup`: deletes the instances restores kept.
+async fn cleanup(cx: &Context, env: &Environment, args: &RestoreArgs) -> Result<Outcome> {
+    let prepared = ops::dr::prepare_restore_cleanup(cx, env).await?;
+    if !prepared.plan.has_changes() {
+        cx.shell
+            .status("No instance kept by a restore: nothing to clean up.");
+        prepared.release(cx).await?;
         return Ok(Outcome::Success);
     }
-    let op = Operation::Restore {
-        region: restore.region.clone(),
-    };
-    execute(&restore.plan, provider, &mut store, args.parallelism, op).await?;
-    eprintln!("Restored: the replaced instances stay stopped until `standby restore --cleanup`.");
+    cx.shell.out(&render::plan(&prepared.plan));
+    let question = "Delete the instances restores kept";
+    let declined = "Cleanup cancelled: nothing changed.";
+    if let Some(prepared) = approved(cx, prepared, question, args.auto_approve, declined).await? {
+        finish(cx, prepared.run(cx, args.parallelism).await?)?;
+    }
     Ok(Outcome::Success)
 }
 

@@ -5,6 +5,7 @@
 //! plan's JSON is exactly what `plan --json` printed when it was made.
 
 use super::{output, render, GlobalArgs, Outcome};
+use crate::ops::Context;
 use crate::state::State;
 use anyhow::Result;
 use clap::Args;
@@ -26,21 +27,21 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-pub async fn run(args: ShowArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: ShowArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     if args.path.is_file() {
         let plan = crate::plan::load_plan(&args.path)?;
         if args.json {
-            println!("{}", render::plan_json(&plan));
+            cx.shell.document(&render::plan_json(&plan));
         } else {
-            print!("{}", render::plan(&plan));
+            cx.shell.out(&render::plan(&plan));
         }
         return Ok(Outcome::Success);
     }
     let state = output::applied_state(&args.path, g).await?;
     if args.json {
-        println!("{}", state_json(&state));
+        cx.shell.document(&state_json(&state));
     } else {
-        print!("{}", state_text(&state));
+        cx.shell.out(&state_text(&state));
     }
     Ok(Outcome::Success)
 }

@@ -5,12 +5,11 @@
 //! saves, and releases it on every path; nothing here calls an AWS API other than the state
 //! backend's.
 
-use super::apply::release_after;
 use super::{confirm, EnvArg, GlobalArgs, Outcome};
 use crate::address::Address;
-use crate::environment::Environment;
-use crate::state::{check, edit, record_lineage, recorded_lineage, State, StateStore};
-use anyhow::{anyhow, bail, Context, Result};
+use crate::ops::{self, Context};
+use crate::state::{check, recorded_lineage, State};
+use anyhow::{anyhow, bail, Context as _, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -74,13 +73,13 @@ pub enum StateCommand {
     },
 }
 
-pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(cmd: StateCommand, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     match cmd {
         StateCommand::List { env } => {
             let env = g.load(&env.env)?;
             if let Some(state) = env.read_state().await? {
                 for r in state.resources() {
-                    println!("{}", r.address);
+                    cx.shell.out_line(&r.address.to_string());
                 }
             }
         }
@@ -93,47 +92,31 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
             let r = state.get(&address.as_str().into()).ok_or_else(|| {
                 anyhow!("{address} is not in the state: `standby state list` shows the addresses")
             })?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&crate::state::file::resource_json(r))?
-            );
+            cx.shell.document(&serde_json::to_string_pretty(
+                &crate::state::file::resource_json(r),
+            )?);
         }
         StateCommand::Mv { from, to, env } => {
             let env = g.load(&env.env)?;
-            let mut store = env.open_state("state mv").await?;
-            let result = async {
-                let moved = edit::rename(
-                    store.state_mut(),
-                    &Address::new(from.as_str()),
-                    &Address::new(to.as_str()),
-                )?;
-                store.save().await?;
-                Ok(moved)
+            let (from, to) = (Address::new(from.as_str()), Address::new(to.as_str()));
+            for (old, new) in ops::state::mv(cx, &env, &from, &to).await? {
+                cx.shell.status(&format!("Moved {old} to {new}"));
             }
-            .await;
-            for (old, new) in release_after(&mut store, result).await? {
-                eprintln!("Moved {old} to {new}");
-            }
-            eprintln!("The state was changed; nothing in AWS was.");
+            cx.shell
+                .status("The state was changed; nothing in AWS was.");
         }
         StateCommand::Rm { address, env } => {
             let env = g.load(&env.env)?;
-            let mut store = env.open_state("state rm").await?;
-            let result = async {
-                let gone = edit::forget(store.state_mut(), &Address::new(address.as_str()))?;
-                store.save().await?;
-                Ok(gone)
-            }
-            .await;
-            let gone = release_after(&mut store, result).await?;
+            let gone = ops::state::rm(cx, &env, &Address::new(address.as_str())).await?;
             for r in &gone {
-                eprintln!("Removed {} ({}) from the state", r.address, r.id);
+                cx.shell
+                    .status(&format!("Removed {} ({}) from the state", r.address, r.id));
             }
-            eprintln!(
+            cx.shell.status(&format!(
                 "Nothing was destroyed: {} resource(s) still exist in AWS. A refresh adopts resources \
                  that carry the environment's standby: tags, so remove those tags too if standby should stop managing them.",
                 gone.len()
-            );
+            ));
         }
         StateCommand::Pull { env, replica } => {
             let env = g.load(&env.env)?;
@@ -147,12 +130,10 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
             // Pull shows a refused state as it is, so that it can be repaired and pushed.
             let lineage = recorded_lineage(&env.state_path)?;
             if let Err(e) = check::loaded(&state, &env.expected(lineage)) {
-                eprintln!("{} {e:#}", super::render::warning_prefix());
+                cx.shell.warn(&format!("{e:#}"));
             }
-            println!(
-                "{}",
-                String::from_utf8_lossy(&crate::state::file::write(&state))
-            );
+            cx.shell
+                .document(&String::from_utf8_lossy(&crate::state::file::write(&state)));
         }
         StateCommand::Push { file, env, force } => {
             let env = g.load(&env.env)?;
@@ -160,17 +141,16 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                 .with_context(|| format!("cannot read the state file {}", file.display()))?;
             let pushed: State = crate::state::file::read(&bytes)
                 .map_err(|e| e.at(file.display(), "push a state file that standby wrote"))?;
-            let mut store = env.open_state_as_is("state push").await?;
-            let result = push(&env, &mut store, pushed, force).await;
-            let (serial, overrides) = release_after(&mut store, result).await?;
+            let ops::state::Pushed { serial, overrides } =
+                ops::state::push(cx, &env, pushed, force).await?;
             for o in overrides {
-                eprintln!("--force overrides: {o}");
+                cx.shell.status(&format!("--force overrides: {o}"));
             }
-            eprintln!(
+            cx.shell.status(&format!(
                 "Pushed {} to {} (serial {serial}).",
                 file.display(),
                 env.backend()
-            );
+            ));
         }
         StateCommand::Unlock { id, env, force } => {
             let env = g.load(&env.env)?;
@@ -186,41 +166,19 @@ pub async fn run(cmd: StateCommand, g: &GlobalArgs) -> Result<Outcome> {
                         crate::state::refuse_running(h)?;
                     }
                     if !confirm::approve(
+                        &cx.shell,
                         &format!("Remove the lock held by {h}; do so only if that operation is no longer running"),
                         force,
                     ).await? {
-                        eprintln!("Unlock cancelled: the lock is still held.");
+                        cx.shell.status("Unlock cancelled: the lock is still held.");
                         return Ok(Outcome::Success);
                     }
                 }
             }
             let removed = backend.force_unlock(&id).await?;
-            eprintln!("Removed the lock of {backend} held by {removed}.");
+            cx.shell
+                .status(&format!("Removed the lock of {backend} held by {removed}."));
         }
     }
     Ok(Outcome::Success)
-}
-
-/// Replaces the open state with `pushed` once `edit::check_push` allows it; a forced push is
-/// saved as this environment's (its service and environment are the spec's). Returns the
-/// saved serial and what `--force` overrode.
-async fn push(
-    env: &Environment,
-    store: &mut StateStore,
-    mut pushed: State,
-    force: bool,
-) -> Result<(u64, Vec<String>)> {
-    let current = store.exists().then(|| store.state());
-    let lineage = match current {
-        Some(c) => Some(c.lineage.clone()),
-        None => recorded_lineage(&env.state_path)?,
-    };
-    let allowed = edit::check_push(current, &pushed, &env.expected(lineage), force)?;
-    pushed.serial = allowed.serial;
-    pushed.service = env.spec.service.name.clone();
-    pushed.environment = env.spec.environment.clone();
-    *store.state_mut() = pushed;
-    store.save().await?;
-    record_lineage(&env.state_path, &store.state().lineage)?;
-    Ok((store.state().serial, allowed.overrides))
 }

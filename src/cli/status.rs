@@ -2,7 +2,7 @@
 //! DNS, last promote and drill.
 
 use super::{render, EnvArg, GlobalArgs, Outcome};
-use crate::provider::aws::AwsProvider;
+use crate::ops::Context;
 use anyhow::Result;
 use clap::Args;
 use serde::Serialize;
@@ -19,15 +19,13 @@ pub struct StatusArgs {
     pub json: bool,
 }
 
-pub async fn run(args: StatusArgs, g: &GlobalArgs) -> Result<Outcome> {
+pub async fn run(args: StatusArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcome> {
     let env = g.load(&args.env.env)?;
-    let state = env.read_state().await?;
-    let provider = AwsProvider::from_env().await?;
-    let status = crate::dr::status(&env, &provider, state.as_ref()).await?;
+    let status = crate::ops::read::status(cx, &env).await?;
     if args.json {
-        println!("{}", json(&status));
+        cx.shell.document(&json(&status));
     } else {
-        print!("{}", render::status(&status));
+        cx.shell.out(&render::status(&status));
     }
     Ok(Outcome::Success)
 }

@@ -1,6 +1,7 @@
 //! `standby validate [ENV]`: check the spec without calling AWS.
 
 use super::{EnvArg, GlobalArgs, Outcome};
+use crate::ops::Context;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -9,12 +10,12 @@ pub struct ValidateArgs {
     pub env: EnvArg,
 }
 
-pub fn run(args: ValidateArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
+pub fn run(args: ValidateArgs, g: &GlobalArgs, cx: &Context) -> anyhow::Result<Outcome> {
     let env = g.load(&args.env.env)?;
     let roles = env.roles(None);
     let resources = env.desired(&roles)?.len();
     let s = &env.spec;
-    println!(
+    cx.shell.out_line(&format!(
         "The spec of environment {} is valid: service {}, {} regions, {} clusters, {} databases, {} buckets, {} dns names ({} resources).",
         s.environment,
         s.service.name,
@@ -24,6 +25,6 @@ pub fn run(args: ValidateArgs, g: &GlobalArgs) -> anyhow::Result<Outcome> {
         s.buckets.len(),
         s.dns.len(),
         resources
-    );
+    ));
     Ok(Outcome::Success)
 }

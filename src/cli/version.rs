@@ -1,10 +1,10 @@
 //! `standby version` and `standby completions SHELL`: about the binary, no spec, no AWS.
 
 use super::{Cli, Outcome};
+use crate::ops::Context;
 use anyhow::Result;
 use clap::{Args, CommandFactory};
 use clap_complete::Shell;
-use std::io::Write;
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
@@ -13,15 +13,12 @@ pub struct CompletionsArgs {
     pub shell: Shell,
 }
 
-pub fn run() -> Result<Outcome> {
-    print!(
-        "{}",
-        text(
-            env!("CARGO_PKG_VERSION"),
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        )
-    );
+pub fn run(cx: &Context) -> Result<Outcome> {
+    cx.shell.out(&text(
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH,
+    ));
     Ok(Outcome::Success)
 }
 
@@ -30,15 +27,11 @@ pub fn text(version: &str, os: &str, arch: &str) -> String {
     format!("standby {version}\non {os}_{arch}\n")
 }
 
-pub fn completions(args: CompletionsArgs) -> Result<Outcome> {
-    // Generated into a buffer: clap_complete panics on a failed write, and a reader that
-    // stops early (`| head`) is no error.
+pub fn completions(args: CompletionsArgs, cx: &Context) -> Result<Outcome> {
+    // Generated into a buffer: clap_complete panics on a failed write, and the Shell takes a
+    // reader that stops early (`| head`) as no error.
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut Cli::command(), "standby", &mut script);
-    match std::io::stdout().write_all(&script) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(anyhow::Error::new(e).context("cannot write the completion script"))
-        }
-        _ => Ok(Outcome::Success),
-    }
+    cx.shell.out(&String::from_utf8_lossy(&script));
+    Ok(Outcome::Success)
 }

@@ -12,7 +12,6 @@ pub mod check;
 pub mod edit;
 pub mod file;
 mod history;
-mod interrupt;
 mod journal;
 mod lock;
 mod outcome;
@@ -25,7 +24,6 @@ pub use backend::{
     Backend, Failover, OpenOptions,
 };
 pub use history::{now_rfc3339 as history_now, who, HistoryEntry, Interruption, Operation, Step};
-pub use interrupt::{defer_interrupts, interrupted, Interrupted};
 pub use journal::{Journal, JournalStage};
 pub use lock::{refuse_running, LockHolder, StateLock};
 pub use outcome::{RunOutcome, StepOutcome};

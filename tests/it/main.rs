@@ -13,6 +13,7 @@ mod check_emulator;
 mod check_fake;
 mod check_render;
 mod check_signals;
+mod cli_fake;
 mod cli_snapshots;
 mod cli_terraform;
 mod cluster_groups;

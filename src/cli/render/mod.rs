@@ -11,13 +11,11 @@ use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write;
 
-pub fn error_prefix() -> String {
-    style("error:").red().bold().for_stderr().to_string()
-}
+pub mod check;
+pub mod drift;
+pub mod drill;
 
-pub fn warning_prefix() -> String {
-    style("warning:").yellow().bold().for_stderr().to_string()
-}
+pub use crate::shell::{error_prefix, warning_prefix};
 
 pub fn diagnostics(d: &Diagnostics) -> String {
     d.to_string()

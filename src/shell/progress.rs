@@ -1,9 +1,10 @@
 //! Progress of a long apply: what runs now, what finished, elapsed time and, once some
 //! steps finished, the time left (indicatif's estimate).
 //!
-//! Invariant: progress goes to stderr; when stderr is not a terminal every event is one
-//! plain line, so CI logs read the same story.
+//! Invariant: progress goes to the Shell's stderr; when stderr is not a terminal every event
+//! is one plain line, so CI logs read the same story.
 
+use super::Shell;
 use crate::apply::ApplyEvent;
 use console::style;
 use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
@@ -12,14 +13,14 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Renders events until the channel closes.
-pub async fn render(total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent>) {
-    let bar = ProgressBar::new(total as u64);
+pub async fn render(shell: Shell, total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent>) {
+    let bar = ProgressBar::with_draw_target(Some(total as u64), shell.progress_target());
     bar.set_style(bar_style(false));
     bar.enable_steady_tick(Duration::from_millis(200));
     let mut running: BTreeSet<String> = BTreeSet::new();
     let line = |s: String| {
         if bar.is_hidden() {
-            eprintln!("{s}");
+            shell.status(&s);
         } else {
             bar.println(s);
         }
@@ -41,7 +42,7 @@ pub async fn render(total: usize, mut events: mpsc::UnboundedReceiver<ApplyEvent
                 tracing::info!(%address, verb, "started");
                 running.insert(address.to_string());
                 if bar.is_hidden() {
-                    eprintln!("{address}: {verb} started");
+                    shell.status(&format!("{address}: {verb} started"));
                 }
             }
             ApplyEvent::Finished {
