@@ -49,6 +49,7 @@ mod state_replica;
 mod state_s3;
 mod strict_autoscaling;
 mod strict_proxy;
+mod strict_rds;
 mod strict_waits;
 mod support;
 mod tags_isolation_emulator;

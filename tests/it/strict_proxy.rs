@@ -404,42 +404,6 @@ async fn cloudwatch_negative_lag_reports_minus_one_until_a_mysql_replica_replica
 }
 
 #[tokio::test]
-async fn rds_managed_password_replica_refuses_a_replica_of_a_managed_password_source() {
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint());
-    proxy.strict(0.001);
-    let rds = aws_sdk_rds::Client::new(&proxy.sdk_config("us-east-1").await);
-    let create = |id: &'static str, managed: bool| {
-        let mut req = rds
-            .create_db_instance()
-            .db_instance_identifier(id)
-            .engine("postgres")
-            .db_instance_class("db.t3.micro")
-            .allocated_storage(20)
-            .master_username("standby");
-        req = if managed {
-            req.manage_master_user_password(true)
-        } else {
-            req.master_user_password("not-a-real-one-1")
-        };
-        req.send()
-    };
-    create("managed", true).await.unwrap();
-    create("own", false).await.unwrap();
-    let replica = |id: &'static str, source: &'static str| {
-        rds.create_db_instance_read_replica()
-            .db_instance_identifier(id)
-            .source_db_instance_identifier(source)
-            .send()
-    };
-    let err = replica("managed-replica", "managed").await.unwrap_err();
-    assert_eq!(err.code(), Some("InvalidParameterCombination"));
-    assert_eq!(proxy.fired("rds.managed-password-replica"), 1);
-    replica("own-replica", "own").await.unwrap();
-    assert_eq!(proxy.fired("rds.managed-password-replica"), 1);
-}
-
-#[tokio::test]
 async fn rds_automated_backups_replication_replicates_lists_restores_and_stops() {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());

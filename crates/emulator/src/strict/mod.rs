@@ -20,6 +20,9 @@
 //! - [`rds::ManagedPasswordReplica`] `rds.managed-password-replica`: a read replica of a source
 //!   whose master password RDS manages (`ManageMasterUserPassword`) is refused
 //!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations).
+//! - [`rds::StopWithReplicas`] `rds.stop-with-replicas`: stopping a DB instance that has a read
+//!   replica, or is one, is refused
+//!   (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html#USER_StopInstance.Limitations).
 //! - [`cloudwatch::NegativeLag`] `cloudwatch.negative-lag`: a MySQL or MariaDB read replica
 //!   reports `ReplicaLag` -1 while its replication is not running (until a lag of 0 or more
 //!   is published for it)
@@ -207,6 +210,7 @@ impl Strict {
                 Box::new(ec2::InstancePending::default()),
                 Box::new(rds::MinorUpgrade::default()),
                 Box::new(rds::ManagedPasswordReplica::default()),
+                Box::new(rds::StopWithReplicas::default()),
                 Box::new(cloudwatch::NegativeLag::default()),
                 Box::new(rds_backups::BackupsReplication::default()),
                 Box::new(rds_states::RdsStates::default()),

@@ -1,7 +1,7 @@
 //! RDS rules.
 
 use super::{elements, Call, Clock, Refusal, Reply, Rule};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// RDS installs a newer minor engine version by itself (`AutoMinorVersionUpgrade`, on by
@@ -122,6 +122,69 @@ impl Rule for ManagedPasswordReplica {
             if let Some(id) = call.param("DBInstanceIdentifier") {
                 self.managed.insert(id.to_ascii_lowercase());
             }
+        }
+        false
+    }
+}
+
+/// RDS refuses to stop a DB instance that has a read replica or that is one; moto stops it.
+/// Replicas made through the proxy are remembered with their source until deleted or
+/// promoted, and `StopDBInstance` of either side answers `InvalidDBInstanceState`. AWS:
+/// "Limitations of stopping your DB instance"
+/// (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_StopInstance.html#USER_StopInstance.Limitations).
+#[derive(Default)]
+pub struct StopWithReplicas {
+    /// Replica identifier -> its source's identifier.
+    sources: HashMap<String, String>,
+}
+
+impl Rule for StopWithReplicas {
+    fn name(&self) -> &'static str {
+        "rds.stop-with-replicas"
+    }
+
+    fn before(&mut self, call: &Call, _now: Instant, _clock: Clock) -> Option<Refusal> {
+        if call.service != "rds" || call.operation != "StopDBInstance" {
+            return None;
+        }
+        let id = call.param("DBInstanceIdentifier")?.to_ascii_lowercase();
+        let message = if self.sources.contains_key(&id) {
+            format!("{id} is a read replica and cannot be stopped")
+        } else if self.sources.values().any(|s| *s == id) {
+            format!("{id} has read replicas and cannot be stopped")
+        } else {
+            return None;
+        };
+        Some(Refusal::bad_request(
+            self.name(),
+            "InvalidDBInstanceState",
+            &message,
+        ))
+    }
+
+    fn after(&mut self, call: &Call, reply: &mut Reply, _now: Instant, _clock: Clock) -> bool {
+        if call.service != "rds" || reply.status != 200 {
+            return false;
+        }
+        let Some(id) = call
+            .param("DBInstanceIdentifier")
+            .map(str::to_ascii_lowercase)
+        else {
+            return false;
+        };
+        match call.operation.as_str() {
+            "CreateDBInstanceReadReplica" => {
+                if let Some(source) = call.param("SourceDBInstanceIdentifier") {
+                    // A cross-region source is named by its ARN, ending in `:db:<identifier>`.
+                    let source = source.rsplit(':').next().unwrap_or(source);
+                    self.sources.insert(id, source.to_ascii_lowercase());
+                }
+            }
+            "PromoteReadReplica" | "DeleteDBInstance" => {
+                self.sources.remove(&id);
+                self.sources.retain(|_, source| *source != id);
+            }
+            _ => {}
         }
         false
     }
