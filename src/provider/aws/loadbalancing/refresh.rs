@@ -1,5 +1,5 @@
 //! Reading a region's load balancing in batch: each type listed once, tags read 20 ARNs a
-//! call, listeners once per managed load balancer.
+//! call, listeners once per managed load balancer (concurrently).
 
 use super::balancer::{balancer_observed, listener_observed};
 use super::target_group::target_group_observed;
@@ -60,10 +60,13 @@ impl Elb {
                 ));
             }
         }
-        let mut listeners = Vec::new();
-        for lb in &ours {
-            listeners.extend(self.listeners(lb, &subject).await?);
-        }
+        // One `DescribeListeners` per balancer (it takes one), all at once.
+        let reads = ours.iter().map(|lb| self.listeners(lb, &subject));
+        let listeners: Vec<_> = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
         let arns = listeners.iter().filter_map(|l| l.listener_arn());
         let tags = self.tags(arns, &subject).await?;
         for l in &listeners {
