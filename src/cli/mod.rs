@@ -205,6 +205,15 @@ pub fn main() -> ExitCode {
     };
     init_output(&cli.global);
     aws_settings::configure(cli.global.aws.settings());
+    // Validate calls no AWS: it starts no async runtime (its threads cost it a tenth of its
+    // time).
+    let cli = match cli.command {
+        Command::Validate(a) => return exit_code(validate::run(a, &cli.global), None),
+        command => Cli {
+            command,
+            global: cli.global,
+        },
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -226,6 +235,11 @@ pub fn main() -> ExitCode {
     });
     // The prompt's reader thread may still wait for a line: do not wait for it.
     runtime.shutdown_background();
+    exit_code(result, dr)
+}
+
+/// The exit code of a command's result, its error shown (with a DR command's hint).
+fn exit_code(result: anyhow::Result<Outcome>, dr: Option<DrCommand>) -> ExitCode {
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPresent) => ExitCode::from(2),
