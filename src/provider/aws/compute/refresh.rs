@@ -58,7 +58,8 @@ impl Compute {
     }
 
     /// `DescribeLaunchTemplates` filtered by the environment's tags and every template's
-    /// default version, at once (one round: the listing of versions needs no template).
+    /// default version, at once where the caller knows of a template (the listing of
+    /// versions needs no template).
     async fn templates(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
         let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
         let filter = |k: &str, v: &str| {
@@ -102,8 +103,22 @@ impl Compute {
             let (r, s) = (self.region.as_str(), &subject);
             super::super::emulator::launch_template_tags(&self.ec2, None, r, s).await
         };
-        let (templates, versions, mut current): (Vec<_>, Vec<_>, _) =
-            tokio::try_join!(listed, versions, live_tags)?;
+        // Where the caller knows of no template, the versions are read only when the listing
+        // finds one (a round more, a request less per region without clusters).
+        let expected = scope
+            .known
+            .iter()
+            .any(|k| k.kind == Kind::LaunchTemplate && k.region.as_deref() == Some(&self.region));
+        let (templates, versions, mut current): (Vec<_>, Vec<_>, _) = if expected {
+            tokio::try_join!(listed, versions, live_tags)?
+        } else {
+            let templates = listed.await?;
+            if templates.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (versions, current) = tokio::try_join!(versions, live_tags)?;
+            (templates, versions, current)
+        };
         Ok(templates
             .iter()
             .filter_map(|t| {
