@@ -1,7 +1,7 @@
 //! `standby validate [ENV]`: check the spec without calling AWS.
 
 use super::{EnvArg, GlobalArgs, Outcome};
-use crate::ops::Context;
+use crate::shell::Shell;
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -10,12 +10,12 @@ pub struct ValidateArgs {
     pub env: EnvArg,
 }
 
-pub fn run(args: ValidateArgs, g: &GlobalArgs, cx: &Context) -> anyhow::Result<Outcome> {
+pub fn run(args: ValidateArgs, g: &GlobalArgs, shell: &Shell) -> anyhow::Result<Outcome> {
     let env = g.load(&args.env.env)?;
     let roles = env.roles(None);
     let resources = env.desired(&roles)?.len();
     let s = &env.spec;
-    cx.shell.out_line(&format!(
+    shell.out_line(&format!(
         "The spec of environment {} is valid: service {}, {} regions, {} clusters, {} databases, {} buckets, {} dns names ({} resources).",
         s.environment,
         s.service.name,

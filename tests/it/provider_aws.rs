@@ -283,6 +283,15 @@ async fn network_and_cluster_round_trip() {
         4 + 2 + 3 + 5 + 1,
         "refresh requests (moto: the template's tags too)"
     );
+    // Knowing the balancer (the state does), its listeners are read beside the listing and
+    // every tag in one call: one ELB request less, and two rounds of them fewer.
+    let before = p.request_count();
+    let observed = p
+        .refresh(&scope(&["us-east-1"], false, known(&ds)))
+        .await
+        .unwrap();
+    assert_clean(&observed, &ds);
+    assert_eq!(p.request_count() - before, 4 + 2 + 3 + 4 + 1);
 
     // A larger group: one update, and the same number of refresh requests.
     let last = ds.len() - 1;

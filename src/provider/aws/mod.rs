@@ -72,6 +72,10 @@ const ROUTE53_REGION: &str = "us-east-1";
 
 /// A region's RDS waits, read together (`poll::Batch`).
 type RdsWaits = Arc<poll::Batch<aws_sdk_rds::types::DbInstance>>;
+/// A region's Auto Scaling group waits, read together.
+type GroupWaits = Arc<poll::Batch<aws_sdk_autoscaling::types::AutoScalingGroup>>;
+/// A region's load balancer waits, read together.
+type BalancerWaits = Arc<poll::Batch<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>>;
 
 pub struct AwsProvider {
     sdk: SdkConfig,
@@ -81,8 +85,9 @@ pub struct AwsProvider {
     emulator: emulator::Emulator,
     counter: RequestCounter,
     ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
-    autoscaling: Mutex<HashMap<String, aws_sdk_autoscaling::Client>>,
-    elb: Mutex<HashMap<String, aws_sdk_elasticloadbalancingv2::Client>>,
+    /// Each region's client and the batch its waits read through (also for `rds`, `elb`).
+    autoscaling: Mutex<HashMap<String, (aws_sdk_autoscaling::Client, GroupWaits)>>,
+    elb: Mutex<HashMap<String, (aws_sdk_elasticloadbalancingv2::Client, BalancerWaits)>>,
     s3: Mutex<HashMap<String, aws_sdk_s3::Client>>,
     iam: Mutex<Option<aws_sdk_iam::Client>>,
     /// Each region's client and the batch its waits read through.
@@ -344,43 +349,50 @@ impl AwsProvider {
         }
     }
 
-    fn elb_client(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+    fn elb_client(&self, region: &str) -> (aws_sdk_elasticloadbalancingv2::Client, BalancerWaits) {
         cached(&self.elb, region, || {
             let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
                 .retry_classifier(settings::NothingListens)
                 .build();
-            aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+            let client = aws_sdk_elasticloadbalancingv2::Client::from_conf(conf);
+            (client, poll::Batch::new())
         })
     }
 
     fn elb(&self, region: &str) -> loadbalancing::Elb {
+        let (client, waits) = self.elb_client(region);
         loadbalancing::Elb {
-            client: self.elb_client(region),
+            client,
             region: region.to_string(),
             limit: self.elb_limit.clone(),
             emulator: self.emulator,
+            waits,
         }
     }
 
     /// Launch templates (EC2) and Auto Scaling groups, with the target health they wait for.
     fn compute(&self, region: &str) -> compute::Compute {
-        let asg = cached(&self.autoscaling, region, || {
+        let (asg, waits) = cached(&self.autoscaling, region, || {
             let conf = aws_sdk_autoscaling::config::Builder::from(&self.sdk)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
                 .retry_classifier(settings::NothingListens)
                 .build();
-            aws_sdk_autoscaling::Client::from_conf(conf)
+            (
+                aws_sdk_autoscaling::Client::from_conf(conf),
+                poll::Batch::new(),
+            )
         });
         compute::Compute {
             asg,
             ec2: self.ec2(region).client,
-            elb: self.elb_client(region),
+            elb: self.elb_client(region).0,
             region: region.to_string(),
             limit: self.asg_limit.clone(),
             emulator: self.emulator,
+            waits,
         }
     }
 

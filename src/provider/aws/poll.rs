@@ -200,7 +200,8 @@ pub(crate) type Found<V> = Reading<HashMap<String, V>>;
 type Round<V> = Shared<BoxFuture<'static, Result<Arc<Found<V>>, Arc<anyhow::Error>>>>;
 
 /// Reads of many resources of one kind in one region, due together, made as one describe
-/// (RDS `DescribeDBInstances` with a `db-instance-id` filter of many identifiers): resources
+/// (RDS `DescribeDBInstances` with a `db-instance-id` filter of many identifiers, Auto
+/// Scaling `DescribeAutoScalingGroups` of many names, ELB `DescribeLoadBalancers`): resources
 /// that finish together are polled together. Waits read on a grid shared by every wait of
 /// the same interval ([`until`]), so their reads fall due at the same instants; a read joins
 /// the round being gathered, or starts one that gathers for [`GATHER`].

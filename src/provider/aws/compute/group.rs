@@ -29,6 +29,9 @@ const TAG_LAUNCH: [(&str, &str); 2] = [
 /// (https://docs.aws.amazon.com/autoscaling/ec2/userguide/health-check-grace-period.html).
 const GRACE_PERIOD: i32 = 300;
 
+/// Group names `DescribeAutoScalingGroups` takes at once by default.
+const NAMES_A_CALL: usize = 50;
+
 impl Compute {
     pub(super) async fn create_group(&self, d: &Desired, refs: &Refs) -> anyhow::Result<Observed> {
         let (r, a) = (self.region.as_str(), &d.address);
@@ -177,12 +180,12 @@ impl Compute {
             r,
             a,
             || async {
-                match self.describe_group(name, a).await? {
-                    Some(g) if !g.instances().is_empty() => Ok(Reading::NotYet(format!(
-                        "{} instances",
-                        g.instances().len()
-                    ))),
-                    _ => Ok(Reading::Ready(())),
+                match self.read_group(name).await? {
+                    Reading::Ready(Some(g)) if !g.instances().is_empty() => Ok(Reading::NotYet(
+                        format!("{} instances", g.instances().len()),
+                    )),
+                    Reading::NotYet(why) => Ok(Reading::NotYet(why)),
+                    Reading::Ready(_) => Ok(Reading::Ready(())),
                 }
             },
         )
@@ -206,9 +209,12 @@ impl Compute {
             r,
             a,
             || async {
-                match self.describe_group(name, a).await? {
-                    None => Ok(Reading::Ready(())),
-                    Some(g) => Ok(Reading::NotYet(g.status().unwrap_or("listed").to_string())),
+                match self.read_group(name).await? {
+                    Reading::Ready(None) => Ok(Reading::Ready(())),
+                    Reading::Ready(Some(g)) => {
+                        Ok(Reading::NotYet(g.status().unwrap_or("listed").to_string()))
+                    }
+                    Reading::NotYet(why) => Ok(Reading::NotYet(why)),
                 }
             },
         )
@@ -231,8 +237,10 @@ impl Compute {
         let failures = AtomicU32::new(0);
         let failures = &failures;
         poll::until(Pace::instance(self.emulator), &what, r, a, || async {
-            let Some(g) = self.describe_group(name, a).await? else {
-                return Ok(Reading::NotYet("not listed".into()));
+            let g = match self.read_group(name).await? {
+                Reading::Ready(Some(g)) => g,
+                Reading::Ready(None) => return Ok(Reading::NotYet("not listed".into())),
+                Reading::NotYet(why) => return Ok(Reading::NotYet(why)),
             };
             let in_service = in_service(&g);
             if g.instances().len() != want || in_service != want {
@@ -268,7 +276,8 @@ impl Compute {
         .await
     }
 
-    /// Targets `healthy` in the target group `arn`.
+    /// Targets `healthy` in the target group `arn`: one call per target group, which is all
+    /// `DescribeTargetHealth` takes (https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeTargetHealth.html).
     async fn healthy_targets(&self, arn: &str, a: &Address) -> anyhow::Result<usize> {
         let out = self
             .elb
@@ -284,6 +293,37 @@ impl Compute {
                 t.target_health().and_then(|h| h.state()) == Some(&TargetHealthStateEnum::Healthy)
             })
             .count())
+    }
+
+    /// Group `name` as one `DescribeAutoScalingGroups` of every group of the region waited
+    /// for at this time read it; a name it does not list is `None` (no error: up to 50 names
+    /// a call, https://docs.aws.amazon.com/autoscaling/ec2/APIReference/API_DescribeAutoScalingGroups.html).
+    async fn read_group(&self, name: &str) -> anyhow::Result<Reading<Option<AutoScalingGroup>>> {
+        let (client, region) = (self.asg.clone(), self.region.clone());
+        self.waits
+            .read(name, move |names| async move {
+                let subject = format!("the groups {} waited for", names.join(", "));
+                let reads = names.chunks(NAMES_A_CALL).map(|chunk| {
+                    client
+                        .describe_auto_scaling_groups()
+                        .set_auto_scaling_group_names(Some(chunk.to_vec()))
+                        .into_paginator()
+                        .items()
+                        .send()
+                        .try_collect()
+                });
+                match futures::future::try_join_all(reads).await {
+                    Ok(listed) => Ok(Reading::Ready(
+                        listed
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|g| Some((g.auto_scaling_group_name()?.to_string(), g)))
+                            .collect(),
+                    )),
+                    Err(e) => poll::soft(e, &[], "DescribeAutoScalingGroups", &region, &subject),
+                }
+            })
+            .await
     }
 
     pub(super) async fn describe_group(

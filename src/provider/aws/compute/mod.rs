@@ -36,6 +36,8 @@ pub(crate) struct Compute {
     pub(crate) region: String,
     pub(crate) limit: Arc<Semaphore>,
     pub(crate) emulator: super::emulator::Emulator,
+    /// This region's group waits, read together (`poll::Batch`).
+    pub(crate) waits: Arc<super::poll::Batch<aws_sdk_autoscaling::types::AutoScalingGroup>>,
 }
 
 impl Compute {

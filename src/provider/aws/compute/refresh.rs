@@ -1,5 +1,6 @@
-//! Reading a region's clusters in batch: one paginated, tag-filtered describe of groups and
-//! one of launch templates (with one read of each template's default version).
+//! Reading a region's clusters in batch, in one round: one paginated, tag-filtered describe
+//! of groups and one of launch templates, beside one listing of every template's default
+//! version.
 
 use super::*;
 use crate::address::Address;
@@ -56,8 +57,9 @@ impl Compute {
             .collect())
     }
 
-    /// `DescribeLaunchTemplates` filtered by the environment's tags, then every template's
-    /// default version at once.
+    /// `DescribeLaunchTemplates` filtered by the environment's tags and every template's
+    /// default version, at once where the caller knows of a template (the listing of
+    /// versions needs no template).
     async fn templates(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
         let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
         let filter = |k: &str, v: &str| {
@@ -66,7 +68,7 @@ impl Compute {
                 .values(v)
                 .build()
         };
-        let templates: Vec<_> = {
+        let listed = async {
             let _permit = self.limit.acquire().await?;
             self.ec2
                 .describe_launch_templates()
@@ -77,14 +79,11 @@ impl Compute {
                 .send()
                 .try_collect()
                 .await
-                .op("DescribeLaunchTemplates", &self.region, &subject)?
+                .op("DescribeLaunchTemplates", &self.region, &subject)
         };
-        if templates.is_empty() {
-            return Ok(Vec::new());
-        }
         // Every template's default version in one listing: `$Default` without a template
         // (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeLaunchTemplateVersions.html).
-        let versions: Vec<_> = {
+        let versions = async {
             let _permit = self.limit.acquire().await?;
             self.ec2
                 .describe_launch_template_versions()
@@ -94,14 +93,32 @@ impl Compute {
                 .send()
                 .try_collect()
                 .await
-                .op("DescribeLaunchTemplateVersions", &self.region, &subject)?
+                .op("DescribeLaunchTemplateVersions", &self.region, &subject)
         };
         // Emulator workaround (`emulator.rs`, 13): moto's template tags are stale.
-        let mut current = BTreeMap::new();
-        if self.emulator.on() {
+        let live_tags = async {
+            if !self.emulator.on() {
+                return Ok(BTreeMap::new());
+            }
             let (r, s) = (self.region.as_str(), &subject);
-            current = super::super::emulator::launch_template_tags(&self.ec2, None, r, s).await?;
-        }
+            super::super::emulator::launch_template_tags(&self.ec2, None, r, s).await
+        };
+        // Where the caller knows of no template, the versions are read only when the listing
+        // finds one (a round more, a request less per region without clusters).
+        let expected = scope
+            .known
+            .iter()
+            .any(|k| k.kind == Kind::LaunchTemplate && k.region.as_deref() == Some(&self.region));
+        let (templates, versions, mut current): (Vec<_>, Vec<_>, _) = if expected {
+            tokio::try_join!(listed, versions, live_tags)?
+        } else {
+            let templates = listed.await?;
+            if templates.is_empty() {
+                return Ok(Vec::new());
+            }
+            let (versions, current) = tokio::try_join!(versions, live_tags)?;
+            (templates, versions, current)
+        };
         Ok(templates
             .iter()
             .filter_map(|t| {

@@ -28,14 +28,14 @@ impl Elb {
         // A balancer of that name (an interrupted apply made it) is adopted. ELB answers a
         // repeated create with the same settings with the existing one, but moto 5.2.5 makes
         // a second balancer of the same name: looking first is right for both.
-        let existing = self
-            .client
-            .describe_load_balancers()
-            .names(name)
-            .send()
-            .await
-            .absent_if(&["LoadBalancerNotFound"], "DescribeLoadBalancers", r, a)?;
-        let found = existing.is_some_and(|o| !o.load_balancers().is_empty());
+        // Read with the waits and other checks of the region due now (`read_balancer`).
+        let found = match self.read_balancer(name).await? {
+            Reading::Ready(found) => found.is_some(),
+            Reading::NotYet(why) => bail!(
+                "{a}: DescribeLoadBalancers in {r} failed ({why}) while standby checked whether \
+                 {name} exists: run the command again"
+            ),
+        };
         let created = if found {
             Ok(())
         } else {
@@ -80,30 +80,14 @@ impl Elb {
             r,
             a,
             || async {
-                let read = self
-                    .client
-                    .describe_load_balancers()
-                    .names(name)
-                    .send()
-                    .await;
-                let out = match read {
-                    Ok(o) => o,
-                    Err(e) => {
-                        return poll::soft(
-                            e,
-                            &["LoadBalancerNotFound"],
-                            "DescribeLoadBalancers",
-                            r,
-                            a,
-                        )
-                    }
-                };
-                let Some(lb) = out.load_balancers().first() else {
-                    return Ok(Reading::NotYet("not listed".into()));
+                let lb = match self.read_balancer(name).await? {
+                    Reading::Ready(Some(lb)) => lb,
+                    Reading::Ready(None) => return Ok(Reading::NotYet("not listed".into())),
+                    Reading::NotYet(why) => return Ok(Reading::NotYet(why)),
                 };
                 match lb.state().and_then(|s| s.code()) {
                     Some(LoadBalancerStateEnum::Active) => {
-                        Ok(Reading::Ready(balancer_observed(lb, a.clone(), r)))
+                        Ok(Reading::Ready(balancer_observed(&lb, a.clone(), r)))
                     }
                     Some(LoadBalancerStateEnum::Failed) => {
                         bail!("{a}: load balancer {name} in {r} failed to provision")
@@ -115,6 +99,42 @@ impl Elb {
             },
         )
         .await
+    }
+
+    /// Balancer `name` (`None`: there is none) as one read of every balancer of the region
+    /// waited for or checked at this time read it: by name when it is alone, else every balancer of the region (400 a page),
+    /// since `DescribeLoadBalancers` fails as a whole when one of the names it is given does
+    /// not exist (`LoadBalancerNotFound`,
+    /// https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_DescribeLoadBalancers.html),
+    /// as a balancer just created may not yet.
+    async fn read_balancer(&self, name: &str) -> anyhow::Result<Reading<Option<LoadBalancer>>> {
+        let (client, region) = (self.client.clone(), self.region.clone());
+        self.waits
+            .read(name, move |names| async move {
+                let subject = format!("the load balancers {} waited for", names.join(", "));
+                let alone = (names.len() == 1).then_some(names);
+                let listed = client
+                    .describe_load_balancers()
+                    .set_names(alone)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await;
+                match listed {
+                    Ok(listed) => Ok(Reading::Ready(
+                        listed
+                            .into_iter()
+                            .filter_map(|b| Some((b.load_balancer_name()?.to_string(), b)))
+                            .collect(),
+                    )),
+                    Err(e) if error::code(&e) == Some("LoadBalancerNotFound") => {
+                        Ok(Reading::Ready(Default::default()))
+                    }
+                    Err(e) => poll::soft(e, &[], "DescribeLoadBalancers", &region, &subject),
+                }
+            })
+            .await
     }
 
     pub(super) async fn delete_balancer(&self, current: &Observed) -> anyhow::Result<()> {

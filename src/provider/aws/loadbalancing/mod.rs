@@ -34,6 +34,8 @@ pub(crate) struct Elb {
     pub(crate) region: String,
     pub(crate) limit: Arc<Semaphore>,
     pub(crate) emulator: super::emulator::Emulator,
+    /// This region's load balancer waits, read together (`poll::Batch`).
+    pub(crate) waits: Arc<super::poll::Batch<aws_sdk_elasticloadbalancingv2::types::LoadBalancer>>,
 }
 
 impl Elb {

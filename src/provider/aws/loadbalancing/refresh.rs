@@ -1,53 +1,80 @@
-//! Reading a region's load balancing in batch: each type listed once, tags read 20 ARNs a
-//! call, listeners once per managed load balancer.
+//! Reading a region's load balancing in batch: each type listed once, listeners once per
+//! managed load balancer (concurrently), tags read 20 ARNs a call.
 
 use super::balancer::{balancer_observed, listener_observed};
 use super::target_group::target_group_observed;
 use super::*;
 use crate::address::Address;
 use crate::topology::{TAG_ADDRESS, TAG_ENVIRONMENT, TAG_SERVICE};
+use std::collections::BTreeSet;
 
 type TagsByArn = BTreeMap<String, BTreeMap<String, String>>;
 
 impl Elb {
+    /// Three rounds: the balancers and target groups listed; the listeners of the balancers
+    /// the caller knows (state or spec) read; then the tags of all of them at once. A
+    /// balancer of the environment the caller did not know (tagged by another run) has its
+    /// listeners read after the tags, in two rounds more.
     pub(crate) async fn refresh(&self, scope: &Scope) -> anyhow::Result<Vec<Observed>> {
         let subject = format!("the refresh of {}/{}", scope.service, scope.environment);
         let _permit = self.limit.acquire().await?;
-        let (balancers, groups) = tokio::try_join!(
-            async {
-                self.client
-                    .describe_load_balancers()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .op("DescribeLoadBalancers", &self.region, &subject)
-            },
-            async {
-                self.client
-                    .describe_target_groups()
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .try_collect()
-                    .await
-                    .op("DescribeTargetGroups", &self.region, &subject)
-            },
-        )?;
+        let known: BTreeSet<&str> = scope
+            .known
+            .iter()
+            .filter(|k| k.kind == Kind::LoadBalancer && k.region.as_deref() == Some(&self.region))
+            .map(|k| k.name.as_str())
+            .collect();
+        let balancers_and_listeners = async {
+            let balancers: Vec<_> = self
+                .client
+                .describe_load_balancers()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .op("DescribeLoadBalancers", &self.region, &subject)?;
+            let arns: Vec<&str> = balancers
+                .iter()
+                .filter(|b| {
+                    [b.load_balancer_arn(), b.load_balancer_name()]
+                        .iter()
+                        .any(|n| n.is_some_and(|n| known.contains(n)))
+                })
+                .filter_map(|b| b.load_balancer_arn())
+                .collect();
+            let listeners = self.listeners_of(&arns, &subject).await?;
+            let read: BTreeSet<String> = arns.iter().map(|a| a.to_string()).collect();
+            anyhow::Ok((balancers, listeners, read))
+        };
+        let groups = async {
+            self.client
+                .describe_target_groups()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .op("DescribeTargetGroups", &self.region, &subject)
+        };
+        let ((balancers, mut listeners, read), groups) =
+            tokio::try_join!(balancers_and_listeners, groups)?;
         let arns = balancers
             .iter()
             .filter_map(|b| b.load_balancer_arn())
-            .chain(groups.iter().filter_map(|g| g.target_group_arn()));
-        let tags = self.tags(arns, &subject).await?;
+            .chain(groups.iter().filter_map(|g| g.target_group_arn()))
+            .chain(listeners.iter().filter_map(|l| l.listener_arn()));
+        let mut tags = self.tags(arns, &subject).await?;
         let r = self.region.as_str();
         let mut out = Vec::new();
-        let mut ours = Vec::new();
+        let mut unread = Vec::new();
         for b in &balancers {
             let arn = b.load_balancer_arn().unwrap_or_default();
             if let Some(address) = address_of(&tags, arn, scope, Kind::LoadBalancer) {
                 out.push(observe_tags(balancer_observed(b, address, r), &tags, arn));
-                ours.push(arn.to_string());
+                if !read.contains(arn) {
+                    unread.push(arn);
+                }
             }
         }
         for g in &groups {
@@ -60,12 +87,12 @@ impl Elb {
                 ));
             }
         }
-        let mut listeners = Vec::new();
-        for lb in &ours {
-            listeners.extend(self.listeners(lb, &subject).await?);
+        if !unread.is_empty() {
+            let more = self.listeners_of(&unread, &subject).await?;
+            let arns = more.iter().filter_map(|l| l.listener_arn());
+            tags.extend(self.tags(arns, &subject).await?);
+            listeners.extend(more);
         }
-        let arns = listeners.iter().filter_map(|l| l.listener_arn());
-        let tags = self.tags(arns, &subject).await?;
         for l in &listeners {
             let arn = l.listener_arn().unwrap_or_default();
             if let Some(address) = address_of(&tags, arn, scope, Kind::Listener) {
@@ -75,22 +102,40 @@ impl Elb {
         Ok(out)
     }
 
-    /// The tags of every ARN, `TAG_BATCH` at a time.
+    /// The listeners of the balancers `arns`: one `DescribeListeners` each (it takes one
+    /// balancer), all at once.
+    async fn listeners_of(
+        &self,
+        arns: &[&str],
+        subject: &str,
+    ) -> anyhow::Result<Vec<aws_sdk_elasticloadbalancingv2::types::Listener>> {
+        let reads = arns.iter().map(|lb| self.listeners(lb, &subject));
+        Ok(futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
+    }
+
+    /// The tags of every ARN, `TAG_BATCH` a call, the calls at once.
     async fn tags<'a>(
         &self,
         arns: impl Iterator<Item = &'a str>,
         subject: &str,
     ) -> anyhow::Result<TagsByArn> {
         let arns: Vec<&str> = arns.collect();
-        let mut all = TagsByArn::new();
-        for chunk in arns.chunks(TAG_BATCH) {
-            let out = self
-                .client
+        let reads = arns.chunks(TAG_BATCH).map(|chunk| {
+            self.client
                 .describe_tags()
                 .set_resource_arns(Some(chunk.iter().map(|s| s.to_string()).collect()))
                 .send()
+        });
+        let mut all = TagsByArn::new();
+        for out in
+            futures::future::try_join_all(reads)
                 .await
-                .op("DescribeTags", &self.region, &subject)?;
+                .op("DescribeTags", &self.region, &subject)?
+        {
             for d in out.tag_descriptions() {
                 let tags = d
                     .tags()

@@ -51,6 +51,7 @@ impl AwsProvider {
     ) -> anyhow::Result<TargetHealth> {
         let out = self
             .elb_client(region)
+            .0
             .describe_target_health()
             .target_group_arn(arn)
             .send()
