@@ -352,58 +352,6 @@ async fn rds_minor_upgrade_reports_the_next_minor_version_after_creation() {
 }
 
 #[tokio::test]
-async fn cloudwatch_negative_lag_reports_minus_one_until_a_mysql_replica_replicates() {
-    use aws_sdk_cloudwatch::types::{Dimension, Statistic};
-    let emulator = Emulator::start();
-    let proxy = Proxy::start(&emulator.endpoint());
-    proxy.strict(0.01);
-    let config = proxy.sdk_config("us-east-1").await;
-    let rds = aws_sdk_rds::Client::new(&config);
-    rds.create_db_instance()
-        .db_instance_identifier("orders")
-        .engine("mysql")
-        .db_instance_class("db.t3.micro")
-        .allocated_storage(20)
-        .master_username("standby")
-        .master_user_password("not-a-real-one-1")
-        .send()
-        .await
-        .unwrap();
-    rds.create_db_instance_read_replica()
-        .db_instance_identifier("orders-replica")
-        .source_db_instance_identifier("orders")
-        .send()
-        .await
-        .unwrap();
-    let lag = || async {
-        let now = std::time::SystemTime::now();
-        aws_sdk_cloudwatch::Client::new(&config)
-            .get_metric_statistics()
-            .namespace("AWS/RDS")
-            .metric_name("ReplicaLag")
-            .dimensions(
-                Dimension::builder()
-                    .name("DBInstanceIdentifier")
-                    .value("orders-replica")
-                    .build(),
-            )
-            .start_time((now - Duration::from_secs(300)).into())
-            .end_time(now.into())
-            .period(60)
-            .statistics(Statistic::Maximum)
-            .send()
-            .await
-            .unwrap()
-            .datapoints()
-            .iter()
-            .filter_map(|d| d.maximum())
-            .collect::<Vec<f64>>()
-    };
-    assert_eq!(lag().await, vec![-1.0]);
-    assert_eq!(proxy.fired("cloudwatch.negative-lag"), 1);
-}
-
-#[tokio::test]
 async fn rds_automated_backups_replication_replicates_lists_restores_and_stops() {
     let emulator = Emulator::start();
     let proxy = Proxy::start(&emulator.endpoint());
