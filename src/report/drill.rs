@@ -1,0 +1,116 @@
+//! The drill's JSON report: the document, its conversion from a `DrillReport`, and the
+//! writing of the JSON and Markdown reports side by side.
+
+use crate::dr::{DrillReport, DrillStep, DrillStepOutcome, DrillVerdict};
+use crate::private_file::write_private;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Version of the drill's JSON report.
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+struct DrillFile<'a> {
+    format_version: u32,
+    id: &'a str,
+    environment: &'a str,
+    service: &'a str,
+    region: &'a str,
+    started_at: &'a str,
+    rto_s: f64,
+    recovery_time_s: Option<f64>,
+    verdict: VerdictWord,
+    steps: Vec<StepFile<'a>>,
+    created: &'a [String],
+    removed: bool,
+    left: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cleanup: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct StepFile<'a> {
+    name: &'a str,
+    started_at: &'a str,
+    offset_s: f64,
+    duration_s: f64,
+    outcome: OutcomeWord,
+    detail: &'a str,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum VerdictWord {
+    Met,
+    Missed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum OutcomeWord {
+    Ok,
+    Failed,
+}
+
+/// The JSON document, pretty-printed.
+pub fn json(r: &DrillReport) -> Result<Vec<u8>> {
+    Ok(serde_json::to_vec_pretty(&DrillFile::from(r))?)
+}
+
+/// Writes `drill-<id>.json` and `drill-<id>.md` (the CLI's `markdown`) into `dir`
+/// atomically, readable by their owner only; their paths.
+pub fn write(r: &DrillReport, markdown: &str, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
+    let json_path = dir.join(format!("drill-{}.json", r.id));
+    let md_path = dir.join(format!("drill-{}.md", r.id));
+    write_private(&json_path, &json(r)?, "the drill report")?;
+    write_private(&md_path, markdown.as_bytes(), "the drill report")?;
+    Ok((json_path, md_path))
+}
+
+impl<'a> From<&'a DrillReport> for DrillFile<'a> {
+    fn from(r: &'a DrillReport) -> Self {
+        DrillFile {
+            format_version: VERSION,
+            id: &r.id,
+            environment: &r.environment,
+            service: &r.service,
+            region: &r.region,
+            started_at: &r.started_at,
+            rto_s: r.rto_s,
+            recovery_time_s: r.recovery_time_s,
+            verdict: match r.verdict {
+                DrillVerdict::Met => VerdictWord::Met,
+                DrillVerdict::Missed => VerdictWord::Missed,
+                DrillVerdict::Failed => VerdictWord::Failed,
+            },
+            steps: r.steps.iter().map(Into::into).collect(),
+            created: &r.created,
+            removed: r.removed,
+            left: &r.left,
+            cleanup: r.cleanup.as_deref(),
+            error: r.error.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a DrillStep> for StepFile<'a> {
+    fn from(s: &'a DrillStep) -> Self {
+        StepFile {
+            name: &s.name,
+            started_at: &s.started_at,
+            offset_s: s.offset_s,
+            duration_s: s.duration_s,
+            outcome: match s.outcome {
+                DrillStepOutcome::Ok => OutcomeWord::Ok,
+                DrillStepOutcome::Failed => OutcomeWord::Failed,
+            },
+            detail: &s.detail,
+        }
+    }
+}
