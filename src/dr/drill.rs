@@ -15,7 +15,7 @@ use crate::address::Address;
 use crate::apply::{apply, ApplyEvent, ApplyOptions, ApplyReport};
 use crate::config::Role;
 use crate::environment::Environment;
-use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
+use crate::plan::{diff, Action, DiffOptions, Plan};
 use crate::provider::{Observed, Provider};
 use crate::state::{history_now, StateStore};
 use crate::topology::{drill_environment, expand_drill, Desired, Kind};
@@ -421,7 +421,6 @@ fn drill_plan(
         .filter(|a| !(destroy && a.kind() == Kind::HostedZone))
         .collect();
     Plan {
-        format_version: PLAN_FORMAT_VERSION,
         environment: drill_environment(&env.spec, id),
         env_dir: env.spec.env_dir.clone(),
         backend: None,
