@@ -181,8 +181,12 @@ fn restore_summary() {
             },
         ],
     }];
-    let summary =
-        standby::cli::restore::summary("us-east-1", &RestorePoint::Time(t), &swaps, &buckets);
+    let summary = standby::cli::render::restore_summary(
+        "us-east-1",
+        &RestorePoint::Time(t),
+        &swaps,
+        &buckets,
+    );
     insta::assert_snapshot!(summary);
 }
 
