@@ -68,12 +68,10 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcom
     };
     let report = ops::drill::run(cx, &env, &req, prepared).await?;
 
-    let dir = args.report.clone().unwrap_or_else(|| {
-        env.state_path
-            .parent()
-            .map(|p| p.join("drills"))
-            .unwrap_or_else(|| PathBuf::from("drills"))
-    });
+    let dir = args
+        .report
+        .clone()
+        .unwrap_or_else(|| crate::report::drill::default_dir(&env));
     let markdown = markdown(&report);
     let (json_path, md_path) = crate::report::drill::write(&report, &markdown, &dir)?;
     cx.shell.out(&markdown);

@@ -2,6 +2,7 @@
 //! writing of the JSON and Markdown reports side by side.
 
 use crate::dr::{DrillReport, DrillStep, DrillStepOutcome, DrillVerdict};
+use crate::environment::Environment;
 use crate::private_file::write_private;
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -59,6 +60,14 @@ enum OutcomeWord {
 /// The JSON document, pretty-printed.
 pub fn json(r: &DrillReport) -> Result<Vec<u8>> {
     Ok(serde_json::to_vec_pretty(&DrillFile::from(r))?)
+}
+
+/// `state/drills/` beside the environment's state: where reports go unless `--report DIR`.
+pub fn default_dir(env: &Environment) -> PathBuf {
+    env.state_path
+        .parent()
+        .map(|p| p.join("drills"))
+        .unwrap_or_else(|| PathBuf::from("drills"))
 }
 
 /// Writes `drill-<id>.json` and `drill-<id>.md` (the CLI's `markdown`) into `dir`
