@@ -97,7 +97,7 @@ pub enum Init {
     /// The backend moved and the old one held no state: the new one is recorded.
     NothingToCopy { from: Backend, to: Backend },
     /// The backend moved and the old one holds a state: `migrate` copies it.
-    Moved(Migration),
+    Moved(Box<Migration>),
 }
 
 /// The state `init` found in place.
@@ -146,11 +146,11 @@ pub async fn init(env: &Environment) -> Result<Init> {
             to: wanted,
         });
     };
-    Ok(Init::Moved(Migration {
+    Ok(Init::Moved(Box::new(Migration {
         from: current,
         to: wanted,
         source,
-    }))
+    })))
 }
 
 /// Whether `m` may go ahead: the destination holds no other lineage and no newer serial.
