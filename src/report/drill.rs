@@ -123,3 +123,77 @@ impl<'a> From<&'a DrillStep> for StepFile<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> DrillReport {
+        DrillReport {
+            id: "d1".into(),
+            environment: "prod".into(),
+            service: "payments".into(),
+            region: "us-west-2".into(),
+            started_at: "2026-12-01T06:00:00Z".into(),
+            rto_s: 900.0,
+            recovery_time_s: Some(61.5),
+            verdict: DrillVerdict::Met,
+            steps: vec![DrillStep {
+                name: "stand up".into(),
+                started_at: "2026-12-01T06:00:00Z".into(),
+                offset_s: 0.0,
+                duration_s: 61.5,
+                outcome: DrillStepOutcome::Ok,
+                detail: "3 resources".into(),
+            }],
+            created: vec!["drill.d1.region.us-west-2.network.vpc".into()],
+            removed: true,
+            left: vec![],
+            cleanup: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn the_document_keeps_its_field_order_and_leaves_out_what_is_absent() {
+        let doc = String::from_utf8(json(&report()).unwrap()).unwrap();
+        let keys: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("  \"")?.split('"').next())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "format_version",
+                "id",
+                "environment",
+                "service",
+                "region",
+                "started_at",
+                "rto_s",
+                "recovery_time_s",
+                "verdict",
+                "steps",
+                "created",
+                "removed",
+                "left"
+            ]
+        );
+        assert!(doc.contains("\"verdict\": \"met\""), "{doc}");
+        assert!(doc.contains("\"outcome\": \"ok\""), "{doc}");
+    }
+
+    #[test]
+    fn a_failed_drill_names_its_error_and_cleanup() {
+        let mut r = report();
+        r.verdict = DrillVerdict::Failed;
+        r.steps[0].outcome = DrillStepOutcome::Failed;
+        r.cleanup = Some("standby drill --cleanup environments/prod".into());
+        r.error = Some("the restore failed".into());
+        let doc: serde_json::Value = serde_json::from_slice(&json(&r).unwrap()).unwrap();
+        assert_eq!(doc["verdict"], "failed");
+        assert_eq!(doc["steps"][0]["outcome"], "failed");
+        assert_eq!(doc["cleanup"], "standby drill --cleanup environments/prod");
+        assert_eq!(doc["error"], "the restore failed");
+    }
+}
