@@ -15,6 +15,7 @@ pub mod ops;
 pub mod plan;
 pub mod private_file;
 pub mod provider;
+pub mod report;
 pub mod shell;
 pub mod state;
 pub mod topology;

@@ -2,10 +2,9 @@
 //! write a JSON and a Markdown report; `--cleanup` removes what interrupted drills left.
 
 use super::{confirm, render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{prepare_drill, DrillReport, DrillRequest, DrillVerdict};
+use crate::dr::{prepare_drill, DrillRequest, DrillVerdict};
 use crate::ops::{self, Context};
-use crate::private_file::write_private;
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
 
@@ -69,14 +68,13 @@ pub async fn run(args: DrillArgs, g: &GlobalArgs, cx: &Context) -> Result<Outcom
     };
     let report = ops::drill::run(cx, &env, &req, prepared).await?;
 
-    let dir = args.report.clone().unwrap_or_else(|| {
-        env.state_path
-            .parent()
-            .map(|p| p.join("drills"))
-            .unwrap_or_else(|| PathBuf::from("drills"))
-    });
-    let (json_path, md_path) = write_reports(&report, &dir)?;
-    cx.shell.out(&markdown(&report));
+    let dir = args
+        .report
+        .clone()
+        .unwrap_or_else(|| crate::report::drill::default_dir(&env));
+    let markdown = markdown(&report);
+    let (json_path, md_path) = crate::report::drill::write(&report, &markdown, &dir)?;
+    cx.shell.out(&markdown);
     cx.shell.status(&format!(
         "Reports: {} and {}",
         json_path.display(),
@@ -123,18 +121,6 @@ async fn cleanup(
         ));
     }
     Ok(Outcome::Success)
-}
-
-/// Writes the JSON and Markdown reports atomically, readable by their owner only.
-fn write_reports(report: &DrillReport, dir: &Path) -> Result<(PathBuf, PathBuf)> {
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the report directory {}", dir.display()))?;
-    let json_path = dir.join(format!("drill-{}.json", report.id));
-    let md_path = dir.join(format!("drill-{}.md", report.id));
-    let json = serde_json::to_vec_pretty(report)?;
-    write_private(&json_path, &json, "the drill report")?;
-    write_private(&md_path, markdown(report).as_bytes(), "the drill report")?;
-    Ok((json_path, md_path))
 }
 
 pub use super::render::drill::markdown;

@@ -5,13 +5,11 @@
 
 use super::converge::{approved, finish};
 use super::{render, EnvArg, GlobalArgs, Outcome};
-use crate::dr::{rfc3339, BucketRestore, RestorePoint, RestoreRequest, Swap};
+use crate::dr::{RestorePoint, RestoreRequest};
 use crate::environment::Environment;
 use crate::ops::{self, Context};
-use crate::provider::ObjectStep;
 use anyhow::{bail, Result};
 use clap::{ArgGroup, Args};
-use std::fmt::Write as _;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -76,8 +74,12 @@ pub async fn run(args: RestoreArgs, g: &GlobalArgs, cx: &Context) -> Result<Outc
     let restore = ops::dr::prepare_restore(cx, &env, &req).await?;
     cx.shell.out(&render::plan(&restore.prepared.plan));
     let (region, point) = (&restore.region, &restore.point);
-    cx.shell
-        .out(&summary(region, point, &restore.swaps, &restore.buckets));
+    cx.shell.out(&render::restore_summary(
+        region,
+        point,
+        &restore.swaps,
+        &restore.buckets,
+    ));
     let question = format!("Restore the databases of {region}");
     let declined = "Restore cancelled: nothing changed.";
     let approval = approved(cx, restore.prepared, &question, args.auto_approve, declined);
@@ -106,47 +108,4 @@ async fn cleanup(cx: &Context, env: &Environment, args: &RestoreArgs) -> Result<
         finish(cx, prepared.run(cx, args.parallelism).await?)?;
     }
     Ok(Outcome::Success)
-}
-
-/// What the restore swaps, database by database.
-pub fn summary(
-    region: &str,
-    point: &RestorePoint,
-    swaps: &[Swap],
-    buckets: &[BucketRestore],
-) -> String {
-    let point = match point {
-        RestorePoint::Time(t) => format!("as of {}", rfc3339(*t)),
-        RestorePoint::Latest => "as of the latest restorable time".to_string(),
-        RestorePoint::Snapshot(id) => format!("from snapshot {id}"),
-    };
-    let mut out = format!("\nRestore of {region} {point}:\n");
-    for s in swaps {
-        let _ = writeln!(
-            out,
-            "  {}: a new {} takes over; the current instance is kept as {}, stopped, with snapshot {}",
-            s.address, s.identifier, s.kept_as, s.snapshot
-        );
-        for f in &s.followers {
-            let _ = writeln!(out, "    {f} is re-created from it");
-        }
-    }
-    for b in buckets {
-        let _ = writeln!(out, "  bucket {}: {} objects", b.bucket, b.steps.len());
-        for step in &b.steps {
-            let what = match step {
-                ObjectStep::Revert { version_id, .. } => {
-                    format!("back to version {version_id} (a copy of it becomes current)")
-                }
-                ObjectStep::Undelete { markers, .. } => format!(
-                    "undeleted ({} delete marker{} removed)",
-                    markers.len(),
-                    if markers.len() == 1 { "" } else { "s" }
-                ),
-                ObjectStep::Remove { .. } => "deleted (it did not exist then)".to_string(),
-            };
-            let _ = writeln!(out, "    {}: {what}", step.key());
-        }
-    }
-    out
 }

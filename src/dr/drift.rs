@@ -17,7 +17,6 @@ use crate::provider::{Observed, Provider};
 use crate::state::State;
 use crate::topology::{Desired, Kind, UNKNOWN};
 use anyhow::Result;
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,8 +30,7 @@ pub struct DriftOptions {
 }
 
 /// What is wrong with one address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum DriftKind {
     /// Live attributes differ from what was last applied (or from what the resources a
     /// bound attribute points at give: a record's values are its instances' IPs).
@@ -58,7 +56,7 @@ impl DriftKind {
 }
 
 /// One drifted address.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Drifted {
     pub address: Address,
     pub drift: DriftKind,
@@ -75,7 +73,7 @@ pub struct Drifted {
 }
 
 /// Drift an ignore rule accounted for.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Ignored {
     pub address: Address,
     pub drift: DriftKind,
@@ -88,7 +86,7 @@ pub struct Ignored {
 }
 
 /// A region whose role in the state (after a promote or rebuild) is not the spec's.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RoleDifference {
     pub region: String,
     pub state: Role,
@@ -96,14 +94,15 @@ pub struct RoleDifference {
 }
 
 /// One managed resource that was checked (for one JUnit test case each).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Checked {
     pub address: Address,
     pub kind: Kind,
     pub region: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Not `Serialize`: `drift --format json` is `report::drift`'s document.
+#[derive(Debug, Clone)]
 pub struct DriftReport {
     pub environment: String,
     /// Every managed address (state and spec), sorted.
@@ -118,7 +117,7 @@ pub struct DriftReport {
 }
 
 /// Counts per drift kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DriftSummary {
     pub checked: usize,
     pub changed: usize,

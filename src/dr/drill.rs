@@ -15,12 +15,11 @@ use crate::address::Address;
 use crate::apply::{apply, ApplyEvent, ApplyOptions, ApplyReport};
 use crate::config::Role;
 use crate::environment::Environment;
-use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
+use crate::plan::{diff, Action, DiffOptions, Plan};
 use crate::provider::{Observed, Provider};
 use crate::state::{history_now, StateStore};
 use crate::topology::{drill_environment, expand_drill, Desired, Kind};
 use anyhow::{anyhow, bail, Result};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,7 +34,7 @@ pub struct DrillRequest {
 }
 
 /// One timed step of the drill, for the timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DrillStep {
     pub name: String,
     /// RFC 3339.
@@ -47,10 +46,10 @@ pub struct DrillStep {
     pub detail: String,
 }
 
-/// The report of one drill, written as JSON and Markdown.
-#[derive(Debug, Clone, Serialize)]
+/// The report of one drill, written as JSON (`report::drill`'s document; this is not
+/// `Serialize`) and Markdown.
+#[derive(Debug, Clone)]
 pub struct DrillReport {
-    pub format_version: u32,
     pub id: String,
     pub environment: String,
     pub service: String,
@@ -68,23 +67,19 @@ pub struct DrillReport {
     /// What is still up (after `--keep` or a failed teardown).
     pub left: Vec<String>,
     /// How to remove what is left.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub cleanup: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
-/// How one step of a drill ended, as its report writes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// How one step of a drill ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DrillStepOutcome {
     Ok,
     Failed,
 }
 
-/// How a drill went against the RTO; written to the report as `met`, `missed` or `failed`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+/// How a drill went against the RTO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DrillVerdict {
     /// Ready within the RTO.
     Met,
@@ -317,7 +312,6 @@ pub async fn run_drill(
         _ => DrillVerdict::Failed,
     };
     Ok(DrillReport {
-        format_version: 1,
         id,
         environment: env.spec.environment.clone(),
         service: env.spec.service.name.clone(),
@@ -427,7 +421,6 @@ fn drill_plan(
         .filter(|a| !(destroy && a.kind() == Kind::HostedZone))
         .collect();
     Plan {
-        format_version: PLAN_FORMAT_VERSION,
         environment: drill_environment(&env.spec, id),
         env_dir: env.spec.env_dir.clone(),
         backend: None,

@@ -21,7 +21,7 @@ pub use unreached::Unreached;
 
 use crate::address::Address;
 use crate::config::{self, Diagnostics, Role, Spec, VarInputs};
-use crate::plan::{diff, Action, DiffOptions, Plan, PLAN_FORMAT_VERSION};
+use crate::plan::{diff, Action, DiffOptions, Plan};
 use crate::provider::{GlobalRead, KnownResource, Observed, Provider, Scope};
 use crate::state::check::{self, Expected};
 use crate::state::{Backend, Failover, S3Location, State, StateStore};
@@ -441,7 +441,6 @@ impl Environment {
         notes.extend(new_bucket_names(&actions));
         notes.extend(password_migrations(&actions));
         Ok(Plan {
-            format_version: PLAN_FORMAT_VERSION,
             environment: self.spec.environment.clone(),
             env_dir: self.spec.env_dir.clone(),
             backend: Some(self.backend()),

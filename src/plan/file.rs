@@ -176,7 +176,6 @@ fn plan_file(p: &Plan) -> PlanFile {
 impl PlanFile {
     fn into_plan(self) -> Result<Plan> {
         Ok(Plan {
-            format_version: super::PLAN_FORMAT_VERSION,
             environment: self.environment,
             env_dir: self.env_dir,
             backend: self.backend,

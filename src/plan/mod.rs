@@ -23,13 +23,12 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Version of the plan format (files and `plan --json`).
+/// Version of the `plan --json` document (a saved plan file has its own, `file::VERSION`).
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
 /// Not `Serialize`: a saved plan is `file`'s types, `plan --json` the CLI's document.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub format_version: u32,
     pub environment: String,
     /// The environment directory the plan was made from.
     pub env_dir: PathBuf,

@@ -4,7 +4,7 @@ use clap::CommandFactory;
 use serde_json::json;
 use standby::address::Address;
 use standby::cli::{render, Cli};
-use standby::plan::{diff, DiffOptions, Plan, PLAN_FORMAT_VERSION};
+use standby::plan::{diff, DiffOptions, Plan};
 use standby::provider::Observed;
 use standby::topology::{Desired, Kind};
 use std::collections::BTreeMap;
@@ -57,7 +57,6 @@ fn observed(d: &Desired, id: &str) -> Observed {
 
 fn plan_of(desired: &[Desired], prior: Vec<Observed>) -> Plan {
     Plan {
-        format_version: PLAN_FORMAT_VERSION,
         environment: "prod".into(),
         env_dir: "environments/prod".into(),
         backend: None,
@@ -182,8 +181,12 @@ fn restore_summary() {
             },
         ],
     }];
-    let summary =
-        standby::cli::restore::summary("us-east-1", &RestorePoint::Time(t), &swaps, &buckets);
+    let summary = standby::cli::render::restore_summary(
+        "us-east-1",
+        &RestorePoint::Time(t),
+        &swaps,
+        &buckets,
+    );
     insta::assert_snapshot!(summary);
 }
 

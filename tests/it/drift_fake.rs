@@ -201,6 +201,10 @@ async fn each_out_of_band_change_is_reported_by_address() {
         "drift_markdown_report",
         stable(&standby::cli::drift::markdown(&report))
     );
+    insta::assert_snapshot!(
+        "drift_json_report",
+        stable(&standby::cli::drift::json(&report))
+    );
 
     // The JUnit document names every managed resource, fails the drifted ones and adds the
     // unmanaged one.
@@ -349,6 +353,10 @@ drift {
         Some(DriftKind::Missing)
     );
     assert!(report.has_drift());
+    insta::assert_snapshot!(
+        "drift_json_ignored",
+        stable(&standby::cli::drift::json(&report))
+    );
 }
 
 #[tokio::test]
@@ -378,6 +386,7 @@ async fn roles_that_differ_from_the_spec_are_a_note_unless_asked() {
     let counted = drift(&env, &*provider, Some(&state), &opts).await.unwrap();
     assert!(counted.has_drift());
     assert_eq!(counted.summary().roles, 2);
+    insta::assert_snapshot!("drift_json_roles", standby::cli::drift::json(&counted));
     assert!(standby::cli::drift::junit(&counted, &timing()).contains("name=\"region.us-west-2\""));
 }
 

@@ -1,17 +1,16 @@
-//! The four renderers of a drift report: text, JSON, JUnit and Markdown.
+//! The renderers of a drift report: text, JUnit and Markdown (JSON is `report::drift`'s
+//! document).
 //!
-//! Invariant: renderers are pure (a report in, a string out). JSON carries `format_version`
-//! (`DRIFT_FORMAT_VERSION`, documented in README.md, "Drift"); JUnit is escaped XML.
+//! Invariant: renderers are pure (a report in, a string out); JUnit is escaped XML.
 
 use crate::address::Address;
 use crate::dr::{kind_name, DriftKind, DriftReport, Drifted};
 use crate::plan::Change;
 use console::style;
-use serde::Serialize;
 use std::fmt::Write;
 
-/// Version of the `drift --format json` document.
-pub const DRIFT_FORMAT_VERSION: u32 = 1;
+/// `drift --format json` is a document of its own (README.md, "Drift").
+pub use crate::report::drift::{json, VERSION as DRIFT_FORMAT_VERSION};
 
 fn symbol(k: DriftKind) -> &'static str {
     match k {
@@ -137,44 +136,6 @@ fn ignored_text(out: &mut String, r: &DriftReport) {
         let _ = writeln!(out, "  {} ({what}): {}{until}", i.address, i.reason);
     }
     out.push('\n');
-}
-
-/// `drift --format json`: see README.md, "Drift".
-#[derive(Serialize)]
-struct DriftJson<'a> {
-    format_version: u32,
-    environment: &'a str,
-    drifted: bool,
-    summary: crate::dr::DriftSummary,
-    notes: &'a [String],
-    roles: RolesJson<'a>,
-    resources: &'a [Drifted],
-    ignored: &'a [crate::dr::Ignored],
-}
-
-#[derive(Serialize)]
-struct RolesJson<'a> {
-    count_as_drift: bool,
-    differences: &'a [crate::dr::RoleDifference],
-}
-
-pub fn json(r: &DriftReport) -> String {
-    let view = DriftJson {
-        format_version: DRIFT_FORMAT_VERSION,
-        environment: &r.environment,
-        drifted: r.has_drift(),
-        summary: r.summary(),
-        notes: &r.notes,
-        roles: RolesJson {
-            count_as_drift: r.roles_as_drift,
-            differences: &r.role_differences,
-        },
-        resources: &r.drifted,
-        ignored: &r.ignored,
-    };
-    let mut s = serde_json::to_string_pretty(&view).unwrap_or_default();
-    s.push('\n');
-    s
 }
 
 /// Escapes text for XML content and attribute values (also drops characters XML 1.0
