@@ -9,13 +9,12 @@
 use super::{Action, Change, ChangeReason};
 use crate::provider::Observed;
 use crate::topology::{derived_identifier, reads, Desired, Kind, NAME_KEY};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 /// A failed region that answers and could still take writes or traffic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitBrain {
     pub region: String,
     pub writable_database: bool,

@@ -55,6 +55,16 @@ pub async fn fence_on_return(emulator: &Emulator, ws: &Workspace) {
         "{}",
         plan.stdout
     );
+    let json = ws.run(&["plan", "environments/prod", "--json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(
+        doc["split_brain"],
+        serde_json::json!([
+            "split brain: us-east-1 is failed but still has a writable database, a bucket that replicates"
+        ]),
+        "{}",
+        json.stdout
+    );
     let heads: Vec<&str> = plan
         .stdout
         .lines()

@@ -355,6 +355,8 @@ pub struct PlanJson<'a> {
     pub summary: crate::plan::Summary,
     pub notes: &'a [String],
     pub roles: &'a std::collections::BTreeMap<String, crate::config::Role>,
+    /// Failed regions that answer and could still take writes or traffic, as warned.
+    pub split_brain: Vec<String>,
     pub actions: Vec<ActionJson<'a>>,
     /// A promote plan's recovery-time estimate.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -413,6 +415,7 @@ fn plan_json_with(plan: &Plan, estimate: Option<&crate::dr::Estimate>) -> String
         summary: plan.summary(),
         notes: &plan.notes,
         roles: &plan.roles,
+        split_brain: plan.split_brain.iter().map(ToString::to_string).collect(),
         actions,
         estimate,
     };
