@@ -5,7 +5,7 @@
 use super::rows::Region;
 use super::{Check, CheckRow, Measure, Unknown, Verdict};
 use crate::provider::Observed;
-use crate::topology::{Desired, Kind};
+use crate::topology::{reads, Desired, Kind};
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
 use time::format_description::well_known::Rfc3339;
@@ -84,11 +84,8 @@ fn verdict(
 
 /// The days of backups the replication keeps, as the spec asks.
 fn retention(region: &str, d: &Desired, found: Option<&Observed>) -> CheckRow {
-    let days = |attrs: &serde_json::Map<String, Value>| {
-        attrs.get("retention_days").and_then(Value::as_u64)
-    };
-    let want = days(&d.attrs).unwrap_or_default();
-    let have = found.and_then(|o| days(&o.attrs));
+    let want = reads::retention_days(&d.attrs).unwrap_or_default();
+    let have = found.and_then(|o| reads::retention_days(&o.attrs));
     let check = Check::BackupRetention {
         backups: d.address.clone(),
     };

@@ -6,7 +6,7 @@ use super::rows::{at_most, row, unknown, Region};
 use super::{Check, CheckRow, Measure, Unknown, Verdict};
 use crate::config::Role;
 use crate::provider::{BucketAt, Canary};
-use crate::topology::{Desired, Kind};
+use crate::topology::{reads, Desired, Kind};
 use anyhow::Result;
 use std::collections::BTreeSet;
 use std::time::SystemTime;
@@ -17,10 +17,6 @@ fn verdict(ready: bool) -> Verdict {
     } else {
         Verdict::NotReady
     }
-}
-
-fn text<'d>(d: &'d Desired, key: &str) -> Option<&'d str> {
-    d.attrs.get(key).and_then(|v| v.as_str())
 }
 
 impl Region<'_> {
@@ -34,17 +30,18 @@ impl Region<'_> {
                 .refs
                 .get("launch_template")
                 .and_then(|a| full.iter().find(|d| &d.address == a));
-            let Some(kind) = template.and_then(|t| text(t, "instance_type")) else {
+            let Some(kind) = template
+                .map(|t| reads::instance_type(&t.attrs))
+                .filter(|t| !t.is_empty())
+            else {
                 continue;
             };
-            let size = g.attrs.get("desired").and_then(|v| v.as_u64()).unwrap_or(0);
+            let size = reads::desired_capacity(&g.attrs);
             let running = self
                 .live
                 .iter()
                 .find(|o| o.address == g.address)
-                .and_then(|o| o.computed.get("in_service"))
-                .and_then(|v| v.as_u64())
-                .unwrap_or(0);
+                .map_or(0, |o| reads::in_service(&o.computed));
             adds.push((kind.to_string(), size.saturating_sub(running)));
         }
         if adds.is_empty() {
@@ -91,7 +88,7 @@ impl Region<'_> {
         let writable = self.desired.iter().filter(|d| {
             d.kind == Kind::Database
                 && d.region.as_deref() == Some(primary)
-                && d.attrs.get("replica_of").is_some_and(|v| v.is_null())
+                && !reads::is_replica(&d.attrs)
         });
         let mut rows = Vec::new();
         for d in writable {
@@ -123,17 +120,15 @@ impl Region<'_> {
 
     /// Each database secret replicated to the region, in sync (as the refresh read it).
     pub fn secrets(&self) -> Vec<CheckRow> {
-        let listed = |v: Option<&serde_json::Value>| {
-            v.and_then(|v| v.as_array())
-                .is_some_and(|rs| rs.iter().any(|r| r.as_str() == Some(self.region)))
-        };
         self.desired
             .iter()
-            .filter(|d| d.kind == Kind::DbSecret && listed(d.attrs.get("replica_regions")))
+            .filter(|d| {
+                d.kind == Kind::DbSecret && reads::replica_regions(&d.attrs).contains(&self.region)
+            })
             .map(|d| {
                 let in_sync = self
                     .found(d)
-                    .is_some_and(|o| listed(o.computed.get("replicas_in_sync")));
+                    .is_some_and(|o| reads::replicas_in_sync(&o.computed).contains(&self.region));
                 row(
                     self.region,
                     Check::SecretReplica {
@@ -159,16 +154,18 @@ impl Region<'_> {
             let (Some(source), Some(found)) = (self.source_of(d), self.found(d)) else {
                 continue;
             };
-            let destinations = found.attrs["destinations"].as_array().cloned();
-            let Some(bucket) = destinations.iter().flatten().find_map(|x| {
-                (x["region"].as_str() == Some(self.region)).then(|| x["bucket"].as_str())?
-            }) else {
+            let destinations = reads::destinations(&found.attrs).unwrap_or_default();
+            let Some(bucket) = destinations
+                .iter()
+                .find(|x| x.region == self.region)
+                .map(|x| x.bucket.as_str())
+            else {
                 continue;
             };
             let replica = BucketAt {
                 address: self
                     .here(self.desired, Kind::Bucket)
-                    .find(|b| text(b, "bucket") == Some(bucket))
+                    .find(|b| reads::bucket_name(&b.attrs) == Some(bucket))
                     .map_or_else(|| d.address.clone(), |b| b.address.clone()),
                 bucket: bucket.to_string(),
                 region: self.region.to_string(),
@@ -243,8 +240,7 @@ impl Region<'_> {
             });
         }
         let checks = self.live.iter().filter(|o| {
-            o.kind == Kind::HealthCheck
-                && o.attrs.get("region").and_then(|v| v.as_str()) == Some(self.region)
+            o.kind == Kind::HealthCheck && reads::watched_region(&o.attrs) == Some(self.region)
         });
         for o in checks {
             let check = Check::HealthCheck {

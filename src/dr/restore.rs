@@ -14,7 +14,7 @@ use crate::environment::{protected_deletions, Environment, PlanOptions};
 use crate::plan::{Action, Change, ChangeReason, Plan};
 use crate::provider::{Observed, Provider};
 use crate::state::State;
-use crate::topology::{derived_identifier, Desired, Kind};
+use crate::topology::{derived_identifier, reads, Desired, Kind};
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -392,7 +392,7 @@ pub async fn plan_restore_cleanup(
     plan.actions = plan
         .prior
         .iter()
-        .filter(|o| o.kind == Kind::Database && o.attrs.get("kept") == Some(&json!(true)))
+        .filter(|o| o.kind == Kind::Database && reads::kept(&o.attrs))
         .map(|o| {
             let mut current = o.clone();
             // Its snapshot was taken when it stopped.

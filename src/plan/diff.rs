@@ -6,7 +6,7 @@
 use super::{Action, Change, ChangeReason};
 use crate::address::Address;
 use crate::provider::Observed;
-use crate::topology::{Desired, Kind};
+use crate::topology::{reads, Desired, Kind};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,7 +52,7 @@ pub fn diff(desired: &[Desired], prior: &[Observed], opts: &DiffOptions) -> Vec<
     let desired_addresses: BTreeSet<&Address> = desired.iter().map(|d| &d.address).collect();
     for o in prior {
         // An instance a restore replaced stays until `standby restore --cleanup`.
-        if o.attrs.get("kept") == Some(&Value::Bool(true)) && !opts.destroy {
+        if reads::kept(&o.attrs) && !opts.destroy {
             continue;
         }
         let frozen = o

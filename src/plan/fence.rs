@@ -51,7 +51,7 @@ const OUT_OF_SERVICE: &[&str] = &["stopped", "stopping", "deleting"];
 pub fn writable_database(o: &Observed) -> bool {
     o.kind == Kind::Database
         && !reads::is_replica(&o.attrs)
-        && o.attrs.get("kept") != Some(&Value::Bool(true))
+        && !reads::kept(&o.attrs)
         && !reads::db_status(&o.computed).is_some_and(|s| OUT_OF_SERVICE.contains(&s))
 }
 

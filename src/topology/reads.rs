@@ -121,6 +121,42 @@ pub fn zone_shared(computed: &Map<String, Value>) -> bool {
     computed.get("owned") == Some(&Value::Bool(false))
 }
 
+/// Whether a database is one a restore replaced and keeps (`kept`) until `restore --cleanup`.
+pub fn kept(attrs: &Map<String, Value>) -> bool {
+    attrs.get("kept") == Some(&Value::Bool(true))
+}
+
+/// A bucket's global name (`bucket`).
+pub fn bucket_name(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("bucket").and_then(Value::as_str)
+}
+
+/// The days of backups a backups replication keeps (`retention_days`).
+pub fn retention_days(attrs: &Map<String, Value>) -> Option<u64> {
+    attrs.get("retention_days").and_then(Value::as_u64)
+}
+
+/// The regions holding a replica of a secret (`replica_regions`).
+pub fn replica_regions(attrs: &Map<String, Value>) -> Vec<&str> {
+    strings(attrs.get("replica_regions"))
+}
+
+/// The regions whose replica of a secret is in sync, as last read (`computed.replicas_in_sync`).
+pub fn replicas_in_sync(computed: &Map<String, Value>) -> Vec<&str> {
+    strings(computed.get("replicas_in_sync"))
+}
+
+/// The region a Route 53 health check watches (`region`).
+pub fn watched_region(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("region").and_then(Value::as_str)
+}
+
+fn strings(v: Option<&Value>) -> Vec<&str> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
 /// One destination of a bucket's replication, as its `destinations` attribute lists them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Destination {
