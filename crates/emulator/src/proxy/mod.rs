@@ -447,7 +447,7 @@ impl Proxy {
 
     fn set_failures(&self, rate: f64, seed: u64, service: Option<String>) {
         assert!((0.0..=1.0).contains(&rate), "a failure rate is in 0..=1");
-        self.state().failures = (rate > 0.0).then(|| Failures {
+        self.state().failures = (rate > 0.0).then_some(Failures {
             rate,
             rng: SplitMix64(seed),
             service,

@@ -12,8 +12,11 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct RdsStates {
     /// Identifier → when its transition began and the states it goes through.
-    started: HashMap<String, (Instant, &'static [(&'static str, Duration)])>,
+    started: HashMap<String, (Instant, Transition)>,
 }
+
+/// The statuses a transition goes through, each with how long AWS stays in it.
+type Transition = &'static [(&'static str, Duration)];
 
 const MINUTE: Duration = Duration::from_secs(60);
 const CREATE: &[(&str, Duration)] = &[
