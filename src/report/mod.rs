@@ -7,3 +7,4 @@
 
 pub mod drift;
 pub mod drill;
+pub mod status;
