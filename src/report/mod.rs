@@ -7,4 +7,5 @@
 
 pub mod drift;
 pub mod drill;
+pub mod plan;
 pub mod status;
