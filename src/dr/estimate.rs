@@ -6,35 +6,30 @@ use crate::plan::{Action, ChangeReason, Plan};
 use crate::provider::aws::{FAILURE_THRESHOLD, REQUEST_INTERVAL};
 use crate::state::State;
 use crate::topology::Kind;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-/// The estimate, shown with every promote plan and in `status`.
-#[derive(Debug, Clone, Serialize)]
+/// The estimate, shown with every promote plan (not `Serialize`: `report::plan` converts it).
+#[derive(Debug, Clone)]
 pub struct Estimate {
     /// One action per stage: the one that takes longest.
     pub critical_path: Vec<EstimatedStep>,
-    #[serde(with = "secs")]
     pub total: Duration,
-    #[serde(with = "secs")]
     pub rto: Duration,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct EstimatedStep {
     pub stage: u32,
     /// `update aws_db.orders.us-west-2`: the step's name in the history.
     pub step: String,
-    #[serde(with = "secs")]
     pub duration: Duration,
     pub basis: Basis,
 }
 
 /// Where an action's duration comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Basis {
     /// The latest step of the same verb and kind in this environment's history.
     Recorded,
@@ -188,15 +183,5 @@ fn default_for(a: &Action) -> (Duration, Basis) {
             (Duration::from_secs(ttl + detect), Basis::DnsFailover)
         }
         _ => (Duration::from_secs(30), Basis::ApiCall),
-    }
-}
-
-/// A duration as whole seconds in JSON.
-mod secs {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_u64(d.as_secs())
     }
 }

@@ -30,25 +30,43 @@ pub struct PromoteRequest {
     pub abandon_interrupted: bool,
 }
 
-/// What the RPO gate measured and decided.
-#[derive(Debug, Clone, serde::Serialize)]
+/// What the RPO gate measured and decided. Not `Serialize`: the journal's details take
+/// `details()`.
+#[derive(Debug, Clone)]
 pub struct RpoGate {
     /// The largest `ReplicaLag` over R's replicas; `None` when CloudWatch had no datapoint.
-    #[serde(with = "humantime_serde_opt")]
     pub lag: Option<Duration>,
     /// A cold standby restored from replicated backups: the age of their latest restorable
     /// time, and that time (RFC 3339).
-    #[serde(with = "humantime_serde_opt", skip_serializing_if = "Option::is_none")]
     pub backup_age: Option<Duration>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_time: Option<String>,
-    #[serde(with = "humantime_serde")]
     pub rpo: Duration,
     /// Whether the old primary can be fenced first (it is not assumed down).
     pub fenced_first: bool,
     pub accepted_data_loss: bool,
     /// One line for people.
     pub verdict: String,
+}
+
+impl RpoGate {
+    /// The gate as the history keeps it: durations as humantime strings, the backup age and
+    /// restore time only for a restore from backups.
+    pub fn details(&self) -> serde_json::Value {
+        let human = |d: Duration| humantime::format_duration(d).to_string();
+        let mut m = serde_json::Map::new();
+        m.insert("lag".into(), self.lag.map(human).into());
+        if let Some(age) = self.backup_age {
+            m.insert("backup_age".into(), human(age).into());
+        }
+        if let Some(t) = &self.restore_time {
+            m.insert("restore_time".into(), t.clone().into());
+        }
+        m.insert("rpo".into(), human(self.rpo).into());
+        m.insert("fenced_first".into(), self.fenced_first.into());
+        m.insert("accepted_data_loss".into(), self.accepted_data_loss.into());
+        m.insert("verdict".into(), self.verdict.clone().into());
+        m.into()
+    }
 }
 
 pub struct PromotePlan {
@@ -139,7 +157,7 @@ pub async fn plan_promote(
     stage(&mut plan, r, old_primary.as_deref(), &journal);
     if !promoted {
         // The gate that let the database promotion go ahead is the one the history keeps.
-        journal.details["gate"] = serde_json::to_value(&gate)?;
+        journal.details["gate"] = gate.details();
         journal.details["accept_data_loss"] = req.accept_data_loss.into();
     }
     plan.journal = Some(journal);
@@ -424,25 +442,24 @@ fn stage(plan: &mut Plan, region: &str, old_primary: Option<&str>, journal: &Jou
     plan.stages = stages;
 }
 
-/// `Option<Duration>` as a humantime string or null.
-mod humantime_serde_opt {
-    pub fn serialize<S: serde::Serializer>(
-        d: &Option<std::time::Duration>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_str(&humantime::format_duration(*d).to_string()),
-            None => s.serialize_none(),
-        }
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// `Duration` as a humantime string.
-mod humantime_serde {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
+    #[test]
+    fn a_gate_from_backups_keeps_its_age_and_time_in_the_details() {
+        let gate = RpoGate {
+            lag: None,
+            backup_age: Some(Duration::from_secs(90)),
+            restore_time: Some("2026-01-01T00:00:00Z".into()),
+            rpo: Duration::from_secs(300),
+            fenced_first: false,
+            accepted_data_loss: true,
+            verdict: "v".into(),
+        };
+        assert_eq!(
+            gate.details().to_string(),
+            r#"{"lag":null,"backup_age":"1m 30s","restore_time":"2026-01-01T00:00:00Z","rpo":"5m","fenced_first":false,"accepted_data_loss":true,"verdict":"v"}"#
+        );
     }
 }

@@ -11,15 +11,13 @@ use crate::provider::Provider;
 use crate::state::{HistoryEntry, Operation, State};
 use crate::topology::{reads, Kind};
 use anyhow::{Context, Result};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct RegionStatus {
     pub region: String,
     /// The role in the state (`None` before the first apply).
-    #[serde(rename = "role")]
     pub state_role: Option<Role>,
     pub spec_role: Role,
     /// Whether the region's endpoints answered; when not, the rest is unknown.
@@ -35,7 +33,7 @@ pub struct RegionStatus {
     pub readiness: Option<Verdict>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct DatabaseStatus {
     pub role: DatabaseRole,
     /// A replica's source region.
@@ -45,8 +43,7 @@ pub struct DatabaseStatus {
 }
 
 /// What a region's database is, as read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DatabaseRole {
     /// Writable.
     Primary,
@@ -60,8 +57,7 @@ pub enum DatabaseRole {
 }
 
 /// What a region's bucket is in the replication, as read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketRole {
     /// It replicates to `destinations`.
     Source,
@@ -72,7 +68,7 @@ pub enum BucketRole {
 }
 
 /// The region's bucket in the replication.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Replication {
     pub role: BucketRole,
     /// Where a source replicates to.
@@ -110,9 +106,8 @@ impl RegionStatus {
 }
 
 /// A promote or rebuild the state's journal holds: interrupted, or running right now.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Interrupted {
-    #[serde(serialize_with = "crate::state::file::serialize_operation")]
     pub operation: Operation,
     /// `stage 2/5 (promote the database in us-west-2)`.
     pub at: String,
@@ -123,17 +118,15 @@ pub struct Interrupted {
     pub note: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// Not `Serialize`: `status --json` is `report::status`'s document.
+#[derive(Debug, Clone)]
 pub struct Status {
     pub environment: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<Interrupted>,
     pub regions: Vec<RegionStatus>,
     /// Failed regions that could still take writes or traffic: one line each.
     pub split_brain: Vec<String>,
-    #[serde(serialize_with = "crate::state::file::serialize_entry")]
     pub last_promote: Option<HistoryEntry>,
-    #[serde(serialize_with = "crate::state::file::serialize_entry")]
     pub last_drill: Option<HistoryEntry>,
 }
 

@@ -18,15 +18,11 @@ use crate::address::Address;
 use crate::config::Role;
 use crate::provider::Observed;
 use crate::topology::{Desired, Kind};
-use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Version of the `plan --json` document (a saved plan file has its own, `file::VERSION`).
-pub const PLAN_FORMAT_VERSION: u32 = 1;
-
-/// Not `Serialize`: a saved plan is `file`'s types, `plan --json` the CLI's document.
+/// Not `Serialize`: a saved plan is `file`'s types, `plan --json` `report::plan`'s document.
 #[derive(Debug, Clone)]
 pub struct Plan {
     pub environment: String,
@@ -70,7 +66,7 @@ pub struct Plan {
 }
 
 /// One attribute that changes.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub key: String,
     /// `null` when the attribute is new.
@@ -175,7 +171,7 @@ impl Action {
 }
 
 /// Counts per action type, for the summary line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,

@@ -1,9 +1,12 @@
-//! The report documents other programs read: `drift --format json` and the drill's JSON
-//! report, each in file types of its own.
+//! The report documents other programs read: `drift --format json`, the drill's JSON
+//! report, `status --json` and `plan --json`, each in file types of its own.
 //!
-//! Invariant: the domain reports (`dr::DriftReport`, `dr::DrillReport`) are not
+//! Invariant: the domain values (`dr::DriftReport`, `dr::DrillReport`, `dr::Status`,
+//! `plan::Plan` with its `Change`s and `Summary`, `dr::Estimate`) are not
 //! `Serialize`; the conversion here is explicit and is the only place the documents' field
-//! names and words are chosen (documented in README.md, "Drift" and "Drill").
+//! names and words are chosen (documented in README.md).
 
 pub mod drift;
 pub mod drill;
+pub mod plan;
+pub mod status;

@@ -189,6 +189,11 @@ async fn promote_runs_its_stages_and_status_shows_the_new_primary() {
         "--parallelism",
         "1",
     ];
+    let preview = seed.run(&["promote", "us-west-2", "--json"]).await;
+    assert_eq!(preview.code, 0, "{preview}");
+    let mut plan: serde_json::Value = serde_json::from_str(&preview.stdout).expect("json");
+    plan["state_lineage"] = "[lineage]".into();
+    insta::assert_snapshot!("promote_json", serde_json::to_string_pretty(&plan).unwrap());
     let promote = seed.run(&args).await;
     assert_eq!(promote.code, 0, "{promote}");
     insta::assert_snapshot!("promote", promote.to_string());
@@ -205,6 +210,29 @@ async fn promote_runs_its_stages_and_status_shows_the_new_primary() {
     );
     assert!(last[0].ends_with(", succeeded)"), "{status}");
     insta::assert_snapshot!("status_after_promote", rest.join("\n"));
+    let json = seed.run(&["status", "--json"]).await;
+    assert_eq!(json.code, 0, "{json}");
+    let mut doc: serde_json::Value = serde_json::from_str(&json.stdout).expect("json");
+    redact_times(&mut doc["last_promote"]);
+    insta::assert_snapshot!("status_json_after_promote", doc.to_string());
+}
+
+/// Who ran an operation, where, when and how long its steps took vary from run to run.
+fn redact_times(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match k.as_str() {
+                    "user" | "host" | "started_at" | "finished_at" | "duration_ms" => {
+                        *x = "[redacted]".into()
+                    }
+                    _ => redact_times(x),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_times),
+        _ => {}
+    }
 }
 
 #[tokio::test]

@@ -485,7 +485,7 @@ fn status() -> standby::dr::Status {
 fn status_for_people_and_machines() {
     insta::assert_snapshot!(render::status(&status()));
     let v: serde_json::Value =
-        serde_json::from_str(&standby::cli::status::json(&status())).unwrap();
+        serde_json::from_str(&standby::report::status::json(&status())).unwrap();
     assert_eq!(v["format_version"], 1);
     insta::assert_json_snapshot!("status_json", v);
 }

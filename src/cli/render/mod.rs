@@ -7,7 +7,6 @@ use crate::apply::ApplyReport;
 use crate::config::Diagnostics;
 use crate::plan::{Action, Change, Plan};
 use console::{style, Style};
-use serde::Serialize;
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -17,6 +16,7 @@ pub mod drill;
 mod restore;
 mod status;
 
+pub use crate::report::plan::{json as plan_json, promote_json};
 pub use restore::restore_summary;
 pub use status::status;
 
@@ -343,83 +343,6 @@ pub fn value(v: &Value) -> String {
         Value::Array(_) | Value::Object(_) => v.to_string(),
         other => other.to_string(),
     }
-}
-
-/// `plan --json`: a documented, versioned view of the plan (see README, "Plan JSON").
-#[derive(Serialize)]
-pub struct PlanJson<'a> {
-    pub format_version: u32,
-    pub environment: &'a str,
-    pub state_lineage: Option<&'a str>,
-    pub state_serial: u64,
-    pub summary: crate::plan::Summary,
-    pub notes: &'a [String],
-    pub roles: &'a std::collections::BTreeMap<String, crate::config::Role>,
-    /// Failed regions that answer and could still take writes or traffic, as warned.
-    pub split_brain: Vec<String>,
-    pub actions: Vec<ActionJson<'a>>,
-    /// A promote plan's recovery-time estimate.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub estimate: Option<&'a crate::dr::Estimate>,
-}
-
-#[derive(Serialize)]
-pub struct ActionJson<'a> {
-    pub address: &'a str,
-    pub action: &'static str,
-    pub kind: crate::topology::Kind,
-    pub region: Option<&'a str>,
-    pub reason: Option<String>,
-    pub changes: Vec<Change>,
-}
-
-pub fn plan_json(plan: &Plan) -> String {
-    plan_json_with(plan, None)
-}
-
-/// `promote --json`: the plan as `plan --json` shows it, with its recovery-time estimate.
-pub fn promote_json(plan: &Plan, estimate: &crate::dr::Estimate) -> String {
-    plan_json_with(plan, Some(estimate))
-}
-
-fn plan_json_with(plan: &Plan, estimate: Option<&crate::dr::Estimate>) -> String {
-    let actions = plan
-        .actions
-        .iter()
-        .map(|a| ActionJson {
-            address: a.address().as_str(),
-            action: a.verb(),
-            kind: a.kind(),
-            region: a.region(),
-            reason: a.reason().map(ToString::to_string),
-            changes: match a {
-                Action::Create { desired } => desired
-                    .attrs
-                    .iter()
-                    .map(|(k, v)| Change {
-                        key: k.clone(),
-                        before: Value::Null,
-                        after: v.clone(),
-                    })
-                    .collect(),
-                Action::Update { changes, .. } | Action::Replace { changes, .. } => changes.clone(),
-                Action::Delete { .. } => Vec::new(),
-            },
-        })
-        .collect();
-    let view = PlanJson {
-        format_version: crate::plan::PLAN_FORMAT_VERSION,
-        environment: &plan.environment,
-        state_lineage: plan.state_lineage.as_deref(),
-        state_serial: plan.state_serial,
-        summary: plan.summary(),
-        notes: &plan.notes,
-        roles: &plan.roles,
-        split_brain: plan.split_brain.iter().map(ToString::to_string).collect(),
-        actions,
-        estimate,
-    };
-    serde_json::to_string_pretty(&view).unwrap_or_default()
 }
 
 /// The end of an apply: what completed, every failure in full, and where the state is.
