@@ -1,11 +1,10 @@
 //! `drift --format json`: the document and its conversion from a `DriftReport`.
 
+use super::ChangeFile;
 use crate::dr::{DriftKind, DriftReport, DriftSummary, Drifted, Ignored, RoleDifference};
-use crate::plan::Change;
 use crate::state::file::RoleWord;
 use crate::topology::Kind;
 use serde::Serialize;
-use serde_json::Value;
 
 /// Version of the `drift --format json` document.
 pub const VERSION: u32 = 1;
@@ -65,13 +64,6 @@ struct DriftedFile<'a> {
     id: Option<&'a str>,
     changes: Vec<ChangeFile<'a>>,
     detail: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-struct ChangeFile<'a> {
-    key: &'a str,
-    before: &'a Value,
-    after: &'a Value,
 }
 
 #[derive(Debug, Serialize)]
@@ -154,16 +146,6 @@ impl<'a> From<&'a Drifted> for DriftedFile<'a> {
             id: d.id.as_deref(),
             changes: d.changes.iter().map(Into::into).collect(),
             detail: &d.detail,
-        }
-    }
-}
-
-impl<'a> From<&'a Change> for ChangeFile<'a> {
-    fn from(c: &'a Change) -> Self {
-        ChangeFile {
-            key: &c.key,
-            before: &c.before,
-            after: &c.after,
         }
     }
 }

@@ -10,3 +10,25 @@ pub mod drift;
 pub mod drill;
 pub mod plan;
 pub mod status;
+
+use crate::plan::Change;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One attribute's change, as the plan and drift documents list it.
+#[derive(Debug, Serialize)]
+struct ChangeFile<'a> {
+    key: &'a str,
+    before: &'a Value,
+    after: &'a Value,
+}
+
+impl<'a> From<&'a Change> for ChangeFile<'a> {
+    fn from(c: &'a Change) -> Self {
+        ChangeFile {
+            key: &c.key,
+            before: &c.before,
+            after: &c.after,
+        }
+    }
+}

@@ -1,8 +1,9 @@
 //! `plan --json` (and `promote --json`, `show PLAN --json`): the document and its
 //! conversion from a `Plan` and a promote's `Estimate`.
 
+use super::ChangeFile;
 use crate::dr::{Basis, Estimate, EstimatedStep};
-use crate::plan::{Action, Change, Plan, Summary};
+use crate::plan::{Action, Change, ChangeReason, Plan, Summary};
 use crate::state::file::RoleWord;
 use crate::topology::Kind;
 use serde::Serialize;
@@ -48,6 +49,8 @@ enum ActionWord {
     Update,
     Replace,
     Delete,
+    /// A fence's stop of a failed region's database.
+    Stop,
 }
 
 #[derive(Debug, Serialize)]
@@ -58,13 +61,6 @@ struct ActionFile<'a> {
     region: Option<&'a str>,
     reason: Option<String>,
     changes: Vec<ChangeFile<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-struct ChangeFile<'a> {
-    key: &'a str,
-    before: &'a Value,
-    after: &'a Value,
 }
 
 #[derive(Debug, Serialize)]
@@ -151,6 +147,11 @@ impl<'a> From<&'a Action> for ActionFile<'a> {
                     })
                     .collect(),
             ),
+            Action::Update {
+                changes,
+                reason: Some(ChangeReason::FenceStop),
+                ..
+            } => (ActionWord::Stop, changes_of(changes)),
             Action::Update { changes, .. } => (ActionWord::Update, changes_of(changes)),
             Action::Replace { changes, .. } => (ActionWord::Replace, changes_of(changes)),
             Action::Delete { .. } => (ActionWord::Delete, Vec::new()),
@@ -167,14 +168,7 @@ impl<'a> From<&'a Action> for ActionFile<'a> {
 }
 
 fn changes_of(changes: &[Change]) -> Vec<ChangeFile<'_>> {
-    changes
-        .iter()
-        .map(|c| ChangeFile {
-            key: &c.key,
-            before: &c.before,
-            after: &c.after,
-        })
-        .collect()
+    changes.iter().map(Into::into).collect()
 }
 
 impl<'a> From<&'a Estimate> for EstimateFile<'a> {

@@ -65,6 +65,19 @@ pub async fn fence_on_return(emulator: &Emulator, ws: &Workspace) {
         "{}",
         json.stdout
     );
+    let stops: Vec<&str> = doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "stop")
+        .map(|a| a["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stops,
+        ["region.us-east-1.database.orders"],
+        "{}",
+        json.stdout
+    );
     let heads: Vec<&str> = plan
         .stdout
         .lines()
